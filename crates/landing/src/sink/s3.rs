@@ -1,0 +1,388 @@
+//! Amazon S3 (or any S3-compatible store) sink, through aws-sdk-s3.
+//!
+//! Files below `multipart_threshold` go up in one PutObject; larger ones as a multipart upload
+//! (create, upload parts a few at a time, complete; abort on failure). Bodies are streamed from
+//! the file, never held whole in memory. Both ways are atomic in S3: the object appears under
+//! its key only once complete. The SDK's standard retry policy (with `max_attempts`) retries
+//! transient failures; what is left is classified by [`SinkError::is_retryable`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{Sink, SinkError, validate_key};
+
+const MIB: u64 = 1024 * 1024;
+/// S3's smallest allowed part (except the last one).
+const MIN_PART_SIZE: u64 = 5 * MIB;
+/// S3's largest number of parts in one upload.
+const MAX_PARTS: u64 = 10_000;
+/// Parts uploaded at the same time within one multipart upload.
+const PART_CONCURRENCY: usize = 4;
+/// Region used when none is configured anywhere (S3-compatible stores usually ignore it).
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Settings of an [`S3Sink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3SinkConfig {
+    pub bucket: String,
+    /// e.g. `http://127.0.0.1:9000` for MinIO; `None` for AWS.
+    pub endpoint_url: Option<String>,
+    /// `None`: from the AWS environment/profile, else `us-east-1`.
+    pub region: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), needed by most S3-compatible stores.
+    pub force_path_style: bool,
+    /// Files of at least this many bytes go up as multipart uploads (default 64 MiB).
+    pub multipart_threshold: u64,
+    /// Part size of multipart uploads (default 16 MiB; at least 5 MiB, raised if a file would
+    /// need more than 10,000 parts).
+    pub part_size: u64,
+    /// Attempts per request, first one included (default 5).
+    pub max_attempts: u32,
+}
+
+impl S3SinkConfig {
+    /// Defaults for `bucket`.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            endpoint_url: None,
+            region: None,
+            force_path_style: false,
+            multipart_threshold: 64 * MIB,
+            part_size: 16 * MIB,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl Default for S3SinkConfig {
+    fn default() -> Self {
+        Self::new(String::new())
+    }
+}
+
+/// Stores objects in one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Sink {
+    client: Client,
+    bucket: String,
+    multipart_threshold: u64,
+    part_size: u64,
+}
+
+impl S3Sink {
+    /// Credentials and (unless configured) region from the usual AWS chain: environment,
+    /// profile files, web identity, ECS/EC2 metadata.
+    pub async fn new(cfg: S3SinkConfig) -> Result<Self, SinkError> {
+        check(&cfg)?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &cfg.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let shared = loader.load().await;
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+        if shared.region().is_none() {
+            builder = builder.region(Region::new(FALLBACK_REGION));
+        }
+        Ok(Self::build(builder, cfg))
+    }
+
+    /// Explicit static credentials, nothing read from the environment (tests, simple setups).
+    pub fn with_static_credentials(
+        cfg: S3SinkConfig,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Result<Self, SinkError> {
+        check(&cfg)?;
+        let credentials = Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "snowstream-static",
+        );
+        let region = cfg
+            .region
+            .clone()
+            .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+        let builder = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .build(),
+            );
+        Ok(Self::build(builder, cfg))
+    }
+
+    fn build(mut builder: aws_sdk_s3::config::Builder, cfg: S3SinkConfig) -> Self {
+        if let Some(url) = &cfg.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        let builder = builder
+            .force_path_style(cfg.force_path_style)
+            .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts));
+        Self {
+            client: Client::from_conf(builder.build()),
+            bucket: cfg.bucket,
+            multipart_threshold: cfg.multipart_threshold,
+            part_size: cfg.part_size.max(MIN_PART_SIZE),
+        }
+    }
+
+    /// The underlying client (e.g. to read objects back).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bucket objects go to.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn s3_error<E>(
+        &self,
+        key: &str,
+        operation: &'static str,
+        err: SdkError<E, HttpResponse>,
+    ) -> SinkError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        SinkError::S3 {
+            backend: self.describe(),
+            key: key.to_owned(),
+            operation,
+            retryable: is_retryable(&err),
+            message: DisplayErrorContext(&err).to_string(),
+        }
+    }
+
+    fn file_error(&self, key: &str, action: &'static str, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            backend: self.describe(),
+            key: key.to_owned(),
+            action,
+            source,
+        }
+    }
+
+    async fn file_body(
+        &self,
+        key: &str,
+        path: &Path,
+        offset: u64,
+        len: u64,
+    ) -> Result<ByteStream, SinkError> {
+        ByteStream::read_from()
+            .path(path)
+            .offset(offset)
+            .length(Length::Exact(len))
+            .build()
+            .await
+            .map_err(|e| self.file_error(key, "read the source file", std::io::Error::other(e)))
+    }
+
+    async fn put_object(&self, key: &str, body: ByteStream, len: u64) -> Result<(), SinkError> {
+        let len = i64::try_from(len).expect("file sizes fit in i64");
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.s3_error(key, "PutObject", e))?;
+        Ok(())
+    }
+
+    async fn put_multipart(&self, key: &str, path: &Path, len: u64) -> Result<(), SinkError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .send()
+            .await
+            .map_err(|e| self.s3_error(key, "CreateMultipartUpload", e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        if upload_id.is_empty() {
+            return Err(SinkError::S3 {
+                backend: self.describe(),
+                key: key.to_owned(),
+                operation: "CreateMultipartUpload",
+                message: "the response has no upload id".to_owned(),
+                retryable: true,
+            });
+        }
+        let result = self.upload_and_complete(key, path, len, &upload_id).await;
+        if result.is_err() {
+            // Best effort: otherwise the uploaded parts linger (and cost) until a lifecycle rule.
+            let aborted = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            if let Err(e) = aborted {
+                tracing::warn!(sink = %self.describe(), key, upload_id,
+                    error = %DisplayErrorContext(&e), "cannot abort a failed multipart upload");
+            }
+        }
+        result
+    }
+
+    async fn upload_and_complete(
+        &self,
+        key: &str,
+        path: &Path,
+        len: u64,
+        upload_id: &str,
+    ) -> Result<(), SinkError> {
+        let part_size = self.part_size.max(len.div_ceil(MAX_PARTS));
+        let count = len.div_ceil(part_size).max(1);
+        let parts: Vec<CompletedPart> = futures::stream::iter(0..count)
+            .map(|index| {
+                let offset = index * part_size;
+                let part_len = part_size.min(len - offset);
+                self.upload_part(key, path, upload_id, index as i32 + 1, offset, part_len)
+            })
+            .buffered(PART_CONCURRENCY)
+            .try_collect()
+            .await?;
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.s3_error(key, "CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        path: &Path,
+        upload_id: &str,
+        number: i32,
+        offset: u64,
+        len: u64,
+    ) -> Result<CompletedPart, SinkError> {
+        let body = self.file_body(key, path, offset, len).await?;
+        let uploaded = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(i64::try_from(len).expect("part sizes fit in i64"))
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.s3_error(key, "UploadPart", e))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(uploaded.e_tag().map(str::to_owned))
+            .set_checksum_crc32_c(uploaded.checksum_crc32_c().map(str::to_owned))
+            .build())
+    }
+}
+
+fn check(cfg: &S3SinkConfig) -> Result<(), SinkError> {
+    let bad = |message: &str| {
+        Err(SinkError::Config {
+            backend: format!("s3://{}", cfg.bucket),
+            message: message.to_owned(),
+        })
+    };
+    if cfg.bucket.is_empty() {
+        return bad("no bucket is configured");
+    }
+    if cfg.max_attempts == 0 {
+        return bad("max_attempts must be at least 1");
+    }
+    if cfg.multipart_threshold == 0 {
+        return bad("multipart_threshold must be at least 1 byte");
+    }
+    Ok(())
+}
+
+/// Network trouble, timeouts, throttling and server-side errors may pass; anything else (access
+/// denied, missing bucket, malformed request) needs a human.
+fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(failure) => !failure.is_user(),
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = ctx.err().code().unwrap_or_default();
+            status >= 500
+                || status == 408
+                || status == 429
+                || matches!(
+                    code,
+                    "SlowDown"
+                        | "RequestTimeout"
+                        | "InternalError"
+                        | "ServiceUnavailable"
+                        | "ExpiredToken"
+                        | "RequestTimeTooSkewed"
+                )
+        }
+        // Timeouts, unreadable responses and future kinds of failure: worth another try.
+        _ => true,
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for S3Sink {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+        validate_key(key)?;
+        let len = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| self.file_error(key, "stat the source file", e))?
+            .len();
+        if len >= self.multipart_threshold {
+            self.put_multipart(key, path, len).await
+        } else {
+            let body = self.file_body(key, path, 0, len).await?;
+            self.put_object(key, body, len).await
+        }
+    }
+
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
+        validate_key(key)?;
+        let len = body.len() as u64;
+        self.put_object(key, ByteStream::from(body), len).await
+    }
+
+    fn describe(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+}

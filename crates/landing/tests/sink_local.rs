@@ -1,0 +1,216 @@
+//! Local-folder sink: real files in a temp dir.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use landing::sink::local::is_temp_file_name;
+use landing::sink::{LocalSink, Sink};
+
+const KEY: &str = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst";
+
+/// Deterministic, non-repeating-ish bytes (so a misplaced chunk would be noticed).
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else {
+                let rel = entry.path().strip_prefix(dir).unwrap().to_owned();
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn put_bytes_creates_partition_folders_and_leaves_no_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path().join("landing")).unwrap();
+    let manifest = format!("{KEY}.manifest.json");
+    sink.put_bytes(&manifest, Bytes::from_static(b"{\"records\":3}"))
+        .await
+        .unwrap();
+    let root = dir.path().join("landing");
+    assert_eq!(fs::read(root.join(&manifest)).unwrap(), b"{\"records\":3}");
+    assert_eq!(files_under(&root), vec![manifest]);
+}
+
+#[tokio::test]
+async fn put_file_copies_content_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path().join("landing")).unwrap();
+    let source = dir.path().join("batch.bin");
+    let content = pattern(3 * 1024 * 1024 + 17, 1);
+    fs::write(&source, &content).unwrap();
+    sink.put_file(KEY, &source).await.unwrap();
+    assert_eq!(fs::read(sink.root().join(KEY)).unwrap(), content);
+    // The source is left alone.
+    assert_eq!(fs::read(&source).unwrap(), content);
+    assert_eq!(files_under(sink.root()), vec![KEY.to_owned()]);
+}
+
+#[tokio::test]
+async fn overwriting_a_key_replaces_the_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path()).unwrap();
+    sink.put_bytes("a/b.json", Bytes::from(vec![b'x'; 10_000]))
+        .await
+        .unwrap();
+    sink.put_bytes("a/b.json", Bytes::from_static(b"short"))
+        .await
+        .unwrap();
+    assert_eq!(fs::read(dir.path().join("a/b.json")).unwrap(), b"short");
+    assert_eq!(files_under(dir.path()), vec!["a/b.json".to_owned()]);
+}
+
+#[tokio::test]
+async fn refuses_bad_keys_without_writing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path().join("root")).unwrap();
+    let source = dir.path().join("src");
+    fs::write(&source, b"data").unwrap();
+    for key in [
+        "",
+        "/etc/passwd",
+        "../escape",
+        "a/../../escape",
+        "a//b",
+        "a/",
+        "./a",
+    ] {
+        let err = sink
+            .put_bytes(key, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(!err.is_retryable(), "{key:?}: {err}");
+        assert!(err.to_string().contains(&format!("{key:?}")), "{err}");
+        let err = sink.put_file(key, &source).await.unwrap_err();
+        assert!(!err.is_retryable(), "{key:?}: {err}");
+    }
+    assert!(files_under(&dir.path().join("root")).is_empty());
+    assert!(!dir.path().join("escape").exists());
+}
+
+#[tokio::test]
+async fn missing_source_file_is_a_clear_permanent_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path().join("root")).unwrap();
+    let err = sink
+        .put_file("k/v.ndjson.zst", &dir.path().join("nope"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!err.is_retryable(), "{text}");
+    assert!(
+        text.contains("k/v.ndjson.zst") && text.contains("local:"),
+        "{text}"
+    );
+    assert!(text.contains("open the source file"), "{text}");
+}
+
+#[test]
+fn describe_names_the_absolute_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path()).unwrap();
+    let described = sink.describe();
+    let path = described.strip_prefix("local:").unwrap();
+    assert!(Path::new(path).is_absolute(), "{described}");
+    assert_eq!(Path::new(path), fs::canonicalize(dir.path()).unwrap());
+}
+
+#[test]
+fn root_that_is_a_file_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, b"x").unwrap();
+    let err = LocalSink::new(&file).unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("landing folder"), "{err}");
+}
+
+#[tokio::test]
+async fn leftover_temp_files_are_hidden_and_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path()).unwrap();
+    sink.put_bytes("s/dt=1/f.ndjson.zst", Bytes::from_static(b"data"))
+        .await
+        .unwrap();
+    // What a crash between create and rename leaves behind.
+    let leftover = dir
+        .path()
+        .join("s/dt=1/.f2.ndjson.zst.tmp-0123456789abcdef");
+    fs::write(&leftover, b"partial").unwrap();
+    let data_files: Vec<_> = files_under(dir.path())
+        .into_iter()
+        .filter(|f| !is_temp_file_name(Path::new(f).file_name().unwrap().to_str().unwrap()))
+        .collect();
+    assert_eq!(data_files, vec!["s/dt=1/f.ndjson.zst".to_owned()]);
+    assert_eq!(sink.clean_temp_files().unwrap(), 1);
+    assert!(!leftover.exists());
+    assert_eq!(
+        files_under(dir.path()),
+        vec!["s/dt=1/f.ndjson.zst".to_owned()]
+    );
+    assert_eq!(sink.clean_temp_files().unwrap(), 0);
+}
+
+/// A reader polling the key while it is overwritten again and again only ever sees one of the
+/// two whole contents, never a truncated or mixed file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_partial_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalSink::new(dir.path()).unwrap();
+    let a = Bytes::from(pattern(512 * 1024, 1));
+    let b = Bytes::from(pattern(700 * 1024, 2));
+    sink.put_bytes(KEY, a.clone()).await.unwrap();
+
+    let target = dir.path().join(KEY);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (a, b, stop) = (a.clone(), b.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u32;
+            let mut seen_b = false;
+            while !stop.load(Ordering::Relaxed) && reads < 1_000_000 {
+                let got = fs::read(&target).expect("the key always exists");
+                assert!(got == a || got == b, "partial read of {} bytes", got.len());
+                seen_b |= got == b;
+                reads += 1;
+            }
+            (reads, seen_b)
+        })
+    };
+    for i in 0..60 {
+        let body = if i % 2 == 0 { b.clone() } else { a.clone() };
+        sink.put_bytes(KEY, body).await.unwrap();
+    }
+    sink.put_bytes(KEY, b.clone()).await.unwrap();
+    // Let the reader observe the final state at least once.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let (reads, seen_b) = reader.join().unwrap();
+    assert!(reads > 0);
+    assert!(seen_b, "the reader never saw the new content");
+    assert_eq!(files_under(dir.path()), vec![KEY.to_owned()]);
+}
