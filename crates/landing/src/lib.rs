@@ -3,4 +3,327 @@
 //! Records are appended to a per-stream spool with group commit (one fsync covers every
 //! request that arrived meanwhile), cut into batches by size, count or age, encoded as
 //! compressed NDJSON with ingestion metadata, and put to a sink (local folder or S3)
-//! under unique, immutable keys. Nothing acknowledged is lost across restarts.
+//! under unique, immutable keys. Nothing acknowledged is lost across restarts: on start,
+//! every segment left in the spool is landed under the key it would have had.
+
+mod batch;
+mod config;
+mod encode;
+mod lander;
+pub mod sink;
+mod spool;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use batch::Batch;
+pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
+pub use encode::{Manifest, landed_key};
+
+use spool::segment;
+use spool::writer::{self, LanderMsg, Sealed, Writer, WriterMsg};
+
+/// Why a request's records were not accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    #[error("no stream named {0:?} is configured")]
+    UnknownStream(String),
+    #[error("spool is full ({used} of {max} bytes waiting to land); retry later")]
+    SpoolFull { used: u64, max: u64 },
+    #[error("snowstream is shutting down")]
+    ShuttingDown,
+    #[error("spool error: {0}")]
+    Spool(String),
+}
+
+/// Errors starting the landing service.
+#[derive(Debug, thiserror::Error)]
+pub enum LandingError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("spool directory {path}: {source}")]
+    Spool {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What an accepted append got.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt {
+    /// Sequence number of the request's first record within its stream.
+    pub first_seq: u64,
+    pub records: u64,
+    pub(crate) received: Instant,
+}
+
+/// Bytes the spool holds (segments not yet landed), against its limit.
+pub(crate) struct SpoolGauge {
+    used: AtomicU64,
+    max: u64,
+}
+
+impl SpoolGauge {
+    fn try_reserve(&self, n: u64) -> Result<(), AppendError> {
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            if cur > 0 && cur + n > self.max {
+                return Err(AppendError::SpoolFull {
+                    used: cur,
+                    max: self.max,
+                });
+            }
+            match self
+                .used
+                .compare_exchange_weak(cur, cur + n, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.publish(cur + n);
+                    return Ok(());
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+    pub(crate) fn add(&self, n: u64) {
+        let v = self.used.fetch_add(n, Ordering::AcqRel) + n;
+        self.publish(v);
+    }
+    pub(crate) fn release(&self, n: u64) {
+        let prev = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        self.publish(prev.saturating_sub(n));
+    }
+    fn publish(&self, v: u64) {
+        metrics::gauge!("snowstream_spool_bytes").set(v as f64);
+    }
+}
+
+struct StreamHandle {
+    config: StreamConfig,
+    tx: RwLock<Option<std::sync::mpsc::Sender<WriterMsg>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The landing service: spool writers and landers for every configured stream.
+pub struct Landing {
+    streams: HashMap<String, StreamHandle>,
+    gauge: Arc<SpoolGauge>,
+    _lock: File,
+}
+
+/// Per-frame overhead in the spool (length + checksum).
+const FRAME_OVERHEAD: u64 = 8;
+
+impl Landing {
+    /// Opens the spool, lands whatever an earlier run left in it, and starts accepting.
+    /// Must be called inside a tokio runtime.
+    pub fn start(
+        config: LandingConfig,
+        sink: Arc<dyn sink::Sink>,
+    ) -> Result<Landing, LandingError> {
+        if !config::valid_name(&config.instance) {
+            return Err(LandingError::Config(format!(
+                "instance id {:?} must be 1-128 of [A-Za-z0-9._-], not starting with '.'",
+                config.instance
+            )));
+        }
+        if config.streams.is_empty() {
+            return Err(LandingError::Config("no streams configured".into()));
+        }
+        let spool_err = |path: &Path, source| LandingError::Spool {
+            path: path.display().to_string(),
+            source,
+        };
+        fs::create_dir_all(&config.spool_dir).map_err(|e| spool_err(&config.spool_dir, e))?;
+        let lock_path = config.spool_dir.join(".lock");
+        let lock = File::create(&lock_path).map_err(|e| spool_err(&lock_path, e))?;
+        lock.try_lock().map_err(|_| {
+            LandingError::Config(format!(
+                "spool directory {} is in use by another snowstream process (each instance needs its own spool)",
+                config.spool_dir.display()
+            ))
+        })?;
+        let gauge = Arc::new(SpoolGauge {
+            used: AtomicU64::new(0),
+            max: config.spool_max_bytes,
+        });
+        let mut streams = HashMap::new();
+        for sc in &config.streams {
+            if !config::valid_name(&sc.name) {
+                return Err(LandingError::Config(format!(
+                    "stream name {:?} must be 1-128 of [A-Za-z0-9._-], not starting with '.'",
+                    sc.name
+                )));
+            }
+            if streams.contains_key(&sc.name) {
+                return Err(LandingError::Config(format!(
+                    "stream {:?} configured twice",
+                    sc.name
+                )));
+            }
+            let dir = config.spool_dir.join(&sc.name);
+            fs::create_dir_all(&dir).map_err(|e| spool_err(&dir, e))?;
+            let (recovered, next_seq) = recover_stream(&dir).map_err(|e| spool_err(&dir, e))?;
+            let (lander_tx, lander_rx) = mpsc::unbounded_channel();
+            for info in recovered {
+                tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
+                    "landing a batch left in the spool by an earlier run");
+                gauge.add(info.bytes);
+                let _ = lander_tx.send(LanderMsg::Segment(Sealed {
+                    info,
+                    acks: Vec::new(),
+                }));
+            }
+            let lander = lander::Lander {
+                dir: dir.clone(),
+                config: sc.clone(),
+                instance: config.instance.clone(),
+                sink: sink.clone(),
+                gauge: gauge.clone(),
+            };
+            let lander = tokio::spawn(lander.run(lander_rx));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, gauge.clone());
+            let writer = std::thread::Builder::new()
+                .name(format!("spool-{}", sc.name))
+                .spawn(move || w.run(rx))
+                .map_err(|e| spool_err(&config.spool_dir, e))?;
+            streams.insert(
+                sc.name.clone(),
+                StreamHandle {
+                    config: sc.clone(),
+                    tx: RwLock::new(Some(tx)),
+                    writer: Mutex::new(Some(writer)),
+                    lander: Mutex::new(Some(lander)),
+                },
+            );
+        }
+        Ok(Landing {
+            streams,
+            gauge,
+            _lock: lock,
+        })
+    }
+
+    /// Appends a request's records; resolves once they are acknowledged per the stream's ack
+    /// mode. Either all records of the batch are accepted or none.
+    pub async fn append(&self, stream: &str, batch: Batch) -> Result<Receipt, AppendError> {
+        let handle = self
+            .streams
+            .get(stream)
+            .ok_or_else(|| AppendError::UnknownStream(stream.to_owned()))?;
+        let records = batch.records();
+        let payload = batch.into_bytes();
+        let reserved = payload.len() as u64 + FRAME_OVERHEAD;
+        self.gauge.try_reserve(reserved)?;
+        let (ack, rx) = oneshot::channel();
+        let sent = {
+            let tx = handle.tx.read().expect("lock");
+            match tx.as_ref() {
+                Some(tx) => tx
+                    .send(WriterMsg::Append {
+                        payload,
+                        records,
+                        reserved,
+                        received: Instant::now(),
+                        ack,
+                    })
+                    .is_ok(),
+                None => false,
+            }
+        };
+        if !sent {
+            self.gauge.release(reserved);
+            return Err(AppendError::ShuttingDown);
+        }
+        let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
+        metrics::histogram!("snowstream_ack_latency_seconds", "stream" => stream.to_owned())
+            .record(receipt.received.elapsed().as_secs_f64());
+        Ok(receipt)
+    }
+
+    /// Configured stream names.
+    pub fn streams(&self) -> impl Iterator<Item = &StreamConfig> {
+        self.streams.values().map(|h| &h.config)
+    }
+
+    pub fn has_stream(&self, name: &str) -> bool {
+        self.streams.contains_key(name)
+    }
+
+    /// Bytes waiting in the spool.
+    pub fn spool_bytes(&self) -> u64 {
+        self.gauge.used.load(Ordering::Acquire)
+    }
+
+    /// Closes every open batch now and waits until everything appended before has landed.
+    pub async fn flush(&self) {
+        let mut waits = Vec::new();
+        for h in self.streams.values() {
+            let (done, rx) = oneshot::channel();
+            if let Some(tx) = h.tx.read().expect("lock").as_ref()
+                && tx.send(WriterMsg::Flush { done }).is_ok()
+            {
+                waits.push(rx);
+            }
+        }
+        for rx in waits {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops accepting, closes open batches, and waits until everything in the spool has
+    /// landed. Appends after this fail with [`AppendError::ShuttingDown`].
+    pub async fn shutdown(&self) {
+        for h in self.streams.values() {
+            h.tx.write().expect("lock").take();
+        }
+        for h in self.streams.values() {
+            let writer = h.writer.lock().expect("lock").take();
+            if let Some(w) = writer {
+                let _ = tokio::task::spawn_blocking(move || w.join()).await;
+            }
+            let lander = h.lander.lock().expect("lock").take();
+            if let Some(l) = lander {
+                let _ = l.await;
+            }
+        }
+    }
+}
+
+/// Finds the segments an earlier run left and the next sequence number to use.
+fn recover_stream(dir: &Path) -> std::io::Result<(Vec<segment::SegmentInfo>, u64)> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".landing.tmp") || name == "next_seq.tmp" {
+            fs::remove_file(&path)?;
+        } else if name.ends_with(".seg") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut next_seq = writer::read_state(dir)?.unwrap_or(1).max(1);
+    let mut infos = Vec::new();
+    for p in paths {
+        if let Some(info) = segment::recover(&p)? {
+            next_seq = next_seq.max(info.last_seq() + 1);
+            infos.push(info);
+        }
+    }
+    Ok((infos, next_seq))
+}

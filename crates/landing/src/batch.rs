@@ -1,0 +1,211 @@
+//! A request's records, packed once by the front door and stored as one spool frame.
+//!
+//! Layout (all integers little-endian):
+//! `first_seq u64 | received_at_ms i64 | records u64` then entries, each a tag byte and a
+//! length-prefixed body: `G len attrs_json` starts a group of records sharing FlowFile
+//! attributes; `R len record_json` is one record. The writer fills in `first_seq`.
+
+use chrono::{DateTime, Utc};
+
+pub(crate) const HEADER_LEN: usize = 24;
+const TAG_GROUP: u8 = b'G';
+const TAG_RECORD: u8 = b'R';
+
+/// Records of one request, with the attributes of the FlowFile each came from.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    buf: Vec<u8>,
+    records: u64,
+    groups: u32,
+}
+
+impl Batch {
+    /// An empty batch stamped with the time it was received.
+    pub fn new(received_at: DateTime<Utc>) -> Self {
+        let mut buf = Vec::with_capacity(4096);
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        buf.extend_from_slice(&received_at.timestamp_millis().to_le_bytes());
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        Batch {
+            buf,
+            records: 0,
+            groups: 0,
+        }
+    }
+
+    /// Starts a group: the records pushed after this carry these attributes.
+    pub fn begin_group<K: AsRef<str>, V: AsRef<str>>(&mut self, attributes: &[(K, V)]) {
+        let mut map = serde_json::Map::with_capacity(attributes.len());
+        for (k, v) in attributes {
+            map.insert(
+                k.as_ref().to_owned(),
+                serde_json::Value::String(v.as_ref().to_owned()),
+            );
+        }
+        let json = serde_json::to_vec(&map).expect("a map of strings always serializes");
+        self.push_entry(TAG_GROUP, &json);
+        self.groups += 1;
+    }
+
+    /// Adds one record: a single-line JSON object (as produced by the record parser).
+    pub fn push_record(&mut self, json: &[u8]) {
+        if self.groups == 0 {
+            self.begin_group::<&str, &str>(&[]);
+        }
+        self.push_entry(TAG_RECORD, json);
+        self.records += 1;
+        self.buf[16..24].copy_from_slice(&self.records.to_le_bytes());
+    }
+
+    fn push_entry(&mut self, tag: u8, body: &[u8]) {
+        self.buf.push(tag);
+        self.buf.extend_from_slice(
+            &u32::try_from(body.len())
+                .expect("entry under 4 GiB")
+                .to_le_bytes(),
+        );
+        self.buf.extend_from_slice(body);
+    }
+
+    /// Number of records.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Size of the packed batch in bytes (what it costs in the spool).
+    pub fn packed_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The packed bytes, sequence not yet assigned.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Sets the first sequence number of packed bytes (done by the spool writer).
+    pub(crate) fn stamp(mut buf: Vec<u8>, first_seq: u64) -> Vec<u8> {
+        buf[0..8].copy_from_slice(&first_seq.to_le_bytes());
+        buf
+    }
+
+    #[cfg(test)]
+    pub(crate) fn into_payload(self, first_seq: u64) -> Vec<u8> {
+        Self::stamp(self.buf, first_seq)
+    }
+}
+
+/// A read-only view of a stored batch payload.
+pub(crate) struct Payload<'a> {
+    pub first_seq: u64,
+    pub received_at_ms: i64,
+    pub records: u64,
+    body: &'a [u8],
+}
+
+/// One item while walking a payload.
+pub(crate) enum Entry<'a> {
+    Group(&'a [u8]),
+    Record(&'a [u8]),
+}
+
+impl<'a> Payload<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Option<Payload<'a>> {
+        if bytes.len() < HEADER_LEN {
+            return None;
+        }
+        let u = |r: std::ops::Range<usize>| u64::from_le_bytes(bytes[r].try_into().unwrap());
+        Some(Payload {
+            first_seq: u(0..8),
+            received_at_ms: u(8..16) as i64,
+            records: u(16..24),
+            body: &bytes[HEADER_LEN..],
+        })
+    }
+
+    /// Walks the entries; `None` from the iterator's item means the payload is malformed.
+    pub fn entries(&self) -> impl Iterator<Item = Option<Entry<'a>>> + 'a {
+        let mut rest = self.body;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            if rest.len() < 5 {
+                rest = &[];
+                return Some(None);
+            }
+            let tag = rest[0];
+            let len = u32::from_le_bytes(rest[1..5].try_into().unwrap()) as usize;
+            if rest.len() < 5 + len {
+                rest = &[];
+                return Some(None);
+            }
+            let body = &rest[5..5 + len];
+            rest = &rest[5 + len..];
+            Some(match tag {
+                TAG_GROUP => Some(Entry::Group(body)),
+                TAG_RECORD => Some(Entry::Record(body)),
+                _ => None,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trips_through_payload() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let mut b = Batch::new(at);
+        b.begin_group(&[("filename", "a.json"), ("uuid", "u-1")]);
+        b.push_record(br#"{"id":1}"#);
+        b.push_record(br#"{"id":2}"#);
+        b.begin_group(&[("filename", "b.json")]);
+        b.push_record(br#"{"id":3}"#);
+        assert_eq!(b.records(), 3);
+        let bytes = b.into_payload(41);
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(
+            (p.first_seq, p.received_at_ms, p.records),
+            (41, 1_700_000_000_123, 3)
+        );
+        let mut seen = Vec::new();
+        for e in p.entries() {
+            match e.unwrap() {
+                Entry::Group(g) => seen.push(format!("G{}", String::from_utf8_lossy(g))),
+                Entry::Record(r) => seen.push(format!("R{}", String::from_utf8_lossy(r))),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                r#"G{"filename":"a.json","uuid":"u-1"}"#,
+                r#"R{"id":1}"#,
+                r#"R{"id":2}"#,
+                r#"G{"filename":"b.json"}"#,
+                r#"R{"id":3}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn records_without_group_get_an_empty_one() {
+        let mut b = Batch::new(Utc::now());
+        b.push_record(b"{}");
+        let bytes = b.into_payload(1);
+        let p = Payload::parse(&bytes).unwrap();
+        let first = p.entries().next().unwrap().unwrap();
+        assert!(matches!(first, Entry::Group(g) if g == b"{}"));
+    }
+
+    #[test]
+    fn truncated_payload_is_reported_malformed() {
+        let mut b = Batch::new(Utc::now());
+        b.push_record(br#"{"a":1}"#);
+        let bytes = b.into_payload(1);
+        let cut = &bytes[..bytes.len() - 2];
+        let p = Payload::parse(cut).unwrap();
+        assert!(p.entries().any(|e| e.is_none()));
+    }
+}

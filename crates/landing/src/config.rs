@@ -1,0 +1,135 @@
+//! Landing settings: one [`StreamConfig`] per named stream, plus the spool.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When a request is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// After the records are in the spool and fsync'd (group commit). The default.
+    #[default]
+    Durable,
+    /// After the batch file holding the records is in the sink (can wait up to `max_age`).
+    Landed,
+    /// After the records are written to the spool, without waiting for fsync: an OS crash
+    /// can lose acknowledged records. For throughput tests and replayable sources only.
+    Received,
+}
+
+impl std::str::FromStr for AckMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "durable" => Ok(AckMode::Durable),
+            "landed" => Ok(AckMode::Landed),
+            "received" => Ok(AckMode::Received),
+            _ => Err(format!(
+                "unknown ack mode {s:?} (expected durable, landed or received)"
+            )),
+        }
+    }
+}
+
+/// Compression of landed files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Zstd { level: i32 },
+    Gzip { level: u32 },
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression::Zstd { level: 3 }
+    }
+}
+
+impl Compression {
+    /// File name extension after `.ndjson`.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Compression::Zstd { .. } => "zst",
+            Compression::Gzip { .. } => "gz",
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compression::Zstd { .. } => "zstd",
+            Compression::Gzip { .. } => "gzip",
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (s, None),
+        };
+        let bad_level = |l: &str| format!("bad compression level {l:?} in {s:?}");
+        match name.to_ascii_lowercase().as_str() {
+            "zstd" => Ok(Compression::Zstd {
+                level: level.map_or(Ok(3), |l| l.parse().map_err(|_| bad_level(l)))?,
+            }),
+            "gzip" | "gz" => Ok(Compression::Gzip {
+                level: level.map_or(Ok(6), |l| l.parse().map_err(|_| bad_level(l)))?,
+            }),
+            _ => Err(format!(
+                "unknown compression {s:?} (expected zstd[:level] or gzip[:level])"
+            )),
+        }
+    }
+}
+
+/// One named stream: its own landing prefix and batch limits.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Stream name; also the key segment after the prefix (e.g. `customers`).
+    pub name: String,
+    /// Key prefix inside the sink, without leading/trailing `/` (may be empty).
+    pub prefix: String,
+    /// Close a batch file at this many uncompressed bytes (default 128 MiB, Snowpipe's sweet spot 100-250 MB compressed is well above).
+    pub max_bytes: u64,
+    /// Close a batch file at this many records (default 1,000,000).
+    pub max_records: u64,
+    /// Close a batch file this long after it was opened (default 60 s).
+    pub max_age: Duration,
+    pub compression: Compression,
+    pub ack: AckMode,
+}
+
+impl StreamConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        StreamConfig {
+            name: name.into(),
+            prefix: String::new(),
+            max_bytes: 128 * 1024 * 1024,
+            max_records: 1_000_000,
+            max_age: Duration::from_secs(60),
+            compression: Compression::default(),
+            ack: AckMode::Durable,
+        }
+    }
+}
+
+/// Where the spool lives and how much it may hold.
+#[derive(Debug, Clone)]
+pub struct LandingConfig {
+    /// Spool directory (one sub-directory per stream). Must be on a local disk.
+    pub spool_dir: PathBuf,
+    /// Unique id of this snowstream instance; part of every landed key.
+    pub instance: String,
+    /// Refuse new records (503 upstream) while the spool holds more than this (default 1 GiB).
+    pub spool_max_bytes: u64,
+    pub streams: Vec<StreamConfig>,
+}
+
+/// Checks a stream or instance name is safe in keys and paths.
+pub(crate) fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !s.starts_with('.')
+}

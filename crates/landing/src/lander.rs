@@ -1,0 +1,136 @@
+//! The per-stream lander: encodes each sealed segment into a compressed file, puts it and its
+//! manifest to the sink (retrying with backoff for as long as the sink is down, while the
+//! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::SpoolGauge;
+use crate::config::StreamConfig;
+use crate::encode::{encode_segment, landed_key};
+use crate::sink::Sink;
+use crate::spool::segment::sync_dir;
+use crate::spool::writer::{LanderMsg, Sealed, backoff};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub(crate) struct Lander {
+    pub dir: PathBuf,
+    pub config: StreamConfig,
+    pub instance: String,
+    pub sink: Arc<dyn Sink>,
+    pub gauge: Arc<SpoolGauge>,
+}
+
+impl Lander {
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<LanderMsg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                LanderMsg::Barrier(done) => {
+                    let _ = done.send(());
+                }
+                LanderMsg::Segment(sealed) => self.land(sealed).await,
+            }
+        }
+    }
+
+    async fn land(&self, sealed: Sealed) {
+        let info = sealed.info;
+        let stream = self.config.name.clone();
+        let key = landed_key(
+            &self.config.prefix,
+            &stream,
+            &self.instance,
+            info.opened_at_ms,
+            info.first_seq,
+            self.config.compression,
+        );
+        let tmp = self.dir.join(format!("{:020}.landing.tmp", info.first_seq));
+        let mut attempt = 0;
+        let manifest = loop {
+            let (info2, key2, stream2, instance, tmp2, compression) = (
+                info.clone(),
+                key.clone(),
+                stream.clone(),
+                self.instance.clone(),
+                tmp.clone(),
+                self.config.compression,
+            );
+            let encoded = tokio::task::spawn_blocking(move || {
+                encode_segment(&info2, &key2, &stream2, &instance, compression, &tmp2)
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            match encoded {
+                Ok(m) => break m,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.quarantine(&info, &e);
+                    let _ = std::fs::remove_file(&tmp);
+                    for (ack, _) in sealed.acks {
+                        let _ = ack.send(Err(crate::AppendError::Spool(e.to_string())));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(%stream, segment = %info.path.display(), error = %e, "could not encode a batch file; retrying");
+                    tokio::time::sleep(backoff(attempt, MAX_BACKOFF)).await;
+                    attempt += 1;
+                }
+            }
+        };
+        let manifest_json =
+            Bytes::from(serde_json::to_vec_pretty(&manifest).expect("manifest serializes"));
+        let manifest_key = format!("{key}.manifest.json");
+        let mut attempt = 0;
+        loop {
+            let result = match self.sink.put_file(&key, &tmp).await {
+                Ok(()) => {
+                    self.sink
+                        .put_bytes(&manifest_key, manifest_json.clone())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    metrics::counter!("snowstream_sink_errors_total", "stream" => stream.clone())
+                        .increment(1);
+                    tracing::warn!(%stream, %key, sink = %self.sink.describe(), error = %e, attempt,
+                        "landing failed; the batch stays in the spool and will be retried");
+                    tokio::time::sleep(backoff(attempt, MAX_BACKOFF)).await;
+                    attempt += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = std::fs::remove_file(&info.path).and_then(|()| sync_dir(&self.dir)) {
+            tracing::error!(%stream, segment = %info.path.display(), error = %e,
+                "landed but could not delete the spool segment; it will be landed again under the same key on restart");
+        }
+        self.gauge.release(info.bytes);
+        metrics::counter!("snowstream_files_landed_total", "stream" => stream.clone()).increment(1);
+        metrics::counter!("snowstream_records_landed_total", "stream" => stream.clone())
+            .increment(manifest.records);
+        metrics::counter!("snowstream_bytes_landed_total", "stream" => stream.clone())
+            .increment(manifest.bytes);
+        tracing::info!(%stream, %key, records = manifest.records, bytes = manifest.bytes, "landed");
+        for (ack, receipt) in sealed.acks {
+            let _ = ack.send(Ok(receipt));
+        }
+    }
+
+    fn quarantine(&self, info: &crate::spool::segment::SegmentInfo, e: &io::Error) {
+        let path = &info.path;
+        let bad = path.with_extension("corrupt");
+        tracing::error!(stream = %self.config.name, segment = %path.display(), moved_to = %bad.display(), error = %e,
+            "spool segment is corrupt and cannot be landed; moved aside for inspection");
+        let _ = std::fs::rename(path, &bad);
+        self.gauge.release(info.bytes);
+    }
+}

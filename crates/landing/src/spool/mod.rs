@@ -1,0 +1,4 @@
+//! The spool: per-stream directories of segment files written with group commit.
+
+pub(crate) mod segment;
+pub(crate) mod writer;

@@ -1,0 +1,318 @@
+//! The per-stream spool writer: a dedicated thread that appends requests to the open segment
+//! and makes them durable with group commit: everything that arrived while the previous fsync
+//! ran is written, then one fsync covers it all, then every waiting request is acknowledged.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::segment::{SegmentInfo, SegmentWriter, sync_dir};
+use crate::config::{AckMode, StreamConfig};
+use crate::{AppendError, Receipt, SpoolGauge};
+
+/// Most bytes gathered into one group commit before it is written and synced.
+const GROUP_LIMIT: usize = 64 << 20;
+
+pub(crate) type AckTx = oneshot::Sender<Result<Receipt, AppendError>>;
+
+pub(crate) enum WriterMsg {
+    Append {
+        payload: Vec<u8>,
+        records: u64,
+        reserved: u64,
+        received: Instant,
+        ack: AckTx,
+    },
+    /// Close the open batch now and report once everything before it has landed.
+    Flush { done: oneshot::Sender<()> },
+}
+
+/// A closed segment handed to the lander, with acknowledgements that wait for landing.
+pub(crate) struct Sealed {
+    pub info: SegmentInfo,
+    pub acks: Vec<(AckTx, Receipt)>,
+}
+
+pub(crate) enum LanderMsg {
+    Segment(Sealed),
+    Barrier(oneshot::Sender<()>),
+}
+
+struct Active {
+    seg: SegmentWriter,
+    deadline: Instant,
+    landed_acks: Vec<(AckTx, Receipt)>,
+}
+
+pub(crate) struct Writer {
+    pub dir: PathBuf,
+    pub config: StreamConfig,
+    pub next_seq: u64,
+    pub lander: mpsc::UnboundedSender<LanderMsg>,
+    pub gauge: Arc<SpoolGauge>,
+    active: Option<Active>,
+    /// The open segment's last write failed part-way.
+    torn: bool,
+    broken: Option<String>,
+}
+
+pub(crate) fn state_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("next_seq")
+}
+
+impl Writer {
+    pub fn new(
+        dir: PathBuf,
+        config: StreamConfig,
+        next_seq: u64,
+        lander: mpsc::UnboundedSender<LanderMsg>,
+        gauge: Arc<SpoolGauge>,
+    ) -> Self {
+        Writer {
+            dir,
+            config,
+            next_seq,
+            lander,
+            gauge,
+            active: None,
+            torn: false,
+            broken: None,
+        }
+    }
+
+    pub fn run(mut self, rx: Receiver<WriterMsg>) {
+        loop {
+            let first = match &self.active {
+                Some(a) => {
+                    match rx.recv_timeout(a.deadline.saturating_duration_since(Instant::now())) {
+                        Ok(m) => Some(m),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                },
+            };
+            let mut group = Vec::new();
+            let mut bytes = 0usize;
+            if let Some(m) = first {
+                bytes += msg_len(&m);
+                group.push(m);
+                while bytes < GROUP_LIMIT {
+                    match rx.try_recv() {
+                        Ok(m) => {
+                            bytes += msg_len(&m);
+                            group.push(m);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.process(group);
+            if self
+                .active
+                .as_ref()
+                .is_some_and(|a| Instant::now() >= a.deadline)
+            {
+                self.seal();
+            }
+        }
+        self.seal();
+    }
+
+    fn process(&mut self, group: Vec<WriterMsg>) {
+        let mut durable: Vec<(AckTx, Receipt)> = Vec::new();
+        let mut flushes = Vec::new();
+        for msg in group {
+            match msg {
+                WriterMsg::Append {
+                    payload,
+                    records,
+                    reserved,
+                    received,
+                    ack,
+                } => match self.write(payload, records) {
+                    Ok(receipt) => {
+                        let receipt = Receipt {
+                            received,
+                            ..receipt
+                        };
+                        match self.config.ack {
+                            AckMode::Received => {
+                                let _ = ack.send(Ok(receipt));
+                            }
+                            AckMode::Durable => durable.push((ack, receipt)),
+                            AckMode::Landed => durable.push((ack, receipt)),
+                        }
+                    }
+                    Err(e) => {
+                        self.gauge.release(reserved);
+                        let _ = ack.send(Err(e));
+                    }
+                },
+                WriterMsg::Flush { done } => flushes.push(done),
+            }
+            if self.torn || self.batch_full() {
+                self.commit(&mut durable);
+                self.seal();
+            }
+        }
+        self.commit(&mut durable);
+        if !flushes.is_empty() {
+            self.seal();
+            for done in flushes {
+                if let Err(mpsc::error::SendError(LanderMsg::Barrier(done))) =
+                    self.lander.send(LanderMsg::Barrier(done))
+                {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    fn batch_full(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| {
+            let info = a.seg.info();
+            info.bytes >= self.config.max_bytes || info.records >= self.config.max_records
+        })
+    }
+
+    fn write(&mut self, payload: Vec<u8>, records: u64) -> Result<Receipt, AppendError> {
+        if let Some(why) = &self.broken {
+            return Err(AppendError::Spool(why.clone()));
+        }
+        if self.active.is_none() {
+            let opened = chrono::Utc::now().timestamp_millis();
+            let seg = SegmentWriter::create(&self.dir, self.next_seq, opened)
+                .map_err(|e| spool_err("create a spool segment", &e))?;
+            self.gauge.add(seg.info().bytes);
+            self.active = Some(Active {
+                seg,
+                deadline: Instant::now() + self.config.max_age,
+                landed_acks: Vec::new(),
+            });
+        }
+        let first_seq = self.next_seq;
+        let payload = crate::batch::Batch::stamp(payload, first_seq);
+        let active = self.active.as_mut().expect("opened above");
+        if let Err(e) = active.seg.append(&payload, records) {
+            // The frame may be torn: close this segment (readers stop at a torn frame) and
+            // start the next request in a fresh one.
+            self.torn = true;
+            return Err(spool_err("write to the spool", &e));
+        }
+        self.next_seq += records;
+        metrics::counter!("snowstream_spool_appends_total", "stream" => self.config.name.clone())
+            .increment(1);
+        Ok(Receipt {
+            first_seq,
+            records,
+            received: Instant::now(),
+        })
+    }
+
+    /// Makes written frames durable and acknowledges who waited for that.
+    fn commit(&mut self, waiting: &mut Vec<(AckTx, Receipt)>) {
+        if waiting.is_empty() {
+            return;
+        }
+        let synced = match self.active.as_mut() {
+            Some(a) => a.seg.sync(),
+            // Sealed (and synced) in the middle of the group.
+            None => Ok(()),
+        };
+        metrics::counter!("snowstream_spool_fsyncs_total", "stream" => self.config.name.clone())
+            .increment(1);
+        match synced {
+            Ok(()) => {
+                for (ack, receipt) in waiting.drain(..) {
+                    match (self.config.ack, self.active.as_mut()) {
+                        (AckMode::Landed, Some(a)) => a.landed_acks.push((ack, receipt)),
+                        _ => {
+                            let _ = ack.send(Ok(receipt));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let err = spool_err("fsync the spool", &e);
+                for (ack, _) in waiting.drain(..) {
+                    let _ = ack.send(Err(err.clone()));
+                }
+                self.seal();
+            }
+        }
+    }
+
+    /// Closes the open segment and hands it to the lander.
+    fn seal(&mut self) {
+        self.torn = false;
+        let Some(mut active) = self.active.take() else {
+            return;
+        };
+        if let Err(e) = active.seg.sync() {
+            tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it");
+        }
+        if let Err(e) = write_state(&self.dir, self.next_seq) {
+            let why = format!(
+                "cannot record the next sequence number in {}: {e}; refusing new records so no landed key is ever reused",
+                self.dir.display()
+            );
+            tracing::error!(stream = %self.config.name, "{why}");
+            self.broken = Some(why);
+        }
+        let sealed = Sealed {
+            info: active.seg.into_info(),
+            acks: std::mem::take(&mut active.landed_acks),
+        };
+        if self.lander.send(LanderMsg::Segment(sealed)).is_err() {
+            tracing::error!(stream = %self.config.name, "lander stopped; segment stays in the spool for the next start");
+        }
+    }
+}
+
+fn msg_len(m: &WriterMsg) -> usize {
+    match m {
+        WriterMsg::Append { payload, .. } => payload.len(),
+        WriterMsg::Flush { .. } => 0,
+    }
+}
+
+fn spool_err(what: &str, e: &io::Error) -> AppendError {
+    AppendError::Spool(format!("could not {what}: {e}"))
+}
+
+/// Persists the next sequence number (temp file + rename + directory fsync).
+pub(crate) fn write_state(dir: &std::path::Path, next_seq: u64) -> io::Result<()> {
+    let tmp = dir.join("next_seq.tmp");
+    fs::write(&tmp, next_seq.to_string())?;
+    fs::File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, state_path(dir))?;
+    sync_dir(dir)
+}
+
+pub(crate) fn read_state(dir: &std::path::Path) -> io::Result<Option<u64>> {
+    match fs::read_to_string(state_path(dir)) {
+        Ok(s) => s.trim().parse().map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad next_seq file: {e}"),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// How long to wait before the first retry after a failure, doubling up to `max`.
+pub(crate) fn backoff(attempt: u32, max: Duration) -> Duration {
+    let base = Duration::from_millis(200);
+    base.saturating_mul(1 << attempt.min(16)).min(max)
+}

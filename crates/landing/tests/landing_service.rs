@@ -1,0 +1,361 @@
+//! The landing service end to end on a real spool directory and a real local sink.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use landing::sink::{LocalSink, Sink, SinkError};
+use landing::{AckMode, AppendError, Batch, Landing, LandingConfig, Manifest, StreamConfig};
+use serde_json::Value;
+
+/// A real local sink behind a switch, to play an outage of the sink.
+struct Switchable {
+    inner: LocalSink,
+    up: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Sink for Switchable {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.inner.put_file(key, path).await
+    }
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.inner.put_bytes(key, body).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+impl Switchable {
+    fn new(root: &Path, up: bool) -> Arc<Self> {
+        Arc::new(Switchable {
+            inner: LocalSink::new(root).unwrap(),
+            up: AtomicBool::new(up),
+        })
+    }
+    fn check(&self, key: &str) -> Result<(), SinkError> {
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(SinkError::Io {
+                backend: "test".into(),
+                key: key.into(),
+                action: "put",
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
+            })
+        }
+    }
+}
+
+fn config(spool: &Path, stream: StreamConfig) -> LandingConfig {
+    LandingConfig {
+        spool_dir: spool.to_owned(),
+        instance: "test-1".into(),
+        spool_max_bytes: 64 << 20,
+        streams: vec![stream],
+    }
+}
+
+fn batch(ids: std::ops::Range<u64>, filename: &str) -> Batch {
+    let mut b = Batch::new(chrono::Utc::now());
+    b.begin_group(&[("filename", filename)]);
+    for i in ids {
+        b.push_record(format!(r#"{{"id":{i},"name":"n{i}"}}"#).as_bytes());
+    }
+    b
+}
+
+fn data_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".ndjson.zst") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read_lines(path: &Path) -> Vec<Value> {
+    let mut s = String::new();
+    zstd::Decoder::new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn all_records(root: &Path) -> Vec<Value> {
+    data_files(root)
+        .iter()
+        .flat_map(|p| read_lines(p))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lands_records_with_metadata_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
+    let mut sc = StreamConfig::new("customers");
+    sc.prefix = "raw".into();
+    let landing = Landing::start(config(&dir.path().join("spool"), sc), sink).unwrap();
+
+    let mut tasks = Vec::new();
+    for r in 0..8u64 {
+        let l = &landing;
+        tasks.push(async move {
+            l.append("customers", batch(r * 10..r * 10 + 10, &format!("f{r}")))
+                .await
+        });
+    }
+    let receipts = futures::future::join_all(tasks).await;
+    let mut firsts: Vec<u64> = receipts
+        .iter()
+        .map(|r| r.as_ref().unwrap().first_seq)
+        .collect();
+    firsts.sort();
+    assert_eq!(firsts, (0..8).map(|i| 1 + i * 10).collect::<Vec<_>>());
+    landing.flush().await;
+
+    let files = data_files(&dir.path().join("landing"));
+    assert_eq!(files.len(), 1, "one batch file expected: {files:?}");
+    let rel = files[0]
+        .strip_prefix(dir.path().join("landing"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(rel.starts_with("raw/customers/dt="), "{rel}");
+    assert!(
+        rel.ends_with("/test-1-00000000000000000001.ndjson.zst"),
+        "{rel}"
+    );
+
+    let lines = read_lines(&files[0]);
+    assert_eq!(lines.len(), 80);
+    let mut ids: Vec<u64> = lines
+        .iter()
+        .map(|l| l["record"]["id"].as_u64().unwrap())
+        .collect();
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["meta"]["seq"].as_u64().unwrap(), i as u64 + 1);
+        assert_eq!(l["meta"]["stream"], "customers");
+        assert_eq!(l["meta"]["instance"], "test-1");
+        let id = l["record"]["id"].as_u64().unwrap();
+        assert_eq!(l["meta"]["attributes"]["filename"], format!("f{}", id / 10));
+        assert_eq!(l["record"]["name"], format!("n{id}"));
+        assert!(l["meta"]["received_at"].as_str().unwrap().ends_with('Z'));
+    }
+    ids.sort();
+    assert_eq!(ids, (0..80).collect::<Vec<_>>());
+
+    let manifest_path = format!("{}.manifest.json", files[0].display());
+    let m: Manifest = serde_json::from_slice(&std::fs::read(manifest_path).unwrap()).unwrap();
+    let stored = std::fs::read(&files[0]).unwrap();
+    use sha2::Digest;
+    assert_eq!(m.sha256, hex::encode(sha2::Sha256::digest(&stored)));
+    assert_eq!(
+        (m.records, m.first_seq, m.last_seq, m.bytes),
+        (80, 1, 80, stored.len() as u64)
+    );
+    assert_eq!(m.key, rel);
+    landing.shutdown().await;
+    assert_eq!(landing.spool_bytes(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cuts_batches_by_record_count_and_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
+    let mut sc = StreamConfig::new("s");
+    sc.max_records = 25;
+    sc.max_age = Duration::from_millis(300);
+    let landing = Landing::start(config(&dir.path().join("spool"), sc), sink).unwrap();
+    for r in 0..10u64 {
+        landing
+            .append("s", batch(r * 10..r * 10 + 10, "f"))
+            .await
+            .unwrap();
+    }
+    // 100 records, cut after each request that reaches 25: files of 30, 30, 30, then 10 left open.
+    // The open batch closes by age without any flush.
+    let mut files = Vec::new();
+    for _ in 0..100 {
+        files = data_files(&dir.path().join("landing"));
+        if files.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let counts: Vec<usize> = files.iter().map(|f| read_lines(f).len()).collect();
+    assert_eq!(counts, vec![30, 30, 30, 10]);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "s-00000000000000000001",
+            "s-00000000000000000031",
+            "s-00000000000000000061",
+            "s-00000000000000000091"
+        ]
+        .map(|n| format!("test-1-{}.ndjson.zst", &n[2..]))
+    );
+    landing.shutdown().await;
+}
+
+#[test]
+fn restart_lands_what_was_acknowledged_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let out = dir.path().join("landing");
+    // Run 1: the sink is down; 5 requests are acknowledged (durable) and stay in the spool.
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let sink = Switchable::new(&out, false);
+            let mut sc = StreamConfig::new("s");
+            sc.max_records = 20;
+            let landing = Landing::start(config(&spool, sc), sink).unwrap();
+            for r in 0..5u64 {
+                landing
+                    .append("s", batch(r * 10..r * 10 + 10, "f"))
+                    .await
+                    .unwrap();
+            }
+            assert!(landing.spool_bytes() > 0);
+            // A second process on the same spool is refused.
+            let again = Landing::start(
+                config(&spool, StreamConfig::new("s")),
+                Switchable::new(&out, true),
+            );
+            assert!(again.err().unwrap().to_string().contains("in use"));
+            drop(landing);
+        });
+        // dropping the runtime kills the lander mid-retry, like a crash
+        rt.shutdown_timeout(Duration::from_millis(100));
+    }
+    assert!(data_files(&out).is_empty());
+    // Run 2: sink up; everything left in the spool lands, new appends continue the sequence.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sink = Switchable::new(&out, true);
+        let landing = Landing::start(config(&spool, StreamConfig::new("s")), sink).unwrap();
+        let r = landing.append("s", batch(50..60, "g")).await.unwrap();
+        assert_eq!(r.first_seq, 51);
+        landing.shutdown().await;
+    });
+    let recs = all_records(&out);
+    let mut ids: Vec<u64> = recs
+        .iter()
+        .map(|l| l["record"]["id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (0..60).collect::<Vec<_>>(),
+        "every acknowledged record exactly once"
+    );
+    let mut seqs: Vec<u64> = recs
+        .iter()
+        .map(|l| l["meta"]["seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_spool_refuses_then_accepts_after_landing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Switchable::new(&dir.path().join("landing"), false);
+    let mut cfg = config(&dir.path().join("spool"), StreamConfig::new("s"));
+    cfg.spool_max_bytes = 20_000;
+    let landing = Landing::start(cfg, sink.clone()).unwrap();
+    let mut accepted = 0u64;
+    let mut refused = None;
+    for r in 0..1000u64 {
+        match landing.append("s", batch(r * 10..r * 10 + 10, "f")).await {
+            Ok(_) => accepted += 10,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(refused, Some(AppendError::SpoolFull { .. })),
+        "{refused:?}"
+    );
+    assert!(accepted > 0);
+    sink.up.store(true, Ordering::SeqCst);
+    landing.flush().await;
+    // give the lander's backoff time to retry (bounded)
+    for _ in 0..100 {
+        if landing.spool_bytes() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(landing.spool_bytes(), 0);
+    landing.append("s", batch(0..1, "f")).await.unwrap();
+    landing.shutdown().await;
+    assert_eq!(
+        all_records(&dir.path().join("landing")).len() as u64,
+        accepted + 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_landed_waits_for_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Switchable::new(&dir.path().join("landing"), false);
+    let mut sc = StreamConfig::new("s");
+    sc.ack = AckMode::Landed;
+    sc.max_age = Duration::from_millis(50);
+    let landing =
+        Arc::new(Landing::start(config(&dir.path().join("spool"), sc), sink.clone()).unwrap());
+    let l = landing.clone();
+    let pending = tokio::spawn(async move { l.append("s", batch(0..3, "f")).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !pending.is_finished(),
+        "acknowledged before the file landed"
+    );
+    sink.up.store(true, Ordering::SeqCst);
+    let r = tokio::time::timeout(Duration::from_secs(30), pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.records, 3);
+    assert_eq!(all_records(&dir.path().join("landing")).len(), 3);
+    landing.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_stream_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
+    let landing = Landing::start(
+        config(&dir.path().join("spool"), StreamConfig::new("s")),
+        sink,
+    )
+    .unwrap();
+    let err = landing.append("nope", batch(0..1, "f")).await.unwrap_err();
+    assert_eq!(err.to_string(), "no stream named \"nope\" is configured");
+    landing.shutdown().await;
+}
