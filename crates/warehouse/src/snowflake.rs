@@ -1,0 +1,1 @@
+//! Renders the Snowflake objects for a table spec (filled in below).

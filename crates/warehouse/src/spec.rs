@@ -1,0 +1,250 @@
+//! Table specs: the small TOML file that describes one table (key, event time, typed
+//! columns, delete marker). Both the Snowflake renderer and the embedded warehouse use it.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// The type of a column read from the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// 64-bit integer (JSON number or decimal string, as CSV rows carry it).
+    Integer,
+    /// Double-precision number.
+    Float,
+    /// `true`/`false` (JSON boolean or the strings "true"/"false").
+    Boolean,
+    /// Text, verbatim.
+    String,
+    /// RFC 3339 UTC instant; stored as `YYYY-MM-DDTHH:MM:SS.mmmZ` text locally and
+    /// `TIMESTAMP_NTZ(3)` (UTC) in Snowflake.
+    Timestamp,
+}
+
+/// One typed column of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Column name, also the record's field name.
+    pub name: String,
+    /// Column type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+/// Marks deletes: a record whose `column` equals `value` is a delete (a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMarker {
+    /// The operation column, e.g. `op`.
+    pub column: String,
+    /// The value that marks a delete, e.g. `D`.
+    pub value: String,
+}
+
+/// A table spec (see `specs/customers.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// Base name: tables are `{name}_raw`, `{name}_latest`, `{name}_history`.
+    pub name: String,
+    /// Landing stream whose files feed this table.
+    pub stream: String,
+    /// Business key columns.
+    pub key: Vec<String>,
+    /// Event-time column ordering the versions of one key.
+    pub event_time: String,
+    /// Delete marker (op column + value).
+    pub delete_marker: DeleteMarker,
+    /// Typed columns, in table order.
+    pub columns: Vec<Column>,
+}
+
+impl TableSpec {
+    /// Parses and validates a spec from TOML text.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let spec: TableSpec =
+            toml::from_str(text).map_err(|e| Error::Spec(format!("invalid TOML: {e}")))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Reads, parses and validates a spec file.
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            context: format!("reading table spec {}", path.display()),
+            source: e,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            Error::Spec(msg) => Error::Spec(format!("{}: {msg}", path.display())),
+            other => other,
+        })
+    }
+
+    /// The spec of the customers demo (the committed `specs/customers.toml`).
+    pub fn customers() -> Self {
+        Self::parse(include_str!("../../../specs/customers.toml"))
+            .expect("specs/customers.toml is valid")
+    }
+
+    /// Raw table name (`{name}_raw`).
+    pub fn raw_table(&self) -> String {
+        format!("{}_raw", self.name)
+    }
+
+    /// SCD1 table name (`{name}_latest`).
+    pub fn latest_table(&self) -> String {
+        format!("{}_latest", self.name)
+    }
+
+    /// SCD2 table name (`{name}_history`).
+    pub fn history_table(&self) -> String {
+        format!("{}_history", self.name)
+    }
+
+    /// Name of the append-only stream feeding the SCD1 task (`{name}_raw_latest_stream`).
+    pub fn latest_stream(&self) -> String {
+        format!("{}_raw_latest_stream", self.name)
+    }
+
+    /// Name of the append-only stream feeding the SCD2 task (`{name}_raw_history_stream`).
+    pub fn history_stream(&self) -> String {
+        format!("{}_raw_history_stream", self.name)
+    }
+
+    /// A one-line description of everything that shapes the tables, stored in the local
+    /// database so that reopening it with a different spec is caught.
+    pub(crate) fn fingerprint(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{}:{:?}", c.name, c.ty))
+            .collect();
+        format!(
+            "name={} stream={} key={} event_time={} delete={}={} columns={}",
+            self.name,
+            self.stream,
+            self.key.join(","),
+            self.event_time,
+            self.delete_marker.column,
+            self.delete_marker.value,
+            cols.join(",")
+        )
+    }
+
+    /// The column named `name`, if the spec has it.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns that are not part of the key.
+    pub fn non_key_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !self.key.contains(&c.name))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: String| Err(Error::Spec(msg));
+        for ident in [&self.name, &self.stream] {
+            if !is_identifier(ident) {
+                return bad(format!(
+                    "`{ident}` is not a plain identifier (letters, digits, underscore)"
+                ));
+            }
+        }
+        if self.columns.is_empty() {
+            return bad("the spec has no [[columns]]".into());
+        }
+        let reserved = [
+            "valid_from",
+            "valid_to",
+            "is_current",
+            "is_deleted",
+            "file_name",
+            "file_row_number",
+        ];
+        for (i, c) in self.columns.iter().enumerate() {
+            if !is_identifier(&c.name) {
+                return bad(format!("column `{}` is not a plain identifier", c.name));
+            }
+            if reserved.contains(&c.name.to_ascii_lowercase().as_str()) {
+                return bad(format!(
+                    "column `{}` clashes with a generated column",
+                    c.name
+                ));
+            }
+            if self.columns[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&c.name))
+            {
+                return bad(format!("column `{}` is listed twice", c.name));
+            }
+        }
+        if self.key.is_empty() {
+            return bad("`key` must name at least one column".into());
+        }
+        for k in &self.key {
+            if self.column(k).is_none() {
+                return bad(format!("key column `{k}` is not in [[columns]]"));
+            }
+        }
+        match self.column(&self.event_time) {
+            None => {
+                return bad(format!(
+                    "event_time `{}` is not in [[columns]]",
+                    self.event_time
+                ));
+            }
+            Some(c) if self.key.contains(&c.name) => {
+                return bad("event_time cannot be a key column".into());
+            }
+            Some(_) => {}
+        }
+        if self.column(&self.delete_marker.column).is_none() {
+            return bad(format!(
+                "delete_marker column `{}` is not in [[columns]]",
+                self.delete_marker.column
+            ));
+        }
+        if self.delete_marker.value.contains('\'') {
+            return bad("delete_marker value must not contain a quote".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: safe to splice into SQL unquoted.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_spec_parses() {
+        let spec = TableSpec::customers();
+        assert_eq!(spec.key, vec!["id".to_string()]);
+        assert_eq!(spec.column("updated_at").unwrap().ty, ColumnType::Timestamp);
+        assert_eq!(spec.latest_table(), "customers_latest");
+        assert_eq!(spec.non_key_columns().count(), spec.columns.len() - 1);
+    }
+
+    #[test]
+    fn rejects_unknown_key_and_bad_names() {
+        let base = include_str!("../../../specs/customers.toml");
+        let e = TableSpec::parse(&base.replace("key = [\"id\"]", "key = [\"nope\"]")).unwrap_err();
+        assert!(e.to_string().contains("key column `nope`"), "{e}");
+        let e =
+            TableSpec::parse(&base.replace("name = \"customers\"", "name = \"a;b\"")).unwrap_err();
+        assert!(e.to_string().contains("plain identifier"), "{e}");
+        let e =
+            TableSpec::parse(&base.replace("type = \"integer\"", "type = \"int\"")).unwrap_err();
+        assert!(e.to_string().contains("invalid TOML"), "{e}");
+    }
+}
