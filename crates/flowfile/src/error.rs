@@ -130,3 +130,34 @@ fn missing_text(missing: Option<u64>) -> String {
 fn escape(bytes: &[u8]) -> String {
     format!("\"{}\"", bytes.escape_ascii())
 }
+
+impl DecodeError {
+    /// Byte offset in the stream of the field the error is about.
+    pub fn offset(&self) -> u64 {
+        match self {
+            DecodeError::BadMagic { offset, .. }
+            | DecodeError::ZeroAttributes { offset, .. }
+            | DecodeError::TooManyAttributes { offset, .. }
+            | DecodeError::AttributesTooLarge { offset, .. }
+            | DecodeError::ContentTooLarge { offset, .. }
+            | DecodeError::InvalidUtf8 { offset, .. }
+            | DecodeError::Truncated { offset, .. }
+            | DecodeError::TrailingData { offset, .. } => *offset,
+        }
+    }
+
+    /// 0-based index of the FlowFile the error is in (for trailing data: the count of complete
+    /// FlowFiles before it, i.e. the index the next FlowFile would have had).
+    pub fn flowfile_index(&self) -> u64 {
+        match self {
+            DecodeError::BadMagic { flowfile, .. }
+            | DecodeError::ZeroAttributes { flowfile, .. }
+            | DecodeError::TooManyAttributes { flowfile, .. }
+            | DecodeError::AttributesTooLarge { flowfile, .. }
+            | DecodeError::ContentTooLarge { flowfile, .. }
+            | DecodeError::InvalidUtf8 { flowfile, .. }
+            | DecodeError::Truncated { flowfile, .. } => *flowfile,
+            DecodeError::TrailingData { flowfiles, .. } => *flowfiles,
+        }
+    }
+}
