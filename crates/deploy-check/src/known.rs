@@ -1,0 +1,74 @@
+//! The list of NiFi components our flows may use, loaded from `known-nifi.toml`.
+
+use crate::CheckError;
+use serde::Deserialize;
+
+/// Which NiFi major line a flow file targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum NifiLine {
+    /// NiFi 1.x (XML templates).
+    #[serde(rename = "1")]
+    V1,
+    /// NiFi 2.x (JSON flow definitions).
+    #[serde(rename = "2")]
+    V2,
+}
+
+/// One processor or controller service as NiFi's source defines it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Component {
+    pub line: NifiLine,
+    pub kind: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub artifact: String,
+    pub nifi_tag: String,
+    pub dynamic_properties: bool,
+    pub properties: Vec<String>,
+    pub sensitive: Vec<String>,
+    pub relationships: Vec<String>,
+}
+
+impl Component {
+    pub fn has_property(&self, name: &str) -> bool {
+        self.properties.iter().any(|p| p == name)
+    }
+    pub fn is_sensitive(&self, name: &str) -> bool {
+        self.sensitive.iter().any(|p| p == name)
+    }
+    pub fn has_relationship(&self, name: &str) -> bool {
+        self.relationships.iter().any(|r| r == name)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct File {
+    component: Vec<Component>,
+}
+
+/// All known components.
+#[derive(Debug, Clone)]
+pub struct KnownNifi {
+    components: Vec<Component>,
+}
+
+impl KnownNifi {
+    /// The list shipped with this crate.
+    pub fn bundled() -> Result<Self, CheckError> {
+        Self::parse(include_str!("../known-nifi.toml"))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, CheckError> {
+        let file: File = toml::from_str(text)?;
+        Ok(Self {
+            components: file.component,
+        })
+    }
+
+    /// The component of that type, kind ("processor" or "controller-service") and line.
+    pub fn find(&self, line: NifiLine, kind: &str, type_name: &str) -> Option<&Component> {
+        self.components
+            .iter()
+            .find(|c| c.line == line && c.kind == kind && c.type_name == type_name)
+    }
+}

@@ -1,0 +1,53 @@
+//! Structural checks for snowstream's deployment files, run by `cargo test`.
+//!
+//! No NiFi and no Docker engine run in CI, so this crate reads the files the way those tools
+//! would and reports what they would reject or silently get wrong: NiFi 2.x flow definitions
+//! (JSON) and 1.x templates (XML) are checked against a list of real NiFi processor types,
+//! property names and relationships (`known-nifi.toml`, taken from NiFi's source);
+//! `docker-compose.yml` and the `Dockerfile` are checked for the structure the stack relies on.
+//! Every check returns a list of [`Problem`]s; an empty list means the file passed.
+
+mod compose;
+mod dockerfile;
+mod flow;
+mod known;
+mod params;
+mod template;
+
+pub use compose::{check_compose, check_env_example};
+pub use dockerfile::check_dockerfile;
+pub use flow::{FlowSummary, check_flow_definition};
+pub use known::{Component, KnownNifi, NifiLine};
+pub use params::parameter_refs;
+pub use template::check_template;
+
+use std::fmt;
+
+/// One thing wrong with a deployment file, phrased for the person who edits that file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem(pub String);
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A file could not be read as the format it claims to be.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("not valid XML: {0}")]
+    Xml(#[from] roxmltree::Error),
+    #[error("not valid YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("known-nifi list is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("unexpected shape: {0}")]
+    Shape(String),
+}
+
+pub(crate) fn problem(list: &mut Vec<Problem>, msg: impl Into<String>) {
+    list.push(Problem(msg.into()));
+}

@@ -1,0 +1,163 @@
+//! The committed deployment files pass every check.
+
+mod common;
+
+use common::*;
+use deploy_check::*;
+
+#[test]
+fn main_flow_definition_is_consistent() {
+    let known = KnownNifi::bundled().unwrap();
+    let (summary, problems) = check_flow_definition(&read(MAIN_FLOW), &known).unwrap();
+    assert_clean(MAIN_FLOW, &problems);
+    for t in ["ListenHTTP", "InvokeHTTP", "RetryFlowFile", "PutFile"] {
+        let full = format!("org.apache.nifi.processors.standard.{t}");
+        assert!(
+            summary.processor_types.contains(&full),
+            "main flow lacks {t}"
+        );
+    }
+    for p in [
+        "snowstream_url",
+        "snowstream_stream",
+        "snowstream_authorization",
+    ] {
+        assert!(
+            summary.parameters.contains_key(p),
+            "main flow lacks parameter {p}"
+        );
+    }
+    assert_eq!(
+        summary.parameters.get("snowstream_authorization"),
+        Some(&true),
+        "the token parameter must be sensitive"
+    );
+}
+
+#[test]
+fn s3_flow_definition_is_consistent() {
+    let known = KnownNifi::bundled().unwrap();
+    let (summary, problems) = check_flow_definition(&read(S3_FLOW), &known).unwrap();
+    assert_clean(S3_FLOW, &problems);
+    for t in [
+        "org.apache.nifi.processors.standard.ListFile",
+        "org.apache.nifi.processors.standard.FetchFile",
+        "org.apache.nifi.processors.aws.s3.PutS3Object",
+    ] {
+        assert!(
+            summary.processor_types.iter().any(|p| p == t),
+            "s3 flow lacks {t}"
+        );
+    }
+    assert!(summary.referenced_parameters.contains("snowstream_s3_url"));
+    assert_eq!(summary.parameters.get("s3_secret_access_key"), Some(&true));
+}
+
+#[test]
+fn s3_flow_points_put_s3_object_at_snowstream_path_style() {
+    let flow: serde_json::Value = serde_json::from_str(&read(S3_FLOW)).unwrap();
+    let put = flow["flowContents"]["processors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "org.apache.nifi.processors.aws.s3.PutS3Object")
+        .unwrap();
+    assert_eq!(
+        put["properties"]["Endpoint Override URL"],
+        "#{snowstream_s3_url}"
+    );
+    assert_eq!(put["properties"]["Use Path Style Access"], "true");
+}
+
+#[test]
+fn nifi1_template_matches_the_main_flow() {
+    let known = KnownNifi::bundled().unwrap();
+    let (summary, _) = check_flow_definition(&read(MAIN_FLOW), &known).unwrap();
+    let problems = check_template(&read(TEMPLATE_1X), &known, &summary.parameters).unwrap();
+    assert_clean(TEMPLATE_1X, &problems);
+    // Same processors as the 2.x flow.
+    let xml = read(TEMPLATE_1X);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let mut types: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("processors"))
+        .filter_map(|p| {
+            p.children()
+                .find(|c| c.has_tag_name("type"))
+                .and_then(|t| t.text())
+                .map(str::to_string)
+        })
+        .collect();
+    let mut want = summary.processor_types.clone();
+    types.sort();
+    want.sort();
+    assert_eq!(types, want);
+}
+
+#[test]
+fn compose_file_is_consistent() {
+    let problems = check_compose(&read("docker-compose.yml"), &repo_root()).unwrap();
+    assert_clean("docker-compose.yml", &problems);
+}
+
+#[test]
+fn env_example_documents_every_compose_variable() {
+    assert_clean(
+        ".env.example",
+        &check_env_example(&read("docker-compose.yml"), &read(".env.example")),
+    );
+}
+
+#[test]
+fn compose_wires_the_services_together() {
+    let doc: serde_json::Value = serde_norway::from_str(&read("docker-compose.yml")).unwrap();
+    let s = &doc["services"];
+    let health = s["snowstream"]["healthcheck"]["test"].as_array().unwrap();
+    assert_eq!(health[1], "snowstream");
+    assert_eq!(health[2], "healthcheck");
+    assert!(
+        s["nifi"]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("apache/nifi:2.")
+    );
+    let generator = serde_json::to_string(&s["generator"]["command"]).unwrap();
+    assert!(
+        generator.contains("http://nifi:8081/contentListener"),
+        "generator must post into NiFi's ListenHTTP"
+    );
+    let mounts = serde_json::to_string(&s["nifi"]["volumes"]).unwrap();
+    assert!(
+        mounts.contains("./nifi-templates:"),
+        "flow definitions must be mounted into NiFi"
+    );
+}
+
+#[test]
+fn dockerfile_follows_the_rules() {
+    assert_clean("Dockerfile", &check_dockerfile(&read("Dockerfile")));
+}
+
+#[test]
+fn known_list_covers_both_lines() {
+    let known = KnownNifi::bundled().unwrap();
+    for t in ["ListenHTTP", "InvokeHTTP", "RetryFlowFile", "PutFile"] {
+        let full = format!("org.apache.nifi.processors.standard.{t}");
+        for line in [NifiLine::V1, NifiLine::V2] {
+            assert!(
+                known.find(line, "processor", &full).is_some(),
+                "{t} missing for {line:?}"
+            );
+        }
+    }
+    // The 2.x rename that trips people up: "Attributes to Send" is 1.x only.
+    let invoke2 = known
+        .find(
+            NifiLine::V2,
+            "processor",
+            "org.apache.nifi.processors.standard.InvokeHTTP",
+        )
+        .unwrap();
+    assert!(invoke2.has_property("Request Header Attributes Pattern"));
+    assert!(!invoke2.has_property("Attributes to Send"));
+}

