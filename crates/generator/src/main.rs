@@ -229,14 +229,16 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Print(a) => print(a),
         Command::Files(a) => {
+            let cfg = a.stream.config(a.delivery.duration.is_some())?;
             let format = a.format.unwrap_or(Format::Csv);
             let writer = FileWriter::new(&a.dir, format)?
                 .prefix(a.prefix)
                 .attributes(a.attributes);
             let where_ = format!("files in {}", a.dir.display());
-            run(Sink::Files(writer), &a.delivery, &a.stream, &where_)
+            run(cfg, Sink::Files(writer), &a.delivery, &a.stream, &where_)
         }
         Command::Http(a) => {
+            let cfg = a.stream.config(a.delivery.duration.is_some())?;
             let mut target = HttpTarget::new(a.url.clone());
             target.format = a.format.unwrap_or(Format::Ndjson);
             target.batch_size = a.delivery.batch.max(1);
@@ -246,7 +248,7 @@ fn main() -> Result<()> {
             target.max_retries = a.retries;
             target.timeout = a.timeout;
             let sender = HttpSender::new(target)?;
-            run(Sink::Http(sender), &a.delivery, &a.stream, &a.url)
+            run(cfg, Sink::Http(sender), &a.delivery, &a.stream, &a.url)
         }
     }
 }
@@ -262,8 +264,7 @@ fn print(a: PrintArgs) -> Result<()> {
     write_expect(a.stream.expect.as_ref(), &records)
 }
 
-fn run(sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) -> Result<()> {
-    let cfg = s.config(d.duration.is_some())?;
+fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) -> Result<()> {
     let mut generator = Generator::new(cfg.clone());
     // A finite stream is generated up front so the progress bar knows its length.
     let (mut records, total, stats): (Box<dyn Iterator<Item = Customer>>, _, _) =
