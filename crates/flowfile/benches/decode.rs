@@ -48,11 +48,18 @@ fn bench(name: &str, data: &[u8]) {
     }
     let secs = start.elapsed().as_secs_f64();
     let mb = data.len() as f64 * f64::from(runs) / 1e6;
-    println!("{name:<40} {:>8.0} MB/s ({runs} runs of {} bytes)", mb / secs, data.len());
+    println!(
+        "{name:<40} {:>8.0} MB/s ({runs} runs of {} bytes)",
+        mb / secs,
+        data.len()
+    );
 }
 
 fn main() {
     bench("1 MiB FlowFiles x 64", &stream(64, 1 << 20));
     bench("16 KiB FlowFiles x 4096", &stream(4096, 16 << 10));
-    bench("200 B FlowFiles x 100k (header-bound)", &stream(100_000, 200));
+    bench(
+        "200 B FlowFiles x 100k (header-bound)",
+        &stream(100_000, 200),
+    );
 }

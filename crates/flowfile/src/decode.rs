@@ -123,7 +123,9 @@ impl Decoder {
     }
 
     /// Checks, at end of input, that the stream stopped at a FlowFile boundary; `buf` holds
-    /// what `decode` left unconsumed. An empty stream is valid (zero FlowFiles).
+    /// what `decode` left unconsumed (call `decode` until it returns `Ok(None)` first). An empty
+    /// stream is valid (zero FlowFiles). Errors name the incomplete field and, when known, how
+    /// many bytes it still needed; leftover bytes at a boundary are [`DecodeError::TrailingData`].
     pub fn finish(&self, buf: &BytesMut) -> Result<(), DecodeError> {
         let have = buf.len() as u64;
         let truncated = |part: Part, missing: Option<u64>| DecodeError::Truncated {
