@@ -1,0 +1,191 @@
+//! JSON and NDJSON: validate with serde_json (`&RawValue`, no value trees), emit original bytes.
+
+use serde_json::value::RawValue;
+
+use super::{ParseError, line_at};
+
+/// Objects, arrays of objects, or several of them one after another.
+pub(super) fn parse_json(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u64, ParseError> {
+    let mut count = 0u64;
+    let mut scratch = Vec::new();
+    let stream = serde_json::Deserializer::from_slice(content).into_iter::<&RawValue>();
+    for value in stream {
+        let value = value.map_err(|e| syntax_error(&e, e.line().max(1) as u64, count + 1))?;
+        let raw = value.get().as_bytes();
+        match raw.first() {
+            Some(b'{') => {
+                emit_record(raw, &mut scratch, emit);
+                count += 1;
+            }
+            Some(b'[') => {
+                // Already validated as a whole: only the item kinds are left to check.
+                let items: Vec<&RawValue> = serde_json::from_str(value.get()).map_err(|e| {
+                    syntax_error(&e, line_at(content, offset_in(content, raw)), count + 1)
+                })?;
+                for item in items {
+                    let item = item.get().as_bytes();
+                    if item.first() != Some(&b'{') {
+                        return Err(not_an_object(content, item, count + 1, " in the array"));
+                    }
+                    emit_record(item, &mut scratch, emit);
+                    count += 1;
+                }
+            }
+            _ => return Err(not_an_object(content, raw, count + 1, "")),
+        }
+    }
+    Ok(count)
+}
+
+/// One object per line; blank (whitespace-only) lines are skipped. A leading RS (0x1E, JSON
+/// text sequences) on a line is ignored.
+pub(super) fn parse_ndjson(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u64, ParseError> {
+    let mut count = 0u64;
+    let mut scratch = Vec::new();
+    let mut line_no = 0u64;
+    let mut rest = content;
+    while !rest.is_empty() {
+        line_no += 1;
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        let line = trim(line.strip_prefix(b"\x1e").unwrap_or(line));
+        if line.is_empty() {
+            continue;
+        }
+        let record = count + 1;
+        if line[0] != b'{' {
+            // Say what it is when it is valid JSON; otherwise report the syntax error.
+            return Err(match serde_json::from_slice::<&RawValue>(line) {
+                Ok(_) => ParseError {
+                    line: line_no,
+                    record,
+                    message: format!("expected a JSON object, found {}", kind_of(line)),
+                },
+                Err(e) => syntax_error(&e, line_no, record),
+            });
+        }
+        if let Err(e) = serde_json::from_slice::<&RawValue>(line) {
+            return Err(syntax_error(&e, line_no, record));
+        }
+        emit_record(line, &mut scratch, emit);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Emits `raw` as is when it is one line, else without its (insignificant) line breaks.
+fn emit_record(raw: &[u8], scratch: &mut Vec<u8>, emit: &mut dyn FnMut(&[u8])) {
+    if memchr::memchr2(b'\n', b'\r', raw).is_none() {
+        emit(raw);
+    } else {
+        minify(raw, scratch);
+        emit(scratch);
+    }
+}
+
+/// Drops whitespace outside strings from valid JSON. Raw control characters cannot occur
+/// inside JSON strings, so every line break is outside one.
+fn minify(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in raw {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                b'"' => {
+                    in_string = true;
+                    out.push(b);
+                }
+                _ => out.push(b),
+            }
+        }
+    }
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Offset of `part` (a sub-slice of `content`) in `content`.
+fn offset_in(content: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).saturating_sub(content.as_ptr() as usize)
+}
+
+fn not_an_object(content: &[u8], raw: &[u8], record: u64, place: &str) -> ParseError {
+    ParseError {
+        line: line_at(content, offset_in(content, raw)),
+        record,
+        message: format!("expected a JSON object{place}, found {}", kind_of(raw)),
+    }
+}
+
+fn kind_of(raw: &[u8]) -> &'static str {
+    match raw.first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// serde_json's message without its "at line L column C" tail (the line is ours to give).
+fn syntax_error(err: &serde_json::Error, line: u64, record: u64) -> ParseError {
+    let text = err.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let message = if err.column() > 0 {
+        format!("invalid JSON: {text} (column {})", err.column())
+    } else {
+        format!("invalid JSON: {text}")
+    };
+    ParseError {
+        line,
+        record,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minify_keeps_strings_intact() {
+        let mut out = Vec::new();
+        minify(
+            b"{ \"a b\" :\n [1, \"x\\\" \\n y\"],\r\n\t\"c\": null }",
+            &mut out,
+        );
+        assert_eq!(out, b"{\"a b\":[1,\"x\\\" \\n y\"],\"c\":null}");
+    }
+
+    #[test]
+    fn trim_strips_both_ends() {
+        assert_eq!(trim(b" \t{}\r\n"), b"{}");
+        assert_eq!(trim(b"  "), b"");
+    }
+}
