@@ -269,6 +269,11 @@ impl Landing {
         self.gauge.used.load(Ordering::Acquire)
     }
 
+    /// Whether the spool is at its limit (new appends are refused until files land).
+    pub fn spool_full(&self) -> bool {
+        self.gauge.used.load(Ordering::Acquire) >= self.gauge.max
+    }
+
     /// Closes every open batch now and waits until everything appended before has landed.
     pub async fn flush(&self) {
         let mut waits = Vec::new();

@@ -3,3 +3,70 @@
 //! A receiver wire-compatible with Apache NiFi's ListenHTTP (raw bodies with attributes as
 //! headers, FlowFile packages v3/v2, gzip, HEAD, healthcheck, two-phase holds), which parses
 //! records and hands them to `landing`, answering only once they are durable.
+
+mod config;
+mod error;
+mod holds;
+mod ingest;
+mod listen;
+pub mod records;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use listen::STREAM_HEADER;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    landing: Arc<landing::Landing>,
+    config: Arc<ServerConfig>,
+    holds: Arc<holds::Holds>,
+    metrics: Option<listen::Render>,
+}
+
+impl AppState {
+    /// `metrics` renders the Prometheus text for `GET /metrics` (None: endpoint answers 404).
+    /// Must be called inside a tokio runtime: it starts the hold-expiry task.
+    pub fn new(
+        landing: Arc<landing::Landing>,
+        config: ServerConfig,
+        metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    ) -> Self {
+        let holds = Arc::new(holds::Holds::new(
+            config.max_hold_bytes,
+            config.hold_timeout,
+        ));
+        let weak = Arc::downgrade(&holds);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(h) => {
+                        h.expire();
+                    }
+                    None => break,
+                }
+            }
+        });
+        AppState {
+            landing,
+            config: Arc::new(config),
+            holds,
+            metrics,
+        }
+    }
+
+    pub fn landing(&self) -> &Arc<landing::Landing> {
+        &self.landing
+    }
+}
+
+/// The axum router of the ListenHTTP-compatible front door. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(state: AppState) -> axum::Router {
+    listen::routes(state).layer(tower_http::trace::TraceLayer::new_for_http())
+}

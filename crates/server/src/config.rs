@@ -1,0 +1,60 @@
+//! Settings of the HTTP front door, with their NiFi ListenHTTP analogues.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::records::Format;
+
+/// How the ListenHTTP-compatible endpoint behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// NiFi "Base Path": requests go to `/{base_path}` and `/{base_path}/{stream}`.
+    pub base_path: String,
+    /// NiFi "Return Code": status for an accepted request (default 200).
+    pub success_code: u16,
+    /// NiFi "HTTP Headers to receive as Attributes (Regex)": matching request headers become
+    /// FlowFile attributes (and so land in each record's `meta.attributes`).
+    pub headers_as_attributes: Option<Regex>,
+    /// Largest request, after decompression, in bytes (413 above it).
+    pub max_request_bytes: u64,
+    /// NiFi "Max Unconfirmed Flowfile Time": a hold not confirmed by DELETE within this is dropped.
+    pub hold_timeout: Duration,
+    /// Most bytes held in memory awaiting confirmation (503 above it).
+    pub max_hold_bytes: u64,
+    /// When set, every ingest request must carry `Authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
+    /// Stream used when neither the path nor the `x-snowstream-stream` header names one.
+    pub default_stream: String,
+    /// Record format per stream when the content type does not say (default JSON).
+    pub default_formats: HashMap<String, Format>,
+    /// Seconds clients are told to wait in `Retry-After` when the spool is full.
+    pub retry_after_secs: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            base_path: "contentListener".into(),
+            success_code: 200,
+            headers_as_attributes: None,
+            max_request_bytes: 256 << 20,
+            hold_timeout: Duration::from_secs(60),
+            max_hold_bytes: 256 << 20,
+            auth_token: None,
+            default_stream: "customers".into(),
+            default_formats: HashMap::new(),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub(crate) fn default_format(&self, stream: &str) -> Format {
+        self.default_formats
+            .get(stream)
+            .copied()
+            .unwrap_or(Format::Json)
+    }
+}

@@ -1,0 +1,88 @@
+//! Errors answered to HTTP clients: a status and a readable reason, never a secret.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Why a request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("request body is over the {0}-byte limit (after decompression)")]
+    TooLarge(u64),
+    #[error("{reason}")]
+    Unavailable { reason: String, retry_after: u32 },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Short label for the `reason` of the rejected-requests metric.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        metrics::counter!("snowstream_rejected_total", "reason" => self.label()).increment(1);
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(%status, reason = %self, "request not accepted");
+        } else {
+            tracing::debug!(%status, reason = %self, "request rejected");
+        }
+        let mut resp = (status, format!("{self}\n")).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        match &self {
+            ApiError::Unavailable { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl ApiError {
+    pub(crate) fn from_append(e: landing::AppendError, retry_after: u32) -> ApiError {
+        use landing::AppendError as A;
+        match e {
+            A::UnknownStream(_) => ApiError::NotFound(e.to_string()),
+            A::SpoolFull { .. } | A::ShuttingDown => ApiError::Unavailable {
+                reason: e.to_string(),
+                retry_after,
+            },
+            A::Spool(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Two-phase commit ("holds"), as NiFi's ListenHTTP does for PostHTTP: a POST with
+//! `x-prefer-acknowledge-uri: true` is parsed and held in memory, answered 303 with a hold
+//! URI, and only appended (made durable) when the client DELETEs that URI. Unconfirmed holds
+//! are dropped after the configured time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use landing::Batch;
+
+struct Held {
+    stream: String,
+    batch: Batch,
+    created: Instant,
+}
+
+/// Batches waiting for their DELETE.
+pub(crate) struct Holds {
+    map: Mutex<HashMap<String, Held>>,
+    bytes: AtomicU64,
+    max_bytes: u64,
+    timeout: Duration,
+}
+
+impl Holds {
+    pub fn new(max_bytes: u64, timeout: Duration) -> Self {
+        Holds {
+            map: Mutex::new(HashMap::new()),
+            bytes: AtomicU64::new(0),
+            max_bytes,
+            timeout,
+        }
+    }
+
+    /// Stores a batch; `None` when holding it would exceed the memory limit.
+    pub fn put(&self, stream: String, batch: Batch) -> Option<String> {
+        let size = batch.packed_len() as u64;
+        let before = self.bytes.fetch_add(size, Ordering::AcqRel);
+        if before > 0 && before + size > self.max_bytes {
+            self.bytes.fetch_sub(size, Ordering::AcqRel);
+            return None;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.map.lock().expect("lock").insert(
+            id.clone(),
+            Held {
+                stream,
+                batch,
+                created: Instant::now(),
+            },
+        );
+        metrics::gauge!("snowstream_holds").increment(1.0);
+        Some(id)
+    }
+
+    /// Takes a hold for confirmation.
+    pub fn take(&self, id: &str) -> Option<(String, Batch)> {
+        let held = self.map.lock().expect("lock").remove(id)?;
+        self.bytes
+            .fetch_sub(held.batch.packed_len() as u64, Ordering::AcqRel);
+        metrics::gauge!("snowstream_holds").decrement(1.0);
+        if held.created.elapsed() > self.timeout {
+            return None;
+        }
+        Some((held.stream, held.batch))
+    }
+
+    /// Drops holds older than the timeout; returns how many.
+    pub fn expire(&self) -> usize {
+        let mut map = self.map.lock().expect("lock");
+        let old: Vec<String> = map
+            .iter()
+            .filter(|(_, h)| h.created.elapsed() > self.timeout)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &old {
+            if let Some(h) = map.remove(k) {
+                self.bytes
+                    .fetch_sub(h.batch.packed_len() as u64, Ordering::AcqRel);
+                tracing::warn!(hold = %k, stream = %h.stream, records = h.batch.records(),
+                    "hold not confirmed in time; its records were dropped (the client will resend)");
+            }
+        }
+        metrics::gauge!("snowstream_holds").set(map.len() as f64);
+        old.len()
+    }
+}
