@@ -1,0 +1,97 @@
+//! The committed `sql/` scripts must be exactly what the renderer produces for
+//! `specs/customers.toml` with the default options.
+//! Regenerate with `UPDATE_SQL=1 cargo test -p warehouse --test sql_drift`.
+
+use std::path::PathBuf;
+
+use warehouse::TableSpec;
+use warehouse::snowflake::{RenderOptions, render, write};
+
+fn sql_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sql")
+}
+
+#[test]
+fn committed_sql_matches_renderer() {
+    let spec = TableSpec::customers();
+    let opts = RenderOptions::default();
+    if std::env::var_os("UPDATE_SQL").is_some() {
+        write(&spec, &opts, &sql_dir()).unwrap();
+    }
+    let rendered = render(&spec, &opts);
+    for (name, sql) in &rendered {
+        let path = sql_dir().join(name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} missing ({e}); run UPDATE_SQL=1 cargo test -p warehouse --test sql_drift",
+                path.display()
+            )
+        });
+        assert!(
+            committed == *sql,
+            "{} drifted from the renderer; run UPDATE_SQL=1 cargo test -p warehouse --test sql_drift",
+            path.display()
+        );
+    }
+    let mut stale: Vec<String> = std::fs::read_dir(sql_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql") && !rendered.iter().any(|(r, _)| r == n))
+        .collect();
+    stale.sort();
+    assert!(
+        stale.is_empty(),
+        "sql/ has scripts the renderer no longer makes: {stale:?}"
+    );
+}
+
+#[test]
+fn rendered_sql_has_only_double_dash_comments_and_key_clauses() {
+    let spec = TableSpec::customers();
+    let all: String = render(&spec, &RenderOptions::default())
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    for line in all.lines() {
+        assert!(!line.trim_start().starts_with('#'), "`#` comment: {line}");
+        assert!(!line.contains("/*"), "block comment: {line}");
+    }
+    assert!(
+        !all.contains("CURRENT_TIMESTAMP()\n    FROM @"),
+        "pipe must use METADATA$ columns"
+    );
+    for needle in [
+        "AUTO_INGEST = TRUE",
+        "METADATA$FILENAME",
+        "METADATA$FILE_ROW_NUMBER",
+        "METADATA$START_SCAN_TIME",
+        "APPEND_ONLY = TRUE",
+        "WHEN SYSTEM$STREAM_HAS_DATA(",
+        "COPY_HISTORY(",
+        "SYSTEM$PIPE_STATUS(",
+        "TASK_HISTORY(",
+        "RESUME;",
+        "QUALIFY ROW_NUMBER()",
+    ] {
+        assert!(all.contains(needle), "missing {needle}");
+    }
+}
+
+#[test]
+fn renderer_follows_a_different_spec() {
+    let text = include_str!("../../../specs/customers.toml")
+        .replace("name = \"customers\"", "name = \"orders\"")
+        .replace("key = [\"id\"]", "key = [\"id\", \"country\"]");
+    let spec = TableSpec::parse(&text).unwrap();
+    let merge = warehouse::snowflake::scd1_merge(&spec, &RenderOptions::default(), "SRC");
+    assert!(
+        merge.starts_with("MERGE INTO SNOWSTREAM.CORE.ORDERS_LATEST AS t"),
+        "{merge}"
+    );
+    assert!(
+        merge.contains("ON t.ID = s.ID AND t.COUNTRY = s.COUNTRY"),
+        "{merge}"
+    );
+    assert!(merge.contains("PARTITION BY ID, COUNTRY"), "{merge}");
+}
