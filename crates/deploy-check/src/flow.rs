@@ -309,6 +309,15 @@ impl Walker<'_> {
                 );
             }
             let Some(text) = value.as_str() else { continue };
+            if !known.allows_value(key, text) {
+                problem(
+                    self.out,
+                    format!(
+                        "`{name}`: `{text}` is not an allowed value of `{key}` (allowed: {})",
+                        known.values[key].join(", ")
+                    ),
+                );
+            }
             let refs = parameter_refs(text);
             for r in &refs {
                 self.summary.referenced_parameters.insert(r.clone());

@@ -2,6 +2,7 @@
 
 use crate::CheckError;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Which NiFi major line a flow file targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -27,6 +28,9 @@ pub struct Component {
     pub properties: Vec<String>,
     pub sensitive: Vec<String>,
     pub relationships: Vec<String>,
+    /// Allowed values of enumerated properties (only those our flows set are listed).
+    #[serde(default)]
+    pub values: BTreeMap<String, Vec<String>>,
 }
 
 impl Component {
@@ -36,6 +40,17 @@ impl Component {
     pub fn is_sensitive(&self, name: &str) -> bool {
         self.sensitive.iter().any(|p| p == name)
     }
+    /// Whether a literal value is allowed for the property; values with parameter or
+    /// expression-language references are judged only when NiFi resolves them.
+    pub fn allows_value(&self, property: &str, value: &str) -> bool {
+        if value.contains("#{") || value.contains("${") {
+            return true;
+        }
+        self.values
+            .get(property)
+            .is_none_or(|allowed| allowed.iter().any(|v| v == value))
+    }
+
     pub fn has_relationship(&self, name: &str) -> bool {
         self.relationships.iter().any(|r| r == name)
     }

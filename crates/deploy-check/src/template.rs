@@ -146,6 +146,15 @@ pub fn check_template(
             }
             let sensitive = known.is_sensitive(&key) || flag("sensitive");
             let text = value.text().unwrap_or("");
+            if !known.allows_value(&key, text) {
+                problem(
+                    &mut out,
+                    format!(
+                        "`{name}`: `{text}` is not an allowed value of `{key}` (allowed: {})",
+                        known.values[&key].join(", ")
+                    ),
+                );
+            }
             for r in parameter_refs(text) {
                 match parameters.get(&r) {
                     None => problem(

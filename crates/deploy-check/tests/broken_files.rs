@@ -303,3 +303,22 @@ fn dockerfile_mistakes_are_reported() {
         &["--locked"],
     );
 }
+
+#[test]
+fn value_outside_the_allowed_set_is_reported() {
+    let mut flow = main_flow();
+    processor_mut(&mut flow, "PutFile")["properties"]["Conflict Resolution Strategy"] =
+        json!("Replace File");
+    assert_reports(
+        &check(&flow),
+        &["`Replace File` is not an allowed value of `Conflict Resolution Strategy`"],
+    );
+
+    let xml = read(TEMPLATE_1X).replace("<value>warn</value>", "<value>Warn on Reuse</value>");
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&xml, &known, &template_params()).unwrap();
+    assert_reports(
+        &problems,
+        &["`Warn on Reuse` is not an allowed value of `reuse-mode`"],
+    );
+}
