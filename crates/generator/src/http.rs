@@ -1,8 +1,11 @@
 //! HTTP target: POSTs batches to any URL (NiFi ListenHTTP, snowstream's `/contentListener`),
-//! one request at a time so delivery order is kept, with a rate limit and retries.
+//! one request at a time by default so delivery order is kept, with a rate limit and retries.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -21,6 +24,9 @@ pub struct HttpTarget {
     pub batch_size: usize,
     /// Records per second; 0 for as fast as the target acknowledges.
     pub rate: f64,
+    /// Requests in flight at once. 1 keeps delivery order; more trades order for throughput
+    /// (the oracle does not depend on order).
+    pub concurrency: usize,
     /// Extra HTTP headers on every request.
     pub headers: Vec<(String, String)>,
     /// FlowFile attributes: inside each FlowFile for `flowfile-v3`, else sent as headers
@@ -45,6 +51,7 @@ impl HttpTarget {
             format: Format::Ndjson,
             batch_size: 100,
             rate: 0.0,
+            concurrency: 1,
             headers: Vec::new(),
             attributes: Vec::new(),
             max_retries: 8,
@@ -209,14 +216,11 @@ pub async fn send_http(
 ) -> Result<Summary, GenError> {
     let before = progress.summary();
     let started = Instant::now();
-    let sender = HttpSender::new(target.clone())?;
-    let mut pacer = Pacer::new(target.rate);
-    for batch in records.chunks(target.batch_size.max(1)) {
-        pacer.wait(batch.len() as u64).await;
-        sender.send_batch(batch, progress).await?;
-    }
+    let sender = Arc::new(HttpSender::new(target.clone())?);
+    let batches = records.chunks(target.batch_size.max(1)).map(<[_]>::to_vec);
+    let result = send_batches(sender, batches, None, progress, |_| {}).await;
     let after = progress.summary();
-    Ok(Summary {
+    result.map(|()| Summary {
         batches: after.batches - before.batches,
         sent: after.sent - before.sent,
         acknowledged: after.acknowledged - before.acknowledged,
@@ -224,6 +228,62 @@ pub async fn send_http(
         failed: after.failed - before.failed,
         elapsed: started.elapsed(),
     })
+}
+
+/// Posts `batches` (pulled lazily, so the stream may be endless) at the target's rate with
+/// up to `concurrency` requests in flight, until they run out or `stop_at` passes.
+/// `on_ack` sees every acknowledged batch (e.g. to feed an [`crate::oracle::Builder`]).
+/// After the first batch that fails for good, no new batch is started; the requests in
+/// flight finish and the first error is returned.
+pub async fn send_batches(
+    sender: Arc<HttpSender>,
+    batches: impl IntoIterator<Item = Vec<Customer>>,
+    stop_at: Option<tokio::time::Instant>,
+    progress: &Progress,
+    mut on_ack: impl FnMut(&[Customer]),
+) -> Result<(), GenError> {
+    let limit = sender.target.concurrency.max(1);
+    let mut pacer = Pacer::new(sender.target.rate);
+    let mut in_flight = JoinSet::new();
+    let mut first_error = None;
+    let mut batches = batches.into_iter();
+    loop {
+        while in_flight.len() >= limit {
+            let done = in_flight.join_next().await.expect("set is not empty");
+            let (batch, result): (Vec<Customer>, Result<(), GenError>) =
+                done.expect("send task panicked");
+            match result {
+                Ok(()) => on_ack(&batch),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if first_error.is_some() {
+            break;
+        }
+        let Some(batch) = batches.next() else { break };
+        pacer.wait(batch.len() as u64).await;
+        if stop_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+            break;
+        }
+        let sender = sender.clone();
+        let progress = progress.clone();
+        in_flight.spawn(async move {
+            let result = sender.send_batch(&batch, &progress).await;
+            (batch, result)
+        });
+    }
+    while let Some(done) = in_flight.join_next().await {
+        let (batch, result) = done.expect("send task panicked");
+        match result {
+            Ok(()) => on_ack(&batch),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.

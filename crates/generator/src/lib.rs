@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use encode::{Format, decode_batch, encode_batch, encode_batch_with};
 pub use files::{FileWriter, write_files};
-pub use http::{HttpSender, HttpTarget, Pacer, send_http};
+pub use http::{HttpSender, HttpTarget, Pacer, send_batches, send_http};
 pub use progress::{Progress, ProgressDisplay, Summary};
 pub use record::{COLUMNS, Customer, EventTime, Op};
 pub use stream::{Config, GenStats, Generator, generate};

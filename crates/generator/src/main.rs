@@ -5,13 +5,15 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use generator::{
     Config, Customer, EventTime, FileWriter, Format, GenStats, Generator, HttpSender, HttpTarget,
-    Pacer, Progress, ProgressDisplay, oracle,
+    Pacer, Progress, ProgressDisplay, oracle, send_batches,
 };
 
 #[derive(Parser)]
@@ -50,6 +52,9 @@ struct HttpArgs {
     /// else sent as an HTTP header.
     #[arg(long = "attribute", value_name = "K=V", value_parser = parse_attribute)]
     attributes: Vec<(String, String)>,
+    /// Requests in flight at once (1 keeps delivery order).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
     /// Retries of a request after 5xx, 408, 429 or a connection error.
     #[arg(long, default_value_t = 8)]
     retries: u32,
@@ -115,43 +120,43 @@ struct StreamArgs {
     /// Starting point for every knob below.
     #[arg(long, value_enum, default_value_t = Profile::Demo)]
     profile: Profile,
-    /// Customers in the initial load.
+    /// Customers in the initial load [demo, clean: 100; tricky: 20]
     #[arg(long)]
     initial: Option<u64>,
-    /// Change events after the initial load.
+    /// Change events after the initial load [demo, clean: 1000; tricky: 300; endless with --duration]
     #[arg(long)]
     count: Option<u64>,
-    /// Relative weight of inserts among the changes.
+    /// Relative weight of inserts among the changes [demo, clean: 20; tricky: 25]
     #[arg(long)]
     inserts: Option<u32>,
-    /// Relative weight of updates.
+    /// Relative weight of updates [demo, clean: 70; tricky: 55]
     #[arg(long)]
     updates: Option<u32>,
-    /// Relative weight of deletes.
+    /// Relative weight of deletes [demo, clean: 10; tricky: 20]
     #[arg(long)]
     deletes: Option<u32>,
-    /// Fraction of events delivered twice.
+    /// Fraction of events delivered twice [demo: 0.02; clean: 0; tricky: 0.15]
     #[arg(long)]
     duplicates: Option<f64>,
-    /// Events may arrive up to this many positions after their turn.
+    /// Events may arrive up to this many positions after their turn [demo: 8; clean: 0; tricky: 16]
     #[arg(long)]
     reorder_window: Option<u64>,
-    /// Fraction of events delivered late.
+    /// Fraction of events delivered late [demo: 0.01; clean: 0; tricky: 0.08]
     #[arg(long)]
     late: Option<f64>,
-    /// How many positions a late event arrives after its turn (at least).
+    /// A late event arrives this many to twice this many positions after its turn [demo: 200; tricky: 40]
     #[arg(long)]
     late_by: Option<u64>,
-    /// Chance of a burst of 1-3 more changes to the key just changed.
+    /// Chance of a burst of 1-3 more changes to the key just changed [demo: 0.05; clean: 0; tricky: 0.2]
     #[arg(long)]
     bursts: Option<f64>,
-    /// Chance an insert re-uses a deleted id.
+    /// Chance an insert brings back a deleted id [demo, clean: 0.25; tricky: 0.6]
     #[arg(long)]
     reinserts: Option<f64>,
     /// Event time of the first event: RFC 3339 or `now` [default: 2026-01-01T00:00:00Z]
     #[arg(long, value_parser = parse_start)]
     start: Option<EventTime>,
-    /// Mean milliseconds between event times.
+    /// Mean milliseconds between event times [250]
     #[arg(long)]
     gap_ms: Option<u64>,
     /// Write the expected SCD1/SCD2 state of what was delivered to this NDJSON file.
@@ -243,6 +248,7 @@ fn main() -> Result<()> {
             target.format = a.format.unwrap_or(Format::Ndjson);
             target.batch_size = a.delivery.batch.max(1);
             target.rate = a.delivery.rate;
+            target.concurrency = a.concurrency.max(1);
             target.headers = a.headers;
             target.attributes = a.attributes;
             target.max_retries = a.retries;
@@ -286,37 +292,46 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
         .enable_all()
         .build()?;
     let mut expected = oracle::Builder::new();
-    let deadline = d.duration.map(|t| Instant::now() + t);
     let batch_size = d.batch.max(1);
-    let mut sink = sink;
+    let interrupted = Arc::new(AtomicBool::new(false));
 
     let outcome: Result<()> = runtime.block_on(async {
-        let mut pacer = Pacer::new(d.rate);
-        loop {
-            if deadline.is_some_and(|t| Instant::now() >= t) {
-                break;
+        watch_ctrl_c(interrupted.clone());
+        let stop_at = d.duration.map(|t| tokio::time::Instant::now() + t);
+        let flag = interrupted.clone();
+        let batches = std::iter::from_fn(move || {
+            if flag.load(Ordering::Relaxed) {
+                return None;
             }
             let batch: Vec<Customer> = records.by_ref().take(batch_size).collect();
-            if batch.is_empty() {
-                break;
+            (!batch.is_empty()).then_some(batch)
+        });
+        match sink {
+            Sink::Http(sender) => {
+                let on_ack = |batch: &[Customer]| batch.iter().for_each(|r| expected.push(r));
+                send_batches(Arc::new(sender), batches, stop_at, &progress, on_ack).await?;
             }
-            pacer.wait(batch.len() as u64).await;
-            match &mut sink {
-                Sink::Http(sender) => sender.send_batch(&batch, &progress).await?,
-                Sink::Files(writer) => {
+            Sink::Files(mut writer) => {
+                let mut pacer = Pacer::new(d.rate);
+                for batch in batches {
+                    pacer.wait(batch.len() as u64).await;
+                    if stop_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                        break;
+                    }
                     progress.sent(batch.len() as u64);
                     writer.write_batch(&batch)?;
                     progress.acknowledged(batch.len() as u64);
+                    batch.iter().for_each(|r| expected.push(r));
                 }
-            }
-            for r in &batch {
-                expected.push(r);
             }
         }
         Ok(())
     });
     progress.finish();
     let summary = progress.summary();
+    if interrupted.load(Ordering::Relaxed) {
+        eprintln!("interrupted: stopped after the batches already under way");
+    }
     eprintln!("{where_}: {summary}");
     if let Some(st) = stats {
         eprintln!("{}", describe(&st));
@@ -336,6 +351,21 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
         );
     }
     outcome
+}
+
+/// First Ctrl-C: finish the batches under way, then summarise and write `--expect`.
+/// Second Ctrl-C: exit at once.
+fn watch_ctrl_c(flag: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("stopping after the batches under way (Ctrl-C again to quit now)");
+        flag.store(true, Ordering::Relaxed);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
 }
 
 fn describe(s: &GenStats) -> String {

@@ -227,3 +227,59 @@ async fn the_rate_limit_spaces_requests() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn concurrent_requests_deliver_every_batch_once() {
+    let (url, state) = serve(vec![(503, Some("0"), "busy")]).await;
+    let sent = records(95);
+    let mut t = target(&url, Format::Ndjson);
+    t.concurrency = 4;
+    let sender = std::sync::Arc::new(generator::HttpSender::new(t).unwrap());
+    let progress = Progress::hidden();
+    let mut acked = Vec::new();
+    let batches = sent.chunks(10).map(<[_]>::to_vec);
+    generator::send_batches(sender, batches, None, &progress, |b| {
+        acked.extend_from_slice(b)
+    })
+    .await
+    .unwrap();
+    let by_id = |v: &mut Vec<Customer>| v.sort_by_key(|r| r.id);
+    let mut received: Vec<Customer> = state
+        .lock()
+        .unwrap()
+        .received
+        .iter()
+        .flat_map(|(_, b)| decode_batch(b, Format::Ndjson).unwrap())
+        .collect();
+    // One batch was answered 503 and re-sent: it arrived twice, was acknowledged once.
+    assert_eq!(received.len(), 105);
+    received.sort_by_key(|r| r.id);
+    received.dedup();
+    let mut expected = sent.clone();
+    by_id(&mut expected);
+    by_id(&mut acked);
+    assert_eq!(received, expected);
+    assert_eq!(acked, expected);
+    let s = progress.summary();
+    assert_eq!((s.batches, s.acknowledged, s.retried), (10, 95, 1));
+}
+
+#[tokio::test]
+async fn nothing_is_sent_once_the_stop_time_has_passed() {
+    let (url, state) = serve(vec![]).await;
+    let sender =
+        std::sync::Arc::new(generator::HttpSender::new(target(&url, Format::Json)).unwrap());
+    let progress = Progress::hidden();
+    let batches = records(20)
+        .chunks(10)
+        .map(<[_]>::to_vec)
+        .collect::<Vec<_>>();
+    let stop_at = Some(tokio::time::Instant::now());
+    generator::send_batches(sender, batches, stop_at, &progress, |_| {
+        panic!("nothing to ack")
+    })
+    .await
+    .unwrap();
+    assert!(state.lock().unwrap().received.is_empty());
+    assert_eq!(progress.summary().sent, 0);
+}
