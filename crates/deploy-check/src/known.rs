@@ -31,6 +31,9 @@ pub struct Component {
     /// Allowed values of enumerated properties (only those our flows set are listed).
     #[serde(default)]
     pub values: BTreeMap<String, Vec<String>>,
+    /// 1.x property name -> 2.x name, for properties NiFi 2 renamed (2.x components only).
+    #[serde(default)]
+    pub renamed_from: BTreeMap<String, String>,
 }
 
 impl Component {
@@ -49,6 +52,14 @@ impl Component {
         self.values
             .get(property)
             .is_none_or(|allowed| allowed.iter().any(|v| v == value))
+    }
+
+    /// The name this (2.x) component uses for a property a 1.x flow calls `name_1x`.
+    pub fn name_from_1x<'a>(&'a self, name_1x: &'a str) -> &'a str {
+        self.renamed_from
+            .get(name_1x)
+            .map(String::as_str)
+            .unwrap_or(name_1x)
     }
 
     pub fn has_relationship(&self, name: &str) -> bool {

@@ -94,6 +94,51 @@ fn nifi1_template_matches_the_main_flow() {
     assert_eq!(types, want);
 }
 
+fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, tag: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    n.children().find(|c| c.has_tag_name(tag))
+}
+
+/// The 1.x template sets the same properties to the same values as the 2.x flow, once 1.x
+/// names are mapped to 2.x names the way NiFi 2 migrates them.
+#[test]
+fn nifi1_template_sets_what_the_2x_flow_sets() {
+    let known = KnownNifi::bundled().unwrap();
+    let flow: serde_json::Value = serde_json::from_str(&read(MAIN_FLOW)).unwrap();
+    let xml = read(TEMPLATE_1X);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let mut compared = 0;
+    for p in doc.descendants().filter(|n| n.has_tag_name("processors")) {
+        let name = child(p, "name").and_then(|n| n.text()).unwrap();
+        let type_name = child(p, "type").and_then(|n| n.text()).unwrap();
+        let v2 = known.find(NifiLine::V2, "processor", type_name).unwrap();
+        let props = child(child(p, "config").unwrap(), "properties").unwrap();
+        let mut from_1x = std::collections::BTreeMap::new();
+        for e in props.children().filter(|n| n.has_tag_name("entry")) {
+            let key = child(e, "key").and_then(|n| n.text()).unwrap();
+            let value = child(e, "value").and_then(|n| n.text()).unwrap_or("");
+            from_1x.insert(v2.name_from_1x(key).to_string(), value.to_string());
+        }
+        let twin = flow["flowContents"]["processors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == name)
+            .unwrap_or_else(|| panic!("2.x flow has no processor named {name}"));
+        let from_2x: std::collections::BTreeMap<String, String> = twin["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+            .collect();
+        assert_eq!(
+            from_1x, from_2x,
+            "processor {name}: 1.x template and 2.x flow differ"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
+}
+
 #[test]
 fn compose_file_is_consistent() {
     let problems = check_compose(&read("docker-compose.yml"), &repo_root()).unwrap();
