@@ -206,3 +206,31 @@ fn known_list_covers_both_lines() {
     assert!(invoke2.has_property("Request Header Attributes Pattern"));
     assert!(!invoke2.has_property("Attributes to Send"));
 }
+
+/// A flow file added later is checked too: every JSON and XML file under nifi-templates/.
+#[test]
+fn every_file_in_nifi_templates_is_checked() {
+    let known = KnownNifi::bundled().unwrap();
+    let (main, _) = check_flow_definition(&read(MAIN_FLOW), &known).unwrap();
+    let mut seen = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(repo_root().join("nifi-templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shown = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => assert_clean(&shown, &check_flow_definition(&text, &known).unwrap().1),
+            Some("xml") => assert_clean(
+                &shown,
+                &check_template(&text, &known, &main.parameters).unwrap(),
+            ),
+            Some("md") => continue,
+            _ => panic!("{shown}: unexpected file in nifi-templates/"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+}
