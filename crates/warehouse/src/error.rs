@@ -32,6 +32,9 @@ pub enum Error {
         /// What differs.
         detail: String,
     },
+    /// An oracle file could not be read.
+    #[error("oracle file: {0}")]
+    Oracle(String),
     /// A task batch was aborted on purpose (failure injection in tests).
     #[error("task batch aborted: {0}")]
     Aborted(String),

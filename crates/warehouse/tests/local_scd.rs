@@ -322,3 +322,89 @@ fn reopening_with_another_spec_is_refused_and_file_is_plain_sqlite() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn a_file_that_fails_mid_load_leaves_no_rows_and_is_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let landing = tmp.path().join("landing");
+    let mut wh = open(tmp.path());
+    let events = random_events(5, 4, 3);
+    land(&landing, "ss-1", 1, &events, false);
+    // A real SQLite failure on the third line of the file, from a second connection.
+    let db = tmp.path().join("wh/warehouse.db");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER crash BEFORE INSERT ON customers_raw WHEN NEW.file_row_number = 3
+             BEGIN SELECT RAISE(ABORT, 'disk gone'); END;",
+        )
+        .unwrap();
+    assert!(wh.load_new_files(&landing).is_err());
+    let c = wh.counts().unwrap();
+    assert_eq!(c.raw, 0, "no partial file in raw");
+    let hist = wh.query("SELECT COUNT(*) FROM load_history").unwrap().rows[0][0].clone();
+    assert_eq!(hist, 0, "not recorded as loaded");
+    other.execute_batch("DROP TRIGGER crash;").unwrap();
+    let load = wh.load_new_files(&landing).unwrap();
+    assert_eq!(load.rows_loaded, events.len() as u64);
+    wh.run_tasks().unwrap();
+    assert_matches_reference(&wh, &events);
+}
+
+#[test]
+fn a_task_failing_inside_sqlite_is_retried_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let landing = tmp.path().join("landing");
+    let mut wh = open(tmp.path());
+    let events = random_events(9, 12, 4);
+    land(&landing, "ss-1", 1, &events, false);
+    wh.load_new_files(&landing).unwrap();
+    let db = tmp.path().join("wh/warehouse.db");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER crash BEFORE INSERT ON customers_history WHEN NEW.id = 7
+             BEGIN SELECT RAISE(ABORT, 'disk gone'); END;",
+        )
+        .unwrap();
+    assert!(wh.run_tasks().is_err());
+    assert_eq!(
+        wh.counts().unwrap().history,
+        0,
+        "the SCD2 batch rolled back whole"
+    );
+    other.execute_batch("DROP TRIGGER crash;").unwrap();
+    let report = wh.run_tasks().unwrap();
+    assert_eq!(
+        report.latest_rows_read, 0,
+        "SCD1 had already committed its batch"
+    );
+    assert_eq!(report.history_rows_read, events.len() as u64);
+    assert_matches_reference(&wh, &events);
+}
+
+#[test]
+fn diff_against_oracle_reports_equality_and_differences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let landing = tmp.path().join("landing");
+    let mut wh = open(tmp.path());
+    let events = random_events(21, 6, 4);
+    land(&landing, "ss-1", 1, &events, false);
+    wh.sync(&landing).unwrap();
+    let want = reference(&events);
+    let mut text = String::new();
+    for r in &want.latest {
+        text += &serde_json::json!({"table": "latest", "row": r}).to_string();
+        text.push('\n');
+    }
+    for r in &want.history {
+        text += &serde_json::json!({"table": "history", "row": r}).to_string();
+        text.push('\n');
+    }
+    assert_eq!(wh.diff_against_oracle(&text).unwrap(), Vec::<String>::new());
+    let broken = text.replacen("\"is_deleted\":false", "\"is_deleted\":true", 1);
+    let diffs = wh.diff_against_oracle(&broken).unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    let fewer: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    assert!(wh.diff_against_oracle(&fewer).unwrap()[0].contains("oracle has"));
+}

@@ -1,6 +1,7 @@
 //! The embedded warehouse: a SQLite file holding the raw table, load history, stream
 //! offsets and the SCD1/SCD2 tables of one [`TableSpec`].
 
+mod oracle;
 mod pipe;
 mod read;
 mod schema;
@@ -120,6 +121,12 @@ impl Warehouse {
     /// The SCD2 table in the oracle's format (contract 3), sorted by key then `valid_from`.
     pub fn history_rows(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, Error> {
         read::history_rows(&self.conn, &self.spec)
+    }
+
+    /// Compares both tables with an oracle file's text (`snowstream-gen … --expect FILE`,
+    /// contract 3) on the oracle's columns. Returns readable differences; empty when equal.
+    pub fn diff_against_oracle(&self, oracle_ndjson: &str) -> Result<Vec<String>, Error> {
+        oracle::diff(&self.latest_rows()?, &self.history_rows()?, oracle_ndjson)
     }
 
     /// Both tables as oracle lines: `{"table":"latest","row":{…}}` then
