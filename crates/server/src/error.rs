@@ -49,7 +49,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("snowstream_rejected_total", "reason" => self.label()).increment(1);
         let status = self.status();
-        if status.is_server_error() {
+        if matches!(self, ApiError::Internal(_)) {
             tracing::warn!(%status, reason = %self, "request not accepted");
         } else {
             tracing::debug!(%status, reason = %self, "request rejected");

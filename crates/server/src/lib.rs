@@ -68,5 +68,9 @@ impl AppState {
 /// The axum router of the ListenHTTP-compatible front door. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> axum::Router {
-    listen::routes(state).layer(tower_http::trace::TraceLayer::new_for_http())
+    // Rejections are logged (with their reason) where they are made; 503 backpressure is
+    // expected under load, not an error worth an ERROR line per request.
+    let trace = tower_http::trace::TraceLayer::new_for_http()
+        .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
+    listen::routes(state).layer(trace)
 }

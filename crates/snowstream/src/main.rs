@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the receiver (ListenHTTP-compatible endpoint) and the landing writer.
-    Serve(settings::ServeArgs),
+    Serve(Box<settings::ServeArgs>),
     /// Exit 0 when the receiver at URL answers its healthcheck.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthcheck")]

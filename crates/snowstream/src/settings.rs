@@ -189,7 +189,30 @@ pub struct Settings {
 }
 
 impl ServeArgs {
-    pub fn resolve(self) -> Result<Settings> {
+    pub fn resolve(mut self) -> Result<Settings> {
+        // An empty environment variable (e.g. `SNOWSTREAM_S3_ENDPOINT_URL=` in an env file)
+        // means "not set", not "set to nothing".
+        for v in [
+            &mut self.instance_id,
+            &mut self.base_path,
+            &mut self.headers_as_attributes,
+            &mut self.auth_token,
+            &mut self.default_stream,
+            &mut self.ack,
+            &mut self.default_format,
+            &mut self.compression,
+            &mut self.sink,
+            &mut self.prefix,
+            &mut self.s3_bucket,
+            &mut self.s3_prefix,
+            &mut self.s3_endpoint_url,
+            &mut self.s3_region,
+            &mut self.log_format,
+        ] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
         let file: SettingsFile = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)

@@ -1,0 +1,212 @@
+//! Test support shared by snowstream's integration tests: a real S3 server in-process
+//! (s3s + s3s-fs on 127.0.0.1), readers for landed files, and control of a `snowstream`
+//! server process (start, wait until healthy, SIGKILL, SIGTERM). Loopback only.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub const S3_ACCESS_KEY: &str = "snowstream-test";
+pub const S3_SECRET_KEY: &str = "snowstream-test-secret";
+
+/// An S3 server storing objects as files under `root/<bucket>/<key>`. Stopping it drops the
+/// listener and every open connection; starting again on the same address resumes service.
+pub struct TestS3 {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl TestS3 {
+    /// Serves `root` (create `root/<bucket>` first) on `addr` (`127.0.0.1:0` for any port).
+    pub async fn start(root: &Path, addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind test S3");
+        let addr = listener.local_addr().expect("local addr");
+        let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(S3_ACCESS_KEY, S3_SECRET_KEY));
+        let service = builder.build();
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                connections.spawn(async move {
+                    let _ = ConnBuilder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        TestS3 { addr, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Every landed data file (`*.ndjson.zst` / `*.ndjson.gz`) below `root`, sorted.
+pub fn landed_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if p.is_dir() {
+                stack.push(p);
+            } else if !name.starts_with('.')
+                && (name.ends_with(".ndjson.zst") || name.ends_with(".ndjson.gz"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The JSON lines of one landed file.
+pub fn read_landed(path: &Path) -> Vec<serde_json::Value> {
+    let file = std::fs::File::open(path).expect("open landed file");
+    let mut text = String::new();
+    if path.to_string_lossy().ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(file).read_to_string(&mut text)
+    } else {
+        zstd::Decoder::new(file)
+            .expect("zstd")
+            .read_to_string(&mut text)
+    }
+    .expect("decompress landed file");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("landed line is JSON"))
+        .collect()
+}
+
+/// Every landed line below `root`.
+pub fn landed_lines(root: &Path) -> Vec<serde_json::Value> {
+    landed_files(root)
+        .iter()
+        .flat_map(|p| read_landed(p))
+        .collect()
+}
+
+/// A port on 127.0.0.1 free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `snowstream serve` child process.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `bin serve --listen 127.0.0.1:<port> <args>` and waits (bounded) until healthy.
+    pub fn start(bin: &Path, port: u16, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn snowstream");
+        let server = ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_healthy(Duration::from_secs(30));
+        server
+    }
+
+    fn wait_healthy(&self, limit: Duration) {
+        let start = Instant::now();
+        let url = format!("{}/healthcheck", self.base);
+        while start.elapsed() < limit {
+            if http_get_ok(&url) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("snowstream did not become healthy within {limit:?}");
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status code.
+    pub fn terminate(mut self, limit: Duration) -> Option<i32> {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("snowstream did not exit within {limit:?} of SIGTERM");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a plain-HTTP GET of `url` answers 200 (a blocking probe for sync test code).
+pub fn http_get_ok(url: &str) -> bool {
+    use std::io::Write;
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
