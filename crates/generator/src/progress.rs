@@ -82,11 +82,11 @@ impl Progress {
             let (bar, template) = match total {
                 Some(n) => (
                     ProgressBar::new(n),
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records {per_sec} {msg}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records, {msg}",
                 ),
                 None => (
                     ProgressBar::no_length(),
-                    "{spinner} [{elapsed_precise}] {pos} records {per_sec} {msg}",
+                    "{spinner} [{elapsed_precise}] {pos} records, {msg}",
                 ),
             };
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -128,6 +128,7 @@ impl Progress {
         self.inner.acknowledged.fetch_add(n, Relaxed);
         if let Some(bar) = &self.inner.bar {
             bar.inc(n);
+            self.update_message();
         }
         self.tick();
     }
@@ -152,10 +153,11 @@ impl Progress {
 
     fn update_message(&self) {
         if let Some(bar) = &self.inner.bar {
+            let s = self.summary();
+            let rate = s.acknowledged as f64 / s.elapsed.as_secs_f64().max(0.001);
             bar.set_message(format!(
-                "retried {} failed {}",
-                self.inner.retried.load(Relaxed),
-                self.inner.failed.load(Relaxed)
+                "{rate:.0}/s, {} retried, {} failed",
+                s.retried, s.failed
             ));
         }
     }
@@ -203,10 +205,10 @@ impl Progress {
         }
     }
 
-    /// Stops the bar (leaving it on screen).
+    /// Removes the bar (the caller prints the [`Summary`]).
     pub fn finish(&self) {
         if let Some(bar) = &self.inner.bar {
-            bar.finish();
+            bar.finish_and_clear();
         }
     }
 }
