@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
 
 use crate::GenError;
 use crate::encode::{Format, encode_batch_with};
@@ -41,6 +43,9 @@ pub struct HttpTarget {
     pub max_retry_after: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Gzip request bodies, flagged with `Content-Encoding: gzip` and NiFi's older
+    /// `flowfile-gzipped: true` (ListenHTTP and snowstream accept either).
+    pub gzip: bool,
 }
 
 impl HttpTarget {
@@ -59,6 +64,7 @@ impl HttpTarget {
             max_backoff: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
             timeout: Duration::from_secs(30),
+            gzip: false,
         }
     }
 
@@ -94,6 +100,10 @@ impl HttpSender {
             let value = HeaderValue::from_str(v).map_err(|e| bad("invalid header value", v, &e))?;
             headers.insert(name, value);
         }
+        if target.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert("flowfile-gzipped", HeaderValue::from_static("true"));
+        }
         if !headers.contains_key(CONTENT_TYPE) {
             headers.insert(
                 CONTENT_TYPE,
@@ -124,7 +134,10 @@ impl HttpSender {
         progress: &Progress,
     ) -> Result<(), GenError> {
         let n = records.len() as u64;
-        let (body, _) = encode_batch_with(records, self.target.format, &self.target.attributes);
+        let (mut body, _) = encode_batch_with(records, self.target.format, &self.target.attributes);
+        if self.target.gzip {
+            body = gzip(&body);
+        }
         progress.sent(n);
         let mut attempt: u32 = 0;
         loop {
@@ -284,6 +297,13 @@ pub async fn send_batches(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).expect("writing to memory");
+    gz.finish().expect("writing to memory")
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.

@@ -53,6 +53,9 @@ struct HttpArgs {
     /// else sent as an HTTP header.
     #[arg(long = "attribute", value_name = "K=V", value_parser = parse_attribute)]
     attributes: Vec<(String, String)>,
+    /// Gzip request bodies (Content-Encoding: gzip and flowfile-gzipped: true).
+    #[arg(long)]
+    gzip: bool,
     /// Requests in flight at once (1 keeps delivery order).
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -260,6 +263,7 @@ fn real_main() -> Result<()> {
             target.batch_size = a.delivery.batch.max(1);
             target.rate = a.delivery.rate;
             target.concurrency = a.concurrency.max(1);
+            target.gzip = a.gzip;
             target.headers = a.headers;
             target.attributes = a.attributes;
             target.max_retries = a.retries;

@@ -283,3 +283,25 @@ async fn nothing_is_sent_once_the_stop_time_has_passed() {
     assert!(state.lock().unwrap().received.is_empty());
     assert_eq!(progress.summary().sent, 0);
 }
+
+#[tokio::test]
+async fn gzip_bodies_are_flagged_and_decompress_to_the_records() {
+    use std::io::Read as _;
+    let (url, state) = serve(vec![]).await;
+    let mut t = target(&url, Format::Csv);
+    t.gzip = true;
+    let sent = records(12);
+    send_http(&t, &sent, &Progress::hidden()).await.unwrap();
+    let s = state.lock().unwrap();
+    let mut got = Vec::new();
+    for (headers, body) in &s.received {
+        assert_eq!(headers["content-encoding"], "gzip");
+        assert_eq!(headers["flowfile-gzipped"], "true");
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        got.extend(decode_batch(&plain, Format::Csv).unwrap());
+    }
+    assert_eq!(got, sent);
+}
