@@ -448,3 +448,45 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 days").unwrap_err().contains("unit"));
+    }
+
+    #[test]
+    fn headers_and_attributes_split_on_the_first_separator() {
+        assert_eq!(
+            parse_header("Authorization: Bearer a:b"),
+            Ok(("Authorization".into(), "Bearer a:b".into()))
+        );
+        assert_eq!(
+            parse_attribute("path=a=b"),
+            Ok(("path".into(), "a=b".into()))
+        );
+        assert!(parse_header("no-colon").is_err());
+        assert!(parse_attribute("no-equals").is_err());
+    }
+
+    #[test]
+    fn start_accepts_now_and_rfc3339() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let now = parse_start("now").unwrap().millis();
+        assert!(now >= before);
+        assert_eq!(
+            parse_start("2026-11-24T13:45:01.123Z").unwrap().to_string(),
+            "2026-11-24T13:45:01.123Z"
+        );
+        assert!(parse_start("tomorrow").is_err());
+    }
+}

@@ -197,3 +197,31 @@ fn bad_arguments_are_explained_before_anything_is_written() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate rate"));
     assert!(!tmp.path().join("out").exists());
 }
+
+#[test]
+fn print_writes_the_stream_to_stdout() {
+    let out = gen_cmd(&[
+        "print",
+        "--profile",
+        "clean",
+        "--seed",
+        "1",
+        "--initial",
+        "2",
+        "--count",
+        "3",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = decode_batch(&out.stdout, Format::Csv).unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(
+        records.iter().map(|r| r.id).take(2).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+}
