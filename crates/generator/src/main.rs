@@ -160,7 +160,7 @@ struct StreamArgs {
     /// Event time of the first event: RFC 3339 or `now` [default: 2026-01-01T00:00:00Z]
     #[arg(long, value_parser = parse_start)]
     start: Option<EventTime>,
-    /// Mean milliseconds between event times [250]
+    /// Mean milliseconds between event times [1000/--rate when --rate is set, else 250]
     #[arg(long)]
     gap_ms: Option<u64>,
     /// Write the expected SCD1/SCD2 state of what was delivered to this NDJSON file.
@@ -187,7 +187,7 @@ enum ProgressArg {
 }
 
 impl StreamArgs {
-    fn config(&self, endless: bool) -> Result<Config> {
+    fn config(&self, endless: bool, rate: f64) -> Result<Config> {
         let mut c = match self.profile {
             Profile::Demo => Config::default(),
             Profile::Clean => Config::clean(),
@@ -207,6 +207,10 @@ impl StreamArgs {
         set(&mut c.changes, self.count);
         set(&mut c.reorder_window, self.reorder_window);
         set(&mut c.late_by, self.late_by);
+        if rate > 0.0 {
+            // Event time then advances about as fast as the wall clock while sending.
+            c.mean_gap_ms = ((1000.0 / rate).round() as u64).max(1);
+        }
         set(&mut c.mean_gap_ms, self.gap_ms);
         c.insert_weight = self.inserts.unwrap_or(c.insert_weight);
         c.update_weight = self.updates.unwrap_or(c.update_weight);
@@ -248,7 +252,9 @@ fn real_main() -> Result<()> {
     match cli.command {
         Command::Print(a) => print(a),
         Command::Files(a) => {
-            let cfg = a.stream.config(a.delivery.duration.is_some())?;
+            let cfg = a
+                .stream
+                .config(a.delivery.duration.is_some(), a.delivery.rate)?;
             let format = a.format.unwrap_or(Format::Csv);
             let writer = FileWriter::new(&a.dir, format)?
                 .prefix(a.prefix)
@@ -257,7 +263,9 @@ fn real_main() -> Result<()> {
             run(cfg, Sink::Files(writer), &a.delivery, &a.stream, &where_)
         }
         Command::Http(a) => {
-            let cfg = a.stream.config(a.delivery.duration.is_some())?;
+            let cfg = a
+                .stream
+                .config(a.delivery.duration.is_some(), a.delivery.rate)?;
             let mut target = HttpTarget::new(a.url.clone());
             target.format = a.format.unwrap_or(Format::Ndjson);
             target.batch_size = a.delivery.batch.max(1);
@@ -275,7 +283,7 @@ fn real_main() -> Result<()> {
 }
 
 fn print(a: PrintArgs) -> Result<()> {
-    let cfg = a.stream.config(false)?;
+    let cfg = a.stream.config(false, 0.0)?;
     if cfg.changes == u64::MAX {
         bail!("print needs a finite --count");
     }
