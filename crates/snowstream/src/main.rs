@@ -1,6 +1,7 @@
 //! The `snowstream` command: `serve` runs the NiFi-compatible receiver; `healthcheck` probes
 //! it (for Docker, whose slim images have no curl).
 
+mod demo;
 mod serve;
 mod settings;
 
@@ -24,6 +25,12 @@ struct Cli {
 enum Command {
     /// Run the receiver (ListenHTTP-compatible endpoint) and the landing writer.
     Serve(Box<settings::ServeArgs>),
+    /// The whole pipeline on this machine: receiver + generator + local warehouse, checked against the oracle.
+    Demo(demo::DemoArgs),
+    /// Render the Snowflake SQL (stage, pipe, streams, SCD1/SCD2 tasks) for a table spec.
+    Sql(demo::SqlArgs),
+    /// Run a read-only SQL query on the local warehouse (SQLite).
+    Query(demo::QueryArgs),
     /// Exit 0 when the receiver at URL answers its healthcheck.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthcheck")]
@@ -32,8 +39,16 @@ enum Command {
 }
 
 fn init_logging(json: bool) {
+    init_logging_with(json, "info");
+}
+
+fn init_logging_default(level: &str) {
+    init_logging_with(false, level);
+}
+
+fn init_logging_with(json: bool, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -60,8 +75,18 @@ fn install_metrics() -> Result<Arc<dyn Fn() -> String + Send + Sync>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = args.resolve()?;
@@ -72,6 +97,12 @@ async fn main() -> Result<()> {
             tracing::info!("shutdown requested");
             running.stop().await
         }
+        Command::Demo(args) => {
+            init_logging_default("warn");
+            demo::run(args).await
+        }
+        Command::Sql(args) => demo::sql(args),
+        Command::Query(args) => demo::query(args),
         Command::Healthcheck { url } => {
             let resp = reqwest::Client::new()
                 .get(&url)
