@@ -345,3 +345,41 @@ fn error_chain(e: &reqwest::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(&headers("3")), Some(Duration::from_secs(3)));
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let date = soon.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let d = retry_after(&headers(&date)).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        let past = retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")).unwrap();
+        assert_eq!(past, Duration::ZERO);
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let t = HttpTarget::new("http://127.0.0.1:1/");
+        let delays: Vec<u128> = (1..=8).map(|r| t.backoff(r).as_millis()).collect();
+        assert_eq!(
+            delays,
+            vec![200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
+        assert_eq!(t.backoff(60).as_millis(), 10_000);
+    }
+}
