@@ -23,7 +23,7 @@ fn main() {
             let id = (seq * 7919) % KEYS + 1;
             let ms = seq % 1000;
             let s = seq / 1000;
-            let op = if seq % 11 == 0 { "D" } else { "U" };
+            let op = if seq.is_multiple_of(11) { "D" } else { "U" };
             writeln!(
                 text,
                 "{{\"record\":{{\"id\":{id},\"name\":\"N{seq}\",\"phone_number\":\"1\",\"email\":\"e@x\",\"address\":\"a\\nb\",\"country\":\"NZ\",\"job\":\"J\",\"updated_at\":\"2026-11-24T{:02}:{:02}:{:02}.{ms:03}Z\",\"op\":\"{op}\"}},\"meta\":{{\"seq\":{}}}}}",
