@@ -102,7 +102,8 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut expected = oracle::Builder::new();
+    // Only kept when asked for: a long run would otherwise hold every version in memory.
+    let mut expected = s.expect.is_some().then(oracle::Builder::new);
     let batch_size = d.batch.max(1);
     let interrupted = Arc::new(AtomicBool::new(false));
 
@@ -119,7 +120,7 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
         });
         match sink {
             Sink::Http(sender) => {
-                let on_ack = |batch: &[Customer]| batch.iter().for_each(|r| expected.push(r));
+                let on_ack = |batch: &[Customer]| remember(&mut expected, batch);
                 send_batches(Arc::new(sender), batches, stop_at, &progress, on_ack).await?;
             }
             Sink::Files(mut writer) => {
@@ -132,7 +133,7 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
                     progress.sent(batch.len() as u64);
                     writer.write_batch(&batch)?;
                     progress.acknowledged(batch.len() as u64);
-                    batch.iter().for_each(|r| expected.push(r));
+                    remember(&mut expected, &batch);
                 }
             }
         }
@@ -147,7 +148,7 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
     if let Some(st) = stats {
         eprintln!("{}", describe(&st));
     }
-    if let Some(path) = &s.expect {
+    if let (Some(path), Some(expected)) = (&s.expect, expected) {
         let oracle = expected.finish();
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -162,6 +163,12 @@ fn run(cfg: Config, sink: Sink, d: &DeliveryArgs, s: &StreamArgs, where_: &str) 
         );
     }
     outcome
+}
+
+fn remember(expected: &mut Option<oracle::Builder>, batch: &[Customer]) {
+    if let Some(b) = expected {
+        batch.iter().for_each(|r| b.push(r));
+    }
 }
 
 /// First Ctrl-C: finish the batches under way, then summarise and write `--expect`.
