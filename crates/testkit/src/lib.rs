@@ -127,6 +127,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `bin serve --listen 127.0.0.1:<port> <args>` and waits (bounded) until healthy.
     pub fn start(bin: &Path, port: u16, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let server = Self::spawn(bin, port, args, envs);
+        server.wait_until(Duration::from_secs(30), || {
+            http_get_ok(&format!("{}/healthcheck", server.base))
+        });
+        server
+    }
+
+    /// Like [`ServerProcess::start`] for a server speaking TLS: waits until the port accepts.
+    pub fn start_tls(bin: &Path, port: u16, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let server = Self::spawn(bin, port, args, envs);
+        server.wait_until(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        server
+    }
+
+    fn spawn(bin: &Path, port: u16, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .arg("--listen")
@@ -140,24 +157,21 @@ impl ServerProcess {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn snowstream");
-        let server = ServerProcess {
+        ServerProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
-        };
-        server.wait_healthy(Duration::from_secs(30));
-        server
+        }
     }
 
-    fn wait_healthy(&self, limit: Duration) {
+    fn wait_until(&self, limit: Duration, ready: impl Fn() -> bool) {
         let start = Instant::now();
-        let url = format!("{}/healthcheck", self.base);
         while start.elapsed() < limit {
-            if http_get_ok(&url) {
+            if ready() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("snowstream did not become healthy within {limit:?}");
+        panic!("snowstream did not become ready within {limit:?}");
     }
 
     /// SIGKILL: no chance to flush anything.
