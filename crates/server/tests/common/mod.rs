@@ -1,0 +1,364 @@
+//! Harness shared by the `http_*` integration tests: a real landing service (spool on a temp
+//! dir, local sink behind an on/off switch), the server's router on a real 127.0.0.1 socket,
+//! a reqwest client that does not follow redirects, and readers for the landed files.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use landing::sink::{LocalSink, Sink, SinkError};
+use landing::{Landing, LandingConfig, StreamConfig};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use server::{AppState, ServerConfig};
+
+/// A real local sink behind a switch, to play an outage of the sink.
+pub struct Switchable {
+    inner: LocalSink,
+    up: AtomicBool,
+}
+
+impl Switchable {
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    fn check(&self, key: &str) -> Result<(), SinkError> {
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(SinkError::Io {
+                backend: "test".into(),
+                key: key.into(),
+                action: "put",
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
+            })
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for Switchable {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.inner.put_file(key, path).await
+    }
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.inner.put_bytes(key, body).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// What to start: server settings, streams and spool limit.
+pub struct Setup {
+    pub server: ServerConfig,
+    pub streams: Vec<StreamConfig>,
+    pub spool_max_bytes: u64,
+    pub sink_up: bool,
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            server: ServerConfig::default(),
+            streams: vec![StreamConfig::new("customers"), StreamConfig::new("orders")],
+            spool_max_bytes: 64 << 20,
+            sink_up: true,
+            metrics: None,
+        }
+    }
+}
+
+/// A running receiver on 127.0.0.1.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub landing: Arc<Landing>,
+    pub sink: Arc<Switchable>,
+    landing_dir: PathBuf,
+    serve: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.serve.abort();
+    }
+}
+
+/// A client that shows 303s instead of following them and never uses a proxy.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("reqwest client")
+}
+
+impl TestServer {
+    /// Starts with the defaults: streams `customers` and `orders`, base path `contentListener`.
+    pub async fn start_default() -> TestServer {
+        Self::start(Setup::default()).await
+    }
+
+    /// Starts with the defaults changed by `f`.
+    pub async fn start_with(f: impl FnOnce(&mut Setup)) -> TestServer {
+        let mut setup = Setup::default();
+        f(&mut setup);
+        Self::start(setup).await
+    }
+
+    pub async fn start(setup: Setup) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let landing_dir = dir.path().join("landing");
+        let sink = Arc::new(Switchable {
+            inner: LocalSink::new(&landing_dir).expect("local sink"),
+            up: AtomicBool::new(setup.sink_up),
+        });
+        let landing = Landing::start(
+            LandingConfig {
+                spool_dir: dir.path().join("spool"),
+                instance: "t1".into(),
+                spool_max_bytes: setup.spool_max_bytes,
+                streams: setup.streams,
+            },
+            sink.clone(),
+        )
+        .expect("landing starts");
+        let landing = Arc::new(landing);
+        let state = AppState::new(landing.clone(), setup.server, setup.metrics);
+        let router = server::router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let serve = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("server runs");
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            client: client(),
+            landing,
+            sink,
+            landing_dir,
+            serve,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    /// Lands everything acknowledged so far (bounded wait), then reads every landed line.
+    pub async fn landed(&self) -> Vec<Landed> {
+        tokio::time::timeout(Duration::from_secs(20), self.landing.flush())
+            .await
+            .expect("flush finished within 20 s");
+        read_landed(&self.landing_dir)
+    }
+
+    pub fn landing_dir(&self) -> &Path {
+        &self.landing_dir
+    }
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `(first, last)` sequence numbers of an "accepted N records … (seq a..=b)" answer.
+    pub fn seqs(&self) -> Option<(u64, u64)> {
+        let inner = self.text.split("(seq ").nth(1)?.split(')').next()?;
+        let (a, b) = inner.split_once("..=")?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request reaches the server");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("response body");
+    Reply {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// One landed NDJSON line.
+#[derive(Debug, Clone)]
+pub struct Landed {
+    /// Key relative to the landing folder, '/'-separated.
+    pub key: String,
+    /// The `record` exactly as written in the line.
+    pub raw_record: String,
+    pub record: Value,
+    pub meta: Value,
+}
+
+impl Landed {
+    pub fn seq(&self) -> u64 {
+        self.meta["seq"].as_u64().expect("meta.seq is a number")
+    }
+    pub fn stream(&self) -> &str {
+        self.meta["stream"]
+            .as_str()
+            .expect("meta.stream is a string")
+    }
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.meta["attributes"].get(key).and_then(Value::as_str)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    record: &'a RawValue,
+    meta: Value,
+}
+
+/// Reads every `*.ndjson.zst` under `root`, sorted by (stream, seq). Checks on the way that
+/// each file's lines are in `seq` order starting at the key's sequence number, and that its
+/// manifest agrees on the record count.
+pub fn read_landed(root: &Path) -> Vec<Landed> {
+    let mut out = Vec::new();
+    for path in files_under(root) {
+        let name = path.to_string_lossy().into_owned();
+        if !name.ends_with(".ndjson.zst") {
+            continue;
+        }
+        let key = path
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(&path).expect("read landed file");
+        let text = String::from_utf8(zstd::decode_all(&bytes[..]).expect("valid zstd"))
+            .expect("landed file is UTF-8");
+        let first_seq: u64 = key
+            .rsplit('-')
+            .next()
+            .and_then(|t| t.strip_suffix(".ndjson.zst"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("key {key} ends with -{{first_seq:020}}.ndjson.zst"));
+        let mut count = 0u64;
+        for (i, line) in text.lines().enumerate() {
+            let parsed: Line = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{key} line {}: {e}: {line}", i + 1));
+            let landed = Landed {
+                key: key.clone(),
+                raw_record: parsed.record.get().to_owned(),
+                record: serde_json::from_str(parsed.record.get()).expect("record is JSON"),
+                meta: parsed.meta,
+            };
+            assert_eq!(
+                landed.seq(),
+                first_seq + i as u64,
+                "{key}: lines are in seq order from the key's first_seq"
+            );
+            assert!(
+                key.starts_with(&format!("{}/dt=", landed.stream()))
+                    || key.contains(&format!("/{}/dt=", landed.stream())),
+                "{key} is under its stream's folder"
+            );
+            out.push(landed);
+            count += 1;
+        }
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(format!("{name}.manifest.json")).expect("manifest beside data file"),
+        )
+        .expect("manifest is JSON");
+        assert_eq!(manifest["records"].as_u64(), Some(count), "{key} manifest");
+    }
+    out.sort_by(|a, b| (a.stream(), a.seq()).cmp(&(b.stream(), b.seq())));
+    out
+}
+
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The landed records' values, in (stream, seq) order.
+pub fn records(landed: &[Landed]) -> Vec<Value> {
+    landed.iter().map(|l| l.record.clone()).collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip in memory");
+    enc.finish().expect("gzip in memory")
+}
+
+/// One FlowFile to package: attributes and content.
+pub type FlowFileSpec<'a> = (&'a [(&'a str, &'a str)], &'a [u8]);
+
+/// A FlowFile package of `(attributes, content)` FlowFiles.
+pub fn package(version: flowfile::Version, flowfiles: &[FlowFileSpec<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (attrs, content) in flowfiles {
+        flowfile::encode(version, attrs, content, &mut out);
+    }
+    out
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/flowfile"
+    ))
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// Whether `s` looks like a random (v4) UUID.
+pub fn is_uuid_v4(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 4)
+}
