@@ -362,3 +362,20 @@ fn csv_invalid_utf8_names_the_line() {
     assert_eq!((err.line, err.record), (3, 2));
     assert!(err.message.contains("UTF-8"), "{err}");
 }
+
+#[test]
+fn csv_unterminated_quote_at_the_end_is_an_error() {
+    let err = error("id,name\n1,a\n2,\"unterminated\n", Format::Csv);
+    assert_eq!((err.line, err.record), (3, 2));
+    assert!(err.message.contains("not closed"), "{err}");
+    let err = error("id,\"name\n1,a\n", Format::Csv);
+    assert_eq!((err.line, err.record), (1, 0));
+    // Closed quotes, escaped quotes and literal quotes inside unquoted fields are fine.
+    assert_eq!(
+        values("id,name\n1,\"a \"\"b\"\"\"\n2,c\"d\n", Format::Csv),
+        vec![
+            json!({"id":"1","name":"a \"b\""}),
+            json!({"id":"2","name":"c\"d"})
+        ]
+    );
+}

@@ -16,6 +16,7 @@ pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u
     let keys = header_keys(&header)?;
 
     let mut count = 0u64;
+    let mut last_start = header.position().map_or((0, 1), |p| (p.byte(), p.line()));
     let mut row = csv::StringRecord::new();
     let mut out = Vec::with_capacity(256);
     loop {
@@ -23,6 +24,9 @@ pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(csv_error(&e, count + 1)),
+        }
+        if let Some(p) = row.position() {
+            last_start = (p.byte(), p.line());
         }
         out.clear();
         out.push(b'{');
@@ -38,7 +42,52 @@ pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u
         emit(&out);
         count += 1;
     }
+    // The csv crate ends a quoted field that is still open at the end of the content without
+    // complaint; that is a truncated or malformed body, not data.
+    let (start, line) = last_start;
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
+    if ends_inside_quotes(&content[start..]) {
+        return Err(ParseError {
+            line,
+            record: count,
+            message: "a quoted CSV field is not closed before the end of the content".to_owned(),
+        });
+    }
     Ok(count)
+}
+
+/// Whether `tail` (starting at a record boundary) ends inside a quoted field, following the
+/// csv crate's reading: a quote opens a field only at its start, `""` inside is a quote.
+fn ends_inside_quotes(tail: &[u8]) -> bool {
+    let mut in_quotes = false;
+    let mut field_start = true;
+    let mut i = 0;
+    while i < tail.len() {
+        let b = tail[i];
+        i += 1;
+        if in_quotes {
+            if b == b'"' {
+                if tail.get(i) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    in_quotes = false;
+                }
+            }
+            continue;
+        }
+        match b {
+            b'"' if field_start => in_quotes = true,
+            b',' | b'\n' | b'\r' => {
+                field_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+    }
+    in_quotes
 }
 
 /// The header names as JSON string literals; empty or repeated names are refused.
@@ -80,5 +129,20 @@ fn csv_error(err: &csv::Error, record: u64) -> ParseError {
         line,
         record,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_inside_quotes;
+
+    #[test]
+    fn open_quotes_at_the_end_are_found() {
+        assert!(ends_inside_quotes(b"2,\"unterminated\n"));
+        assert!(ends_inside_quotes(b"2,\"a\"\"b\n"));
+        assert!(!ends_inside_quotes(b"2,\"a\"\"b\"\n"));
+        assert!(!ends_inside_quotes(b"2,ab\"c\n"));
+        assert!(!ends_inside_quotes(b"\"x\ny\",\"\"\r\n"));
+        assert!(!ends_inside_quotes(b""));
     }
 }
