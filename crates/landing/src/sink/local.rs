@@ -46,6 +46,12 @@ impl LocalSink {
     /// The file that holds `key` (after validating the key).
     pub fn path_for(&self, key: &str) -> Result<PathBuf, SinkError> {
         validate_key(key)?;
+        if key.rsplit('/').next().is_some_and(is_temp_file_name) {
+            return Err(SinkError::InvalidKey {
+                key: key.to_owned(),
+                reason: "the file name looks like a temp file of the local sink ('.<name>.tmp-…')",
+            });
+        }
         Ok(self.root.join(key))
     }
 
