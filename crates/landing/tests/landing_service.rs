@@ -3,53 +3,16 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use landing::sink::{LocalSink, Sink, SinkError};
+use landing::sink::LocalSink;
 use landing::{AckMode, AppendError, Batch, Landing, LandingConfig, Manifest, StreamConfig};
 use serde_json::Value;
 
-/// A real local sink behind a switch, to play an outage of the sink.
-struct Switchable {
-    inner: LocalSink,
-    up: AtomicBool,
-}
+type Switchable = testkit::SwitchableSink<LocalSink>;
 
-#[async_trait::async_trait]
-impl Sink for Switchable {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
-        self.check(key)?;
-        self.inner.put_file(key, path).await
-    }
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
-        self.check(key)?;
-        self.inner.put_bytes(key, body).await
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-}
-
-impl Switchable {
-    fn new(root: &Path, up: bool) -> Arc<Self> {
-        Arc::new(Switchable {
-            inner: LocalSink::new(root).unwrap(),
-            up: AtomicBool::new(up),
-        })
-    }
-    fn check(&self, key: &str) -> Result<(), SinkError> {
-        if self.up.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(SinkError::Io {
-                backend: "test".into(),
-                key: key.into(),
-                action: "put",
-                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
-            })
-        }
-    }
+fn switchable(root: &Path, up: bool) -> Arc<Switchable> {
+    testkit::SwitchableSink::new(LocalSink::new(root).unwrap(), up)
 }
 
 fn config(spool: &Path, stream: StreamConfig) -> LandingConfig {
@@ -227,7 +190,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let sink = Switchable::new(&out, false);
+            let sink = switchable(&out, false);
             let mut sc = StreamConfig::new("s");
             sc.max_records = 20;
             let landing = Landing::start(config(&spool, sc), sink).unwrap();
@@ -241,7 +204,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
             // A second process on the same spool is refused.
             let again = Landing::start(
                 config(&spool, StreamConfig::new("s")),
-                Switchable::new(&out, true),
+                switchable(&out, true),
             );
             assert!(again.err().unwrap().to_string().contains("in use"));
             drop(landing);
@@ -253,7 +216,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
     // Run 2: sink up; everything left in the spool lands, new appends continue the sequence.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let sink = Switchable::new(&out, true);
+        let sink = switchable(&out, true);
         let landing = Landing::start(config(&spool, StreamConfig::new("s")), sink).unwrap();
         let r = landing.append("s", batch(50..60, "g")).await.unwrap();
         assert_eq!(r.first_seq, 51);
@@ -281,7 +244,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_spool_refuses_then_accepts_after_landing() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Switchable::new(&dir.path().join("landing"), false);
+    let sink = switchable(&dir.path().join("landing"), false);
     let mut cfg = config(&dir.path().join("spool"), StreamConfig::new("s"));
     cfg.spool_max_bytes = 20_000;
     let landing = Landing::start(cfg, sink.clone()).unwrap();
@@ -301,7 +264,7 @@ async fn full_spool_refuses_then_accepts_after_landing() {
         "{refused:?}"
     );
     assert!(accepted > 0);
-    sink.up.store(true, Ordering::SeqCst);
+    sink.set_up(true);
     landing.flush().await;
     // give the lander's backoff time to retry (bounded)
     for _ in 0..100 {
@@ -322,7 +285,7 @@ async fn full_spool_refuses_then_accepts_after_landing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_landed_waits_for_the_sink() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Switchable::new(&dir.path().join("landing"), false);
+    let sink = switchable(&dir.path().join("landing"), false);
     let mut sc = StreamConfig::new("s");
     sc.ack = AckMode::Landed;
     sc.max_age = Duration::from_millis(50);
@@ -335,7 +298,7 @@ async fn ack_landed_waits_for_the_sink() {
         !pending.is_finished(),
         "acknowledged before the file landed"
     );
-    sink.up.store(true, Ordering::SeqCst);
+    sink.set_up(true);
     let r = tokio::time::timeout(Duration::from_secs(30), pending)
         .await
         .unwrap()

@@ -1,60 +1,14 @@
 //! S3 sink against a real in-process S3 server (s3s + s3s-fs on 127.0.0.1, SigV4 auth).
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use bytes::Bytes;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use landing::sink::{S3Sink, S3SinkConfig, Sink};
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
-use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
 
-const ACCESS_KEY: &str = "snowstream-test";
-const SECRET_KEY: &str = "snowstream-test-secret";
+use testkit::{S3_ACCESS_KEY as ACCESS_KEY, S3_SECRET_KEY as SECRET_KEY, TestS3};
+
 const BUCKET: &str = "landing";
 const MIB: usize = 1024 * 1024;
-
-/// An S3 server storing into `root/<bucket>/<key>`; stopping it drops the listener and every
-/// open connection.
-struct TestS3 {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl TestS3 {
-    async fn start(root: &Path, addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let fs = s3s_fs::FileSystem::new(root).unwrap();
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let task = tokio::spawn(async move {
-            // Dropped (and so aborted) together with this task.
-            let mut connections = JoinSet::new();
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                connections.spawn(async move {
-                    let _ = ConnBuilder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(socket), service)
-                        .await;
-                });
-            }
-        });
-        Self { addr, task }
-    }
-
-    async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
 
 fn config(addr: SocketAddr) -> S3SinkConfig {
     S3SinkConfig {

@@ -11,9 +11,18 @@ use crate::settings::{Settings, SinkSettings};
 /// Builds the configured sink.
 pub async fn make_sink(sink: &SinkSettings) -> Result<Arc<dyn Sink>> {
     Ok(match sink {
-        SinkSettings::Local { dir } => Arc::new(
-            LocalSink::new(dir).with_context(|| format!("landing folder {}", dir.display()))?,
-        ),
+        SinkSettings::Local { dir } => {
+            let sink =
+                LocalSink::new(dir).with_context(|| format!("landing folder {}", dir.display()))?;
+            // Temp files a crash left mid-write; their batches are still in the spool.
+            let cleaned = sink
+                .clean_temp_files()
+                .with_context(|| format!("cleaning temp files in {}", dir.display()))?;
+            if cleaned > 0 {
+                tracing::info!(cleaned, "removed partial files left by an earlier run");
+            }
+            Arc::new(sink)
+        }
         SinkSettings::S3 {
             bucket,
             endpoint_url,

@@ -1,11 +1,14 @@
 //! Test support shared by snowstream's integration tests: a real S3 server in-process
-//! (s3s + s3s-fs on 127.0.0.1), readers for landed files, and control of a `snowstream`
-//! server process (start, wait until healthy, SIGKILL, SIGTERM). Loopback only.
+//! (s3s + s3s-fs on 127.0.0.1), a real sink behind an on/off switch, readers for landed
+//! files, and control of a `snowstream` server process (start, wait until healthy, SIGKILL,
+//! SIGTERM). Loopback only.
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -58,6 +61,58 @@ impl TestS3 {
     pub async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
+    }
+}
+
+/// A real sink behind a switch, to play an outage of the sink: while down, every put fails
+/// with a retryable connection error and nothing reaches the inner sink.
+pub struct SwitchableSink<S> {
+    inner: S,
+    up: AtomicBool,
+}
+
+impl<S: landing::sink::Sink> SwitchableSink<S> {
+    pub fn new(inner: S, up: bool) -> Arc<Self> {
+        Arc::new(SwitchableSink {
+            inner,
+            up: AtomicBool::new(up),
+        })
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    fn check(&self, key: &str) -> Result<(), landing::sink::SinkError> {
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(landing::sink::SinkError::Io {
+                backend: "test".into(),
+                key: key.into(),
+                action: "put",
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
+            })
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: landing::sink::Sink> landing::sink::Sink for SwitchableSink<S> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), landing::sink::SinkError> {
+        self.check(key)?;
+        self.inner.put_file(key, path).await
+    }
+    async fn put_bytes(
+        &self,
+        key: &str,
+        body: bytes::Bytes,
+    ) -> Result<(), landing::sink::SinkError> {
+        self.check(key)?;
+        self.inner.put_bytes(key, body).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }
 
