@@ -226,6 +226,14 @@ impl Landing {
             .get(stream)
             .ok_or_else(|| AppendError::UnknownStream(stream.to_owned()))?;
         let records = batch.records();
+        if records == 0 {
+            // Nothing to make durable, and no empty file should ever land.
+            return Ok(Receipt {
+                first_seq: 0,
+                records: 0,
+                received: Instant::now(),
+            });
+        }
         let payload = batch.into_bytes();
         let reserved = payload.len() as u64 + FRAME_OVERHEAD;
         self.gauge.try_reserve(reserved)?;

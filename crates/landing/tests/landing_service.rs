@@ -322,3 +322,25 @@ async fn unknown_stream_is_refused() {
     assert_eq!(err.to_string(), "no stream named \"nope\" is configured");
     landing.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_empty_batch_is_accepted_without_landing_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
+    let landing = Landing::start(
+        config(&dir.path().join("spool"), StreamConfig::new("s")),
+        sink,
+    )
+    .unwrap();
+    let r = landing
+        .append("s", Batch::new(chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(r.records, 0);
+    landing.flush().await;
+    landing.append("s", batch(0..2, "f")).await.unwrap();
+    landing.shutdown().await;
+    let files = data_files(&dir.path().join("landing"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(read_lines(&files[0]).len(), 2);
+}
