@@ -97,6 +97,8 @@ pub struct StreamConfig {
     pub max_age: Duration,
     pub compression: Compression,
     pub ack: AckMode,
+    /// Notify a Snowpipe through its REST API after each file lands (off when `None`).
+    pub snowpipe: Option<crate::notify::SnowpipeConfig>,
 }
 
 impl StreamConfig {
@@ -109,6 +111,7 @@ impl StreamConfig {
             max_age: Duration::from_secs(60),
             compression: Compression::default(),
             ack: AckMode::Durable,
+            snowpipe: None,
         }
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Lander {
     pub instance: String,
     pub sink: Arc<dyn Sink>,
     pub gauge: Arc<SpoolGauge>,
+    /// Queues landed keys for the Snowpipe notifier (before the segment is deleted).
+    pub notify: Option<crate::notify::Hook>,
 }
 
 impl Lander {
@@ -109,6 +111,9 @@ impl Lander {
             }
         }
         let _ = std::fs::remove_file(&tmp);
+        if let Some(hook) = &self.notify {
+            hook.landed(&stream, &key).await;
+        }
         if let Err(e) = std::fs::remove_file(&info.path).and_then(|()| sync_dir(&self.dir)) {
             tracing::error!(%stream, segment = %info.path.display(), error = %e,
                 "landed but could not delete the spool segment; it will be landed again under the same key on restart");

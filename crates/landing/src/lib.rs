@@ -10,6 +10,7 @@ mod batch;
 mod config;
 mod encode;
 mod lander;
+pub mod notify;
 pub mod sink;
 mod spool;
 
@@ -115,6 +116,7 @@ struct StreamHandle {
     tx: RwLock<Option<std::sync::mpsc::Sender<WriterMsg>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    snowpipe: Option<notify::Started>,
 }
 
 /// The landing service: spool writers and landers for every configured stream.
@@ -187,7 +189,14 @@ impl Landing {
                     acks: Vec::new(),
                 }));
             }
+            let snowpipe = sc
+                .snowpipe
+                .as_ref()
+                .map(|c| notify::start(&sc.name, &dir, c))
+                .transpose()
+                .map_err(|e| LandingError::Config(e.to_string()))?;
             let lander = lander::Lander {
+                notify: snowpipe.as_ref().map(|s| s.hook.clone()),
                 dir: dir.clone(),
                 config: sc.clone(),
                 instance: config.instance.clone(),
@@ -208,6 +217,7 @@ impl Landing {
                     tx: RwLock::new(Some(tx)),
                     writer: Mutex::new(Some(writer)),
                     lander: Mutex::new(Some(lander)),
+                    snowpipe,
                 },
             );
         }
@@ -272,6 +282,13 @@ impl Landing {
         self.streams.contains_key(name)
     }
 
+    /// What the stream's Snowpipe notifier did so far, and how many landed files still wait
+    /// for a successful `insertFiles` (`None` when the stream has no notifier).
+    pub fn snowpipe_status(&self, stream: &str) -> Option<(notify::SnowpipeStatus, usize)> {
+        let s = self.streams.get(stream)?.snowpipe.as_ref()?;
+        Some((s.status.lock().expect("lock").clone(), s.hook.queue.len()))
+    }
+
     /// Bytes waiting in the spool.
     pub fn spool_bytes(&self) -> u64 {
         self.gauge.used.load(Ordering::Acquire)
@@ -312,6 +329,10 @@ impl Landing {
             let lander = h.lander.lock().expect("lock").take();
             if let Some(l) = lander {
                 let _ = l.await;
+            }
+            // Keys not yet notified stay in the queue file and are sent on the next start.
+            if let Some(s) = &h.snowpipe {
+                s.task.abort();
             }
         }
     }

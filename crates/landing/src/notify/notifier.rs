@@ -1,0 +1,223 @@
+//! The background task of one stream: sends queued keys to `insertFiles` (≤ 5,000 a call,
+//! retrying with backoff, acknowledging queue entries only after a 200), then follows their
+//! load status through `insertReport` (and `loadHistoryScan` once a file is older than
+//! Snowflake keeps `insertReport` events) and reports it as metrics and logs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::Notify;
+
+use super::client::{FileReport, SnowpipeClient};
+use super::queue::NotifyQueue;
+use super::{MAX_FILES_PER_CALL, SnowpipeStatus};
+use crate::spool::writer::backoff;
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Rejected files kept in [`SnowpipeStatus::rejected`].
+const KEEP_REJECTED: usize = 100;
+
+pub(crate) struct Notifier {
+    pub stream: String,
+    pub queue: Arc<NotifyQueue>,
+    pub client: SnowpipeClient,
+    pub wake: Arc<Notify>,
+    pub status: Arc<Mutex<SnowpipeStatus>>,
+    pub strip_prefix: String,
+    pub batch: usize,
+    pub poll_interval: Duration,
+    pub history_after: Duration,
+    pub give_up_after: Duration,
+}
+
+struct Sent {
+    at: Instant,
+    wall: SystemTime,
+}
+
+impl Notifier {
+    /// The path Snowpipe sees: the key relative to the stage location.
+    fn stage_path<'a>(&self, key: &'a str) -> &'a str {
+        let p = self.strip_prefix.trim_matches('/');
+        if p.is_empty() {
+            return key;
+        }
+        key.strip_prefix(p)
+            .and_then(|r| r.strip_prefix('/'))
+            .unwrap_or(key)
+    }
+
+    pub async fn run(self) {
+        let mut awaiting: HashMap<String, Sent> = HashMap::new();
+        let mut begin_mark: Option<String> = None;
+        let mut attempt = 0u32;
+        let mut next_poll = Instant::now();
+        loop {
+            // 1. Notify everything queued, a batch at a time.
+            let mut failed = false;
+            loop {
+                let keys = self.queue.peek(self.batch.clamp(1, MAX_FILES_PER_CALL));
+                if keys.is_empty() {
+                    break;
+                }
+                let paths: Vec<String> =
+                    keys.iter().map(|k| self.stage_path(k).to_owned()).collect();
+                match self.client.insert_files(&paths).await {
+                    Ok(()) => {
+                        attempt = 0;
+                        if let Err(e) = self.queue.ack(&keys) {
+                            tracing::error!(stream = %self.stream, queue = %self.queue.path().display(), error = %e,
+                                "Snowpipe accepted the files but the queue could not record it; they will be notified again (Snowpipe skips files it already loaded)");
+                        }
+                        metrics::counter!("snowstream_snowpipe_files_total", "stream" => self.stream.clone(), "status" => "notified")
+                            .increment(paths.len() as u64);
+                        tracing::info!(stream = %self.stream, files = paths.len(), "notified Snowpipe (insertFiles)");
+                        let now = (Instant::now(), SystemTime::now());
+                        for p in paths {
+                            awaiting.insert(
+                                p,
+                                Sent {
+                                    at: now.0,
+                                    wall: now.1,
+                                },
+                            );
+                        }
+                        let mut st = self.status.lock().expect("lock");
+                        st.notified += keys.len() as u64;
+                        st.last_error = None;
+                    }
+                    Err(e) => {
+                        metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertFiles")
+                            .increment(1);
+                        let delay = backoff(attempt, MAX_BACKOFF);
+                        if e.is_transient() {
+                            tracing::warn!(stream = %self.stream, files = keys.len(), error = %e, retry_in = ?delay,
+                                "insertFiles failed; the files stay queued and will be sent again");
+                        } else {
+                            tracing::error!(stream = %self.stream, files = keys.len(), error = %e, retry_in = ?delay,
+                                "Snowpipe refused insertFiles; check the account, user, key, pipe name and grants (files stay queued)");
+                        }
+                        self.status.lock().expect("lock").last_error = Some(e.to_string());
+                        attempt = attempt.saturating_add(1);
+                        failed = true;
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = self.wake.notified() => {}
+                        }
+                        break;
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            // 2. Follow the load status of what was sent.
+            if !awaiting.is_empty() && Instant::now() >= next_poll {
+                self.poll(&mut awaiting, &mut begin_mark).await;
+                next_poll = Instant::now() + self.poll_interval;
+            }
+            let wait = if awaiting.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                next_poll.saturating_duration_since(Instant::now())
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    async fn poll(&self, awaiting: &mut HashMap<String, Sent>, begin_mark: &mut Option<String>) {
+        match self.client.insert_report(begin_mark.as_deref()).await {
+            Ok(report) => {
+                for f in &report.files {
+                    self.settle(awaiting, f);
+                }
+                if report.next_begin_mark.is_some() {
+                    *begin_mark = report.next_begin_mark;
+                }
+            }
+            Err(e) => {
+                metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertReport")
+                    .increment(1);
+                tracing::warn!(stream = %self.stream, error = %e, "insertReport failed; will ask again");
+            }
+        }
+        let old: Vec<&Sent> = awaiting
+            .values()
+            .filter(|s| s.at.elapsed() >= self.history_after)
+            .collect();
+        if let Some(oldest) = old.iter().map(|s| s.wall).min() {
+            let start: DateTime<Utc> = (oldest - Duration::from_secs(60)).into();
+            let start = start.to_rfc3339_opts(SecondsFormat::Millis, true);
+            match self.client.load_history_scan(&start).await {
+                Ok(scan) => {
+                    for f in &scan.files {
+                        self.settle(awaiting, f);
+                    }
+                }
+                Err(e) => {
+                    metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "loadHistoryScan")
+                        .increment(1);
+                    tracing::warn!(stream = %self.stream, error = %e, "loadHistoryScan failed; will ask again");
+                }
+            }
+        }
+        let expired: Vec<String> = awaiting
+            .iter()
+            .filter(|(_, s)| s.at.elapsed() >= self.give_up_after)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in expired {
+            awaiting.remove(&p);
+            self.count("unknown");
+            self.status.lock().expect("lock").unknown += 1;
+            tracing::warn!(stream = %self.stream, file = %p,
+                "Snowpipe reported no load status for this file; it may have been loaded before (Snowpipe skips files it already loaded) — check COPY_HISTORY");
+        }
+    }
+
+    fn count(&self, status: &'static str) {
+        metrics::counter!("snowstream_snowpipe_files_total", "stream" => self.stream.clone(), "status" => status)
+            .increment(1);
+    }
+
+    /// Records a final status for a file we are waiting on.
+    fn settle(&self, awaiting: &mut HashMap<String, Sent>, f: &FileReport) {
+        if f.status == "LOAD_IN_PROGRESS" || f.complete == Some(false) {
+            return;
+        }
+        if awaiting.remove(&f.path).is_none() {
+            return;
+        }
+        let mut st = self.status.lock().expect("lock");
+        match f.status.as_str() {
+            "LOADED" => {
+                self.count("loaded");
+                st.loaded += 1;
+                tracing::debug!(stream = %self.stream, file = %f.path, rows = f.rows_inserted, "Snowpipe loaded the file");
+            }
+            other => {
+                let label = if other == "PARTIALLY_LOADED" {
+                    st.partially_loaded += 1;
+                    "partially_loaded"
+                } else {
+                    st.failed += 1;
+                    "load_failed"
+                };
+                self.count(label);
+                tracing::warn!(stream = %self.stream, file = %f.path, status = %other,
+                    error = f.first_error.as_deref().or(f.system_error.as_deref()).unwrap_or("(no error text)"),
+                    line = f.first_error_line_num, rows_inserted = f.rows_inserted, errors_seen = f.errors_seen,
+                    "Snowpipe did not load the whole file");
+                if st.rejected.len() >= KEEP_REJECTED {
+                    st.rejected.remove(0);
+                }
+                st.rejected.push(f.clone());
+            }
+        }
+    }
+}
