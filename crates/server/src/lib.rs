@@ -10,6 +10,7 @@ mod holds;
 mod ingest;
 mod listen;
 pub mod records;
+pub mod s3;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,182 @@
+//! Settings of the S3 front door: credentials, bucket → stream routes, multipart spool.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::records::Format;
+
+/// One access key the S3 front door accepts.
+#[derive(Clone)]
+pub struct S3Credential {
+    pub access_key: String,
+    pub secret_key: String,
+    /// Buckets this key may write; empty means every configured bucket.
+    pub buckets: Vec<String>,
+}
+
+impl std::fmt::Debug for S3Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credential")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("buckets", &self.buckets)
+            .finish()
+    }
+}
+
+impl S3Credential {
+    /// Parses `ACCESS_KEY:SECRET_KEY[:bucket1|bucket2]` (AWS keys contain no `:`).
+    pub fn parse(spec: &str) -> Result<S3Credential, String> {
+        let mut parts = spec.trim().splitn(3, ':');
+        let access_key = parts.next().unwrap_or_default().trim();
+        let secret_key = parts.next().unwrap_or_default().trim();
+        if access_key.is_empty() || secret_key.is_empty() {
+            return Err(
+                "an S3 credential must be ACCESS_KEY:SECRET_KEY[:bucket1|bucket2]".to_owned(),
+            );
+        }
+        let buckets = parts
+            .next()
+            .map(|b| {
+                b.split('|')
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(S3Credential {
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            buckets,
+        })
+    }
+
+    pub(crate) fn may_write(&self, bucket: &str) -> bool {
+        self.buckets.is_empty() || self.buckets.iter().any(|b| b == bucket)
+    }
+}
+
+/// Objects put to `bucket` under keys starting with `prefix` become records of `stream`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRoute {
+    pub bucket: String,
+    /// Key prefix ("" matches every key). The longest matching prefix wins.
+    pub prefix: String,
+    pub stream: String,
+}
+
+impl BucketRoute {
+    /// Parses `bucket=stream` or `bucket/key/prefix=stream`.
+    pub fn parse(spec: &str) -> Result<BucketRoute, String> {
+        let (target, stream) = spec
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| format!("bucket route {spec:?} must be BUCKET[/PREFIX]=STREAM"))?;
+        let (bucket, prefix) = target.split_once('/').unwrap_or((target, ""));
+        let (bucket, stream) = (bucket.trim(), stream.trim());
+        if bucket.is_empty() || stream.is_empty() {
+            return Err(format!(
+                "bucket route {spec:?} must be BUCKET[/PREFIX]=STREAM"
+            ));
+        }
+        Ok(BucketRoute {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_start_matches('/').to_owned(),
+            stream: stream.to_owned(),
+        })
+    }
+}
+
+/// How the S3 front door behaves.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Region reported by GetBucketLocation/HeadBucket (clients sign with any region).
+    pub region: String,
+    pub credentials: Vec<S3Credential>,
+    pub routes: Vec<BucketRoute>,
+    /// Largest object (or assembled multipart upload), after decompression.
+    pub max_object_bytes: u64,
+    /// Where multipart parts are spooled until the upload completes.
+    pub uploads_dir: PathBuf,
+    /// Incomplete multipart uploads older than this are removed.
+    pub upload_max_age: Duration,
+    /// Seconds clients are told to wait in `Retry-After` when the spool is full.
+    pub retry_after_secs: u32,
+    /// Record format per stream when neither content type nor key extension says (default JSON).
+    pub default_formats: HashMap<String, Format>,
+}
+
+impl S3Config {
+    /// A configuration with defaults for everything but credentials and routes.
+    pub fn new(uploads_dir: impl Into<PathBuf>) -> S3Config {
+        S3Config {
+            region: "us-east-1".into(),
+            credentials: Vec::new(),
+            routes: Vec::new(),
+            max_object_bytes: 256 << 20,
+            uploads_dir: uploads_dir.into(),
+            upload_max_age: Duration::from_secs(7 * 24 * 3600),
+            retry_after_secs: 5,
+            default_formats: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn has_bucket(&self, bucket: &str) -> bool {
+        self.routes.iter().any(|r| r.bucket == bucket)
+    }
+
+    /// The stream for an object key: the route of `bucket` with the longest matching prefix.
+    pub(crate) fn route(&self, bucket: &str, key: &str) -> Option<&BucketRoute> {
+        self.routes
+            .iter()
+            .filter(|r| r.bucket == bucket && key.starts_with(&r.prefix))
+            .max_by_key(|r| r.prefix.len())
+    }
+
+    pub(crate) fn credential(&self, access_key: &str) -> Option<&S3Credential> {
+        self.credentials.iter().find(|c| c.access_key == access_key)
+    }
+
+    pub(crate) fn default_format(&self, stream: &str) -> Format {
+        self.default_formats
+            .get(stream)
+            .copied()
+            .unwrap_or(Format::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_credentials_and_routes() {
+        let c = S3Credential::parse("AK:se/cr+et:b1|b2").unwrap();
+        assert_eq!(
+            (c.access_key.as_str(), c.secret_key.as_str()),
+            ("AK", "se/cr+et")
+        );
+        assert_eq!(c.buckets, ["b1", "b2"]);
+        assert!(c.may_write("b2") && !c.may_write("b3"));
+        assert!(S3Credential::parse("AK:S").unwrap().may_write("any"));
+        assert!(S3Credential::parse("AK").is_err());
+
+        let r = BucketRoute::parse("raw/nifi/=customers").unwrap();
+        assert_eq!((r.bucket.as_str(), r.prefix.as_str()), ("raw", "nifi/"));
+        assert!(BucketRoute::parse("raw").is_err());
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let mut cfg = S3Config::new("/tmp/x");
+        cfg.routes = vec![
+            BucketRoute::parse("b=all").unwrap(),
+            BucketRoute::parse("b/orders/=orders").unwrap(),
+        ];
+        assert_eq!(cfg.route("b", "orders/1.csv").unwrap().stream, "orders");
+        assert_eq!(cfg.route("b", "x/1.csv").unwrap().stream, "all");
+        assert!(cfg.route("c", "x").is_none());
+    }
+}

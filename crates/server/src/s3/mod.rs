@@ -1,0 +1,163 @@
+//! The S3 API front door: enough of the S3 REST API (AWS Signature V4, path-style) that
+//! NiFi's PutS3Object, the AWS CLI and the SDKs can "upload" objects to snowstream. Each
+//! object is parsed into records and appended to the durable spool like an HTTP request;
+//! nothing is stored as an object. Buckets (or bucket + key prefix) map to streams.
+
+mod auth;
+mod config;
+mod digest;
+mod object;
+mod ops;
+mod uploads;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+
+pub use config::{BucketRoute, S3Config, S3Credential};
+
+/// Why the S3 front door could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum S3SetupError {
+    #[error("S3 front door: {0}")]
+    Config(String),
+    #[error("S3 multipart upload directory {path}: {source}")]
+    Uploads {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Builds the s3s service (a hyper/tower service) over `landing`. Starts the task that
+/// removes expired multipart uploads; must be called inside a tokio runtime.
+pub fn service(
+    landing: Arc<landing::Landing>,
+    config: S3Config,
+) -> Result<S3Service, S3SetupError> {
+    if config.credentials.is_empty() {
+        return Err(S3SetupError::Config(
+            "no credentials configured (access key:secret pairs)".into(),
+        ));
+    }
+    if config.routes.is_empty() {
+        return Err(S3SetupError::Config(
+            "no bucket is mapped to a stream".into(),
+        ));
+    }
+    for r in &config.routes {
+        if !landing.has_stream(&r.stream) {
+            return Err(S3SetupError::Config(format!(
+                "bucket {:?} is mapped to stream {:?}, which is not configured",
+                r.bucket, r.stream
+            )));
+        }
+    }
+    let uploads = uploads::Uploads::open(config.uploads_dir.clone()).map_err(|source| {
+        S3SetupError::Uploads {
+            path: config.uploads_dir.display().to_string(),
+            source,
+        }
+    })?;
+    let config = Arc::new(config);
+    let front = Arc::new(ops::Front {
+        landing,
+        config: config.clone(),
+        uploads,
+    });
+    let weak = Arc::downgrade(&front);
+    let max_age = config.upload_max_age;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(
+            Duration::from_secs(60).min(max_age / 2 + Duration::from_millis(100)),
+        );
+        loop {
+            tick.tick().await;
+            let Some(front) = weak.upgrade() else { break };
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = front.uploads.expire(max_age) {
+                    tracing::warn!(error = %e, "could not remove expired multipart uploads");
+                }
+            })
+            .await;
+        }
+    });
+    let mut builder = S3ServiceBuilder::new(ops::Handler(front));
+    builder.set_auth(auth::Keys(config.clone()));
+    builder.set_access(auth::Buckets(config));
+    Ok(builder.build())
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then lets open requests finish
+/// (up to `grace`).
+pub async fn serve(
+    listener: TcpListener,
+    service: S3Service,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = ConnBuilder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((socket, _peer)) = accepted else { continue };
+                let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// A running S3 front door on its own task.
+pub struct S3Server {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl S3Server {
+    /// Binds `addr` and serves the front door over `landing`.
+    pub async fn start(
+        addr: SocketAddr,
+        landing: Arc<landing::Landing>,
+        config: S3Config,
+    ) -> Result<S3Server, S3SetupError> {
+        let service = service(landing, config)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| S3SetupError::Config(format!("cannot listen on {addr}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| S3SetupError::Config(e.to_string()))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(
+            listener,
+            service,
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(10),
+        ));
+        Ok(S3Server { addr, stop, task })
+    }
+
+    /// Stops accepting and waits for open requests (up to 10 s).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,267 @@
+//! One object → records → the durable spool: the same parser and `landing::Batch` as the
+//! HTTP front door, with the object's key, bucket, user metadata and Content-Disposition
+//! filename as the records' attributes.
+
+use std::io::Read;
+
+use s3s::{S3Error, S3Result, s3_error};
+
+use super::config::S3Config;
+use crate::records::{self, Format};
+
+/// Objects up to this size are parsed on the request's own task.
+const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
+/// What the client said about an object, besides its bytes.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ObjectInfo {
+    pub bucket: String,
+    pub key: String,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    /// `x-amz-meta-*` user metadata, names without the prefix.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl ObjectInfo {
+    fn gzipped(&self) -> bool {
+        let by_encoding = self
+            .content_encoding
+            .as_deref()
+            .is_some_and(|e| e.split(',').any(|t| t.trim().eq_ignore_ascii_case("gzip")));
+        by_encoding || self.key.to_ascii_lowercase().ends_with(".gz")
+    }
+
+    /// Content type, else key extension, else the stream's default.
+    fn format(&self, config: &S3Config, stream: &str) -> Format {
+        self.content_type
+            .as_deref()
+            .and_then(Format::from_mime)
+            .or_else(|| Format::from_extension(&self.key))
+            .unwrap_or_else(|| config.default_format(stream))
+    }
+
+    fn attributes(&self, etag: &str) -> Vec<(String, String)> {
+        let (dir, base) = match self.key.rsplit_once('/') {
+            Some((d, b)) => (format!("{d}/"), b.to_owned()),
+            None => ("./".to_owned(), self.key.clone()),
+        };
+        let mut attrs: Vec<(String, String)> = vec![
+            ("filename".into(), base),
+            ("path".into(), dir),
+            ("uuid".into(), uuid::Uuid::new_v4().to_string()),
+            ("s3.bucket".into(), self.bucket.clone()),
+            ("s3.key".into(), self.key.clone()),
+            ("s3.etag".into(), etag.to_owned()),
+        ];
+        if let Some(ct) = &self.content_type {
+            attrs.push(("mime.type".into(), ct.clone()));
+        }
+        for (k, v) in &self.metadata {
+            set_attr(&mut attrs, k, v);
+        }
+        if let Some(f) = self
+            .content_disposition
+            .as_deref()
+            .and_then(disposition_filename)
+        {
+            set_attr(&mut attrs, "filename", &f);
+        }
+        attrs
+    }
+}
+
+fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match attrs.iter_mut().find(|(k, _)| k == key) {
+        Some((_, v)) => *v = value.to_owned(),
+        None => attrs.push((key.to_owned(), value.to_owned())),
+    }
+}
+
+/// The file name in a Content-Disposition value (`filename*=UTF-8''…` or `filename="…"`),
+/// or the whole value when it is a bare name (NiFi's PutS3Object sends just the name).
+fn disposition_filename(value: &str) -> Option<String> {
+    let mut plain = None;
+    for part in value.split(';').map(str::trim) {
+        if let Some(v) = part.strip_prefix("filename*=") {
+            let v = v.rsplit("''").next().unwrap_or(v);
+            return Some(percent_decode(v));
+        }
+        if let Some(v) = part.strip_prefix("filename=") {
+            plain = Some(v.trim_matches('"').to_owned());
+        }
+    }
+    if plain.is_none() {
+        let v = value.trim();
+        let is_type = ["inline", "attachment"]
+            .iter()
+            .any(|t| v.eq_ignore_ascii_case(t));
+        if !v.is_empty() && !is_type && !v.contains('=') {
+            plain = Some(v.to_owned());
+        }
+    }
+    plain.filter(|p| !p.is_empty())
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if b[i] == b'%'
+            && let Some(Ok(v)) = hex.map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses an object into a batch: all records or an error naming the line.
+pub(crate) async fn parse_object(
+    config: &S3Config,
+    stream: &str,
+    info: &ObjectInfo,
+    body: Vec<u8>,
+    etag: &str,
+) -> S3Result<landing::Batch> {
+    let format = info.format(config, stream);
+    let gzip = info.gzipped();
+    let attrs = info.attributes(etag);
+    let key = info.key.clone();
+    let max = config.max_object_bytes;
+    let inline = body.len() <= INLINE_PARSE_BYTES;
+    let parse = move || -> S3Result<landing::Batch> {
+        let content = if gzip { gunzip(&body, max)? } else { body };
+        let mut batch = landing::Batch::new(chrono::Utc::now());
+        let mut started = false;
+        records::parse(&content, format, &mut |rec: &[u8]| {
+            if !started {
+                batch.begin_group(&attrs);
+                started = true;
+            }
+            batch.push_record(rec);
+        })
+        .map_err(|e| {
+            s3_error!(
+                InvalidArgument,
+                "object {key:?} is not valid {}: {e}; nothing of it was kept",
+                format.name()
+            )
+        })?;
+        Ok(batch)
+    };
+    if inline {
+        parse()
+    } else {
+        tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|e| s3_error!(InternalError, "record parser failed: {e}"))?
+    }
+}
+
+fn gunzip(body: &[u8], max: u64) -> S3Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| s3_error!(InvalidArgument, "object is not valid gzip: {e}"))?;
+    if out.len() as u64 > max {
+        return Err(s3_error!(
+            EntityTooLarge,
+            "object is over the {max}-byte limit after decompression"
+        ));
+    }
+    Ok(out)
+}
+
+/// Appends a parsed object; resolves once its records are durable (per the stream's ack mode).
+pub(crate) async fn append(
+    landing: &landing::Landing,
+    config: &S3Config,
+    stream: &str,
+    batch: landing::Batch,
+    bytes: u64,
+) -> S3Result<landing::Receipt> {
+    let records = batch.records();
+    let receipt = landing
+        .append(stream, batch)
+        .await
+        .map_err(|e| append_error(e, config.retry_after_secs))?;
+    metrics::counter!("snowstream_bytes_received_total", "stream" => stream.to_owned())
+        .increment(bytes);
+    metrics::counter!("snowstream_records_received_total", "stream" => stream.to_owned())
+        .increment(records);
+    metrics::counter!("snowstream_s3_objects_total", "stream" => stream.to_owned()).increment(1);
+    Ok(receipt)
+}
+
+pub(crate) fn slow_down(reason: &str, retry_after: u32) -> S3Error {
+    let mut e = s3_error!(SlowDown, "{reason}");
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry_after),
+    );
+    e.set_headers(h);
+    e
+}
+
+fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
+    use landing::AppendError as A;
+    match e {
+        A::SpoolFull { .. } | A::ShuttingDown => slow_down(&e.to_string(), retry_after),
+        A::UnknownStream(_) => s3_error!(
+            InternalError,
+            "the bucket's stream is not configured in snowstream: {e}"
+        ),
+        A::Spool(_) => s3_error!(InternalError, "{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_filenames() {
+        assert_eq!(
+            disposition_filename("attachment; filename=\"a b.csv\"").as_deref(),
+            Some("a b.csv")
+        );
+        assert_eq!(
+            disposition_filename("inline; filename*=UTF-8''caf%C3%A9.csv").as_deref(),
+            Some("café.csv")
+        );
+        assert_eq!(
+            disposition_filename("orders.csv").as_deref(),
+            Some("orders.csv")
+        );
+        assert_eq!(disposition_filename("inline"), None);
+    }
+
+    #[test]
+    fn format_from_type_then_extension_then_default() {
+        let cfg = S3Config::new("/tmp/x");
+        let mut info = ObjectInfo {
+            key: "a/b.csv.gz".into(),
+            ..ObjectInfo::default()
+        };
+        assert_eq!(info.format(&cfg, "s"), Format::Csv);
+        assert!(info.gzipped());
+        info.content_type = Some("application/x-ndjson".into());
+        assert_eq!(info.format(&cfg, "s"), Format::Ndjson);
+        info.content_type = Some("binary/octet-stream".into());
+        info.key = "blob".into();
+        assert_eq!(info.format(&cfg, "s"), Format::Json);
+        assert!(!info.gzipped());
+    }
+}

@@ -1,0 +1,228 @@
+//! Harness for the `s3_*` tests: a real landing service (spool in a temp dir, local sink or
+//! a sink that is down), the S3 front door on 127.0.0.1:0, aws-sdk-s3 clients, and a reader
+//! for the landed files.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::config::{BehaviorVersion, Region};
+use landing::sink::{LocalSink, Sink, SinkError};
+use landing::{Landing, LandingConfig, StreamConfig};
+use server::s3::{BucketRoute, S3Config, S3Credential, S3Server};
+
+pub const AK: &str = "AKIDSNOWSTREAMTEST";
+pub const SK: &str = "s3cr3t/key+for+tests";
+pub const OTHER_AK: &str = "AKIDORDERSONLY";
+pub const OTHER_SK: &str = "orders-only-secret";
+
+/// A sink that refuses every put, so the spool only fills.
+pub struct DownSink;
+
+#[async_trait::async_trait]
+impl Sink for DownSink {
+    async fn put_file(&self, key: &str, _path: &Path) -> Result<(), SinkError> {
+        Err(down(key))
+    }
+    async fn put_bytes(&self, key: &str, _body: bytes::Bytes) -> Result<(), SinkError> {
+        Err(down(key))
+    }
+    fn describe(&self) -> String {
+        "down".into()
+    }
+}
+
+fn down(key: &str) -> SinkError {
+    SinkError::Io {
+        backend: "test".into(),
+        key: key.into(),
+        action: "put",
+        source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
+    }
+}
+
+pub struct Setup {
+    pub spool_max_bytes: u64,
+    pub sink_down: bool,
+    pub s3: S3Config,
+}
+
+pub struct S3Test {
+    pub server: Option<S3Server>,
+    pub landing: Arc<Landing>,
+    pub config: S3Config,
+    pub landing_dir: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Streams `customers` and `orders`; bucket `raw` → customers, `raw/orders/` → orders,
+/// bucket `orders` → orders. Key AK may write every bucket, OTHER_AK only `orders`.
+pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s3 = S3Config::new(dir.path().join("s3-uploads"));
+    s3.credentials = vec![
+        S3Credential::parse(&format!("{AK}:{SK}")).unwrap(),
+        S3Credential::parse(&format!("{OTHER_AK}:{OTHER_SK}:orders")).unwrap(),
+    ];
+    s3.routes = ["raw=customers", "raw/orders/=orders", "orders=orders"]
+        .iter()
+        .map(|r| BucketRoute::parse(r).unwrap())
+        .collect();
+    let mut setup = Setup {
+        spool_max_bytes: 256 << 20,
+        sink_down: false,
+        s3,
+    };
+    f(&mut setup);
+    let landing_dir = dir.path().join("landing");
+    let sink: Arc<dyn Sink> = if setup.sink_down {
+        Arc::new(DownSink)
+    } else {
+        Arc::new(LocalSink::new(&landing_dir).expect("local sink"))
+    };
+    let landing = Arc::new(
+        Landing::start(
+            LandingConfig {
+                spool_dir: dir.path().join("spool"),
+                instance: "s3t".into(),
+                spool_max_bytes: setup.spool_max_bytes,
+                streams: vec![StreamConfig::new("customers"), StreamConfig::new("orders")],
+            },
+            sink,
+        )
+        .expect("landing starts"),
+    );
+    let server = S3Server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        landing.clone(),
+        setup.s3.clone(),
+    )
+    .await
+    .expect("S3 front door starts");
+    S3Test {
+        server: Some(server),
+        landing,
+        config: setup.s3,
+        landing_dir,
+        dir,
+    }
+}
+
+impl S3Test {
+    pub fn addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("running").addr
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// An aws-sdk-s3 client as NiFi/the CLI are set up: endpoint override, path style.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        self.client_as(AK, SK)
+    }
+
+    pub fn client_as(&self, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+        let creds = aws_credential_types::Credentials::new(ak, sk, None, None, "test");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(30))
+                    .build(),
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// Stops the S3 front door and starts it again on a new port (same uploads dir).
+    pub async fn restart_s3(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        self.server = Some(
+            S3Server::start(
+                "127.0.0.1:0".parse().unwrap(),
+                self.landing.clone(),
+                self.config.clone(),
+            )
+            .await
+            .expect("S3 front door restarts"),
+        );
+    }
+
+    /// Lands everything acknowledged so far (bounded wait), then reads every landed line.
+    pub async fn landed(&self) -> Vec<serde_json::Value> {
+        tokio::time::timeout(Duration::from_secs(30), self.landing.flush())
+            .await
+            .expect("flush finished within 30 s");
+        landed_files(&self.landing_dir)
+            .iter()
+            .flat_map(|p| read_landed(p))
+            .collect()
+    }
+
+    pub fn files(&self) -> Vec<PathBuf> {
+        landed_files(&self.landing_dir)
+    }
+}
+
+pub fn landed_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".ndjson.zst") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn read_landed(path: &Path) -> Vec<serde_json::Value> {
+    let mut text = String::new();
+    zstd::Decoder::new(std::fs::File::open(path).expect("open"))
+        .expect("zstd")
+        .read_to_string(&mut text)
+        .expect("decompress");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("landed line is JSON"))
+        .collect()
+}
+
+/// The `record` objects of landed lines whose attribute `s3.key` is `key`.
+pub fn records_of<'a>(lines: &'a [serde_json::Value], key: &str) -> Vec<&'a serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["meta"]["attributes"]["s3.key"] == key)
+        .map(|l| &l["record"])
+        .collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
