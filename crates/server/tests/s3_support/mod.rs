@@ -78,23 +78,7 @@ pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
     };
     f(&mut setup);
     let landing_dir = dir.path().join("landing");
-    let sink: Arc<dyn Sink> = if setup.sink_down {
-        Arc::new(DownSink)
-    } else {
-        Arc::new(LocalSink::new(&landing_dir).expect("local sink"))
-    };
-    let landing = Arc::new(
-        Landing::start(
-            LandingConfig {
-                spool_dir: dir.path().join("spool"),
-                instance: "s3t".into(),
-                spool_max_bytes: setup.spool_max_bytes,
-                streams: vec![StreamConfig::new("customers"), StreamConfig::new("orders")],
-            },
-            sink,
-        )
-        .expect("landing starts"),
-    );
+    let landing = start_landing(dir.path(), setup.sink_down, setup.spool_max_bytes);
     let server = S3Server::start(
         "127.0.0.1:0".parse().unwrap(),
         landing.clone(),
@@ -109,6 +93,26 @@ pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
         landing_dir,
         dir,
     }
+}
+
+fn start_landing(dir: &Path, sink_down: bool, spool_max_bytes: u64) -> Arc<Landing> {
+    let sink: Arc<dyn Sink> = if sink_down {
+        Arc::new(DownSink)
+    } else {
+        Arc::new(LocalSink::new(dir.join("landing")).expect("local sink"))
+    };
+    Arc::new(
+        Landing::start(
+            LandingConfig {
+                spool_dir: dir.join("spool"),
+                instance: "s3t".into(),
+                spool_max_bytes,
+                streams: vec![StreamConfig::new("customers"), StreamConfig::new("orders")],
+            },
+            sink,
+        )
+        .expect("landing starts"),
+    )
 }
 
 impl S3Test {
@@ -143,20 +147,49 @@ impl S3Test {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
-    /// Stops the S3 front door and starts it again on a new port (same uploads dir).
-    pub async fn restart_s3(&mut self) {
+    /// Stops the S3 front door and the landing service, then starts both again on the same
+    /// directories (the front door on a new port), like a process restart.
+    pub async fn restart(mut self) -> S3Test {
         if let Some(s) = self.server.take() {
             s.stop().await;
         }
-        self.server = Some(
-            S3Server::start(
-                "127.0.0.1:0".parse().unwrap(),
-                self.landing.clone(),
-                self.config.clone(),
-            )
-            .await
-            .expect("S3 front door restarts"),
-        );
+        self.landing.shutdown().await;
+        let S3Test {
+            mut landing,
+            config,
+            landing_dir,
+            dir,
+            ..
+        } = self;
+        // Wait (bounded) until the stopped front door has let go of the landing service, so
+        // its spool lock is released when it drops.
+        for _ in 0..100 {
+            match Arc::try_unwrap(landing) {
+                Ok(l) => {
+                    drop(l);
+                    break;
+                }
+                Err(l) => {
+                    landing = l;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        let landing = start_landing(dir.path(), false, 256 << 20);
+        let server = S3Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            landing.clone(),
+            config.clone(),
+        )
+        .await
+        .expect("S3 front door restarts");
+        S3Test {
+            server: Some(server),
+            landing,
+            config,
+            landing_dir,
+            dir,
+        }
     }
 
     /// Lands everything acknowledged so far (bounded wait), then reads every landed line.
