@@ -80,13 +80,15 @@ fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
 }
 
 /// The file name in a Content-Disposition value (`filename*=UTF-8''…` or `filename="…"`),
-/// or the whole value when it is a bare name (NiFi's PutS3Object sends just the name).
+/// or the whole value when it is a bare name. NiFi's PutS3Object sends the FlowFile's
+/// `filename` form-URL-encoded (bare, or as `attachment; filename="…"`), so plain names are
+/// form-decoded (`+` is a space, `%XX` a byte) to give back the attribute NiFi had.
 fn disposition_filename(value: &str) -> Option<String> {
     let mut plain = None;
     for part in value.split(';').map(str::trim) {
         if let Some(v) = part.strip_prefix("filename*=") {
             let v = v.rsplit("''").next().unwrap_or(v);
-            return Some(percent_decode(v));
+            return Some(percent_decode(v, false));
         }
         if let Some(v) = part.strip_prefix("filename=") {
             plain = Some(v.trim_matches('"').to_owned());
@@ -101,10 +103,12 @@ fn disposition_filename(value: &str) -> Option<String> {
             plain = Some(v.to_owned());
         }
     }
-    plain.filter(|p| !p.is_empty())
+    plain
+        .map(|p| percent_decode(&p, true))
+        .filter(|p| !p.is_empty())
 }
 
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -117,6 +121,9 @@ fn percent_decode(s: &str) -> String {
         {
             out.push(v);
             i += 3;
+        } else if plus_is_space && b[i] == b'+' {
+            out.push(b' ');
+            i += 1;
         } else {
             out.push(b[i]);
             i += 1;
@@ -234,7 +241,7 @@ mod tests {
     #[test]
     fn content_disposition_filenames() {
         assert_eq!(
-            disposition_filename("attachment; filename=\"a b.csv\"").as_deref(),
+            disposition_filename("attachment; filename=\"a%20b.csv\"").as_deref(),
             Some("a b.csv")
         );
         assert_eq!(
