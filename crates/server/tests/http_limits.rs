@@ -253,3 +253,24 @@ async fn concurrent_clients_every_acknowledged_record_lands_exactly_once() {
         CLIENTS * (0..REQUESTS).map(|r| r % 3 + 1).sum::<u64>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_shutdown_requests_are_503_and_everything_before_landed() {
+    let s = TestServer::start_with(|setup| setup.server.retry_after_secs = 3).await;
+    let r = post_ndjson(&s, ndjson([1, 2])).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokio::time::timeout(Duration::from_secs(20), s.landing.shutdown())
+        .await
+        .expect("shutdown finished");
+    // Landed by shutdown itself, without a flush.
+    let landed = common::read_landed(s.landing_dir());
+    assert_eq!(
+        landed.iter().map(|l| l.record.clone()).collect::<Vec<_>>(),
+        vec![json!({"id":1}), json!({"id":2})]
+    );
+    let r = post_ndjson(&s, ndjson([3])).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.header("retry-after"), Some("3"));
+    assert_eq!(r.text, "snowstream is shutting down\n");
+    assert_eq!(common::read_landed(s.landing_dir()).len(), 2);
+}

@@ -299,6 +299,42 @@ async fn gzip_bodies_are_decompressed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_content_encodings_never_land_compressed_bytes() {
+    let s = TestServer::start_default().await;
+    let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut deflated, b"{\"id\":1}\n{\"id\":2}\n").unwrap();
+    let deflated = deflated.finish().unwrap();
+    let r = send(
+        s.post("/contentListener")
+            .header("content-type", "application/x-ndjson")
+            .header("content-encoding", "deflate")
+            .body(deflated),
+    )
+    .await;
+    assert!((400..500).contains(&r.status), "{}: {}", r.status, r.text);
+    // An empty body that claims to be gzip is not a gzip stream.
+    let r = send(
+        s.post("/contentListener")
+            .header("content-type", "application/x-ndjson")
+            .header("content-encoding", "gzip")
+            .body(""),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("gzip"), "{}", r.text);
+    // A gzip stream of nothing is zero records.
+    let r = send(
+        s.post("/contentListener")
+            .header("content-type", "application/x-ndjson")
+            .header("content-encoding", "gzip")
+            .body(gzip(b"")),
+    )
+    .await;
+    assert_eq!(r.text, "accepted 0 records into customers\n");
+    assert!(s.landed().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_gzip_is_a_400_and_lands_nothing() {
     let s = TestServer::start_default().await;
     let good = gzip(b"{\"id\":1}\n{\"id\":2}\n");
