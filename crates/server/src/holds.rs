@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use landing::Batch;
 
-struct Held {
-    stream: String,
-    batch: Batch,
+/// A held batch and when it was made.
+pub(crate) struct Held {
+    pub stream: String,
+    pub batch: Batch,
     created: Instant,
 }
 
@@ -56,7 +57,7 @@ impl Holds {
     }
 
     /// Takes a hold for confirmation.
-    pub fn take(&self, id: &str) -> Option<(String, Batch)> {
+    pub fn take(&self, id: &str) -> Option<Held> {
         let held = self.map.lock().expect("lock").remove(id)?;
         self.bytes
             .fetch_sub(held.batch.packed_len() as u64, Ordering::AcqRel);
@@ -64,7 +65,16 @@ impl Holds {
         if held.created.elapsed() > self.timeout {
             return None;
         }
-        Some((held.stream, held.batch))
+        Some(held)
+    }
+
+    /// Puts back a hold whose confirmation could not be made durable; it keeps its original
+    /// deadline and its place within the memory limit.
+    pub fn restore(&self, id: String, held: Held) {
+        self.bytes
+            .fetch_add(held.batch.packed_len() as u64, Ordering::AcqRel);
+        self.map.lock().expect("lock").insert(id, held);
+        metrics::gauge!("snowstream_holds").increment(1.0);
     }
 
     /// Drops holds older than the timeout; returns how many.

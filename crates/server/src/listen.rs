@@ -82,10 +82,11 @@ async fn post_default(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // A header that is not text still names a stream (one that cannot exist, so a 404),
+    // rather than silently sending the records to the default stream.
     let stream = headers
         .get(STREAM_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     respond(receive(&state, stream, peer, &uri, &headers, body).await)
 }
 
@@ -111,7 +112,10 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        // The auth scheme is case-insensitive (RFC 7235); the token is not.
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token))
+        .map(str::trim)
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         Ok(())
@@ -272,21 +276,29 @@ async fn confirm_hold(
     if let Err(e) = authorize(&state, &headers) {
         return e.into_response();
     }
-    let Some((stream, batch)) = state.holds.take(&id) else {
+    let Some(held) = state.holds.take(&id) else {
         return ApiError::NotFound(format!(
             "no hold with id {id} (never made, already confirmed, or expired)"
         ))
         .into_response();
     };
-    let records = batch.records();
-    match state.landing.append(&stream, batch).await {
+    let stream = held.stream.clone();
+    let records = held.batch.records();
+    match state.landing.append(&stream, held.batch.clone()).await {
         Ok(_) => {
             metrics::counter!("snowstream_records_received_total", "stream" => stream.clone())
                 .increment(records);
             metrics::counter!("snowstream_requests_total", "stream" => stream).increment(1);
             (StatusCode::OK, "").into_response()
         }
-        Err(e) => ApiError::from_append(e, state.config.retry_after_secs).into_response(),
+        Err(e) => {
+            // Nothing was appended: keep the hold (and its deadline) so the retry that the
+            // 503's Retry-After invites can still confirm it.
+            if matches!(e, landing::AppendError::SpoolFull { .. }) {
+                state.holds.restore(id, held);
+            }
+            ApiError::from_append(e, state.config.retry_after_secs).into_response()
+        }
     }
 }
 

@@ -153,12 +153,13 @@ async fn a_hold_is_only_made_for_a_valid_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: listen.rs confirm_hold takes the hold out before appending; a 503 (spool full) \
-            answer to DELETE drops the held records, so the retry its Retry-After invites is a 404"]
 async fn a_delete_refused_for_a_full_spool_can_be_retried() {
     let s = TestServer::start_with(|setup| {
         setup.spool_max_bytes = 2048;
         setup.sink_up = false;
+        let mut customers = landing::StreamConfig::new("customers");
+        customers.max_records = 4; // seal batches often, so the spool drains once the sink is back
+        setup.streams = vec![customers];
         setup.server.retry_after_secs = 1;
     })
     .await;
