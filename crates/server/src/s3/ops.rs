@@ -327,6 +327,19 @@ impl S3 for Handler {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let f = self.0.clone();
         let i = req.input;
+        if let Some(done) = f.uploads.completed(&i.upload_id)
+            && done.bucket == i.bucket
+            && done.key == i.key
+        {
+            // A retried Complete (the first answer was lost): same answer, nothing appended again.
+            return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                location: Some(format!("/{}/{}", i.bucket, i.key)),
+                bucket: Some(i.bucket),
+                key: Some(i.key),
+                e_tag: Some(ETag::Strong(done.etag)),
+                ..Default::default()
+            }));
+        }
         let meta = f.upload(&i.upload_id, &i.bucket, &i.key)?;
         let requested = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if requested.is_empty() {
@@ -389,9 +402,8 @@ impl S3 for Handler {
         .map_err(internal)?;
         let batch = object::parse_object(&f.config, &meta.stream, &meta.info, body, &etag).await?;
         object::append(&f.landing, &f.config, &meta.stream, batch, total).await?;
-        let id = meta.upload_id.clone();
-        let front = f.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || front.uploads.remove(&id))
+        let (front, done, e) = (f.clone(), meta.clone(), etag.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || front.uploads.finish(&done, &e))
             .await
             .map_err(internal)?
         {

@@ -26,6 +26,14 @@ impl UploadMeta {
     }
 }
 
+/// What a completed upload answered.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Completed {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+}
+
 /// One stored part.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredPart {
@@ -134,6 +142,34 @@ impl Uploads {
         Ok(out)
     }
 
+    /// Records that upload `id` completed with `etag` (so a retried Complete gets the same
+    /// answer instead of NoSuchUpload), then removes its parts.
+    pub fn finish(&self, meta: &UploadMeta, etag: &str) -> io::Result<()> {
+        let done = self.dir.join("done");
+        fs::create_dir_all(&done)?;
+        let marker = Completed {
+            bucket: meta.info.bucket.clone(),
+            key: meta.info.key.clone(),
+            etag: etag.to_owned(),
+        };
+        let tmp = done.join(format!(".{}", meta.upload_id));
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(&marker).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        fs::rename(&tmp, done.join(&meta.upload_id))?;
+        sync_dir(&done)?;
+        self.remove(&meta.upload_id)
+    }
+
+    /// How upload `id` was completed, if it was (and the marker has not expired).
+    pub fn completed(&self, id: &str) -> Option<Completed> {
+        if !valid_id(id) {
+            return None;
+        }
+        let b = fs::read(self.dir.join("done").join(id)).ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
     /// Every upload in progress.
     pub fn list(&self) -> io::Result<Vec<UploadMeta>> {
         let mut out = Vec::new();
@@ -176,6 +212,18 @@ impl Uploads {
                 tracing::info!(upload_id = %m.upload_id, bucket = %m.info.bucket, key = %m.info.key,
                     "removed an expired incomplete multipart upload");
                 n += 1;
+            }
+        }
+        // Completion markers only answer retried Completes; drop them after the same age.
+        if let Ok(entries) = fs::read_dir(self.dir.join("done")) {
+            for e in entries.flatten() {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > max_age));
+                if old {
+                    let _ = fs::remove_file(e.path());
+                }
             }
         }
         Ok(n)
