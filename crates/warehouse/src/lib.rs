@@ -10,6 +10,7 @@
 
 mod error;
 mod local;
+pub mod rest;
 pub mod snowflake;
 pub mod spec;
 mod typing;

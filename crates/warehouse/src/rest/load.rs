@@ -1,0 +1,305 @@
+//! Loading the files an `insertFiles` call names, exactly once by the warehouse's load history,
+//! and remembering the outcomes for `insertReport` / `loadHistoryScan`.
+//!
+//! Each named file is hard-linked (or copied) from the landing folder into an empty staging
+//! folder under the same relative path, and the local pipe loads that folder: file names in the
+//! raw table and load history are the same as when the whole landing folder is loaded, so a
+//! file loaded either way is never loaded twice.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::Warehouse;
+use crate::error::Error;
+
+/// Snowflake keeps at most this many `insertReport` events…
+const MAX_EVENTS: usize = 10_000;
+/// …for at most this long.
+const EVENT_MINUTES: i64 = 10;
+
+/// The outcome of one file, in Snowpipe's report format.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub entry: Value,
+}
+
+pub(crate) struct PipeState {
+    pub warehouse: Warehouse,
+    pub landing_dir: PathBuf,
+    pub stage_dir: PathBuf,
+    pub run_tasks: bool,
+    pub events: VecDeque<Event>,
+    /// Failed files (not in the load history), for `loadHistoryScan`.
+    pub failures: VecDeque<Event>,
+    pub next_seq: u64,
+}
+
+fn now_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Why a path cannot name a landed file.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\\')
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err("the path must be relative to the stage, '/'-separated, without '.' or '..'");
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let landed =
+        !name.starts_with('.') && (name.ends_with(".ndjson.zst") || name.ends_with(".ndjson.gz"));
+    if !landed {
+        return Err("not a landed data file (*.ndjson.zst or *.ndjson.gz)");
+    }
+    Ok(())
+}
+
+fn reset_dir(dir: &Path) -> Result<(), Error> {
+    let io = |context: &str, source| Error::Io {
+        context: format!("{context} {}", dir.display()),
+        source,
+    };
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("emptying the staging folder", e)),
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io("creating the staging folder", e))
+}
+
+impl PipeState {
+    pub fn new(warehouse: Warehouse, landing_dir: PathBuf, run_tasks: bool) -> Result<Self, Error> {
+        let mut stage = warehouse.path().as_os_str().to_owned();
+        stage.push(".rest-stage");
+        let stage_dir = PathBuf::from(stage);
+        reset_dir(&stage_dir)?;
+        Ok(PipeState {
+            warehouse,
+            landing_dir,
+            stage_dir,
+            run_tasks,
+            events: VecDeque::new(),
+            failures: VecDeque::new(),
+            next_seq: 1,
+        })
+    }
+
+    fn record(&mut self, entry: Value, failed: bool) {
+        let now = Utc::now();
+        let ev = Event {
+            seq: self.next_seq,
+            at: now,
+            entry,
+        };
+        self.next_seq += 1;
+        if failed {
+            self.failures.push_back(ev.clone());
+            if self.failures.len() > MAX_EVENTS {
+                self.failures.pop_front();
+            }
+        }
+        self.events.push_back(ev);
+        self.expire(now);
+    }
+
+    fn expire(&mut self, now: DateTime<Utc>) {
+        let horizon = now - ChronoDuration::minutes(EVENT_MINUTES);
+        while self
+            .events
+            .front()
+            .is_some_and(|e| e.at < horizon || self.events.len() > MAX_EVENTS)
+        {
+            self.events.pop_front();
+        }
+    }
+
+    fn entry(&self, path: &str, size: u64, received: &str, status: &str) -> Value {
+        json!({
+            "path": path,
+            "stageLocation": format!("{}/", self.landing_dir.display()),
+            "fileSize": size,
+            "timeReceived": received,
+            "lastInsertTime": now_text(Utc::now()),
+            "rowsInserted": 0,
+            "rowsParsed": 0,
+            "errorsSeen": 0,
+            "errorLimit": 1,
+            "complete": true,
+            "status": status,
+        })
+    }
+
+    /// Loads the named files (each at most once, ever) and records their outcomes.
+    pub fn insert_files(&mut self, paths: &[String]) -> Result<(), Error> {
+        let received = now_text(Utc::now());
+        let mut loaded_any = false;
+        for path in paths {
+            if let Err(reason) = check_path(path) {
+                self.fail(path, 0, &received, reason.to_owned());
+                continue;
+            }
+            let src = self.landing_dir.join(path);
+            let size = match std::fs::metadata(&src) {
+                Ok(m) if m.is_file() => m.len(),
+                _ => {
+                    self.fail(
+                        path,
+                        0,
+                        &received,
+                        format!("Remote file '{path}' was not found in the landing folder."),
+                    );
+                    continue;
+                }
+            };
+            reset_dir(&self.stage_dir)?;
+            let staged = self.stage_dir.join(path);
+            let linked = staged
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| {
+                    std::fs::hard_link(&src, &staged)
+                        .or_else(|_| std::fs::copy(&src, &staged).map(|_| ()))
+                });
+            if let Err(e) = linked {
+                self.fail(path, size, &received, format!("cannot stage the file: {e}"));
+                continue;
+            }
+            let report = self.warehouse.load_new_files(&self.stage_dir)?;
+            if report.files_loaded == 1 {
+                loaded_any = true;
+                let mut entry = self.entry(
+                    path,
+                    size,
+                    &received,
+                    if report.rows_rejected == 0 {
+                        "LOADED"
+                    } else {
+                        "PARTIALLY_LOADED"
+                    },
+                );
+                entry["rowsInserted"] = json!(report.rows_loaded);
+                entry["rowsParsed"] = json!(report.rows_loaded + report.rows_rejected);
+                entry["errorsSeen"] = json!(report.rows_rejected);
+                if report.rows_rejected > 0 {
+                    entry["firstError"] = json!(format!(
+                        "{} line(s) are not a JSON object with a \"record\" object",
+                        report.rows_rejected
+                    ));
+                }
+                tracing::info!(file = %path, rows = report.rows_loaded, rejected = report.rows_rejected, "pipe loaded file");
+                self.record(entry, false);
+            } else if report.files_already_loaded == 1 {
+                // Like Snowpipe: a file in the load history is skipped without an event.
+                tracing::debug!(file = %path, "pipe skipped a file it already loaded");
+            } else if let Some(f) = report.failed.first() {
+                self.fail(path, size, &received, f.error.clone());
+            } else {
+                self.fail(
+                    path,
+                    size,
+                    &received,
+                    "the staged file was not picked up".into(),
+                );
+            }
+        }
+        reset_dir(&self.stage_dir)?;
+        if loaded_any && self.run_tasks {
+            self.warehouse.run_tasks()?;
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, path: &str, size: u64, received: &str, error: String) {
+        tracing::warn!(file = %path, %error, "pipe could not load file");
+        let mut entry = self.entry(path, size, received, "LOAD_FAILED");
+        entry["errorsSeen"] = json!(1);
+        entry["firstError"] = json!(error);
+        self.record(entry, true);
+    }
+
+    /// `insertReport`: events from `begin_mark` on (all kept ones without), and the next mark.
+    pub fn report(&mut self, begin_mark: Option<u64>) -> (Vec<Value>, u64) {
+        self.expire(Utc::now());
+        let from = begin_mark.unwrap_or(0);
+        let files = self
+            .events
+            .iter()
+            .filter(|e| e.seq >= from)
+            .map(|e| e.entry.clone())
+            .collect();
+        (files, self.next_seq)
+    }
+
+    /// `loadHistoryScan`: loads (from the load history) and failures in `[start, end)`.
+    pub fn history(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<(Vec<Value>, bool), Error> {
+        let (s, e) = (now_text(start), now_text(end));
+        let rows = self.warehouse.query(&format!(
+            "SELECT file_name, row_count, error_count, bytes, loaded_at FROM load_history \
+             WHERE loaded_at >= '{s}' AND loaded_at < '{e}' ORDER BY loaded_at LIMIT {}",
+            MAX_EVENTS + 1
+        ))?;
+        let complete = rows.rows.len() <= MAX_EVENTS;
+        let mut files = Vec::new();
+        for r in rows.rows.into_iter().take(MAX_EVENTS) {
+            let errors = r[2].as_u64().unwrap_or(0);
+            let rows_in = r[1].as_u64().unwrap_or(0);
+            let at = r[4].as_str().unwrap_or_default().to_owned();
+            let mut entry = self.entry(
+                r[0].as_str().unwrap_or_default(),
+                r[3].as_u64().unwrap_or(0),
+                &at,
+                if errors == 0 {
+                    "LOADED"
+                } else {
+                    "PARTIALLY_LOADED"
+                },
+            );
+            entry["lastInsertTime"] = json!(at);
+            entry["rowsInserted"] = json!(rows_in);
+            entry["rowsParsed"] = json!(rows_in + errors);
+            entry["errorsSeen"] = json!(errors);
+            files.push(entry);
+        }
+        for f in &self.failures {
+            if f.at >= start && f.at < end && files.len() < MAX_EVENTS {
+                files.push(f.entry.clone());
+            }
+        }
+        Ok((files, complete))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_path;
+
+    #[test]
+    fn paths_are_checked() {
+        check_path("customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst").unwrap();
+        check_path("x.ndjson.gz").unwrap();
+        for bad in [
+            "",
+            "/abs/x.ndjson.zst",
+            "../x.ndjson.zst",
+            "a//x.ndjson.zst",
+            "a/x.ndjson.zst.manifest.json",
+            "a/.x.ndjson.zst",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Snowpipe's REST API over the embedded warehouse, so a REST-triggered pipeline runs locally
+//! and snowstream's notifier is tested against the documented API:
+//!
+//! - `POST /v1/data/pipes/{pipe}/insertFiles?requestId=…` with `{"files":[{"path":…}]}` (or
+//!   `text/plain`, one path a line; at most 5,000): loads the named files from the landing
+//!   folder (paths relative to it, like a stage location), each at most once by the load
+//!   history, then answers `{"requestId":…,"responseCode":"SUCCESS"}`. Files are loaded before
+//!   the answer, so a 200 means their outcome is recorded.
+//! - `GET …/insertReport?requestId=…&beginMark=…`: outcomes of the last 10 minutes (at most
+//!   10,000), `nextBeginMark` to ask for newer ones only.
+//! - `GET …/loadHistoryScan?startTimeInclusive=…&endTimeExclusive=…`: loads from the load
+//!   history (and failures of this run) in the range.
+//!
+//! Each request needs `Authorization: Bearer <key-pair JWT>` signed by the configured public
+//! key's private key; a bad, expired or foreign token gets Snowflake's `401`
+//! `{"data":null,"code":"390144","message":"JWT token is invalid. […]","success":false,"headers":null}`.
+//! Unlike Snowflake, files named in an `insertFiles` call are loaded while it runs, and events
+//! live in memory (the load history itself is in the database).
+
+mod auth;
+mod load;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use auth::{KeyError, Verifier, jwt_account};
+
+use crate::Warehouse;
+use crate::error::Error;
+
+/// Most files one `insertFiles` call may name (as Snowflake).
+pub const MAX_FILES_PER_CALL: usize = 5_000;
+
+/// What the REST pipe serves.
+pub struct PipeConfig {
+    /// The folder paths are relative to (the "stage location").
+    pub landing_dir: PathBuf,
+    /// Verifies bearer tokens.
+    pub verifier: Verifier,
+    /// Serve only this pipe name (case-sensitive, like Snowflake); any name when `None`.
+    pub pipe: Option<String>,
+    /// Run the SCD tasks after each call that loaded something.
+    pub run_tasks: bool,
+}
+
+/// The shared state of the REST pipe.
+pub struct PipeService {
+    state: Mutex<load::PipeState>,
+    verifier: Verifier,
+    pipe: Option<String>,
+}
+
+impl std::fmt::Debug for PipeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipeService")
+            .field("pipe", &self.pipe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PipeService {
+    /// Takes over `warehouse` (its database) and serves loads from `config.landing_dir`.
+    pub fn new(warehouse: Warehouse, config: PipeConfig) -> Result<Arc<Self>, Error> {
+        let state = load::PipeState::new(warehouse, config.landing_dir, config.run_tasks)?;
+        Ok(Arc::new(PipeService {
+            state: Mutex::new(state),
+            verifier: config.verifier,
+            pipe: config.pipe,
+        }))
+    }
+
+    /// Runs `f` on the warehouse (for counts and queries while serving).
+    pub fn with_warehouse<T>(&self, f: impl FnOnce(&mut Warehouse) -> T) -> T {
+        f(&mut self.state.lock().expect("lock").warehouse)
+    }
+}
+
+/// The three endpoints under `/v1/data/pipes/{pipe}/`.
+pub fn router(service: Arc<PipeService>) -> Router {
+    Router::new()
+        .route("/v1/data/pipes/{pipe}/insertFiles", post(insert_files))
+        .route("/v1/data/pipes/{pipe}/insertReport", get(insert_report))
+        .route(
+            "/v1/data/pipes/{pipe}/loadHistoryScan",
+            get(load_history_scan),
+        )
+        .with_state(service)
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({
+            "data": null,
+            "code": code,
+            "message": message,
+            "success": false,
+            "headers": null,
+        })),
+    )
+        .into_response()
+}
+
+/// Checks the token and the pipe name; the error response when refused.
+fn admit(svc: &PipeService, headers: &HeaderMap, pipe: &str) -> Result<(), Box<Response>> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let token_type = headers
+        .get("x-snowflake-authorization-token-type")
+        .and_then(|v| v.to_str().ok());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let verdict = match (token, token_type) {
+        (None, _) => Err("no Authorization: Bearer header".to_owned()),
+        (Some(_), Some(t)) if !t.eq_ignore_ascii_case("KEYPAIR_JWT") => {
+            Err(format!("token type {t:?} is not KEYPAIR_JWT"))
+        }
+        (Some(t), _) => svc.verifier.verify(t, now),
+    };
+    if let Err(why) = verdict {
+        let id = uuid::Uuid::new_v4();
+        tracing::warn!(%pipe, reason = %why, %id, "refused a Snowpipe REST request: JWT token is invalid");
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "390144",
+            format!("JWT token is invalid. [{id}]"),
+        )));
+    }
+    if let Some(p) = &svc.pipe
+        && p != pipe
+    {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "404",
+            format!(
+                "Specified pipe {pipe:?} does not exist or not authorized (this server serves {p:?})."
+            ),
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct InsertBody {
+    files: Vec<InsertFile>,
+}
+
+#[derive(Deserialize)]
+struct InsertFile {
+    path: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RequestQuery {
+    request_id: Option<String>,
+    begin_mark: Option<String>,
+    start_time_inclusive: Option<String>,
+    end_time_exclusive: Option<String>,
+}
+
+async fn insert_files(
+    State(svc): State<Arc<PipeService>>,
+    Path(pipe): Path<String>,
+    Query(q): Query<RequestQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admit(&svc, &headers, &pipe) {
+        return *r;
+    }
+    let is_text = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/plain"));
+    let paths: Vec<String> = if is_text {
+        String::from_utf8_lossy(&body)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        match serde_json::from_slice::<InsertBody>(&body) {
+            Ok(b) => b.files.into_iter().map(|f| f.path).collect(),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "400",
+                    format!("the body must be {{\"files\":[{{\"path\":\"…\"}}]}}: {e}"),
+                );
+            }
+        }
+    };
+    if paths.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "the request names no files".into(),
+        );
+    }
+    if paths.len() > MAX_FILES_PER_CALL {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400",
+            format!(
+                "{} files in one request; at most {MAX_FILES_PER_CALL} are allowed",
+                paths.len()
+            ),
+        );
+    }
+    let svc2 = svc.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").insert_files(&paths))
+            .await;
+    match loaded {
+        Ok(Ok(())) => axum::Json(json!({
+            "requestId": q.request_id.unwrap_or_default(),
+            "responseCode": "SUCCESS",
+        }))
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "pipe load failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string())
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
+    }
+}
+
+async fn insert_report(
+    State(svc): State<Arc<PipeService>>,
+    Path(pipe): Path<String>,
+    Query(q): Query<RequestQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = admit(&svc, &headers, &pipe) {
+        return *r;
+    }
+    let mark = match q.begin_mark.as_deref().map(str::parse::<u64>).transpose() {
+        Ok(m) => m,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "400",
+                "beginMark must be a value returned as nextBeginMark".into(),
+            );
+        }
+    };
+    let (files, next) = svc.state.lock().expect("lock").report(mark);
+    axum::Json(json!({
+        "pipe": pipe,
+        "completeResult": true,
+        "nextBeginMark": next.to_string(),
+        "files": files,
+        "statistics": {"activeFilesCount": 0},
+    }))
+    .into_response()
+}
+
+fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, Box<Response>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "400",
+                format!("{name} {s:?} is not an ISO-8601 time: {e}"),
+            ))
+        })
+}
+
+async fn load_history_scan(
+    State(svc): State<Arc<PipeService>>,
+    Path(pipe): Path<String>,
+    Query(q): Query<RequestQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = admit(&svc, &headers, &pipe) {
+        return *r;
+    }
+    let Some(start) = q.start_time_inclusive.as_deref() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "startTimeInclusive is required".into(),
+        );
+    };
+    let start = match parse_time("startTimeInclusive", start) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let end = match q.end_time_exclusive.as_deref() {
+        Some(e) => match parse_time("endTimeExclusive", e) {
+            Ok(t) => t,
+            Err(r) => return *r,
+        },
+        None => Utc::now(),
+    };
+    let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let result = svc.state.lock().expect("lock").history(start, end);
+    match result {
+        Ok((files, complete)) => {
+            let times = |key: &str| -> Vec<&str> {
+                files
+                    .iter()
+                    .filter_map(|f: &Value| f.get(key).and_then(Value::as_str))
+                    .collect()
+            };
+            let inserted = times("lastInsertTime");
+            let body = json!({
+                "pipe": pipe,
+                "completeResult": complete,
+                "startTimeInclusive": text(start),
+                "endTimeExclusive": text(end),
+                "rangeStartTime": inserted.iter().min().copied().unwrap_or_default(),
+                "rangeEndTime": inserted.iter().max().copied().unwrap_or_default(),
+                "files": files,
+            });
+            axum::Json(body).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
+    }
+}
