@@ -176,6 +176,16 @@ impl Landing {
                     sc.name
                 )));
             }
+            // A batch must fit in the spool with room to spare, or a full spool could only
+            // drain when the batch ages out.
+            let mut sc = sc.clone();
+            let cap = (config.spool_max_bytes / 2).max(1);
+            if sc.max_bytes > cap {
+                tracing::info!(stream = %sc.name, batch_max_bytes = sc.max_bytes, cap,
+                    "batch size capped at half the spool limit");
+                sc.max_bytes = cap;
+            }
+            let sc = &sc;
             let dir = config.spool_dir.join(&sc.name);
             fs::create_dir_all(&dir).map_err(|e| spool_err(&dir, e))?;
             let (recovered, next_seq) = recover_stream(&dir).map_err(|e| spool_err(&dir, e))?;

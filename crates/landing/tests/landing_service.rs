@@ -344,3 +344,29 @@ async fn an_empty_batch_is_accepted_without_landing_a_file() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(read_lines(&files[0]).len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_smaller_than_a_batch_still_drains() {
+    // Default batches are 128 MiB and 60 s; the spool here is 20 kB. Batches must close at
+    // half the spool so it drains long before the batch would age out.
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
+    let mut cfg = config(&dir.path().join("spool"), StreamConfig::new("s"));
+    cfg.spool_max_bytes = 20_000;
+    let landing = Landing::start(cfg, sink).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for r in 0..100u64 {
+        loop {
+            match landing.append("s", batch(r * 10..r * 10 + 10, "f")).await {
+                Ok(_) => break,
+                Err(AppendError::SpoolFull { .. }) => {
+                    assert!(std::time::Instant::now() < deadline, "spool never drained");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    landing.shutdown().await;
+    assert_eq!(all_records(&dir.path().join("landing")).len(), 1000);
+}

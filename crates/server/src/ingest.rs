@@ -11,6 +11,9 @@ use futures::StreamExt;
 use crate::error::ApiError;
 use crate::records::{self, Format};
 
+/// Compressed bytes fed to the gzip decoder at a time (at most ~1 MiB of output each).
+const GZIP_SLICE: usize = 1024;
+
 /// One FlowFile as received: its attributes and content.
 pub(crate) struct Received {
     pub attributes: Vec<(String, String)>,
@@ -36,11 +39,15 @@ pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Re
             .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
         match gz.as_mut() {
             Some(gz) => {
-                gz.write_all(&chunk).map_err(gzip_err)?;
-                let out = std::mem::take(gz.get_mut());
-                total += out.len() as u64;
-                check_size(total, spec.max_bytes)?;
-                sink.feed(&out)?;
+                // Small slices keep a gzip bomb from inflating far past the limit before
+                // the size check sees it.
+                for piece in chunk.chunks(GZIP_SLICE) {
+                    gz.write_all(piece).map_err(gzip_err)?;
+                    let out = std::mem::take(gz.get_mut());
+                    total += out.len() as u64;
+                    check_size(total, spec.max_bytes)?;
+                    sink.feed(&out)?;
+                }
             }
             None => {
                 total += chunk.len() as u64;
