@@ -448,3 +448,7 @@ fn default_instance_id() -> String {
         clean
     }
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;
