@@ -27,7 +27,9 @@ fn defaults_are_the_embedded_local_setup() {
     assert_eq!(c.max_age, Duration::from_secs(60));
     assert_eq!(c.ack, landing::AckMode::Durable);
     assert_eq!(s.landing.spool_dir, PathBuf::from("data/spool"));
-    assert!(matches!(&s.sink, SinkSettings::Local { dir } if dir == &PathBuf::from("data/landing")));
+    assert!(
+        matches!(&s.sink, SinkSettings::Local { dir } if dir == &PathBuf::from("data/landing"))
+    );
     assert_eq!(s.server.success_code, 200);
     assert_eq!(s.server.base_path, "contentListener");
 }
@@ -65,7 +67,10 @@ compression = "gzip:9"
     assert_eq!(customers.prefix, "raw");
     assert_eq!(customers.max_age, Duration::from_secs(30));
     assert_eq!(customers.ack, landing::AckMode::Landed);
-    assert_eq!(s.server.default_formats["customers"], server::records::Format::Csv);
+    assert_eq!(
+        s.server.default_formats["customers"],
+        server::records::Format::Csv
+    );
     let orders = by_name("orders");
     assert_eq!(orders.prefix, "raw-orders");
     assert_eq!(orders.max_bytes, 64 << 20);
@@ -76,16 +81,33 @@ compression = "gzip:9"
 
 #[test]
 fn empty_values_mean_unset() {
-    let s = args(&["--sink", "s3", "--s3-bucket", "b", "--s3-endpoint-url", "", "--auth-token", ""])
-        .resolve()
-        .unwrap();
-    assert!(matches!(&s.sink, SinkSettings::S3 { endpoint_url: None, bucket, .. } if bucket == "b"));
+    let s = args(&[
+        "--sink",
+        "s3",
+        "--s3-bucket",
+        "b",
+        "--s3-endpoint-url",
+        "",
+        "--auth-token",
+        "",
+    ])
+    .resolve()
+    .unwrap();
+    assert!(
+        matches!(&s.sink, SinkSettings::S3 { endpoint_url: None, bucket, .. } if bucket == "b")
+    );
     assert_eq!(s.server.auth_token, None);
 }
 
 #[test]
 fn mistakes_are_explained() {
-    let err = |list: &[&str]| args(list).resolve().err().map(|e| format!("{e:#}")).unwrap();
+    let err = |list: &[&str]| {
+        args(list)
+            .resolve()
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap()
+    };
     assert!(err(&["--sink", "s3"]).contains("--s3-bucket"));
     assert!(err(&["--sink", "gcs"]).contains("unknown sink"));
     assert!(err(&["--success-code", "404"]).contains("2xx"));
@@ -100,9 +122,14 @@ fn mistakes_are_explained() {
 
 #[test]
 fn header_regex_matches_whole_names_ignoring_case() {
-    let s = args(&["--headers-as-attributes", "x-.*|source"]).resolve().unwrap();
+    let s = args(&["--headers-as-attributes", "x-.*|source"])
+        .resolve()
+        .unwrap();
     let re = s.server.headers_as_attributes.unwrap();
     assert!(re.is_match("X-Trace-Id"));
     assert!(re.is_match("source"));
-    assert!(!re.is_match("datasource"), "anchored like NiFi's Pattern.matches");
+    assert!(
+        !re.is_match("datasource"),
+        "anchored like NiFi's Pattern.matches"
+    );
 }
