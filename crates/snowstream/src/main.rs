@@ -2,6 +2,7 @@
 //! it (for Docker, whose slim images have no curl).
 
 mod demo;
+mod s3_front;
 mod serve;
 mod settings;
 

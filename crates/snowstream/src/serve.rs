@@ -42,6 +42,8 @@ pub struct Running {
     #[allow(dead_code)] // read by the demo
     pub addr: SocketAddr,
     pub landing: Arc<landing::Landing>,
+    /// The S3 API front door, when configured.
+    pub s3: Option<server::s3::S3Server>,
     stop: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown_timeout: std::time::Duration,
@@ -83,7 +85,9 @@ pub async fn start(
         }
     };
     tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
+    let s3 = crate::s3_front::start(settings.s3_front, landing.clone()).await?;
     Ok(Running {
+        s3,
         addr,
         landing,
         stop: handle,
@@ -95,6 +99,9 @@ pub async fn start(
 impl Running {
     /// Stops accepting, lets in-flight requests finish, lands the spool (up to the timeout).
     pub async fn stop(self) -> Result<()> {
+        if let Some(s3) = self.s3 {
+            s3.stop().await;
+        }
         self.stop
             .graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         let _ = self.task.await;

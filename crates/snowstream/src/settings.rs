@@ -113,6 +113,8 @@ pub struct ServeArgs {
     /// On SIGTERM, wait at most this long for the spool to land before exiting (the rest lands on next start). [default 30s]
     #[arg(long, env = "SNOWSTREAM_SHUTDOWN_TIMEOUT", value_parser = parse_duration)]
     pub shutdown_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub s3_front: crate::s3_front::S3FrontArgs,
 }
 
 /// Per-stream table in the TOML file.
@@ -162,6 +164,8 @@ pub struct SettingsFile {
     pub shutdown_timeout: Option<String>,
     #[serde(default)]
     pub streams: Vec<StreamFile>,
+    /// `[s3_api]`: the S3 API front door.
+    pub s3_api: Option<crate::s3_front::S3ApiFile>,
 }
 
 /// Where landed files go.
@@ -186,6 +190,8 @@ pub struct Settings {
     pub sink: SinkSettings,
     pub log_json: bool,
     pub shutdown_timeout: Duration,
+    /// The S3 API front door, when `--s3-listen` is set.
+    pub s3_front: Option<crate::s3_front::S3FrontSettings>,
 }
 
 impl ServeArgs {
@@ -390,7 +396,15 @@ impl ServeArgs {
             .instance_id
             .or(file.instance_id.clone())
             .unwrap_or_else(default_instance_id);
+        let s3_front = crate::s3_front::resolve(
+            self.s3_front,
+            file.s3_api.clone(),
+            &data_dir,
+            &server,
+            &streams,
+        )?;
         Ok(Settings {
+            s3_front,
             listen: self
                 .listen
                 .or(file.listen)
