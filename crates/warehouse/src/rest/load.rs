@@ -1,12 +1,12 @@
 //! Loading the files an `insertFiles` call names, exactly once by the warehouse's load history,
 //! and remembering the outcomes for `insertReport` / `loadHistoryScan`.
 //!
-//! Each named file is hard-linked (or copied) from the landing folder into an empty staging
-//! folder under the same relative path, and the local pipe loads that folder: file names in the
+//! The files of a call are hard-linked (or copied) from the landing folder into an empty
+//! staging folder under the same relative paths, and the local pipe loads that folder: file names in the
 //! raw table and load history are the same as when the whole landing folder is loaded, so a
 //! file loaded either way is never loaded twice.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
@@ -139,11 +139,38 @@ impl PipeState {
         })
     }
 
+    /// Load-history rows (rows, errors) of `names`.
+    fn history_of(&self, names: &[&str]) -> Result<HashMap<String, (u64, u64)>, Error> {
+        let mut out = HashMap::new();
+        for chunk in names.chunks(500) {
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|n| format!("'{}'", n.replace('\'', "''")))
+                .collect();
+            let rows = self.warehouse.query(&format!(
+                "SELECT file_name, row_count, error_count FROM load_history WHERE file_name IN ({})",
+                list.join(",")
+            ))?;
+            for r in rows.rows {
+                out.insert(
+                    r[0].as_str().unwrap_or_default().to_owned(),
+                    (r[1].as_u64().unwrap_or(0), r[2].as_u64().unwrap_or(0)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Loads the named files (each at most once, ever) and records their outcomes.
     pub fn insert_files(&mut self, paths: &[String]) -> Result<(), Error> {
         let received = now_text(Utc::now());
-        let mut loaded_any = false;
+        reset_dir(&self.stage_dir)?;
+        let mut staged: Vec<(&str, u64)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for path in paths {
+            if !seen.insert(path.as_str()) {
+                continue;
+            }
             if let Err(reason) = check_path(path) {
                 self.fail(path, 0, &received, reason.to_owned());
                 continue;
@@ -161,59 +188,60 @@ impl PipeState {
                     continue;
                 }
             };
-            reset_dir(&self.stage_dir)?;
-            let staged = self.stage_dir.join(path);
-            let linked = staged
+            let dest = self.stage_dir.join(path);
+            let linked = dest
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .and_then(|()| {
-                    std::fs::hard_link(&src, &staged)
-                        .or_else(|_| std::fs::copy(&src, &staged).map(|_| ()))
+                    std::fs::hard_link(&src, &dest)
+                        .or_else(|_| std::fs::copy(&src, &dest).map(|_| ()))
                 });
-            if let Err(e) = linked {
-                self.fail(path, size, &received, format!("cannot stage the file: {e}"));
-                continue;
-            }
-            let report = self.warehouse.load_new_files(&self.stage_dir)?;
-            if report.files_loaded == 1 {
-                loaded_any = true;
-                let mut entry = self.entry(
-                    path,
-                    size,
-                    &received,
-                    if report.rows_rejected == 0 {
-                        "LOADED"
-                    } else {
-                        "PARTIALLY_LOADED"
-                    },
-                );
-                entry["rowsInserted"] = json!(report.rows_loaded);
-                entry["rowsParsed"] = json!(report.rows_loaded + report.rows_rejected);
-                entry["errorsSeen"] = json!(report.rows_rejected);
-                if report.rows_rejected > 0 {
-                    entry["firstError"] = json!(format!(
-                        "{} line(s) are not a JSON object with a \"record\" object",
-                        report.rows_rejected
-                    ));
-                }
-                tracing::info!(file = %path, rows = report.rows_loaded, rejected = report.rows_rejected, "pipe loaded file");
-                self.record(entry, false);
-            } else if report.files_already_loaded == 1 {
-                // Like Snowpipe: a file in the load history is skipped without an event.
-                tracing::debug!(file = %path, "pipe skipped a file it already loaded");
-            } else if let Some(f) = report.failed.first() {
-                self.fail(path, size, &received, f.error.clone());
-            } else {
-                self.fail(
-                    path,
-                    size,
-                    &received,
-                    "the staged file was not picked up".into(),
-                );
+            match linked {
+                Ok(()) => staged.push((path, size)),
+                Err(e) => self.fail(path, size, &received, format!("cannot stage the file: {e}")),
             }
         }
+        let names: Vec<&str> = staged.iter().map(|(p, _)| *p).collect();
+        let before = self.history_of(&names)?;
+        let report = self.warehouse.load_new_files(&self.stage_dir)?;
+        let after = self.history_of(&names)?;
         reset_dir(&self.stage_dir)?;
-        if loaded_any && self.run_tasks {
+        let failed: HashMap<&str, &str> = report
+            .failed
+            .iter()
+            .map(|f| (f.file_name.as_str(), f.error.as_str()))
+            .collect();
+        for (path, size) in staged {
+            if before.contains_key(path) {
+                // Like Snowpipe: a file in the load history is skipped without an event.
+                tracing::debug!(file = %path, "pipe skipped a file it already loaded");
+            } else if let Some(&(rows, rejected)) = after.get(path) {
+                let status = if rejected == 0 {
+                    "LOADED"
+                } else {
+                    "PARTIALLY_LOADED"
+                };
+                let mut entry = self.entry(path, size, &received, status);
+                entry["rowsInserted"] = json!(rows);
+                entry["rowsParsed"] = json!(rows + rejected);
+                entry["errorsSeen"] = json!(rejected);
+                if rejected > 0 {
+                    entry["firstError"] = json!(format!(
+                        "{rejected} line(s) are not a JSON object with a \"record\" object"
+                    ));
+                }
+                tracing::info!(file = %path, rows, rejected, "pipe loaded file");
+                self.record(entry, false);
+            } else {
+                let error = failed
+                    .get(path)
+                    .map_or("the staged file was not picked up".to_owned(), |e| {
+                        (*e).to_owned()
+                    });
+                self.fail(path, size, &received, error);
+            }
+        }
+        if report.files_loaded > 0 && self.run_tasks {
             self.warehouse.run_tasks()?;
         }
         Ok(())
