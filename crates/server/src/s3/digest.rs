@@ -22,8 +22,7 @@ impl Declared {
     pub fn add_headers(&mut self, headers: &http::HeaderMap) {
         for (name, value) in headers {
             if let Some(algo) = name.as_str().strip_prefix("x-amz-checksum-")
-                && algo != "type"
-                && algo != "algorithm"
+                && !matches!(algo, "type" | "algorithm" | "mode")
                 && let Ok(v) = value.to_str()
                 && !self.checksums.iter().any(|(a, _)| a == algo)
             {

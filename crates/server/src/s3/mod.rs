@@ -70,6 +70,7 @@ pub fn service(
         landing,
         config: config.clone(),
         uploads,
+        started: std::time::SystemTime::now(),
     });
     let weak = Arc::downgrade(&front);
     let max_age = config.upload_max_age;

@@ -18,6 +18,8 @@ pub(crate) struct Front {
     pub landing: Arc<landing::Landing>,
     pub config: Arc<S3Config>,
     pub uploads: Uploads,
+    /// Reported as every bucket's creation date.
+    pub started: std::time::SystemTime,
 }
 
 pub(crate) struct Handler(pub Arc<Front>);
@@ -206,7 +208,7 @@ impl S3 for Handler {
             .map(|n| Bucket {
                 name: Some(n.to_owned()),
                 bucket_region: Some(cfg.region.clone()),
-                creation_date: Some(std::time::SystemTime::UNIX_EPOCH.into()),
+                creation_date: Some(self.0.started.into()),
             })
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
