@@ -270,3 +270,31 @@ async fn incomplete_uploads_expire() {
         .expect_err("expired");
     assert_eq!(e.code(), Some("NoSuchUpload"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completes_of_one_upload_append_once() {
+    let t = start(|_| {}).await;
+    let c = t.client();
+    let key = "mp/race.ndjson";
+    let id = create(&c, key).await;
+    let body: String = (0..2000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    let (a, b) = body.as_bytes().split_at(body.len() / 2);
+    let parts = vec![
+        part(&c, key, &id, 1, a).await,
+        part(&c, key, &id, 2, b).await,
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (c, id, parts) = (c.clone(), id.clone(), parts.clone());
+        tasks.spawn(async move { complete(&c, key, &id, parts).await });
+    }
+    let mut etags = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        etags.push(r.unwrap().expect("every complete succeeds"));
+    }
+    etags.dedup();
+    assert_eq!(etags.len(), 1, "one ETag for every answer");
+    let lines = t.landed().await;
+    assert_eq!(records_of(&lines, key).len(), 2000);
+    assert_eq!(lines.len(), 2000);
+}

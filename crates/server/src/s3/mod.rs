@@ -71,6 +71,7 @@ pub fn service(
         config: config.clone(),
         uploads,
         started: std::time::SystemTime::now(),
+        completing: ops::Completing::default(),
     });
     let weak = Arc::downgrade(&front);
     let max_age = config.upload_max_age;

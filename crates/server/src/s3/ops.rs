@@ -1,6 +1,7 @@
 //! The S3 operations snowstream answers. Objects are ingested, never stored, so reads answer
 //! honestly that there is nothing to read.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
@@ -20,6 +21,46 @@ pub(crate) struct Front {
     pub uploads: Uploads,
     /// Reported as every bucket's creation date.
     pub started: std::time::SystemTime,
+    /// Upload ids being completed right now: a concurrent Complete of the same upload waits,
+    /// then answers from the completion marker instead of appending the records twice.
+    pub completing: Completing,
+}
+
+#[derive(Default)]
+pub(crate) struct Completing(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// Holds one upload id's completion lock; forgets the id when nobody else waits for it.
+struct Claim<'a> {
+    map: &'a Completing,
+    id: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Completing {
+    fn claim(&self, id: &str) -> Claim<'_> {
+        let lock = self
+            .0
+            .lock()
+            .expect("lock")
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        Claim {
+            map: self,
+            id: id.to_owned(),
+            lock,
+        }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut map = self.map.0.lock().expect("lock");
+        // Only the map and this claim hold it: nobody else is waiting.
+        if Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.id);
+        }
+    }
 }
 
 pub(crate) struct Handler(pub Arc<Front>);
@@ -329,6 +370,8 @@ impl S3 for Handler {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let f = self.0.clone();
         let i = req.input;
+        let claim = f.completing.claim(&i.upload_id);
+        let _one_at_a_time = claim.lock.lock().await;
         if let Some(done) = f.uploads.completed(&i.upload_id)
             && done.bucket == i.bucket
             && done.key == i.key
