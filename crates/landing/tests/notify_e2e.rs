@@ -207,7 +207,12 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
         l.snowpipe_status("customers").unwrap().1 == 0
     })
     .await;
-    // Loaded once: Snowpipe's (here: the warehouse's) load history skipped it.
+    // Loaded once: Snowpipe's (here: the warehouse's) load history skipped it, so
+    // insertReport has no event for it and the notifier finds it with loadHistoryScan.
+    wait_for("the skipped file's status from loadHistoryScan", || {
+        l.snowpipe_status("customers").unwrap().0.loaded == 1
+    })
+    .await;
     assert_eq!(loaded(&svc), (80, 8, 8));
     assert_eq!(landed_files(&landing), 8);
     l.shutdown().await;

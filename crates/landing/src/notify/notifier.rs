@@ -54,6 +54,7 @@ impl Notifier {
         let mut begin_mark: Option<String> = None;
         let mut attempt = 0u32;
         let mut next_poll = Instant::now();
+        let mut last_scan: Option<Instant> = None;
         loop {
             // 1. Notify everything queued, a batch at a time.
             let mut failed = false;
@@ -115,7 +116,8 @@ impl Notifier {
             }
             // 2. Follow the load status of what was sent.
             if !awaiting.is_empty() && Instant::now() >= next_poll {
-                self.poll(&mut awaiting, &mut begin_mark).await;
+                self.poll(&mut awaiting, &mut begin_mark, &mut last_scan)
+                    .await;
                 next_poll = Instant::now() + self.poll_interval;
             }
             let wait = if awaiting.is_empty() {
@@ -130,7 +132,12 @@ impl Notifier {
         }
     }
 
-    async fn poll(&self, awaiting: &mut HashMap<String, Sent>, begin_mark: &mut Option<String>) {
+    async fn poll(
+        &self,
+        awaiting: &mut HashMap<String, Sent>,
+        begin_mark: &mut Option<String>,
+        last_scan: &mut Option<Instant>,
+    ) {
         match self.client.insert_report(begin_mark.as_deref()).await {
             Ok(report) => {
                 for f in &report.files {
@@ -150,7 +157,11 @@ impl Notifier {
             .values()
             .filter(|s| s.at.elapsed() >= self.history_after)
             .collect();
-        if let Some(oldest) = old.iter().map(|s| s.wall).min() {
+        // loadHistoryScan is rate-limited by Snowflake: at most once a minute.
+        let scan_every = self.history_after.min(Duration::from_secs(60));
+        let scan_due = last_scan.is_none_or(|t| t.elapsed() >= scan_every);
+        if let Some(oldest) = old.iter().map(|s| s.wall).min().filter(|_| scan_due) {
+            *last_scan = Some(Instant::now());
             let start: DateTime<Utc> = (oldest - Duration::from_secs(60)).into();
             let start = start.to_rfc3339_opts(SecondsFormat::Millis, true);
             match self.client.load_history_scan(&start).await {
