@@ -2,6 +2,7 @@
 //! it (for Docker, whose slim images have no curl).
 
 mod demo;
+mod pipe_cmd;
 mod s3_front;
 mod serve;
 mod settings;
@@ -32,6 +33,8 @@ enum Command {
     Sql(demo::SqlArgs),
     /// Run a read-only SQL query on the local warehouse (SQLite).
     Query(demo::QueryArgs),
+    /// Snowpipe's REST API on the local warehouse (`pipe serve`), for the REST-triggered pipeline.
+    Pipe(pipe_cmd::PipeArgs),
     /// Exit 0 when the receiver at URL answers its healthcheck.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthcheck")]
@@ -104,6 +107,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Sql(args) => demo::sql(args),
         Command::Query(args) => demo::query(args),
+        Command::Pipe(args) => {
+            init_logging(false);
+            pipe_cmd::run(args).await
+        }
         Command::Healthcheck { url } => {
             let resp = reqwest::Client::new()
                 .get(&url)

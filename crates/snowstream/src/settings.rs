@@ -115,6 +115,8 @@ pub struct ServeArgs {
     pub shutdown_timeout: Option<Duration>,
     #[command(flatten)]
     pub s3_front: crate::s3_front::S3FrontArgs,
+    #[command(flatten)]
+    pub snowpipe: crate::pipe_cmd::SnowpipeArgs,
 }
 
 /// Per-stream table in the TOML file.
@@ -318,6 +320,7 @@ impl ServeArgs {
             sc.max_age = dur(None, &sf.batch_max_age, sc.max_age)?;
             add(sc, parse_format(sf.format.clone())?);
         }
+        self.snowpipe.apply(&mut streams, &default_stream)?;
 
         let sink_kind = self
             .sink
