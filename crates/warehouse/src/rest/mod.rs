@@ -264,7 +264,15 @@ async fn insert_report(
             );
         }
     };
-    let (files, next) = svc.state.lock().expect("lock").report(mark);
+    // The lock may be held by a long insertFiles load: wait for it off the async workers.
+    let svc2 = svc.clone();
+    let (files, next) =
+        match tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").report(mark))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
+        };
     axum::Json(json!({
         "pipe": pipe,
         "completeResult": true,
@@ -315,7 +323,12 @@ async fn load_history_scan(
         None => Utc::now(),
     };
     let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let result = svc.state.lock().expect("lock").history(start, end);
+    let svc2 = svc.clone();
+    let result =
+        tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").history(start, end))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
     match result {
         Ok((files, complete)) => {
             let times = |key: &str| -> Vec<&str> {
@@ -336,6 +349,6 @@ async fn load_history_scan(
             });
             axum::Json(body).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e),
     }
 }
