@@ -380,3 +380,59 @@ async fn request_limits_text_bodies_and_pipe_names() {
     let (status, _) = srv.get(&token, "insertReport?beginMark=abc").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn bad_lines_make_a_partial_load_and_bare_base64_keys_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    let key = new_key();
+    // The key as `ALTER USER … SET RSA_PUBLIC_KEY='MIIB…'` takes it: base64 without PEM lines.
+    let bare: String = key
+        .public
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let wh = Warehouse::open(&dir.path().join("wh.db"), &TableSpec::customers()).unwrap();
+    let verifier = Verifier::new(bare.as_bytes(), None, None).unwrap();
+    assert_eq!(verifier.fingerprint(), key.fingerprint);
+    let service = PipeService::new(
+        wh,
+        PipeConfig {
+            landing_dir: landing.clone(),
+            verifier,
+            pipe: None,
+            run_tasks: false,
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, router(service.clone())).into_future());
+    let srv = Server {
+        addr,
+        service,
+        client: reqwest::Client::new(),
+    };
+    let part = landing.join("customers/dt=2026-11-24/hh=13");
+    std::fs::create_dir_all(&part).unwrap();
+    let text =
+        "{\"record\":{\"id\":1},\"meta\":{}}\nnot json\n{\"record\":{\"id\":2},\"meta\":{}}\n";
+    std::fs::write(
+        part.join("ss-1-00000000000000000001.ndjson.zst"),
+        zstd::encode_all(text.as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    let path = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst".to_owned();
+    let token = good_token(&key);
+    let (status, _) = srv.insert(&token, &[path.clone(), path.clone()]).await;
+    assert_eq!(status, 200);
+    assert_eq!(srv.raw_rows(), 2);
+    let (_, report) = srv.get(&token, "insertReport").await;
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "a path named twice loads once: {report}");
+    assert_eq!(files[0]["status"], "PARTIALLY_LOADED");
+    assert_eq!(files[0]["rowsInserted"], 2);
+    assert_eq!(files[0]["rowsParsed"], 3);
+    assert_eq!(files[0]["errorsSeen"], 1);
+    assert!(files[0]["firstError"].as_str().is_some());
+}
