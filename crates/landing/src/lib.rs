@@ -41,6 +41,12 @@ pub enum AppendError {
     ShuttingDown,
     #[error("spool error: {0}")]
     Spool(String),
+    /// A pass-through object's key cannot be used as a key in the sink.
+    #[error("{0}")]
+    InvalidKey(String),
+    /// A pass-through object could not be put to the sink (after retrying when `retryable`).
+    #[error("could not land the object: {message}")]
+    Sink { message: String, retryable: bool },
 }
 
 /// Errors starting the landing service.
@@ -119,10 +125,15 @@ struct StreamHandle {
     snowpipe: Option<notify::Started>,
 }
 
+/// Attempts of a pass-through put before a retryable sink error is given back (about 1.4 s
+/// of backoff in all), so the client's own retry takes over instead of a hanging request.
+const PUT_WHOLE_ATTEMPTS: u32 = 4;
+
 /// The landing service: spool writers and landers for every configured stream.
 pub struct Landing {
     streams: HashMap<String, StreamHandle>,
     gauge: Arc<SpoolGauge>,
+    sink: Arc<dyn sink::Sink>,
     _lock: File,
 }
 
@@ -234,6 +245,7 @@ impl Landing {
         Ok(Landing {
             streams,
             gauge,
+            sink,
             _lock: lock,
         })
     }
@@ -281,6 +293,67 @@ impl Landing {
         metrics::histogram!("snowstream_ack_latency_seconds", "stream" => stream.to_owned())
             .record(receipt.received.elapsed().as_secs_f64());
         Ok(receipt)
+    }
+
+    /// Pass-through: puts `body` unchanged to the sink under `{prefix}/{stream}/{key}` (the
+    /// stream's prefix, if any) and resolves with that key once the object is in the sink,
+    /// bypassing the spool. A retryable sink error is retried a few times with backoff, then
+    /// returned as [`AppendError::Sink`] with `retryable: true`. With a Snowpipe notifier on
+    /// the stream, the key is queued for `insertFiles` like a landed batch file.
+    pub async fn put_whole(
+        &self,
+        stream: &str,
+        key: &str,
+        body: bytes::Bytes,
+    ) -> Result<String, AppendError> {
+        let handle = self
+            .streams
+            .get(stream)
+            .ok_or_else(|| AppendError::UnknownStream(stream.to_owned()))?;
+        if handle.tx.read().expect("lock").is_none() {
+            return Err(AppendError::ShuttingDown);
+        }
+        let landed = match handle.config.prefix.as_str() {
+            "" => format!("{stream}/{key}"),
+            p => format!("{p}/{stream}/{key}"),
+        };
+        sink::validate_key(&landed).map_err(|e| {
+            AppendError::InvalidKey(format!(
+                "object key {key:?} cannot be landed as is (pass-through): {e}"
+            ))
+        })?;
+        let bytes = body.len() as u64;
+        let mut attempt = 0;
+        loop {
+            match self.sink.put_bytes(&landed, body.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    metrics::counter!("snowstream_sink_errors_total", "stream" => stream.to_owned())
+                        .increment(1);
+                    let retryable = e.is_retryable();
+                    attempt += 1;
+                    if !retryable || attempt >= PUT_WHOLE_ATTEMPTS {
+                        tracing::warn!(%stream, key = %landed, sink = %self.sink.describe(), error = %e,
+                            attempt, "pass-through object not landed");
+                        return Err(AppendError::Sink {
+                            message: e.to_string(),
+                            retryable,
+                        });
+                    }
+                    let wait = std::time::Duration::from_millis(100 << attempt);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        if let Some(s) = &handle.snowpipe {
+            s.hook.landed(stream, &landed).await;
+        }
+        metrics::counter!("snowstream_files_landed_total", "stream" => stream.to_owned())
+            .increment(1);
+        metrics::counter!("snowstream_bytes_landed_total", "stream" => stream.to_owned())
+            .increment(bytes);
+        tracing::debug!(%stream, key = %landed, bytes, "pass-through object landed");
+        Ok(landed)
     }
 
     /// Configured stream names.

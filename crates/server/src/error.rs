@@ -82,7 +82,13 @@ impl ApiError {
                 reason: e.to_string(),
                 retry_after,
             },
-            A::Spool(_) => ApiError::Internal(e.to_string()),
+            A::Sink {
+                retryable: true, ..
+            } => ApiError::Unavailable {
+                reason: e.to_string(),
+                retry_after,
+            },
+            A::Spool(_) | A::Sink { .. } | A::InvalidKey(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

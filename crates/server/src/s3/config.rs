@@ -1,6 +1,6 @@
 //! Settings of the S3 front door: credentials, bucket → stream routes, multipart spool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,6 +106,8 @@ pub struct S3Config {
     pub retry_after_secs: u32,
     /// Record format per stream when neither content type nor key extension says (default JSON).
     pub default_formats: HashMap<String, Format>,
+    /// Pass-through streams: their objects are landed whole under their own key, unparsed.
+    pub pass_through: HashSet<String>,
 }
 
 impl S3Config {
@@ -120,6 +122,7 @@ impl S3Config {
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
             retry_after_secs: 5,
             default_formats: HashMap::new(),
+            pass_through: HashSet::new(),
         }
     }
 
@@ -137,6 +140,10 @@ impl S3Config {
 
     pub(crate) fn credential(&self, access_key: &str) -> Option<&S3Credential> {
         self.credentials.iter().find(|c| c.access_key == access_key)
+    }
+
+    pub(crate) fn is_pass_through(&self, stream: &str) -> bool {
+        self.pass_through.contains(stream)
     }
 
     pub(crate) fn default_format(&self, stream: &str) -> Format {

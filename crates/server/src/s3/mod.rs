@@ -1,7 +1,8 @@
 //! The S3 API front door: enough of the S3 REST API (AWS Signature V4, path-style) that
 //! NiFi's PutS3Object, the AWS CLI and the SDKs can "upload" objects to snowstream. Each
 //! object is parsed into records and appended to the durable spool like an HTTP request;
-//! nothing is stored as an object. Buckets (or bucket + key prefix) map to streams.
+//! nothing is stored as an object. Buckets (or bucket + key prefix) map to streams. A
+//! pass-through stream instead lands each object whole, under its own key, in the sink.
 
 mod auth;
 mod config;

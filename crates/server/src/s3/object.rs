@@ -230,8 +230,31 @@ fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
             InternalError,
             "the bucket's stream is not configured in snowstream: {e}"
         ),
-        A::Spool(_) => s3_error!(InternalError, "{e}"),
+        A::Sink {
+            retryable: true, ..
+        } => slow_down(&e.to_string(), retry_after),
+        A::Spool(_) | A::Sink { .. } => s3_error!(InternalError, "{e}"),
+        A::InvalidKey(_) => s3_error!(InvalidArgument, "{e}"),
     }
+}
+
+/// Pass-through: lands the object whole under its own key; resolves once it is in the sink.
+pub(crate) async fn land_whole(
+    landing: &landing::Landing,
+    config: &S3Config,
+    stream: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> S3Result<String> {
+    let bytes = body.len() as u64;
+    let landed = landing
+        .put_whole(stream, key, bytes::Bytes::from(body))
+        .await
+        .map_err(|e| append_error(e, config.retry_after_secs))?;
+    metrics::counter!("snowstream_bytes_received_total", "stream" => stream.to_owned())
+        .increment(bytes);
+    metrics::counter!("snowstream_s3_objects_total", "stream" => stream.to_owned()).increment(1);
+    Ok(landed)
 }
 
 #[cfg(test)]

@@ -175,7 +175,10 @@ impl S3 for Handler {
         let f = &self.0;
         let input = req.input;
         let route = f.route(&input.bucket, &input.key)?;
-        f.check_room()?;
+        let pass_through = f.config.is_pass_through(&route.stream);
+        if !pass_through {
+            f.check_room()?;
+        }
         let (body, md5) = read_checked(
             input.body,
             f.config.max_object_bytes,
@@ -185,6 +188,16 @@ impl S3 for Handler {
         )
         .await?;
         let etag = digest::etag_hex(&md5);
+        if pass_through {
+            let landed =
+                object::land_whole(&f.landing, &f.config, &route.stream, &input.key, body).await?;
+            tracing::debug!(bucket = %input.bucket, key = %input.key, stream = %route.stream,
+                %landed, "object landed whole (pass-through)");
+            return Ok(S3Response::new(PutObjectOutput {
+                e_tag: Some(ETag::Strong(etag)),
+                ..Default::default()
+            }));
+        }
         let info = ObjectInfo {
             bucket: input.bucket,
             key: input.key,
@@ -300,7 +313,9 @@ impl S3 for Handler {
         let f = &self.0;
         let i = req.input;
         let route = f.route(&i.bucket, &i.key)?;
-        f.check_room()?;
+        if !f.config.is_pass_through(&route.stream) {
+            f.check_room()?;
+        }
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let meta = UploadMeta {
             upload_id: upload_id.clone(),
@@ -343,7 +358,9 @@ impl S3 for Handler {
                 i.part_number
             ));
         }
-        f.check_room()?;
+        if !f.config.is_pass_through(&meta.stream) {
+            f.check_room()?;
+        }
         let (body, md5) = read_checked(
             i.body,
             f.config.max_object_bytes,
@@ -428,7 +445,10 @@ impl S3 for Handler {
                 f.config.max_object_bytes
             ));
         }
-        f.check_room()?;
+        let pass_through = f.config.is_pass_through(&meta.stream);
+        if !pass_through {
+            f.check_room()?;
+        }
         let parts = chosen.clone();
         let (body, etag) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             let mut body = Vec::with_capacity(total as usize);
@@ -445,15 +465,20 @@ impl S3 for Handler {
         .await
         .map_err(internal)?
         .map_err(internal)?;
-        let batch = object::parse_object(&f.config, &meta.stream, &meta.info, body, &etag).await?;
-        object::append(&f.landing, &f.config, &meta.stream, batch, total).await?;
+        if pass_through {
+            object::land_whole(&f.landing, &f.config, &meta.stream, &meta.info.key, body).await?;
+        } else {
+            let batch =
+                object::parse_object(&f.config, &meta.stream, &meta.info, body, &etag).await?;
+            object::append(&f.landing, &f.config, &meta.stream, batch, total).await?;
+        }
         let (front, done, e) = (f.clone(), meta.clone(), etag.clone());
         if let Err(e) = tokio::task::spawn_blocking(move || front.uploads.finish(&done, &e))
             .await
             .map_err(internal)?
         {
             tracing::warn!(upload_id = %meta.upload_id, error = %e,
-                "records are durable but the upload's parts could not be removed");
+                "the object is durable but the upload's parts could not be removed");
         }
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket.clone()),

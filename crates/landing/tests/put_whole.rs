@@ -1,0 +1,85 @@
+//! Pass-through puts (`Landing::put_whole`) on a real local sink: the key, key validation,
+//! and a sink that is down.
+
+use std::sync::Arc;
+
+use landing::sink::LocalSink;
+use landing::{AppendError, Landing, LandingConfig, StreamConfig};
+
+fn start(dir: &std::path::Path, up: bool) -> (Landing, Arc<testkit::SwitchableSink<LocalSink>>) {
+    let sink = testkit::SwitchableSink::new(LocalSink::new(dir.join("landing")).unwrap(), up);
+    let mut files = StreamConfig::new("files");
+    files.prefix = "raw/in".into();
+    let landing = Landing::start(
+        LandingConfig {
+            spool_dir: dir.join("spool"),
+            instance: "pw".into(),
+            spool_max_bytes: 1 << 20,
+            streams: vec![files, StreamConfig::new("plain")],
+        },
+        sink.clone(),
+    )
+    .unwrap();
+    (landing, sink)
+}
+
+#[tokio::test]
+async fn lands_the_body_unchanged_under_prefix_stream_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (landing, _sink) = start(dir.path(), true);
+    let body = bytes::Bytes::from_static(b"not,records\xff\x00");
+    let key = landing
+        .put_whole("files", "a/b/c.bin", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(key, "raw/in/files/a/b/c.bin");
+    assert_eq!(
+        std::fs::read(dir.path().join("landing").join(&key)).unwrap(),
+        body
+    );
+    let key = landing
+        .put_whole("plain", "x.csv", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(key, "plain/x.csv");
+    // Nothing went through the spool.
+    assert_eq!(landing.spool_bytes(), 0);
+
+    for bad in ["a/../b", "a//b", "", "dir/"] {
+        let e = landing
+            .put_whole("files", bad, body.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AppendError::InvalidKey(_)), "{bad:?}: {e}");
+    }
+    assert!(matches!(
+        landing.put_whole("nope", "k", body).await,
+        Err(AppendError::UnknownStream(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_sink_that_stays_down_is_a_retryable_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (landing, sink) = start(dir.path(), false);
+    let body = bytes::Bytes::from_static(b"payload");
+    let e = landing
+        .put_whole("files", "k.txt", body.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AppendError::Sink {
+                retryable: true,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("sink down"), "{e}");
+    assert!(!dir.path().join("landing/raw/in/files/k.txt").exists());
+    sink.set_up(true);
+    landing.put_whole("files", "k.txt", body).await.unwrap();
+    assert!(dir.path().join("landing/raw/in/files/k.txt").exists());
+}

@@ -1,0 +1,215 @@
+//! Pass-through streams through the S3 front door with aws-sdk-s3: objects land whole and
+//! unparsed under `{prefix}/{stream}/{key}`, the 200 only once they are in the sink, and a
+//! sink that is down gives `503 SlowDown`.
+
+mod s3_support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use landing::sink::LocalSink;
+use landing::{Landing, LandingConfig, StreamConfig};
+use s3_support::*;
+use server::s3::{BucketRoute, S3Config, S3Credential, S3Server};
+
+type Switchable = testkit::SwitchableSink<LocalSink>;
+
+/// Stream `blobs` (prefix `pt`, pass-through) behind bucket `files`; stream `customers`
+/// (parsed) behind bucket `raw`. The sink can be switched off.
+async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing_dir = dir.path().join("landing");
+    let sink = testkit::SwitchableSink::new(LocalSink::new(&landing_dir).unwrap(), up);
+    let mut blobs = StreamConfig::new("blobs");
+    blobs.prefix = "pt".into();
+    let landing = Arc::new(
+        Landing::start(
+            LandingConfig {
+                spool_dir: dir.path().join("spool"),
+                instance: "s3pt".into(),
+                spool_max_bytes: 64 << 20,
+                streams: vec![StreamConfig::new("customers"), blobs],
+            },
+            sink.clone(),
+        )
+        .expect("landing starts"),
+    );
+    let mut config = S3Config::new(dir.path().join("s3-uploads"));
+    config.credentials = vec![S3Credential::parse(&format!("{AK}:{SK}")).unwrap()];
+    config.routes = vec![
+        BucketRoute::parse("files=blobs").unwrap(),
+        BucketRoute::parse("raw=customers").unwrap(),
+    ];
+    config.pass_through.insert("blobs".into());
+    let server = S3Server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        landing.clone(),
+        config.clone(),
+    )
+    .await
+    .expect("S3 front door starts");
+    let t = S3Test {
+        server: Some(server),
+        landing,
+        config,
+        landing_dir,
+        dir,
+    };
+    (t, sink)
+}
+
+fn landed_at(t: &S3Test, key: &str) -> PathBuf {
+    t.landing_dir.join("pt").join("blobs").join(key)
+}
+
+#[tokio::test]
+async fn objects_land_whole_and_unparsed_under_their_own_key() {
+    let (t, _sink) = start_pass_through(true).await;
+    let c = t.client();
+    // Not JSON, not CSV, not even UTF-8: a parsed stream would refuse it.
+    let blob: Vec<u8> = b"{not json at all\n\xff\xfe\x00binary"
+        .iter()
+        .copied()
+        .chain((0..=255u8).cycle().take(70_000))
+        .collect();
+    let out = c
+        .put_object()
+        .bucket("files")
+        .key("in/2026/report.json")
+        .content_type("application/json")
+        .body(ByteStream::from(blob.clone()))
+        .send()
+        .await
+        .expect("pass-through put of a body that is not valid JSON");
+    assert_eq!(
+        out.e_tag(),
+        Some(format!("\"{}\"", md5_hex(&blob)).as_str())
+    );
+    // The 200 came after the put to the sink: the object is there already, without a flush.
+    let path = landed_at(&t, "in/2026/report.json");
+    assert_eq!(std::fs::read(&path).expect("object landed"), blob);
+
+    let ndjson = b"{\"id\":1}\n{\"id\":2}\n".to_vec();
+    c.put_object()
+        .bucket("files")
+        .key("two.ndjson")
+        .body(ByteStream::from(ndjson.clone()))
+        .send()
+        .await
+        .expect("pass-through put of NDJSON");
+    assert_eq!(std::fs::read(landed_at(&t, "two.ndjson")).unwrap(), ndjson);
+
+    // Nothing was parsed into records: no batch file lands for the pass-through stream.
+    let lines = t.landed().await;
+    assert!(lines.is_empty(), "records landed: {lines:?}");
+
+    // The parsed stream next to it still parses (and still refuses bad JSON).
+    let bad = c
+        .put_object()
+        .bucket("raw")
+        .key("x.json")
+        .body(ByteStream::from(b"{not json".to_vec()))
+        .send()
+        .await
+        .expect_err("a parsed stream refuses invalid JSON");
+    assert_eq!(bad.code(), Some("InvalidArgument"));
+}
+
+#[tokio::test]
+async fn a_multipart_upload_lands_as_one_object() {
+    let (t, _sink) = start_pass_through(true).await;
+    let c = t.client();
+    let key = "big/upload.bin";
+    let id = c
+        .create_multipart_upload()
+        .bucket("files")
+        .key(key)
+        .send()
+        .await
+        .expect("create upload")
+        .upload_id()
+        .expect("upload id")
+        .to_owned();
+    let bodies: Vec<Vec<u8>> = (0..3u8)
+        .map(|n| vec![b'a' + n; 100_000 + n as usize])
+        .collect();
+    let mut parts = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let n = i as i32 + 1;
+        let out = c
+            .upload_part()
+            .bucket("files")
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("upload part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let path = landed_at(&t, key);
+    assert!(!path.exists(), "nothing lands before the upload completes");
+    c.complete_multipart_upload()
+        .bucket("files")
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(std::fs::read(&path).unwrap(), bodies.concat());
+    assert!(t.landed().await.is_empty(), "nothing parsed into records");
+}
+
+#[tokio::test]
+async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
+    let (t, sink) = start_pass_through(false).await;
+    let c = t.client();
+    let body = b"col1;col2\n1;2\n".to_vec();
+    let err = c
+        .put_object()
+        .bucket("files")
+        .key("down.csv")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .expect_err("the sink is down");
+    assert_eq!(status(&err), Some(503));
+    assert_eq!(err.code(), Some("SlowDown"));
+    let retry_after = err
+        .raw_response()
+        .and_then(|r| r.headers().get("retry-after"))
+        .map(str::to_owned);
+    assert_eq!(retry_after.as_deref(), Some("5"));
+    assert!(!landed_at(&t, "down.csv").exists());
+
+    // The client's retry, once the sink is back, lands it.
+    sink.set_up(true);
+    c.put_object()
+        .bucket("files")
+        .key("down.csv")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .expect("put after the sink came back");
+    assert_eq!(std::fs::read(landed_at(&t, "down.csv")).unwrap(), body);
+}
+
+fn status<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
