@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 use warehouse::Warehouse;
 use warehouse::rest::{PipeConfig, PipeService, Verifier};
 
-/// `snowstream serve` flags for the Snowpipe REST notifier (of the default stream).
+/// `snowstream serve` flags for the Snowpipe REST notifier (the pipe is the default stream's;
+/// other streams name theirs in their `[[streams]]` table).
 #[derive(Debug, Clone, Default, Args)]
 pub struct SnowpipeArgs {
     /// Snowflake account identifier (e.g. myorg-myaccount, or xy12345.eu-central-1): notify Snowpipe after each landed file.
@@ -38,32 +39,74 @@ fn set(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.trim().is_empty())
 }
 
+/// A stream's own pipe, from the `snowpipe_pipe` / `snowpipe_strip_prefix` keys of its
+/// `[[streams]]` table. Account, user, key and URL are shared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamPipe {
+    pub stream: String,
+    pub pipe: String,
+    pub strip_prefix: Option<String>,
+}
+
 impl SnowpipeArgs {
-    /// Sets the notifier on the default stream when a pipe is given.
-    pub fn apply(&self, streams: &mut [landing::StreamConfig], default_stream: &str) -> Result<()> {
-        let Some(pipe) = set(&self.snowpipe_pipe) else {
+    /// Sets the notifier on the default stream when a pipe is given (flag or top-level
+    /// TOML key), and on each stream of `own` with its own pipe; a stream's own pipe wins.
+    pub fn apply(
+        &self,
+        streams: &mut [landing::StreamConfig],
+        default_stream: &str,
+        own: &[StreamPipe],
+    ) -> Result<()> {
+        let mut targets: Vec<StreamPipe> = Vec::new();
+        if let Some(pipe) = set(&self.snowpipe_pipe) {
+            targets.push(StreamPipe {
+                stream: default_stream.to_owned(),
+                pipe: pipe.to_owned(),
+                strip_prefix: set(&self.snowpipe_strip_prefix).map(str::to_owned),
+            });
+        }
+        for o in own {
+            targets.retain(|t| t.stream != o.stream);
+            targets.push(o.clone());
+        }
+        if targets.is_empty() {
             if set(&self.snowpipe_account).is_some() || self.snowpipe_private_key.is_some() {
-                bail!("the Snowpipe notifier needs --snowpipe-pipe (SNOWSTREAM_SNOWPIPE_PIPE)");
+                bail!(
+                    "the Snowpipe notifier needs --snowpipe-pipe (SNOWSTREAM_SNOWPIPE_PIPE) or snowpipe_pipe in a [[streams]] table"
+                );
             }
             return Ok(());
-        };
-        let account = set(&self.snowpipe_account)
-            .context("--snowpipe-pipe needs --snowpipe-account (SNOWSTREAM_SNOWPIPE_ACCOUNT)")?;
-        let user = set(&self.snowpipe_user)
-            .context("--snowpipe-pipe needs --snowpipe-user (SNOWSTREAM_SNOWPIPE_USER)")?;
-        let key = self.snowpipe_private_key.clone().context(
-            "--snowpipe-pipe needs --snowpipe-private-key (SNOWSTREAM_SNOWPIPE_PRIVATE_KEY)",
+        }
+        let account = set(&self.snowpipe_account).context(
+            "the Snowpipe notifier needs --snowpipe-account (SNOWSTREAM_SNOWPIPE_ACCOUNT, or snowpipe_account in the TOML file)",
         )?;
-        let stream = streams
-            .iter_mut()
-            .find(|s| s.name == default_stream)
-            .context("the default stream is not configured")?;
-        let mut cfg = landing::notify::SnowpipeConfig::new(account, user, key, pipe);
-        cfg.url = set(&self.snowpipe_url).map(str::to_owned);
-        cfg.strip_prefix = set(&self.snowpipe_strip_prefix)
-            .map(|p| p.trim_matches('/').to_owned())
-            .unwrap_or_else(|| stream.prefix.clone());
-        stream.snowpipe = Some(cfg);
+        let user = set(&self.snowpipe_user).context(
+            "the Snowpipe notifier needs --snowpipe-user (SNOWSTREAM_SNOWPIPE_USER, or snowpipe_user in the TOML file)",
+        )?;
+        let key = self.snowpipe_private_key.clone().context(
+            "the Snowpipe notifier needs --snowpipe-private-key (SNOWSTREAM_SNOWPIPE_PRIVATE_KEY, or snowpipe_private_key in the TOML file)",
+        )?;
+        for t in targets {
+            let stream = streams
+                .iter_mut()
+                .find(|s| s.name == t.stream)
+                .with_context(|| {
+                    format!(
+                        "Snowpipe pipe {:?} is set for stream {:?}, which is not configured",
+                        t.pipe, t.stream
+                    )
+                })?;
+            let mut cfg =
+                landing::notify::SnowpipeConfig::new(account, user, key.clone(), t.pipe.as_str());
+            cfg.url = set(&self.snowpipe_url).map(str::to_owned);
+            cfg.strip_prefix = t
+                .strip_prefix
+                .as_deref()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| p.trim_matches('/').to_owned())
+                .unwrap_or_else(|| stream.prefix.clone());
+            stream.snowpipe = Some(cfg);
+        }
         Ok(())
     }
 }
@@ -165,7 +208,7 @@ mod tests {
             snowpipe_pipe: Some("DB.RAW.P".into()),
             ..SnowpipeArgs::default()
         };
-        args.apply(&mut streams, "customers").unwrap();
+        args.apply(&mut streams, "customers", &[]).unwrap();
         let sp = streams[0].snowpipe.as_ref().unwrap();
         assert_eq!(sp.pipe, "DB.RAW.P");
         assert_eq!(sp.strip_prefix, "raw");
@@ -179,15 +222,17 @@ mod tests {
             snowpipe_user: None,
             ..args.clone()
         };
-        let err = missing_user.apply(&mut streams, "customers").unwrap_err();
+        let err = missing_user
+            .apply(&mut streams, "customers", &[])
+            .unwrap_err();
         assert!(err.to_string().contains("--snowpipe-user"), "{err}");
         let no_pipe = SnowpipeArgs {
             snowpipe_pipe: None,
             ..args
         };
-        assert!(no_pipe.apply(&mut streams, "customers").is_err());
+        assert!(no_pipe.apply(&mut streams, "customers", &[]).is_err());
         SnowpipeArgs::default()
-            .apply(&mut streams, "customers")
+            .apply(&mut streams, "customers", &[])
             .unwrap();
     }
 }

@@ -131,6 +131,12 @@ pub struct StreamFile {
     pub batch_max_bytes: Option<String>,
     pub batch_max_records: Option<u64>,
     pub batch_max_age: Option<String>,
+    /// Land S3 API objects of this stream whole under their own key instead of parsing them.
+    pub pass_through: Option<bool>,
+    /// This stream's Snowpipe (`DB.SCHEMA.PIPE`); account, user, key and URL are shared.
+    pub snowpipe_pipe: Option<String>,
+    /// Key prefix of this pipe's stage location. [default: the stream's prefix]
+    pub snowpipe_strip_prefix: Option<String>,
 }
 
 /// The TOML file: the same names as the flags, with `-` as `_`.
@@ -164,6 +170,13 @@ pub struct SettingsFile {
     pub s3_region: Option<String>,
     pub log_format: Option<String>,
     pub shutdown_timeout: Option<String>,
+    pub snowpipe_account: Option<String>,
+    pub snowpipe_user: Option<String>,
+    pub snowpipe_private_key: Option<PathBuf>,
+    /// The default stream's pipe (other streams set theirs in `[[streams]]`).
+    pub snowpipe_pipe: Option<String>,
+    pub snowpipe_url: Option<String>,
+    pub snowpipe_strip_prefix: Option<String>,
     #[serde(default)]
     pub streams: Vec<StreamFile>,
     /// `[s3_api]`: the S3 API front door.
@@ -320,7 +333,43 @@ impl ServeArgs {
             sc.max_age = dur(None, &sf.batch_max_age, sc.max_age)?;
             add(sc, parse_format(sf.format.clone())?);
         }
-        self.snowpipe.apply(&mut streams, &default_stream)?;
+        let mut own_pipes = Vec::new();
+        for sf in &file.streams {
+            match (&sf.snowpipe_pipe, &sf.snowpipe_strip_prefix) {
+                (Some(pipe), strip) if !pipe.trim().is_empty() => {
+                    own_pipes.push(crate::pipe_cmd::StreamPipe {
+                        stream: sf.name.clone(),
+                        pipe: pipe.trim().to_owned(),
+                        strip_prefix: strip.clone(),
+                    })
+                }
+                (_, Some(_)) => bail!(
+                    "stream {:?}: snowpipe_strip_prefix needs snowpipe_pipe in the same [[streams]] table",
+                    sf.name
+                ),
+                _ => {}
+            }
+        }
+        let mut snowpipe = self.snowpipe.clone();
+        let or_file = |flag: &mut Option<String>, file: &Option<String>| {
+            if flag.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                flag.clone_from(file);
+            }
+        };
+        or_file(&mut snowpipe.snowpipe_account, &file.snowpipe_account);
+        or_file(&mut snowpipe.snowpipe_user, &file.snowpipe_user);
+        or_file(&mut snowpipe.snowpipe_pipe, &file.snowpipe_pipe);
+        or_file(&mut snowpipe.snowpipe_url, &file.snowpipe_url);
+        or_file(
+            &mut snowpipe.snowpipe_strip_prefix,
+            &file.snowpipe_strip_prefix,
+        );
+        if snowpipe.snowpipe_private_key.is_none() {
+            snowpipe
+                .snowpipe_private_key
+                .clone_from(&file.snowpipe_private_key);
+        }
+        snowpipe.apply(&mut streams, &default_stream, &own_pipes)?;
 
         let sink_kind = self
             .sink
@@ -399,13 +448,21 @@ impl ServeArgs {
             .instance_id
             .or(file.instance_id.clone())
             .unwrap_or_else(default_instance_id);
-        let s3_front = crate::s3_front::resolve(
+        let mut s3_front = crate::s3_front::resolve(
             self.s3_front,
             file.s3_api.clone(),
             &data_dir,
             &server,
             &streams,
         )?;
+        if let Some(front) = &mut s3_front {
+            front.config.pass_through = file
+                .streams
+                .iter()
+                .filter(|sf| sf.pass_through == Some(true))
+                .map(|sf| sf.name.clone())
+                .collect();
+        }
         Ok(Settings {
             s3_front,
             listen: self

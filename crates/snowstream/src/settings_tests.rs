@@ -133,3 +133,151 @@ fn header_regex_matches_whole_names_ignoring_case() {
         "anchored like NiFi's Pattern.matches"
     );
 }
+
+fn toml(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snowstream.toml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+#[test]
+fn each_stream_can_notify_its_own_pipe_with_shared_credentials() {
+    let (_dir, file) = toml(
+        r#"
+prefix = "raw"
+snowpipe_account = "file-account"
+snowpipe_user = "loader"
+snowpipe_private_key = "/keys/rsa_key.p8"
+snowpipe_url = "http://127.0.0.1:8081"
+snowpipe_pipe = "DB.RAW.CUSTOMERS_PIPE"
+
+[[streams]]
+name = "orders"
+prefix = "raw-orders"
+snowpipe_pipe = "DB.RAW.ORDERS_PIPE"
+
+[[streams]]
+name = "events"
+snowpipe_pipe = "DB.RAW.EVENTS_PIPE"
+snowpipe_strip_prefix = "/stage/root/"
+
+[[streams]]
+name = "quiet"
+"#,
+    );
+    // The flag wins over the file's top-level key, and is shared by every stream's pipe.
+    let s = args(&[
+        "--config",
+        &file,
+        "--snowpipe-account",
+        "xy12345.eu-central-1",
+    ])
+    .resolve()
+    .unwrap();
+    let pipe = |n: &str| {
+        s.landing
+            .streams
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap()
+            .snowpipe
+            .clone()
+    };
+    let customers = pipe("customers").expect("default stream notifies the top-level pipe");
+    assert_eq!(customers.pipe, "DB.RAW.CUSTOMERS_PIPE");
+    assert_eq!(customers.strip_prefix, "raw");
+    let orders = pipe("orders").expect("orders has its own pipe");
+    assert_eq!(orders.pipe, "DB.RAW.ORDERS_PIPE");
+    assert_eq!(
+        orders.strip_prefix, "raw-orders",
+        "default: the stream's prefix"
+    );
+    let events = pipe("events").expect("events has its own pipe");
+    assert_eq!(events.pipe, "DB.RAW.EVENTS_PIPE");
+    assert_eq!(events.strip_prefix, "stage/root");
+    for p in [&customers, &orders, &events] {
+        assert_eq!(p.account, "xy12345.eu-central-1");
+        assert_eq!(p.user, "loader");
+        assert_eq!(p.private_key, PathBuf::from("/keys/rsa_key.p8"));
+        assert_eq!(p.base_url(), "http://127.0.0.1:8081");
+    }
+    assert!(pipe("quiet").is_none());
+}
+
+#[test]
+fn a_streams_own_pipe_wins_and_only_named_streams_notify() {
+    let (_dir, file) = toml(
+        r#"
+snowpipe_account = "acct"
+snowpipe_user = "loader"
+snowpipe_private_key = "k.p8"
+
+[[streams]]
+name = "customers"
+snowpipe_pipe = "DB.S.OWN"
+
+[[streams]]
+name = "orders"
+"#,
+    );
+    let s = args(&["--config", &file, "--snowpipe-pipe", "DB.S.FLAG"])
+        .resolve()
+        .unwrap();
+    let by_name = |n: &str| s.landing.streams.iter().find(|c| c.name == n).unwrap();
+    assert_eq!(
+        by_name("customers").snowpipe.as_ref().unwrap().pipe,
+        "DB.S.OWN"
+    );
+    assert!(by_name("orders").snowpipe.is_none());
+
+    // Without any pipe, no stream notifies even though credentials are shared.
+    let (_dir2, file2) = toml("snowpipe_user = \"loader\"\n[[streams]]\nname = \"orders\"\n");
+    let s = args(&["--config", &file2]).resolve().unwrap();
+    assert!(s.landing.streams.iter().all(|c| c.snowpipe.is_none()));
+}
+
+#[test]
+fn per_stream_pipe_mistakes_are_explained() {
+    let err = |text: &str| {
+        let (_dir, file) = toml(text);
+        format!("{:#}", args(&["--config", &file]).resolve().err().unwrap())
+    };
+    let e = err("[[streams]]\nname = \"orders\"\nsnowpipe_pipe = \"DB.S.P\"\n");
+    assert!(e.contains("snowpipe_account"), "{e}");
+    let e = err(
+        "snowpipe_account = \"a\"\nsnowpipe_user = \"u\"\n[[streams]]\nname = \"orders\"\nsnowpipe_pipe = \"DB.S.P\"\n",
+    );
+    assert!(e.contains("snowpipe_private_key"), "{e}");
+    let e = err("[[streams]]\nname = \"orders\"\nsnowpipe_strip_prefix = \"raw\"\n");
+    assert!(
+        e.contains("needs snowpipe_pipe") && e.contains("orders"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pass_through_streams_reach_the_s3_front_door() {
+    let (_dir, file) = toml(
+        r#"
+[s3_api]
+listen = "127.0.0.1:9000"
+credentials = ["AK:SECRET"]
+
+[[streams]]
+name = "files"
+pass_through = true
+
+[[streams]]
+name = "orders"
+pass_through = false
+"#,
+    );
+    let s = args(&["--config", &file]).resolve().unwrap();
+    let front = s.s3_front.expect("S3 API on");
+    assert!(front.config.pass_through.contains("files"));
+    assert!(!front.config.pass_through.contains("orders"));
+    assert!(!front.config.pass_through.contains("customers"));
+    assert_eq!(front.config.pass_through.len(), 1);
+}
