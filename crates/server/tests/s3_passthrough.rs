@@ -208,6 +208,30 @@ async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
     assert_eq!(std::fs::read(landed_at(&t, "down.csv")).unwrap(), body);
 }
 
+#[tokio::test]
+async fn a_key_that_cannot_be_a_sink_key_is_refused() {
+    let (t, _sink) = start_pass_through(true).await;
+    let err = t
+        .client()
+        .put_object()
+        .bucket("files")
+        .key("in//double-slash.txt")
+        .body(ByteStream::from(b"x".to_vec()))
+        .send()
+        .await
+        .expect_err("an empty key segment cannot land");
+    assert_eq!(status(&err), Some(400));
+    assert_eq!(err.code(), Some("InvalidArgument"));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("cannot be landed"),
+        "{:?}",
+        err.message()
+    );
+    assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
+}
+
 fn status<E>(
     e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> Option<u16> {
