@@ -3,7 +3,6 @@
 //! for the landed files.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -208,36 +207,7 @@ impl S3Test {
     }
 }
 
-pub fn landed_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".ndjson.zst") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-pub fn read_landed(path: &Path) -> Vec<serde_json::Value> {
-    let mut text = String::new();
-    zstd::Decoder::new(std::fs::File::open(path).expect("open"))
-        .expect("zstd")
-        .read_to_string(&mut text)
-        .expect("decompress");
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("landed line is JSON"))
-        .collect()
-}
+pub use testkit::{landed_files, read_landed};
 
 /// The `record` objects of landed lines whose attribute `s3.key` is `key`.
 pub fn records_of<'a>(lines: &'a [serde_json::Value], key: &str) -> Vec<&'a serde_json::Value> {

@@ -16,15 +16,8 @@ const LEEWAY_SECS: u64 = 60;
 #[error("public key: {0}")]
 pub struct KeyError(pub String);
 
-/// The account part of a JWT subject: upper-cased, anything after the first `.` dropped.
-pub fn jwt_account(account: &str) -> String {
-    account
-        .trim()
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
-}
+/// The account part of a JWT subject (the same rule the notifier signs with).
+pub use landing::notify::jwt_account;
 
 /// Verifies tokens for one user's public key.
 pub struct Verifier {
