@@ -1,0 +1,92 @@
+//! Printing: the results table, target checks and the CPU breakdown.
+
+use crate::load::Outcome;
+use crate::proc::CpuUse;
+
+/// One measured (target, scenario) cell.
+pub struct Row {
+    pub target: &'static str,
+    pub scenario: &'static str,
+    pub connections: usize,
+    pub outcome: Outcome,
+    pub cpu: CpuUse,
+    /// Peak RSS during this row (bytes), if the peak could be reset before it.
+    pub peak_rss: Option<u64>,
+    /// For the server: how long `landing.flush()` took right after the row.
+    pub flush_secs: Option<f64>,
+}
+
+pub fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v < 10.0 => format!("{v:.2}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".into(),
+    }
+}
+
+pub fn table(rows: &[Row]) {
+    println!(
+        "{:<11} {:<7} {:>5} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}",
+        "target",
+        "scenario",
+        "conns",
+        "requests",
+        "req/s",
+        "MB/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "503s",
+        "errors",
+        "peak RSS"
+    );
+    for r in rows {
+        let o = &r.outcome;
+        println!(
+            "{:<11} {:<7} {:>5} {:>9} {:>11.0} {:>9.1} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}",
+            r.target,
+            r.scenario,
+            r.connections,
+            o.ok,
+            o.requests_per_sec(),
+            o.mb_per_sec(),
+            ms(o.latency_ms(0.5)),
+            ms(o.latency_ms(0.99)),
+            ms(o.latency_ms(1.0)),
+            o.unavailable,
+            o.bad_status + o.transport_errors,
+            r.peak_rss.map_or("-".into(), mib),
+        );
+    }
+}
+
+pub fn cpu(rows: &[Row]) {
+    println!("CPU seconds per row (both targets and the load generator share the cores):");
+    for r in rows {
+        let per_req = if r.outcome.ok > 0 {
+            format!(
+                "{:.0} µs CPU/request",
+                r.cpu.process * 1e6 / (r.outcome.ok as f64).max(1.0)
+            )
+        } else {
+            "-".into()
+        };
+        let cores = r.cpu.process / r.outcome.window.as_secs_f64().max(1e-9);
+        println!(
+            "  {} {}: {:.2} s process CPU in the window ({cores:.2} cores busy), {per_req}",
+            r.target, r.scenario, r.cpu.process
+        );
+        for (label, secs) in &r.cpu.groups {
+            if *secs >= 0.01 {
+                println!("      {secs:>7.2} s  {label}");
+            }
+        }
+        if let Some(f) = r.flush_secs {
+            println!("      flush after the row (close + land open batches): {f:.2} s");
+        }
+    }
+}
