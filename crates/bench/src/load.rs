@@ -53,6 +53,8 @@ pub struct Outcome {
     pub first_error: Option<String>,
     /// Records in every 2xx response of the run (warm-up and tail included).
     pub acked_records: u64,
+    /// Request body bytes of every 2xx response of the run.
+    pub acked_bytes: u64,
     /// Records of requests whose outcome is unknown (timeout or broken connection).
     pub unknown_records: u64,
 }
@@ -69,6 +71,7 @@ impl Outcome {
             transport_errors: 0,
             first_error: None,
             acked_records: 0,
+            acked_bytes: 0,
             unknown_records: 0,
         }
     }
@@ -84,6 +87,7 @@ impl Outcome {
             self.first_error = o.first_error;
         }
         self.acked_records += o.acked_records;
+        self.acked_bytes += o.acked_bytes;
         self.unknown_records += o.unknown_records;
     }
 
@@ -200,6 +204,7 @@ async fn connection(plan: &Plan, index: usize, measure_from: Instant, stop_at: I
             Ok(Ok((status, body))) => {
                 if status.is_success() {
                     out.acked_records += payload.records;
+                    out.acked_bytes += payload.body.len() as u64;
                     if end >= measure_from && end <= stop_at {
                         out.ok += 1;
                         out.ok_bytes += payload.body.len() as u64;

@@ -270,6 +270,7 @@ fn run(cli: Cli) -> Result<bool> {
                 std::thread::sleep(window);
                 (a, proc::cpu_sample())
             });
+            let row_start = Instant::now();
             let outcome = client_rt.block_on(load::run(&plan));
             let (before, after) = sampler.join().expect("sampler thread");
             let peak_rss = if can_reset { proc::memory().0 } else { None };
@@ -289,6 +290,7 @@ fn run(cli: Cli) -> Result<bool> {
                 cpu: proc::cpu_between(&before, &after),
                 peak_rss,
                 flush_secs,
+                row_secs: row_start.elapsed().as_secs_f64(),
             });
         }
     }

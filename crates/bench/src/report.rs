@@ -14,6 +14,8 @@ pub struct Row {
     pub peak_rss: Option<u64>,
     /// For the server: how long `landing.flush()` took right after the row.
     pub flush_secs: Option<f64>,
+    /// Wall time from the row's first request to the end of that flush.
+    pub row_secs: f64,
 }
 
 pub fn mib(bytes: u64) -> String {
@@ -86,7 +88,11 @@ pub fn cpu(rows: &[Row]) {
             }
         }
         if let Some(f) = r.flush_secs {
-            println!("      flush after the row (close + land open batches): {f:.2} s");
+            println!(
+                "      flush after the row (close + land open batches): {f:.2} s; end to end \
+                 (acked body bytes / time until landed, warm-up included): {:.0} MB/s",
+                r.outcome.acked_bytes as f64 / 1e6 / r.row_secs.max(1e-9)
+            );
         }
     }
 }
