@@ -60,7 +60,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Outcome {
             window: Duration::ZERO,
             ok: 0,
@@ -76,7 +76,7 @@ impl Outcome {
         }
     }
 
-    fn merge(&mut self, o: Outcome) {
+    pub(crate) fn merge(&mut self, o: Outcome) {
         self.ok += o.ok;
         self.ok_bytes += o.ok_bytes;
         self.latency_us.add(&o.latency_us).expect("same bounds");
@@ -91,7 +91,7 @@ impl Outcome {
         self.unknown_records += o.unknown_records;
     }
 
-    fn error(&mut self, msg: impl FnOnce() -> String) {
+    pub(crate) fn error(&mut self, msg: impl FnOnce() -> String) {
         if self.first_error.is_none() {
             self.first_error = Some(msg());
         }

@@ -11,6 +11,7 @@
 mod load;
 mod proc;
 mod report;
+mod s3load;
 mod targets;
 mod verify;
 mod workload;
@@ -49,8 +50,27 @@ struct Cli {
     /// Distinct bulk bodies to cycle through.
     #[arg(long, default_value_t = 16)]
     bulk_bodies: usize,
-    /// Scenarios to run: single, bulk (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "single,bulk")]
+    /// Concurrent PutObject tasks (sharing one aws-sdk-s3 client) for s3-small.
+    #[arg(long, default_value_t = 32)]
+    s3_tasks: usize,
+    /// Size of the small NDJSON objects of s3-small.
+    #[arg(long, default_value = "1KiB", value_parser = parse_bytes)]
+    s3_object_size: u64,
+    /// Concurrent multipart uploads for s3-multipart (each sends its parts one after another).
+    #[arg(long, default_value_t = 2)]
+    s3_uploads: usize,
+    /// Part size of s3-multipart (whole NDJSON lines, up to this size).
+    #[arg(long, default_value = "8MiB", value_parser = parse_bytes)]
+    part_size: u64,
+    /// Parts per multipart upload.
+    #[arg(long, default_value_t = 3)]
+    parts: usize,
+    /// Scenarios to run: single, bulk, s3-small, s3-multipart (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "single,bulk,s3-small,s3-multipart"
+    )]
     scenarios: Vec<Scenario>,
     /// Targets to run: bare, snowstream (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "bare,snowstream")]
@@ -91,6 +111,8 @@ struct Cli {
 enum Scenario {
     Single,
     Bulk,
+    S3Small,
+    S3Multipart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -221,11 +243,20 @@ fn run(cli: Cli) -> Result<bool> {
         compression: cli.compression,
         spool_max_bytes: cli.spool_max_bytes,
     };
-    let (snow, bare_addr) = server_rt.block_on(async {
+    let (snow, bare_addr, s3, bare_s3) = server_rt.block_on(async {
         let snow = targets::start_snowstream(dir.path(), &settings, metrics).await?;
         let bare = targets::start_bare().await?;
-        anyhow::Ok((snow, bare))
+        let s3 = targets::start_s3(dir.path(), snow.landing.clone()).await?;
+        let bare_s3 = targets::start_bare_s3().await?;
+        anyhow::Ok((snow, bare, s3, bare_s3))
     })?;
+    println!(
+        "S3: snowstream's front door on http://{} (bucket {:?} -> stream {:?}, path-style, \
+         SigV4), bare S3 handler on http://{bare_s3}",
+        s3.addr,
+        s3load::BUCKET,
+        targets::STREAM
+    );
     println!(
         "snowstream on http://{}{} (spool and landing under {}), bare handler on http://{}{}",
         snow.addr,
@@ -237,30 +268,82 @@ fn run(cli: Cli) -> Result<bool> {
 
     let singles = Arc::new(work.singles);
     let bulk = Arc::new(work.bulk);
+    let s3_work = workload::build_s3(
+        cli.seed,
+        cli.scenarios.contains(&Scenario::S3Small),
+        cli.s3_object_size as usize,
+        cli.scenarios.contains(&Scenario::S3Multipart),
+        cli.parts.max(1),
+        cli.part_size as usize,
+    );
+    if !s3_work.small.is_empty() || !s3_work.uploads.is_empty() {
+        println!("{}", s3_work.describe());
+    }
+    let small = Arc::new(s3_work.small);
+    let uploads = Arc::new(s3_work.uploads);
     let mut rows = Vec::new();
     let mut acked = 0u64;
     let mut unknown = 0u64;
     for &scenario in &cli.scenarios {
         for &target in &cli.targets {
-            let (payloads, content_type, connections, name) = match scenario {
-                Scenario::Single => (&singles, "application/json", cli.connections, "single"),
-                Scenario::Bulk => (&bulk, "application/x-ndjson", cli.bulk_connections, "bulk"),
+            let tname = match target {
+                Target::Bare => "bare",
+                Target::Snowstream => "snowstream",
             };
-            let (addr, tname) = match target {
-                Target::Bare => (bare_addr, "bare"),
-                Target::Snowstream => (snow.addr, "snowstream"),
+            let http = |payloads: &Arc<Vec<workload::Payload>>, content_type, connections| {
+                Load::Http(Plan {
+                    addr: match target {
+                        Target::Bare => bare_addr,
+                        Target::Snowstream => snow.addr,
+                    },
+                    path: targets::PATH,
+                    content_type,
+                    payloads: payloads.clone(),
+                    connections,
+                    warmup: cli.warmup,
+                    duration: cli.duration,
+                    request_timeout: cli.request_timeout,
+                })
             };
-            let plan = Plan {
-                addr,
-                path: targets::PATH,
-                content_type,
-                payloads: payloads.clone(),
-                connections,
-                warmup: cli.warmup,
-                duration: cli.duration,
-                request_timeout: cli.request_timeout,
+            let s3_plan = |work, tasks| {
+                Load::S3(s3load::S3Plan {
+                    endpoint: format!(
+                        "http://{}",
+                        match target {
+                            Target::Bare => bare_s3,
+                            Target::Snowstream => s3.addr,
+                        }
+                    ),
+                    work,
+                    tasks,
+                    warmup: cli.warmup,
+                    duration: cli.duration,
+                    request_timeout: cli.request_timeout,
+                })
             };
-            eprintln!("running {tname} {name} ({connections} connections)...");
+            let (job, connections, name) = match scenario {
+                Scenario::Single => (
+                    http(&singles, "application/json", cli.connections),
+                    cli.connections,
+                    "single",
+                ),
+                Scenario::Bulk => (
+                    http(&bulk, "application/x-ndjson", cli.bulk_connections),
+                    cli.bulk_connections,
+                    "bulk",
+                ),
+                Scenario::S3Small => (
+                    s3_plan(s3load::Work::Small(small.clone()), cli.s3_tasks),
+                    cli.s3_tasks,
+                    "s3-small",
+                ),
+                Scenario::S3Multipart => (
+                    s3_plan(s3load::Work::Multipart(uploads.clone()), cli.s3_uploads),
+                    cli.s3_uploads,
+                    "s3-multipart",
+                ),
+            };
+            eprintln!("running {tname} {name} ({connections} connections or S3 tasks)...");
             let can_reset = proc::reset_peak();
             // Sample CPU exactly at the start and end of the measured window.
             let (warmup, window) = (cli.warmup, cli.duration);
@@ -271,7 +354,10 @@ fn run(cli: Cli) -> Result<bool> {
                 (a, proc::cpu_sample())
             });
             let row_start = Instant::now();
-            let outcome = client_rt.block_on(load::run(&plan));
+            let outcome = match &job {
+                Load::Http(plan) => client_rt.block_on(load::run(plan)),
+                Load::S3(plan) => client_rt.block_on(s3load::run(plan)),
+            };
             let (before, after) = sampler.join().expect("sampler thread");
             let peak_rss = if can_reset { proc::memory().0 } else { None };
             let mut flush_secs = None;
@@ -366,7 +452,10 @@ fn run(cli: Cli) -> Result<bool> {
         passed_correctness = false;
     }
 
-    server_rt.block_on(snow.landing.shutdown());
+    server_rt.block_on(async {
+        s3.stop().await;
+        snow.landing.shutdown().await;
+    });
     let (hwm, rss) = proc::memory();
     println!(
         "process memory: peak RSS (VmHWM, since the last per-row reset) {}, RSS at end {}",
@@ -382,6 +471,12 @@ fn run(cli: Cli) -> Result<bool> {
     drop(client_rt);
     server_rt.shutdown_timeout(Duration::from_secs(2));
     Ok(passed_correctness)
+}
+
+/// What one row sends: HTTP POSTs to the ListenHTTP path, or S3 operations.
+enum Load {
+    Http(Plan),
+    S3(s3load::S3Plan),
 }
 
 /// Prints whether the issue's targets are met.
@@ -408,6 +503,30 @@ fn targets_check(rows: &[Row]) {
         println!(
             "bulk: snowstream {mbs:.0} MB/s{bare}  (target >= 500 MB/s): {}",
             if mbs >= 500.0 { "MET" } else { "NOT MET" }
+        );
+    }
+    if let (Some(snow), Some(bare)) = (find("snowstream", "s3-small"), find("bare", "s3-small")) {
+        println!(
+            "s3-small (PutObject): snowstream/bare = {:.0}/{:.0} PUTs/s = {:.2}x; {:.1} vs {:.1} MB/s",
+            snow.requests_per_sec(),
+            bare.requests_per_sec(),
+            snow.requests_per_sec() / bare.requests_per_sec().max(1e-9),
+            snow.mb_per_sec(),
+            bare.mb_per_sec()
+        );
+    }
+    if let (Some(snow), Some(bare)) = (
+        find("snowstream", "s3-multipart"),
+        find("bare", "s3-multipart"),
+    ) {
+        println!(
+            "s3-multipart (Create + UploadPart x N + Complete): snowstream/bare = {:.0}/{:.0} MB/s \
+             = {:.2}x; {:.2}/{:.2} uploads/s",
+            snow.mb_per_sec(),
+            bare.mb_per_sec(),
+            snow.mb_per_sec() / bare.mb_per_sec().max(1e-9),
+            snow.requests_per_sec(),
+            bare.requests_per_sec()
         );
     }
 }

@@ -79,6 +79,69 @@ pub fn build(seed: u64, singles: usize, bulk_bodies: usize, body_size: usize) ->
     }
 }
 
+/// Bodies of the S3 scenarios: small NDJSON objects, and multipart uploads whose parts are
+/// each whole NDJSON lines (so the assembled object is valid NDJSON).
+pub struct S3Workload {
+    pub small: Vec<Payload>,
+    pub uploads: Vec<Vec<Payload>>,
+}
+
+/// Distinct small objects and distinct multipart uploads to cycle through.
+const SMALL_OBJECTS: usize = 2_000;
+const DISTINCT_UPLOADS: usize = 2;
+
+/// Builds the small objects (if `small`) of up to `object_size` bytes and the multipart
+/// uploads (if `multipart`) of `parts` parts of up to `part_size` bytes, from record streams
+/// seeded apart from [`build`]'s.
+pub fn build_s3(
+    seed: u64,
+    small: bool,
+    object_size: usize,
+    multipart: bool,
+    parts: usize,
+    part_size: usize,
+) -> S3Workload {
+    let small = if small {
+        build(seed.wrapping_add(1), 0, SMALL_OBJECTS, object_size).bulk
+    } else {
+        Vec::new()
+    };
+    let uploads = if multipart {
+        let mut all = build(seed.wrapping_add(2), 0, DISTINCT_UPLOADS * parts, part_size)
+            .bulk
+            .into_iter();
+        (0..DISTINCT_UPLOADS)
+            .map(|_| all.by_ref().take(parts).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    S3Workload { small, uploads }
+}
+
+impl S3Workload {
+    /// One line for the run's header.
+    pub fn describe(&self) -> String {
+        let n = self.small.len().max(1) as f64;
+        let small_bytes: usize = self.small.iter().map(|p| p.body.len()).sum();
+        let small_records: u64 = self.small.iter().map(|p| p.records).sum();
+        let upload_bytes: usize = self.uploads.iter().flatten().map(|p| p.body.len()).sum();
+        let upload_records: u64 = self.uploads.iter().flatten().map(|p| p.records).sum();
+        let u = self.uploads.len().max(1) as f64;
+        format!(
+            "S3 workload: {} small objects of ~{:.0} bytes ({:.1} records each); {} multipart \
+             uploads of {} parts, ~{:.1} MiB ({:.0} records) each",
+            self.small.len(),
+            small_bytes as f64 / n,
+            small_records as f64 / n,
+            self.uploads.len(),
+            self.uploads.first().map_or(0, Vec::len),
+            upload_bytes as f64 / u / (1024.0 * 1024.0),
+            upload_records as f64 / u
+        )
+    }
+}
+
 /// A tiny deterministic PRNG (SplitMix64): enough to vary the records, no dependency.
 struct SplitMix(u64);
 
@@ -216,5 +279,25 @@ mod tests {
             assert!(v.is_object());
         }
         assert!(w.mean_record_bytes > 100.0 && w.mean_record_bytes < 400.0);
+    }
+
+    #[test]
+    fn s3_uploads_have_the_asked_parts_of_whole_lines() {
+        let w = build_s3(7, true, 1024, true, 3, 32 * 1024);
+        assert_eq!(w.small.len(), SMALL_OBJECTS);
+        for p in &w.small {
+            assert!(p.body.len() <= 1024 && p.records >= 2, "{}", p.body.len());
+        }
+        assert_eq!(w.uploads.len(), DISTINCT_UPLOADS);
+        for parts in &w.uploads {
+            assert_eq!(parts.len(), 3);
+            for p in parts {
+                assert!(p.body.ends_with(b"\n"));
+                let lines = p.body.iter().filter(|&&b| b == b'\n').count() as u64;
+                assert_eq!(lines, p.records);
+            }
+        }
+        let none = build_s3(7, false, 1024, false, 3, 1024);
+        assert!(none.small.is_empty() && none.uploads.is_empty());
     }
 }

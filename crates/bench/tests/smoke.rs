@@ -19,6 +19,12 @@ fn bench(args: &[&str]) -> (bool, String) {
             "2",
             "--client-threads",
             "1",
+            "--s3-tasks",
+            "2",
+            "--s3-uploads",
+            "1",
+            "--part-size",
+            "64KiB",
         ])
         .args(args)
         .output()
@@ -47,12 +53,18 @@ fn short_run_reports_both_targets_and_verifies_the_landed_count() {
         ("snowstream", "single"),
         ("bare", "bulk"),
         ("snowstream", "bulk"),
+        ("bare", "s3-small"),
+        ("snowstream", "s3-small"),
+        ("bare", "s3-multipart"),
+        ("snowstream", "s3-multipart"),
     ] {
         let cols = row(&stdout, t, s);
         let requests: u64 = cols[3].parse().unwrap();
         assert!(requests > 0, "{t} {s} completed no request");
     }
     assert!(stdout.contains("single-record: snowstream/bare"));
+    assert!(stdout.contains("s3-small (PutObject): snowstream/bare"));
+    assert!(stdout.contains("s3-multipart (Create + UploadPart x N + Complete)"));
     assert!(stdout.contains("SHARE these cores"));
     assert!(stdout.contains("VERIFIED: every acknowledged record landed exactly once"));
     let acked: u64 = stdout
