@@ -3,8 +3,9 @@
 //!
 //! Both targets run in a "server" tokio runtime; the load generator runs in its own
 //! runtime, so CPU time can be attributed per thread group. All of it shares the machine's
-//! cores. Two scenarios per target: single-record JSON POSTs over many keep-alive
-//! connections, and 1 MiB NDJSON bodies over a few. At the end the landing spool is
+//! cores. Four scenarios per target: single-record JSON POSTs over many keep-alive
+//! connections, 1 MiB NDJSON bodies over a few, and through the S3 front door (against a
+//! bare S3 handler) ~1 KiB PutObjects and 3-part multipart uploads. At the end the landing spool is
 //! flushed and every landed file is read back: the landed record count must equal the
 //! acknowledged count, or the run fails.
 
