@@ -134,7 +134,8 @@ pub struct Landing {
     streams: HashMap<String, StreamHandle>,
     gauge: Arc<SpoolGauge>,
     sink: Arc<dyn sink::Sink>,
-    _lock: File,
+    /// Held by the writer threads too: the spool stays locked until the last one exits.
+    _lock: Arc<File>,
 }
 
 /// Per-frame overhead in the spool (length + checksum).
@@ -162,7 +163,7 @@ impl Landing {
         };
         fs::create_dir_all(&config.spool_dir).map_err(|e| spool_err(&config.spool_dir, e))?;
         let lock_path = config.spool_dir.join(".lock");
-        let lock = File::create(&lock_path).map_err(|e| spool_err(&lock_path, e))?;
+        let lock = Arc::new(File::create(&lock_path).map_err(|e| spool_err(&lock_path, e))?);
         lock.try_lock().map_err(|_| {
             LandingError::Config(format!(
                 "spool directory {} is in use by another snowstream process (each instance needs its own spool)",
@@ -229,7 +230,13 @@ impl Landing {
             let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, gauge.clone());
             let writer = std::thread::Builder::new()
                 .name(format!("spool-{}", sc.name))
-                .spawn(move || w.run(rx))
+                .spawn({
+                    let lock = lock.clone();
+                    move || {
+                        let _spool_lock = lock;
+                        w.run(rx)
+                    }
+                })
                 .map_err(|e| spool_err(&config.spool_dir, e))?;
             streams.insert(
                 sc.name.clone(),
@@ -428,7 +435,10 @@ fn recover_stream(dir: &Path) -> std::io::Result<(Vec<segment::SegmentInfo>, u64
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.ends_with(".landing.tmp") || name == "next_seq.tmp" {
-            fs::remove_file(&path)?;
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         } else if name.ends_with(".seg") {
             paths.push(path);
         }

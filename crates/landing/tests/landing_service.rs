@@ -216,8 +216,22 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
     // Run 2: sink up; everything left in the spool lands, new appends continue the sequence.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let sink = switchable(&out, true);
-        let landing = Landing::start(config(&spool, StreamConfig::new("s")), sink).unwrap();
+        // Like a restarting process, wait (bounded) until the old one let go of the spool.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let landing = loop {
+            match Landing::start(
+                config(&spool, StreamConfig::new("s")),
+                switchable(&out, true),
+            ) {
+                Ok(l) => break l,
+                Err(e)
+                    if e.to_string().contains("in use") && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         let r = landing.append("s", batch(50..60, "g")).await.unwrap();
         assert_eq!(r.first_seq, 51);
         landing.shutdown().await;
