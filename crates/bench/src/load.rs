@@ -60,6 +60,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Waits for every load task and merges what they counted over a `window`-long
+    /// measurement; a task that panicked counts as a transport error.
+    pub async fn join(tasks: Vec<tokio::task::JoinHandle<Outcome>>, window: Duration) -> Outcome {
+        let mut total = Outcome::empty();
+        for t in tasks {
+            match t.await {
+                Ok(o) => total.merge(o),
+                Err(e) => {
+                    total.transport_errors += 1;
+                    total.error(|| format!("load task failed: {e}"));
+                }
+            }
+        }
+        total.window = window;
+        total
+    }
+
     pub(crate) fn empty() -> Self {
         Outcome {
             window: Duration::ZERO,
@@ -127,18 +144,7 @@ pub async fn run(plan: &Plan) -> Outcome {
             tokio::spawn(async move { connection(&plan, i, measure_from, stop_at).await })
         })
         .collect();
-    let mut total = Outcome::empty();
-    for t in tasks {
-        match t.await {
-            Ok(o) => total.merge(o),
-            Err(e) => {
-                total.transport_errors += 1;
-                total.error(|| format!("load task failed: {e}"));
-            }
-        }
-    }
-    total.window = plan.duration;
-    total
+    Outcome::join(tasks, plan.duration).await
 }
 
 type Sender = http1::SendRequest<Full<Bytes>>;

@@ -73,18 +73,7 @@ pub async fn run(plan: &S3Plan) -> Outcome {
             tokio::spawn(async move { task(&plan, &client, i, measure_from, stop_at).await })
         })
         .collect();
-    let mut total = Outcome::empty();
-    for t in tasks {
-        match t.await {
-            Ok(o) => total.merge(o),
-            Err(e) => {
-                total.transport_errors += 1;
-                total.error(|| format!("load task failed: {e}"));
-            }
-        }
-    }
-    total.window = plan.duration;
-    total
+    Outcome::join(tasks, plan.duration).await
 }
 
 /// How one failed operation is counted.
