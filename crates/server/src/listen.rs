@@ -246,10 +246,15 @@ async fn receive(
         .append(&stream, batch)
         .await
         .map_err(|e| ApiError::from_append(e, config.retry_after_secs))?;
-    metrics::counter!("snowstream_records_received_total", "stream" => stream.clone())
-        .increment(records);
-    metrics::counter!("snowstream_requests_total", "stream" => stream.clone()).increment(1);
+    count_accepted(&stream, records);
     Ok(accepted(state, &stream, receipt))
+}
+
+/// Counts a request whose records were appended (a POST, or the DELETE confirming a hold).
+fn count_accepted(stream: &str, records: u64) {
+    metrics::counter!("snowstream_records_received_total", "stream" => stream.to_owned())
+        .increment(records);
+    metrics::counter!("snowstream_requests_total", "stream" => stream.to_owned()).increment(1);
 }
 
 fn accepted(state: &AppState, stream: &str, receipt: landing::Receipt) -> Response {
@@ -286,9 +291,7 @@ async fn confirm_hold(
     let records = held.batch.records();
     match state.landing.append(&stream, held.batch.clone()).await {
         Ok(_) => {
-            metrics::counter!("snowstream_records_received_total", "stream" => stream.clone())
-                .increment(records);
-            metrics::counter!("snowstream_requests_total", "stream" => stream).increment(1);
+            count_accepted(&stream, records);
             (StatusCode::OK, "").into_response()
         }
         Err(e) => {

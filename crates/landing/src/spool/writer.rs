@@ -148,8 +148,8 @@ impl Writer {
                             AckMode::Received => {
                                 let _ = ack.send(Ok(receipt));
                             }
-                            AckMode::Durable => durable.push((ack, receipt)),
-                            AckMode::Landed => durable.push((ack, receipt)),
+                            // Landed acks wait for the fsync too, then for the file.
+                            AckMode::Durable | AckMode::Landed => durable.push((ack, receipt)),
                         }
                     }
                     Err(e) => {
