@@ -2,6 +2,7 @@
 //! it (for Docker, whose slim images have no curl).
 
 mod demo;
+mod local;
 mod pipe_cmd;
 mod s3_front;
 mod serve;
@@ -30,9 +31,9 @@ enum Command {
     /// The whole pipeline on this machine: receiver + generator + local warehouse, checked against the oracle.
     Demo(demo::DemoArgs),
     /// Render the Snowflake SQL (stage, pipe, streams, SCD1/SCD2 tasks) for a table spec.
-    Sql(demo::SqlArgs),
+    Sql(local::SqlArgs),
     /// Run a read-only SQL query on the local warehouse (SQLite).
-    Query(demo::QueryArgs),
+    Query(local::QueryArgs),
     /// Snowpipe's REST API on the local warehouse (`pipe serve`), for the REST-triggered pipeline.
     Pipe(pipe_cmd::PipeArgs),
     /// Exit 0 when the receiver at URL answers its healthcheck.
@@ -105,8 +106,8 @@ async fn run(cli: Cli) -> Result<()> {
             init_logging_default("warn");
             demo::run(args).await
         }
-        Command::Sql(args) => demo::sql(args),
-        Command::Query(args) => demo::query(args),
+        Command::Sql(args) => local::sql(args),
+        Command::Query(args) => local::query(args),
         Command::Pipe(args) => {
             init_logging(false);
             pipe_cmd::run(args).await

@@ -161,7 +161,7 @@ pub async fn run(args: PipeArgs) -> Result<()> {
 }
 
 async fn serve(a: PipeServeArgs) -> Result<()> {
-    let spec = crate::demo::load_spec(a.spec.as_ref())?;
+    let spec = crate::local::load_spec(a.spec.as_ref())?;
     let public = std::fs::read(&a.public_key)
         .with_context(|| format!("reading the public key {}", a.public_key.display()))?;
     let verifier = Verifier::new(&public, a.account.as_deref(), a.user.as_deref())
