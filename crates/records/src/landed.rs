@@ -1,0 +1,1 @@
+//! The landed-file format (docs/architecture.md, contract 1).
