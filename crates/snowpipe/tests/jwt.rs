@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::encoding::AsDer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use landing::notify::{JwtSigner, RENEW_BEFORE, TOKEN_LIFETIME};
+use snowpipe::{JwtSigner, RENEW_BEFORE, TOKEN_LIFETIME, TokenError, Verifier};
 use sha2::{Digest, Sha256};
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -159,4 +159,48 @@ fn missing_key_file_is_named() {
     let err = JwtSigner::from_pem_file("a", "u", std::path::Path::new("/nonexistent/key.p8"))
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/key.p8"), "{err}");
+}
+
+/// The public key PEM of a private key PEM, encoded by rcgen (independently of this crate).
+fn public_pem(private_pem: &str) -> String {
+    rcgen::KeyPair::from_pem(private_pem).unwrap().public_key_pem()
+}
+
+#[test]
+fn the_verifier_accepts_the_signers_tokens_and_nothing_else() {
+    let key = new_key();
+    let signer = JwtSigner::from_pem("xy12345.eu-central-1", "loader", key.as_bytes()).unwrap();
+    let verifier =
+        Verifier::new(public_pem(&key).as_bytes(), Some("XY12345"), Some("LOADER")).unwrap();
+    assert_eq!(verifier.fingerprint(), signer.fingerprint());
+    let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let token = signer.token_at(t0).unwrap();
+    assert_eq!(
+        verifier.verify(&token, 1_800_000_000).unwrap(),
+        "XY12345.LOADER"
+    );
+    // Expired (beyond the leeway) and not yet issued (beyond the leeway).
+    let late = 1_800_000_000 + TOKEN_LIFETIME.as_secs() + 120;
+    assert!(matches!(
+        verifier.verify(&token, late),
+        Err(TokenError::Expired { .. })
+    ));
+    assert!(matches!(
+        verifier.verify(&token, 1_800_000_000 - 120),
+        Err(TokenError::IssuedInFuture { .. })
+    ));
+    // Another user's verifier refuses the subject; another key refuses the signature.
+    let other_user =
+        Verifier::new(public_pem(&key).as_bytes(), Some("xy12345"), Some("other")).unwrap();
+    assert!(matches!(
+        other_user.verify(&token, 1_800_000_000),
+        Err(TokenError::WrongSubject { .. })
+    ));
+    let other_key = Verifier::new(public_pem(&new_key()).as_bytes(), None, None).unwrap();
+    assert!(matches!(
+        other_key.verify(&token, 1_800_000_000),
+        Err(TokenError::Malformed(_))
+    ));
+    assert!(Verifier::new(public_pem(&key).as_bytes(), Some("a"), None).is_err());
+    assert!(Verifier::new(key.as_bytes(), None, None).is_err(), "a private key is refused");
 }

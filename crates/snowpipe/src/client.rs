@@ -1,0 +1,213 @@
+//! A small client for Snowpipe's REST API: `insertFiles`, `insertReport`, `loadHistoryScan`,
+//! each authenticated with a key-pair JWT from a [`JwtSigner`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::sign::JwtSigner;
+use crate::wire::{ErrorBody, HistoryScan, InsertReport, InsertRequest};
+
+/// A failed call: the HTTP status (none for network errors) and what Snowflake said.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} {}: {message}", status.map_or("failed".to_owned(), |s| format!("answered HTTP {s}")))]
+pub struct CallError {
+    /// The endpoint called, e.g. `insertFiles`.
+    pub operation: &'static str,
+    /// The HTTP status of the answer; `None` when there was none.
+    pub status: Option<u16>,
+    /// Snowflake's message (with its code), or what went wrong on the way.
+    pub message: String,
+}
+
+impl CallError {
+    /// Network errors, 408, 429 and 5xx may pass; other answers need a fix in the setup
+    /// (they are retried too, more slowly, so a fixed grant resumes notifying by itself).
+    pub fn is_transient(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(s) => s == 408 || s == 429 || s >= 500,
+        }
+    }
+}
+
+/// Talks to one pipe.
+pub struct SnowpipeClient {
+    http: reqwest::Client,
+    base: String,
+    pipe: String,
+    signer: Arc<JwtSigner>,
+}
+
+/// Percent-encodes a URL path segment or query value (keeps `A-Za-z0-9._-$`).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'$') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The message of a refusal: Snowflake's `message (code …)`, else the start of the body.
+fn refusal_message(body: &str) -> String {
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(ErrorBody {
+            message,
+            code: Some(code),
+            ..
+        }) => format!("{message} (code {code})"),
+        Ok(ErrorBody { message, .. }) => message,
+        Err(_) => body.chars().take(300).collect(),
+    }
+}
+
+impl SnowpipeClient {
+    /// `base` is e.g. `https://xy12345.snowflakecomputing.com` (no trailing path).
+    pub fn new(base: &str, pipe: &str, signer: Arc<JwtSigner>) -> Result<Self, CallError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| CallError {
+                operation: "building the HTTP client",
+                status: None,
+                message: e.to_string(),
+            })?;
+        Ok(SnowpipeClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            pipe: pipe.to_owned(),
+            signer,
+        })
+    }
+
+    /// `{base}/v1/data/pipes/{pipe}/{endpoint}?requestId=…&name=value…`
+    fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> String {
+        let mut url = format!(
+            "{}/v1/data/pipes/{}/{endpoint}?requestId={}",
+            self.base,
+            encode_segment(&self.pipe),
+            uuid::Uuid::new_v4()
+        );
+        for (name, value) in query {
+            url.push_str(&format!("&{name}={}", encode_segment(value)));
+        }
+        url
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<String, CallError> {
+        let err = |status, message| CallError {
+            operation,
+            status,
+            message,
+        };
+        let token = self.signer.token().map_err(|e| err(None, e.to_string()))?;
+        let resp = req
+            .bearer_auth(token)
+            .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| err(None, format!("{e:#}")))?;
+        let status = resp.status();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| err(Some(status.as_u16()), format!("reading the answer: {e}")))?;
+        if !status.is_success() {
+            return Err(err(Some(status.as_u16()), refusal_message(&body)));
+        }
+        Ok(body)
+    }
+
+    /// A GET whose JSON answer is parsed as `T`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        query: &[(&str, &str)],
+    ) -> Result<T, CallError> {
+        let req = self.http.get(self.url(operation, query));
+        let body = self.send(operation, req).await?;
+        serde_json::from_str(&body).map_err(|e| CallError {
+            operation,
+            status: Some(200),
+            message: format!("unexpected answer: {e}"),
+        })
+    }
+
+    /// `POST insertFiles` with the given stage-relative paths (at most
+    /// [`crate::MAX_FILES_PER_CALL`]).
+    pub async fn insert_files(&self, paths: &[String]) -> Result<(), CallError> {
+        let body = serde_json::to_string(&InsertRequest::from_paths(paths)).map_err(|e| {
+            CallError {
+                operation: "insertFiles",
+                status: None,
+                message: format!("encoding the request: {e}"),
+            }
+        })?;
+        let req = self
+            .http
+            .post(self.url("insertFiles", &[]))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send("insertFiles", req).await.map(|_| ())
+    }
+
+    /// `GET insertReport`, from `begin_mark` when given.
+    pub async fn insert_report(&self, begin_mark: Option<&str>) -> Result<InsertReport, CallError> {
+        let query: Vec<(&str, &str)> = begin_mark.map(|m| ("beginMark", m)).into_iter().collect();
+        self.get("insertReport", &query).await
+    }
+
+    /// `GET loadHistoryScan` from `start` (RFC 3339) to now.
+    pub async fn load_history_scan(&self, start: &str) -> Result<HistoryScan, CallError> {
+        self.get("loadHistoryScan", &[("startTimeInclusive", start)])
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_names_are_encoded() {
+        assert_eq!(encode_segment("DB.SCHEMA.PIPE_1"), "DB.SCHEMA.PIPE_1");
+        assert_eq!(encode_segment("db.\"my pipe\""), "db.%22my%20pipe%22");
+    }
+
+    #[test]
+    fn transient_errors() {
+        let e = |status| CallError {
+            operation: "insertFiles",
+            status,
+            message: String::new(),
+        };
+        assert!(e(None).is_transient());
+        assert!(e(Some(503)).is_transient());
+        assert!(e(Some(429)).is_transient());
+        assert!(!e(Some(401)).is_transient());
+        assert!(!e(Some(404)).is_transient());
+    }
+
+    #[test]
+    fn refusals_quote_snowflakes_message_and_code() {
+        let body = r#"{"data":null,"code":"390144","message":"JWT token is invalid.","success":false,"headers":null}"#;
+        assert_eq!(
+            refusal_message(body),
+            "JWT token is invalid. (code 390144)"
+        );
+        assert_eq!(refusal_message(r#"{"message":"no"}"#), "no");
+        let long = "x".repeat(400);
+        assert_eq!(refusal_message(&long), "x".repeat(300));
+    }
+}
