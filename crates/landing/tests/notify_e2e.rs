@@ -15,7 +15,8 @@ use base64::engine::general_purpose::STANDARD;
 use landing::notify::{NotifyQueue, SnowpipeConfig};
 use landing::sink::LocalSink;
 use landing::{Batch, Landing, LandingConfig, StreamConfig};
-use warehouse::rest::{PipeConfig, PipeService, Verifier, router};
+use snowpipe::Verifier;
+use warehouse::rest::{PipeConfig, PipeService, router};
 use warehouse::{TableSpec, Warehouse};
 
 const PIPE: &str = "DB.RAW.CUSTOMERS_PIPE";

@@ -147,13 +147,12 @@ impl SnowpipeClient {
     /// `POST insertFiles` with the given stage-relative paths (at most
     /// [`crate::MAX_FILES_PER_CALL`]).
     pub async fn insert_files(&self, paths: &[String]) -> Result<(), CallError> {
-        let body = serde_json::to_string(&InsertRequest::from_paths(paths)).map_err(|e| {
-            CallError {
+        let body =
+            serde_json::to_string(&InsertRequest::from_paths(paths)).map_err(|e| CallError {
                 operation: "insertFiles",
                 status: None,
                 message: format!("encoding the request: {e}"),
-            }
-        })?;
+            })?;
         let req = self
             .http
             .post(self.url("insertFiles", &[]))
@@ -202,10 +201,7 @@ mod tests {
     #[test]
     fn refusals_quote_snowflakes_message_and_code() {
         let body = r#"{"data":null,"code":"390144","message":"JWT token is invalid.","success":false,"headers":null}"#;
-        assert_eq!(
-            refusal_message(body),
-            "JWT token is invalid. (code 390144)"
-        );
+        assert_eq!(refusal_message(body), "JWT token is invalid. (code 390144)");
         assert_eq!(refusal_message(r#"{"message":"no"}"#), "no");
         let long = "x".repeat(400);
         assert_eq!(refusal_message(&long), "x".repeat(300));

@@ -121,7 +121,10 @@ mod tests {
         let der: Vec<u8> = (0..=200).collect();
         let pem = encode_pem("PUBLIC KEY", &der);
         assert!(pem.lines().all(|l| l.len() <= 64));
-        assert_eq!(decode_pem(pem.as_bytes()).unwrap(), ("PUBLIC KEY".into(), der));
+        assert_eq!(
+            decode_pem(pem.as_bytes()).unwrap(),
+            ("PUBLIC KEY".into(), der)
+        );
         assert!(decode_pem(b"-----BEGIN X-----\nAAAA\n").is_err());
     }
 }

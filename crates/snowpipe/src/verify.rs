@@ -111,8 +111,9 @@ impl Verifier {
                 .decode(body)
                 .map_err(|e| KeyError::PublicKey(format!("the key is not base64: {e}")))?
         };
-        let key = jsonwebtoken::DecodingKey::from_rsa_pem(encode_pem("PUBLIC KEY", &spki).as_bytes())
-            .map_err(|e| KeyError::PublicKey(format!("not an RSA public key: {e}")))?;
+        let key =
+            jsonwebtoken::DecodingKey::from_rsa_pem(encode_pem("PUBLIC KEY", &spki).as_bytes())
+                .map_err(|e| KeyError::PublicKey(format!("not an RSA public key: {e}")))?;
         let subject = match (account, user) {
             (Some(a), Some(u)) => Some(jwt_subject(a, u)),
             (None, None) => None,

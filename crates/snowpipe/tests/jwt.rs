@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::encoding::AsDer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use snowpipe::{JwtSigner, RENEW_BEFORE, TOKEN_LIFETIME, TokenError, Verifier};
 use sha2::{Digest, Sha256};
+use snowpipe::{JwtSigner, RENEW_BEFORE, TOKEN_LIFETIME, TokenError, Verifier};
 
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
@@ -163,7 +163,9 @@ fn missing_key_file_is_named() {
 
 /// The public key PEM of a private key PEM, encoded by rcgen (independently of this crate).
 fn public_pem(private_pem: &str) -> String {
-    rcgen::KeyPair::from_pem(private_pem).unwrap().public_key_pem()
+    rcgen::KeyPair::from_pem(private_pem)
+        .unwrap()
+        .public_key_pem()
 }
 
 #[test]
@@ -202,5 +204,8 @@ fn the_verifier_accepts_the_signers_tokens_and_nothing_else() {
         Err(TokenError::Malformed(_))
     ));
     assert!(Verifier::new(public_pem(&key).as_bytes(), Some("a"), None).is_err());
-    assert!(Verifier::new(key.as_bytes(), None, None).is_err(), "a private key is refused");
+    assert!(
+        Verifier::new(key.as_bytes(), None, None).is_err(),
+        "a private key is refused"
+    );
 }

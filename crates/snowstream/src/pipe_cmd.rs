@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use snowpipe::Verifier;
 use warehouse::Warehouse;
-use warehouse::rest::{PipeConfig, PipeService, Verifier};
+use warehouse::rest::{PipeConfig, PipeService};
 
 /// `snowstream serve` flags for the Snowpipe REST notifier (the pipe is the default stream's;
 /// other streams name theirs in their `[[streams]]` table).

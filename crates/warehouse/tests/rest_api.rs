@@ -16,7 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use common::{Event, land};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use warehouse::rest::{PipeConfig, PipeService, Verifier, router};
+use snowpipe::Verifier;
+use warehouse::rest::{PipeConfig, PipeService, router};
 use warehouse::{TableSpec, Warehouse};
 
 const PIPE: &str = "DB.RAW.CUSTOMERS_PIPE";

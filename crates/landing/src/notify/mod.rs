@@ -4,14 +4,13 @@
 //! Per stream and optional ([`SnowpipeConfig`] in [`crate::StreamConfig::snowpipe`]). Once a
 //! file and its manifest are stored, the lander appends its key to a durable queue file
 //! (`{spool}/{stream}/snowpipe.queue`) before it deletes the spool segment; a background task
-//! sends queued keys (relative to the stage location) in calls of at most 5,000, authenticated
-//! with a key-pair JWT ([`JwtSigner`]), and drops them from the queue only after a 200.
+//! sends queued keys (relative to the stage location) in calls of at most
+//! [`snowpipe::MAX_FILES_PER_CALL`] through a [`snowpipe::SnowpipeClient`], authenticated with
+//! a key-pair JWT ([`snowpipe::JwtSigner`]), and drops them from the queue only after a 200.
 //! Every landed file is notified at least once, across restarts too; Snowpipe skips files it
 //! already loaded. Load results from `insertReport`/`loadHistoryScan` become the metric
 //! `snowstream_snowpipe_files_total{stream,status}` and WARN logs for rejected files.
 
-mod client;
-mod jwt;
 mod notifier;
 mod queue;
 
@@ -19,25 +18,25 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use client::{CallError, FileReport, HistoryScan, InsertReport, SnowpipeClient};
-pub use jwt::{
-    JwtSigner, RENEW_BEFORE, TOKEN_LIFETIME, jwt_account, jwt_subject, public_key_fingerprint,
-};
-pub use queue::NotifyQueue;
+use snowpipe::{FileReport, JwtSigner, KeyError, MAX_FILES_PER_CALL, SnowpipeClient};
 
-/// Snowpipe accepts at most this many files in one `insertFiles` call.
-pub const MAX_FILES_PER_CALL: usize = 5_000;
+pub use queue::NotifyQueue;
 
 /// Why the notifier could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("Snowpipe private key {path}: {reason}")]
-    Key { path: String, reason: String },
+    /// The private key cannot be used.
+    #[error(transparent)]
+    Key(KeyError),
+    /// The settings are incomplete or the HTTP client cannot be built.
     #[error("Snowpipe notifier: {0}")]
     Config(String),
+    /// The queue file cannot be opened.
     #[error("Snowpipe notification queue {path}: {source}")]
     Queue {
+        /// The queue file.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -73,6 +72,8 @@ pub struct SnowpipeConfig {
 }
 
 impl SnowpipeConfig {
+    /// Settings for `pipe` as `user` of `account` with the key at `private_key`, everything
+    /// else at its default.
     pub fn new(
         account: impl Into<String>,
         user: impl Into<String>,
@@ -110,8 +111,11 @@ impl SnowpipeConfig {
 pub struct SnowpipeStatus {
     /// Files accepted by `insertFiles`.
     pub notified: u64,
+    /// Files Snowpipe loaded fully.
     pub loaded: u64,
+    /// Files Snowpipe loaded in part (some rows rejected).
     pub partially_loaded: u64,
+    /// Files Snowpipe could not load.
     pub failed: u64,
     /// Files given up on without a status.
     pub unknown: u64,
@@ -146,11 +150,14 @@ pub(crate) fn start(
             "stream {stream:?}: the Snowpipe pipe name is empty (expected DB.SCHEMA.PIPE)"
         )));
     }
-    let signer = Arc::new(JwtSigner::from_pem_file(
-        &config.account,
-        &config.user,
-        &config.private_key,
-    )?);
+    let signer = Arc::new(
+        JwtSigner::from_pem_file(&config.account, &config.user, &config.private_key).map_err(
+            |e| match e {
+                KeyError::Identity(why) => NotifyError::Config(why.to_owned()),
+                other => NotifyError::Key(other),
+            },
+        )?,
+    );
     let client = SnowpipeClient::new(&config.base_url(), &config.pipe, signer.clone())
         .map_err(|e| NotifyError::Config(e.to_string()))?;
     let path = dir.join("snowpipe.queue");

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Notify;
 
-use super::client::{FileReport, SnowpipeClient};
+use snowpipe::{FileReport, MAX_FILES_PER_CALL, SnowpipeClient};
+
+use super::SnowpipeStatus;
 use super::queue::NotifyQueue;
-use super::{MAX_FILES_PER_CALL, SnowpipeStatus};
 use crate::spool::writer::backoff;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);

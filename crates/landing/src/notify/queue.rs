@@ -118,6 +118,7 @@ impl NotifyQueue {
         self.state.lock().expect("lock").pending.len()
     }
 
+    /// Whether no key waits for a successful `insertFiles`.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
-use serde_json::{Value, json};
+use snowpipe::FileReport;
 
 use crate::Warehouse;
 use crate::error::Error;
@@ -25,7 +25,7 @@ const EVENT_MINUTES: i64 = 10;
 pub(crate) struct Event {
     pub seq: u64,
     pub at: DateTime<Utc>,
-    pub entry: Value,
+    pub entry: FileReport,
 }
 
 pub(crate) struct PipeState {
@@ -94,7 +94,7 @@ impl PipeState {
         })
     }
 
-    fn record(&mut self, entry: Value, failed: bool) {
+    fn record(&mut self, entry: FileReport, failed: bool) {
         let now = Utc::now();
         let ev = Event {
             seq: self.next_seq,
@@ -123,20 +123,21 @@ impl PipeState {
         }
     }
 
-    fn entry(&self, path: &str, size: u64, received: &str, status: &str) -> Value {
-        json!({
-            "path": path,
-            "stageLocation": format!("{}/", self.landing_dir.display()),
-            "fileSize": size,
-            "timeReceived": received,
-            "lastInsertTime": now_text(Utc::now()),
-            "rowsInserted": 0,
-            "rowsParsed": 0,
-            "errorsSeen": 0,
-            "errorLimit": 1,
-            "complete": true,
-            "status": status,
-        })
+    fn entry(&self, path: &str, size: u64, received: &str, status: &str) -> FileReport {
+        FileReport {
+            path: path.to_owned(),
+            stage_location: Some(format!("{}/", self.landing_dir.display())),
+            file_size: Some(size),
+            time_received: Some(received.to_owned()),
+            last_insert_time: Some(now_text(Utc::now())),
+            rows_inserted: Some(0),
+            rows_parsed: Some(0),
+            errors_seen: Some(0),
+            error_limit: Some(1),
+            complete: Some(true),
+            status: status.to_owned(),
+            ..FileReport::default()
+        }
     }
 
     /// Load-history rows (rows, errors) of `names`.
@@ -222,11 +223,11 @@ impl PipeState {
                     "PARTIALLY_LOADED"
                 };
                 let mut entry = self.entry(path, size, &received, status);
-                entry["rowsInserted"] = json!(rows);
-                entry["rowsParsed"] = json!(rows + rejected);
-                entry["errorsSeen"] = json!(rejected);
+                entry.rows_inserted = Some(rows);
+                entry.rows_parsed = Some(rows + rejected);
+                entry.errors_seen = Some(rejected);
                 if rejected > 0 {
-                    entry["firstError"] = json!(format!(
+                    entry.first_error = Some(format!(
                         "{rejected} line(s) are not a JSON object with a \"record\" object"
                     ));
                 }
@@ -250,13 +251,13 @@ impl PipeState {
     fn fail(&mut self, path: &str, size: u64, received: &str, error: String) {
         tracing::warn!(file = %path, %error, "pipe could not load file");
         let mut entry = self.entry(path, size, received, "LOAD_FAILED");
-        entry["errorsSeen"] = json!(1);
-        entry["firstError"] = json!(error);
+        entry.errors_seen = Some(1);
+        entry.first_error = Some(error);
         self.record(entry, true);
     }
 
     /// `insertReport`: events from `begin_mark` on (all kept ones without), and the next mark.
-    pub fn report(&mut self, begin_mark: Option<u64>) -> (Vec<Value>, u64) {
+    pub fn report(&mut self, begin_mark: Option<u64>) -> (Vec<FileReport>, u64) {
         self.expire(Utc::now());
         let from = begin_mark.unwrap_or(0);
         let files = self
@@ -273,7 +274,7 @@ impl PipeState {
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<(Vec<Value>, bool), Error> {
+    ) -> Result<(Vec<FileReport>, bool), Error> {
         let (s, e) = (now_text(start), now_text(end));
         let rows = self.warehouse.query(&format!(
             "SELECT file_name, row_count, error_count, bytes, loaded_at FROM load_history \
@@ -296,10 +297,10 @@ impl PipeState {
                     "PARTIALLY_LOADED"
                 },
             );
-            entry["lastInsertTime"] = json!(at);
-            entry["rowsInserted"] = json!(rows_in);
-            entry["rowsParsed"] = json!(rows_in + errors);
-            entry["errorsSeen"] = json!(errors);
+            entry.last_insert_time = Some(at);
+            entry.rows_inserted = Some(rows_in);
+            entry.rows_parsed = Some(rows_in + errors);
+            entry.errors_seen = Some(errors);
             files.push(entry);
         }
         for f in &self.failures {

@@ -12,17 +12,17 @@
 //!   history (and failures of this run) in the range.
 //!
 //! Each request needs `Authorization: Bearer <key-pair JWT>` signed by the configured public
-//! key's private key; a bad, expired or foreign token gets Snowflake's `401`
+//! key's private key (checked by a [`snowpipe::Verifier`]); a bad, expired or foreign token gets Snowflake's `401`
 //! `{"data":null,"code":"390144","message":"JWT token is invalid. […]","success":false,"headers":null}`.
 //! Unlike Snowflake, files named in an `insertFiles` call are loaded while it runs, and events
-//! live in memory (the load history itself is in the database).
+//! live in memory (the load history itself is in the database). The bodies are the
+//! [`snowpipe`] wire types the notifier parses.
 
 mod auth;
 mod load;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,15 +32,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
-
-pub use auth::{KeyError, Verifier, jwt_account};
+use snowpipe::{
+    ErrorBody, HistoryScan, InsertReport, InsertRequest, InsertResponse, MAX_FILES_PER_CALL,
+    ReportStatistics, Verifier,
+};
 
 use crate::Warehouse;
 use crate::error::Error;
-
-/// Most files one `insertFiles` call may name (as Snowflake).
-pub const MAX_FILES_PER_CALL: usize = 5_000;
 
 /// What the REST pipe serves.
 pub struct PipeConfig {
@@ -98,74 +96,9 @@ pub fn router(service: Arc<PipeService>) -> Router {
         .with_state(service)
 }
 
+/// Snowflake's error answer with `status`.
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        axum::Json(json!({
-            "data": null,
-            "code": code,
-            "message": message,
-            "success": false,
-            "headers": null,
-        })),
-    )
-        .into_response()
-}
-
-/// Checks the token and the pipe name; the error response when refused.
-fn admit(svc: &PipeService, headers: &HeaderMap, pipe: &str) -> Result<(), Box<Response>> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let token_type = headers
-        .get("x-snowflake-authorization-token-type")
-        .and_then(|v| v.to_str().ok());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let verdict = match (token, token_type) {
-        (None, _) => Err("no Authorization: Bearer header".to_owned()),
-        (Some(_), Some(t)) if !t.eq_ignore_ascii_case("KEYPAIR_JWT") => {
-            Err(format!("token type {t:?} is not KEYPAIR_JWT"))
-        }
-        (Some(t), _) => svc.verifier.verify(t, now),
-    };
-    if let Err(why) = verdict {
-        let id = uuid::Uuid::new_v4();
-        tracing::warn!(%pipe, reason = %why, %id, "refused a Snowpipe REST request: JWT token is invalid");
-        return Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "390144",
-            format!("JWT token is invalid. [{id}]"),
-        )));
-    }
-    if let Some(p) = &svc.pipe
-        && p != pipe
-    {
-        return Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            "404",
-            format!(
-                "Specified pipe {pipe:?} does not exist or not authorized (this server serves {p:?})."
-            ),
-        )));
-    }
-    Ok(())
-}
-
-#[derive(Deserialize)]
-struct InsertBody {
-    files: Vec<InsertFile>,
-}
-
-#[derive(Deserialize)]
-struct InsertFile {
-    path: String,
+    (status, axum::Json(ErrorBody::new(code, message))).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -184,7 +117,7 @@ async fn insert_files(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&svc, &headers, &pipe) {
+    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
         return *r;
     }
     let is_text = headers
@@ -199,7 +132,7 @@ async fn insert_files(
             .map(str::to_owned)
             .collect()
     } else {
-        match serde_json::from_slice::<InsertBody>(&body) {
+        match serde_json::from_slice::<InsertRequest>(&body) {
             Ok(b) => b.files.into_iter().map(|f| f.path).collect(),
             Err(e) => {
                 return error(
@@ -232,10 +165,10 @@ async fn insert_files(
         tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").insert_files(&paths))
             .await;
     match loaded {
-        Ok(Ok(())) => axum::Json(json!({
-            "requestId": q.request_id.unwrap_or_default(),
-            "responseCode": "SUCCESS",
-        }))
+        Ok(Ok(())) => axum::Json(InsertResponse {
+            request_id: q.request_id.unwrap_or_default(),
+            response_code: "SUCCESS".into(),
+        })
         .into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "pipe load failed");
@@ -251,7 +184,7 @@ async fn insert_report(
     Query(q): Query<RequestQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&svc, &headers, &pipe) {
+    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
         return *r;
     }
     let mark = match q.begin_mark.as_deref().map(str::parse::<u64>).transpose() {
@@ -273,13 +206,13 @@ async fn insert_report(
             Ok(v) => v,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
         };
-    axum::Json(json!({
-        "pipe": pipe,
-        "completeResult": true,
-        "nextBeginMark": next.to_string(),
-        "files": files,
-        "statistics": {"activeFilesCount": 0},
-    }))
+    axum::Json(InsertReport {
+        pipe,
+        complete_result: true,
+        next_begin_mark: Some(next.to_string()),
+        files,
+        statistics: Some(ReportStatistics::default()),
+    })
     .into_response()
 }
 
@@ -301,7 +234,7 @@ async fn load_history_scan(
     Query(q): Query<RequestQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&svc, &headers, &pipe) {
+    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
         return *r;
     }
     let Some(start) = q.start_time_inclusive.as_deref() else {
@@ -331,22 +264,20 @@ async fn load_history_scan(
             .and_then(|r| r.map_err(|e| e.to_string()));
     match result {
         Ok((files, complete)) => {
-            let times = |key: &str| -> Vec<&str> {
-                files
-                    .iter()
-                    .filter_map(|f: &Value| f.get(key).and_then(Value::as_str))
-                    .collect()
+            let inserted: Vec<&str> = files
+                .iter()
+                .filter_map(|f| f.last_insert_time.as_deref())
+                .collect();
+            let range = |t: Option<&&str>| t.map_or_else(String::new, |t| (*t).to_owned());
+            let body = HistoryScan {
+                pipe,
+                complete_result: complete,
+                start_time_inclusive: text(start),
+                end_time_exclusive: text(end),
+                range_start_time: range(inserted.iter().min()),
+                range_end_time: range(inserted.iter().max()),
+                files,
             };
-            let inserted = times("lastInsertTime");
-            let body = json!({
-                "pipe": pipe,
-                "completeResult": complete,
-                "startTimeInclusive": text(start),
-                "endTimeExclusive": text(end),
-                "rangeStartTime": inserted.iter().min().copied().unwrap_or_default(),
-                "rangeEndTime": inserted.iter().max().copied().unwrap_or_default(),
-                "files": files,
-            });
             axum::Json(body).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e),
