@@ -69,6 +69,13 @@ impl Notifier {
                 match self.client.insert_files(&paths).await {
                     Ok(()) => {
                         attempt = 0;
+                        // Counted before the queue shrinks, so whoever sees the queue drained
+                        // also sees these files as notified.
+                        {
+                            let mut st = self.status.lock().expect("lock");
+                            st.notified += keys.len() as u64;
+                            st.last_error = None;
+                        }
                         if let Err(e) = self.queue.ack(&keys) {
                             tracing::error!(stream = %self.stream, queue = %self.queue.path().display(), error = %e,
                                 "Snowpipe accepted the files but the queue could not record it; they will be notified again (Snowpipe skips files it already loaded)");
@@ -86,9 +93,6 @@ impl Notifier {
                                 },
                             );
                         }
-                        let mut st = self.status.lock().expect("lock");
-                        st.notified += keys.len() as u64;
-                        st.last_error = None;
                     }
                     Err(e) => {
                         metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertFiles")
