@@ -14,7 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use landing::notify::{NotifyQueue, SnowpipeConfig};
 use landing::sink::LocalSink;
-use landing::{Batch, Landing, LandingConfig, StreamConfig};
+use landing::{Landing, LandingConfig, StreamConfig};
+use records::Batch;
 use warehouse::rest::{PipeConfig, PipeService, Verifier, router};
 use warehouse::{TableSpec, Warehouse};
 

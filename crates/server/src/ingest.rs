@@ -9,7 +9,7 @@ use flate2::write::MultiGzDecoder;
 use futures::StreamExt;
 
 use crate::error::ApiError;
-use crate::records::{self, Format};
+use records::Format;
 
 /// Compressed bytes fed to the gzip decoder at a time (at most ~1 MiB of output each).
 const GZIP_SLICE: usize = 1024;
@@ -157,7 +157,7 @@ pub(crate) fn parse_into(
     flowfiles: &[Received],
     fallback: Format,
     packaged: bool,
-    batch: &mut landing::Batch,
+    batch: &mut records::Batch,
 ) -> Result<(), ApiError> {
     for (i, ff) in flowfiles.iter().enumerate() {
         let format = ff

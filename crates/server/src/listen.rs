@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::ingest::{self, BodySpec};
-use crate::records::Format;
+use records::Format;
 
 /// Header naming the target stream when the path does not.
 pub const STREAM_HEADER: &str = "x-snowstream-stream";
@@ -202,7 +202,7 @@ async fn receive(
     };
     let packaged = package.is_some();
     let parse = move || {
-        let mut batch = landing::Batch::new(chrono::Utc::now());
+        let mut batch = records::Batch::new(chrono::Utc::now());
         ingest::parse_into(&flowfiles, fallback, packaged, &mut batch).map(|()| batch)
     };
     // Small bodies (the single-record case) parse in microseconds: inline is cheaper than a

@@ -1,4 +1,4 @@
-//! One object → records → the durable spool: the same parser and `landing::Batch` as the
+//! One object → records → the durable spool: the same parser and `records::Batch` as the
 //! HTTP front door, with the object's key, bucket, user metadata and Content-Disposition
 //! filename as the records' attributes.
 
@@ -7,7 +7,7 @@ use std::io::Read;
 use s3s::{S3Error, S3Result, s3_error};
 
 use super::config::S3Config;
-use crate::records::{self, Format};
+use records::Format;
 
 /// Objects up to this size are parsed on the request's own task.
 const INLINE_PARSE_BYTES: usize = 64 * 1024;
@@ -139,16 +139,16 @@ pub(crate) async fn parse_object(
     info: &ObjectInfo,
     body: Vec<u8>,
     etag: &str,
-) -> S3Result<landing::Batch> {
+) -> S3Result<records::Batch> {
     let format = info.format(config, stream);
     let gzip = info.gzipped();
     let attrs = info.attributes(etag);
     let key = info.key.clone();
     let max = config.max_object_bytes;
     let inline = body.len() <= INLINE_PARSE_BYTES;
-    let parse = move || -> S3Result<landing::Batch> {
+    let parse = move || -> S3Result<records::Batch> {
         let content = if gzip { gunzip(&body, max)? } else { body };
-        let mut batch = landing::Batch::new(chrono::Utc::now());
+        let mut batch = records::Batch::new(chrono::Utc::now());
         let mut started = false;
         records::parse(&content, format, &mut |rec: &[u8]| {
             if !started {
@@ -195,7 +195,7 @@ pub(crate) async fn append(
     landing: &landing::Landing,
     config: &S3Config,
     stream: &str,
-    batch: landing::Batch,
+    batch: records::Batch,
     bytes: u64,
 ) -> S3Result<landing::Receipt> {
     let records = batch.records();
