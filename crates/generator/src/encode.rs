@@ -1,5 +1,6 @@
-//! Wire formats for a batch of records: JSON array, NDJSON, CSV (seed-style header) and
-//! FlowFile v3 packages (one FlowFile per record).
+//! Wire formats for a batch of records: the record formats of the `records` crate (JSON
+//! array, NDJSON, CSV with a seed-style header) and FlowFile v3 packages (one FlowFile per
+//! record).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,45 +8,41 @@ use std::str::FromStr;
 use crate::GenError;
 use crate::record::{COLUMNS, Customer};
 
-/// How a batch is written on the wire or to a file.
+/// How a batch is written on the wire or to a file: in one of the record formats snowstream
+/// parses, or as a FlowFile v3 package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// One JSON array of objects (`application/json`).
-    Json,
-    /// One JSON object per line (`application/x-ndjson`).
-    Ndjson,
-    /// A header `id,name,phone_number,email,address,country,job,updated_at,op` then one row
-    /// per record, RFC 4180 quoting (multi-line addresses are quoted) (`text/csv`).
-    Csv,
+    /// The batch in a record format: one JSON array of objects, one JSON object per line, or
+    /// CSV with the header `id,name,phone_number,email,address,country,job,updated_at,op` then
+    /// one row per record, RFC 4180 quoting (multi-line addresses are quoted). Its MIME type
+    /// and file extension are the record format's.
+    Records(records::Format),
     /// A FlowFile v3 package with one FlowFile per record; each FlowFile's content is the
     /// record as a JSON object (`application/flowfile-v3`).
     FlowFileV3,
 }
 
 impl Format {
+    /// Every format, record formats first.
     pub const ALL: [Format; 4] = [
-        Format::Json,
-        Format::Ndjson,
-        Format::Csv,
+        Format::Records(records::Format::Json),
+        Format::Records(records::Format::Ndjson),
+        Format::Records(records::Format::Csv),
         Format::FlowFileV3,
     ];
 
     /// The `Content-Type` of a batch in this format.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Json => "application/json",
-            Format::Ndjson => "application/x-ndjson",
-            Format::Csv => "text/csv",
-            Format::FlowFileV3 => "application/flowfile-v3",
+            Format::Records(f) => f.mime(),
+            Format::FlowFileV3 => flowfile::Version::V3.mime(),
         }
     }
 
     /// File extension (without dot) for a batch written to a folder.
     pub fn extension(self) -> &'static str {
         match self {
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-            Format::Csv => "csv",
+            Format::Records(f) => f.extension(),
             Format::FlowFileV3 => "flowfile",
         }
     }
@@ -53,11 +50,15 @@ impl Format {
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-            Format::Csv => "csv",
+            Format::Records(f) => f.name(),
             Format::FlowFileV3 => "flowfile-v3",
         }
+    }
+}
+
+impl From<records::Format> for Format {
+    fn from(f: records::Format) -> Self {
+        Format::Records(f)
     }
 }
 
@@ -71,13 +72,11 @@ impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "json" => Ok(Format::Json),
-            "ndjson" | "jsonl" => Ok(Format::Ndjson),
-            "csv" => Ok(Format::Csv),
             "flowfile-v3" | "flowfile" | "flowfilev3" => Ok(Format::FlowFileV3),
-            _ => Err(format!(
-                "unknown format {s:?}: use json, ndjson, csv or flowfile-v3"
-            )),
+            _ => s
+                .parse()
+                .map(Format::Records)
+                .map_err(|_| format!("unknown format {s:?}: use json, ndjson, csv or flowfile-v3")),
         }
     }
 }
@@ -96,16 +95,16 @@ pub fn encode_batch_with(
 ) -> (Vec<u8>, &'static str) {
     let mut out = Vec::with_capacity(records.len() * 256);
     match format {
-        Format::Json => {
+        Format::Records(records::Format::Json) => {
             serde_json::to_writer(&mut out, records).expect("records always serialize");
         }
-        Format::Ndjson => {
+        Format::Records(records::Format::Ndjson) => {
             for r in records {
                 serde_json::to_writer(&mut out, r).expect("records always serialize");
                 out.push(b'\n');
             }
         }
-        Format::Csv => {
+        Format::Records(records::Format::Csv) => {
             // The header is written by hand so that an empty batch still has one.
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
@@ -123,7 +122,7 @@ pub fn encode_batch_with(
                 serde_json::to_writer(&mut content, r).expect("records always serialize");
                 let filename = format!("customer-{}-{}.json", r.id, r.updated_at.millis());
                 let mut attrs: Vec<(&str, &str)> = vec![
-                    ("mime.type", "application/json"),
+                    ("mime.type", records::Format::Json.mime()),
                     ("filename", filename.as_str()),
                 ];
                 for (k, v) in attributes {
@@ -146,12 +145,12 @@ pub fn decode_batch(data: &[u8], format: Format) -> Result<Vec<Customer>, GenErr
         reason: e.to_string(),
     };
     match format {
-        Format::Json => serde_json::from_slice(data).map_err(|e| bad(&e)),
-        Format::Ndjson => serde_json::Deserializer::from_slice(data)
+        Format::Records(records::Format::Json) => serde_json::from_slice(data).map_err(|e| bad(&e)),
+        Format::Records(records::Format::Ndjson) => serde_json::Deserializer::from_slice(data)
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| bad(&e)),
-        Format::Csv => {
+        Format::Records(records::Format::Csv) => {
             let mut r = csv::Reader::from_reader(data);
             let header = r.headers().map_err(|e| bad(&e))?;
             if header.iter().ne(COLUMNS) {
@@ -174,5 +173,38 @@ pub fn decode_batch(data: &[u8], format: Format) -> Result<Vec<Customer>, GenErr
                 .map(|f| serde_json::from_slice(&f.content).map_err(|e| bad(&e)))
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_types_and_extensions() {
+        let want = [
+            ("json", "application/json", "json"),
+            ("ndjson", "application/x-ndjson", "ndjson"),
+            ("csv", "text/csv", "csv"),
+            ("flowfile-v3", "application/flowfile-v3", "flowfile"),
+        ];
+        for (format, (name, mime, ext)) in Format::ALL.into_iter().zip(want) {
+            assert_eq!(
+                (format.name(), format.content_type(), format.extension()),
+                (name, mime, ext)
+            );
+            assert_eq!(name.parse::<Format>(), Ok(format));
+            assert_eq!(name.to_uppercase().parse::<Format>(), Ok(format));
+        }
+        assert_eq!(
+            "jsonl".parse::<Format>(),
+            Ok(Format::Records(records::Format::Ndjson))
+        );
+        assert_eq!("flowfile".parse::<Format>(), Ok(Format::FlowFileV3));
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert_eq!(
+            err,
+            "unknown format \"xml\": use json, ndjson, csv or flowfile-v3"
+        );
     }
 }

@@ -53,7 +53,7 @@ impl HttpTarget {
     pub fn new(url: impl Into<String>) -> Self {
         HttpTarget {
             url: url.into(),
-            format: Format::Ndjson,
+            format: Format::Records(records::Format::Ndjson),
             batch_size: 100,
             rate: 0.0,
             concurrency: 1,

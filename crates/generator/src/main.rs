@@ -43,7 +43,7 @@ fn real_main() -> Result<()> {
             let cfg = a
                 .stream
                 .config(a.delivery.duration.is_some(), a.delivery.rate)?;
-            let format = a.format.unwrap_or(Format::Csv);
+            let format = a.format.unwrap_or(Format::Records(records::Format::Csv));
             let writer = FileWriter::new(&a.dir, format)?
                 .prefix(a.prefix)
                 .attributes(a.attributes);
@@ -55,7 +55,7 @@ fn real_main() -> Result<()> {
                 .stream
                 .config(a.delivery.duration.is_some(), a.delivery.rate)?;
             let mut target = HttpTarget::new(a.url.clone());
-            target.format = a.format.unwrap_or(Format::Ndjson);
+            target.format = a.format.unwrap_or(Format::Records(records::Format::Ndjson));
             target.batch_size = a.delivery.batch.max(1);
             target.rate = a.delivery.rate;
             target.concurrency = a.concurrency.max(1);
@@ -76,7 +76,10 @@ fn print(a: PrintArgs) -> Result<()> {
         bail!("print needs a finite --count");
     }
     let records = generator::generate(&cfg);
-    let (bytes, _) = generator::encode_batch(&records, a.format.unwrap_or(Format::Ndjson));
+    let (bytes, _) = generator::encode_batch(
+        &records,
+        a.format.unwrap_or(Format::Records(records::Format::Ndjson)),
+    );
     std::io::stdout().write_all(&bytes)?;
     write_expect(a.stream.expect.as_ref(), &records)
 }

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use generator::{Customer, Format, decode_batch, oracle};
+use records::Format::{Csv, Ndjson};
 
 fn gen_cmd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_snowstream-gen"))
@@ -81,7 +82,7 @@ fn files_fixtures_are_reproducible_and_match_their_expect_file() {
     assert!(files.iter().all(|(n, _)| n.ends_with(".ndjson")));
     let records: Vec<Customer> = files
         .iter()
-        .flat_map(|(_, bytes)| decode_batch(bytes, Format::Ndjson).unwrap())
+        .flat_map(|(_, bytes)| decode_batch(bytes, Format::Records(Ndjson)).unwrap())
         .collect();
     assert!(records.len() > 220, "initial 20 + 200 changes + duplicates");
     assert_eq!(files.len(), records.len().div_ceil(25));
@@ -148,7 +149,7 @@ async fn http_posts_what_the_expect_file_describes() {
         .lock()
         .unwrap()
         .iter()
-        .flat_map(|b| decode_batch(b, Format::Csv).unwrap())
+        .flat_map(|b| decode_batch(b, Format::Records(Csv)).unwrap())
         .collect();
     assert!(received.len() >= 150);
     assert_eq!(
@@ -218,7 +219,7 @@ fn print_writes_the_stream_to_stdout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let records = decode_batch(&out.stdout, Format::Csv).unwrap();
+    let records = decode_batch(&out.stdout, Format::Records(Csv)).unwrap();
     assert_eq!(records.len(), 5);
     assert_eq!(
         records.iter().map(|r| r.id).take(2).collect::<Vec<_>>(),

@@ -5,6 +5,7 @@ use generator::{
     COLUMNS, Config, Customer, EventTime, Format, Op, decode_batch, encode_batch,
     encode_batch_with, generate, write_files,
 };
+use records::Format::{Csv, Json, Ndjson};
 
 fn sample() -> Vec<Customer> {
     generate(&Config {
@@ -38,7 +39,7 @@ fn csv_has_the_seed_columns_and_quotes_multi_line_addresses() {
         updated_at: EventTime::from_millis(1_767_225_600_123),
         op: Op::Update,
     };
-    let (bytes, _) = encode_batch(std::slice::from_ref(&tricky), Format::Csv);
+    let (bytes, _) = encode_batch(std::slice::from_ref(&tricky), Format::Records(Csv));
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(
         text.starts_with(&format!("{}\n", COLUMNS.join(","))),
@@ -49,22 +50,27 @@ fn csv_has_the_seed_columns_and_quotes_multi_line_addresses() {
         "{text}"
     );
     assert!(text.contains(",2026-01-01T00:00:00.123Z,U\n"), "{text}");
-    assert_eq!(decode_batch(&bytes, Format::Csv).unwrap(), vec![tricky]);
+    assert_eq!(
+        decode_batch(&bytes, Format::Records(Csv)).unwrap(),
+        vec![tricky]
+    );
 
-    let (empty, _) = encode_batch(&[], Format::Csv);
+    let (empty, _) = encode_batch(&[], Format::Records(Csv));
     assert_eq!(
         String::from_utf8(empty).unwrap(),
         format!("{}\n", COLUMNS.join(","))
     );
     let bad = b"Id,name\n1,x\n";
-    let err = decode_batch(bad, Format::Csv).unwrap_err().to_string();
+    let err = decode_batch(bad, Format::Records(Csv))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("header"), "{err}");
 }
 
 #[test]
 fn json_and_ndjson_use_contract_2_types() {
     let records = sample();
-    let (json, _) = encode_batch(&records[..2], Format::Json);
+    let (json, _) = encode_batch(&records[..2], Format::Records(Json));
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert!(v[0]["id"].is_u64());
     assert_eq!(v[0]["op"], "I");
@@ -79,7 +85,7 @@ fn json_and_ndjson_use_contract_2_types() {
     let mut keys = keys;
     keys.sort();
     assert_eq!(keys, want);
-    let (nd, _) = encode_batch(&records[..3], Format::Ndjson);
+    let (nd, _) = encode_batch(&records[..3], Format::Records(Ndjson));
     assert_eq!(nd.iter().filter(|b| **b == b'\n').count(), 3);
 }
 
@@ -113,7 +119,7 @@ fn flowfile_packages_carry_one_record_each_with_attributes() {
 fn files_sort_in_delivery_order_and_hold_the_records() {
     let records = sample();
     let dir = tempfile::tempdir().unwrap();
-    let paths = write_files(dir.path(), &records, 30, Format::Csv).unwrap();
+    let paths = write_files(dir.path(), &records, 30, Format::Records(Csv)).unwrap();
     assert_eq!(paths.len(), records.len().div_ceil(30));
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -131,7 +137,7 @@ fn files_sort_in_delivery_order_and_hold_the_records() {
     assert!(names[0].starts_with("customers_2026") && names[0].ends_with("_000001.csv"));
     let mut back = Vec::new();
     for p in &paths {
-        back.extend(decode_batch(&std::fs::read(p).unwrap(), Format::Csv).unwrap());
+        back.extend(decode_batch(&std::fs::read(p).unwrap(), Format::Records(Csv)).unwrap());
     }
     assert_eq!(back, records);
 }

@@ -15,6 +15,7 @@ use axum::routing::post;
 use generator::{
     Config, Customer, Format, GenError, HttpTarget, Progress, decode_batch, generate, send_http,
 };
+use records::Format::{Csv, Json, Ndjson};
 
 #[derive(Default)]
 struct Server {
@@ -124,7 +125,7 @@ async fn busy_server_is_retried_honouring_retry_after() {
     ])
     .await;
     let sent = records(5);
-    let t = target(&url, Format::Ndjson);
+    let t = target(&url, Format::Records(Ndjson));
     let progress = Progress::hidden();
     let started = Instant::now();
     let summary = send_http(&t, &sent, &progress).await.unwrap();
@@ -156,7 +157,7 @@ async fn client_error_is_fatal_and_shows_the_reason() {
     let (url, state) = serve(vec![(400, None, "line 3: updated_at is not a time")]).await;
     let sent = records(30);
     let progress = Progress::hidden();
-    let err = send_http(&target(&url, Format::Csv), &sent, &progress)
+    let err = send_http(&target(&url, Format::Records(Csv)), &sent, &progress)
         .await
         .unwrap_err();
     match &err {
@@ -186,7 +187,7 @@ async fn client_error_is_fatal_and_shows_the_reason() {
 async fn too_many_requests_is_retried_not_fatal() {
     let (url, _state) = serve(vec![(429, Some("0"), "slow down")]).await;
     let progress = Progress::hidden();
-    let s = send_http(&target(&url, Format::Json), &records(3), &progress)
+    let s = send_http(&target(&url, Format::Records(Json)), &records(3), &progress)
         .await
         .unwrap();
     assert_eq!((s.acknowledged, s.retried), (3, 1));
@@ -198,7 +199,7 @@ async fn connection_errors_are_retried_then_given_up() {
     let sock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/contentListener", sock.local_addr().unwrap());
     drop(sock);
-    let mut t = target(&url, Format::Ndjson);
+    let mut t = target(&url, Format::Records(Ndjson));
     t.max_retries = 2;
     let progress = Progress::hidden();
     let err = send_http(&t, &records(4), &progress).await.unwrap_err();
@@ -213,7 +214,7 @@ async fn connection_errors_are_retried_then_given_up() {
 #[tokio::test]
 async fn the_rate_limit_spaces_requests() {
     let (url, _state) = serve(vec![]).await;
-    let mut t = target(&url, Format::Ndjson);
+    let mut t = target(&url, Format::Records(Ndjson));
     t.batch_size = 5;
     t.rate = 50.0; // 15 records: the third batch may start only after 10/50 s
     let started = Instant::now();
@@ -232,7 +233,7 @@ async fn the_rate_limit_spaces_requests() {
 async fn concurrent_requests_deliver_every_batch_once() {
     let (url, state) = serve(vec![(503, Some("0"), "busy")]).await;
     let sent = records(95);
-    let mut t = target(&url, Format::Ndjson);
+    let mut t = target(&url, Format::Records(Ndjson));
     t.concurrency = 4;
     let sender = std::sync::Arc::new(generator::HttpSender::new(t).unwrap());
     let progress = Progress::hidden();
@@ -249,7 +250,7 @@ async fn concurrent_requests_deliver_every_batch_once() {
         .unwrap()
         .received
         .iter()
-        .flat_map(|(_, b)| decode_batch(b, Format::Ndjson).unwrap())
+        .flat_map(|(_, b)| decode_batch(b, Format::Records(Ndjson)).unwrap())
         .collect();
     // One batch was answered 503 and re-sent: it arrived twice, was acknowledged once.
     assert_eq!(received.len(), 105);
@@ -267,8 +268,9 @@ async fn concurrent_requests_deliver_every_batch_once() {
 #[tokio::test]
 async fn nothing_is_sent_once_the_stop_time_has_passed() {
     let (url, state) = serve(vec![]).await;
-    let sender =
-        std::sync::Arc::new(generator::HttpSender::new(target(&url, Format::Json)).unwrap());
+    let sender = std::sync::Arc::new(
+        generator::HttpSender::new(target(&url, Format::Records(Json))).unwrap(),
+    );
     let progress = Progress::hidden();
     let batches = records(20)
         .chunks(10)
@@ -288,7 +290,7 @@ async fn nothing_is_sent_once_the_stop_time_has_passed() {
 async fn gzip_bodies_are_flagged_and_decompress_to_the_records() {
     use std::io::Read as _;
     let (url, state) = serve(vec![]).await;
-    let mut t = target(&url, Format::Csv);
+    let mut t = target(&url, Format::Records(Csv));
     t.gzip = true;
     let sent = records(12);
     send_http(&t, &sent, &Progress::hidden()).await.unwrap();
@@ -301,7 +303,7 @@ async fn gzip_bodies_are_flagged_and_decompress_to_the_records() {
         flate2::read::GzDecoder::new(&body[..])
             .read_to_end(&mut plain)
             .unwrap();
-        got.extend(decode_batch(&plain, Format::Csv).unwrap());
+        got.extend(decode_batch(&plain, Format::Records(Csv)).unwrap());
     }
     assert_eq!(got, sent);
 }

@@ -9,9 +9,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::batch::{Entry, Payload};
 use crate::config::Compression;
 use crate::spool::segment::{SegmentInfo, for_each_frame};
+use records::batch::{Entry, Payload};
 
 /// The manifest written beside each landed file.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! under unique, immutable keys. Nothing acknowledged is lost across restarts: on start,
 //! every segment left in the spool is landed under the key it would have had.
 
-mod batch;
 mod config;
 mod encode;
 mod lander;
@@ -23,9 +22,9 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use batch::Batch;
 pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
 pub use encode::{Manifest, landed_key};
+use records::Batch;
 
 use spool::segment;
 use spool::writer::{self, LanderMsg, Sealed, Writer, WriterMsg};

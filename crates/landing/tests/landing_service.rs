@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landing::sink::LocalSink;
-use landing::{AckMode, AppendError, Batch, Landing, LandingConfig, Manifest, StreamConfig};
+use landing::{AckMode, AppendError, Landing, LandingConfig, Manifest, StreamConfig};
+use records::Batch;
 use serde_json::Value;
 
 type Switchable = testkit::SwitchableSink<LocalSink>;

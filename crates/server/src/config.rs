@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::records::Format;
+use records::Format;
 
 /// How the ListenHTTP-compatible endpoint behaves.
 #[derive(Debug, Clone)]

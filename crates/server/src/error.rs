@@ -73,6 +73,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A gzip request body that is corrupt (400) or inflates past the request limit (413).
+impl From<records::GunzipError> for ApiError {
+    fn from(e: records::GunzipError) -> Self {
+        match e {
+            records::GunzipError::TooLarge { limit } => ApiError::TooLarge(limit),
+            records::GunzipError::Corrupt(_) => ApiError::BadRequest(format!("body is {e}")),
+        }
+    }
+}
+
 impl ApiError {
     pub(crate) fn from_append(e: landing::AppendError, retry_after: u32) -> ApiError {
         use landing::AppendError as A;

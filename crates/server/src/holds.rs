@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use landing::Batch;
+use records::Batch;
 
 /// A held batch and when it was made.
 pub(crate) struct Held {

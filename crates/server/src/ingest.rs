@@ -1,18 +1,40 @@
-//! Request body → records: streams the body through gzip and the FlowFile decoder chunk by
-//! chunk, then parses each FlowFile's content into records, all-or-nothing.
-
-use std::io::Write;
+//! Request body → records: streams the body through the capped gunzip and the FlowFile
+//! decoder chunk by chunk, then parses each FlowFile's content into records, all-or-nothing.
+//!
+//! Also what both front doors (HTTP and S3) share about receiving: where a parse runs
+//! ([`parse_off_runtime`]) and how an attribute is set ([`set_attr`]).
 
 use axum::body::Body;
 use bytes::BytesMut;
-use flate2::write::MultiGzDecoder;
 use futures::StreamExt;
+use records::{Batch, Format, Gunzip};
 
 use crate::error::ApiError;
-use crate::records::{self, Format};
 
-/// Compressed bytes fed to the gzip decoder at a time (at most ~1 MiB of output each).
-const GZIP_SLICE: usize = 1024;
+/// Content up to this size is parsed on the request's own task.
+const INLINE_PARSE_BYTES: u64 = 64 * 1024;
+
+/// Runs `parse` for `content_bytes` of content: inline when small (the single-record case
+/// parses in microseconds, cheaper than a hop to the blocking pool), else on the blocking
+/// pool so that large ones do not stall the async workers.
+pub(crate) async fn parse_off_runtime<T: Send + 'static>(
+    content_bytes: u64,
+    parse: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if content_bytes <= INLINE_PARSE_BYTES {
+        Ok(parse())
+    } else {
+        tokio::task::spawn_blocking(parse).await
+    }
+}
+
+/// Sets attribute `key` to `value`, replacing its value if it is already there.
+pub(crate) fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match attrs.iter_mut().find(|(k, _)| k == key) {
+        Some((_, v)) => *v = value.to_owned(),
+        None => attrs.push((key.to_owned(), value.to_owned())),
+    }
+}
 
 /// One FlowFile as received: its attributes and content.
 pub(crate) struct Received {
@@ -31,42 +53,26 @@ pub(crate) struct BodySpec {
 /// decompressed bytes. The FlowFile decoder sees the body incrementally.
 pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Received>, ApiError> {
     let mut stream = body.into_data_stream();
-    let mut gz = spec.gzip.then(|| MultiGzDecoder::new(Vec::new()));
+    let mut gz = spec.gzip.then(|| Gunzip::new(spec.max_bytes));
     let mut sink = Unpack::new(spec.package);
+    let mut feed = |data: &[u8]| sink.feed(data);
     let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
         match gz.as_mut() {
-            Some(gz) => {
-                // Small slices keep a gzip bomb from inflating far past the limit before
-                // the size check sees it.
-                for piece in chunk.chunks(GZIP_SLICE) {
-                    gz.write_all(piece).map_err(gzip_err)?;
-                    let out = std::mem::take(gz.get_mut());
-                    total += out.len() as u64;
-                    check_size(total, spec.max_bytes)?;
-                    sink.feed(&out)?;
-                }
-            }
+            Some(gz) => gz.write(&chunk, &mut feed)?,
             None => {
                 total += chunk.len() as u64;
                 check_size(total, spec.max_bytes)?;
-                sink.feed(&chunk)?;
+                feed(&chunk)?;
             }
         }
     }
     if let Some(gz) = gz {
-        let rest = gz.finish().map_err(gzip_err)?;
-        total += rest.len() as u64;
-        check_size(total, spec.max_bytes)?;
-        sink.feed(&rest)?;
+        gz.finish(&mut feed)?;
     }
     sink.finish()
-}
-
-fn gzip_err(e: std::io::Error) -> ApiError {
-    ApiError::BadRequest(format!("body is not valid gzip: {e}"))
 }
 
 fn check_size(total: u64, max: u64) -> Result<(), ApiError> {
@@ -151,13 +157,29 @@ fn package_err(e: flowfile::DecodeError) -> ApiError {
     ApiError::BadRequest(format!("invalid FlowFile package: {e}"))
 }
 
-/// Parses every FlowFile's content into `batch`, each FlowFile a group carrying its
-/// attributes. The format comes from the FlowFile's `mime.type`, else `fallback`.
-pub(crate) fn parse_into(
+/// Parses every FlowFile's content into one batch, each FlowFile a group carrying its
+/// attributes: all records or an error naming the FlowFile and the line. The format comes
+/// from the FlowFile's `mime.type`, else `fallback`.
+pub(crate) async fn parse_flowfiles(
+    flowfiles: Vec<Received>,
+    fallback: Format,
+    packaged: bool,
+) -> Result<Batch, ApiError> {
+    let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
+    let parse = move || {
+        let mut batch = Batch::new(chrono::Utc::now());
+        parse_into(&flowfiles, fallback, packaged, &mut batch).map(|()| batch)
+    };
+    parse_off_runtime(bytes, parse)
+        .await
+        .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))?
+}
+
+fn parse_into(
     flowfiles: &[Received],
     fallback: Format,
     packaged: bool,
-    batch: &mut landing::Batch,
+    batch: &mut Batch,
 ) -> Result<(), ApiError> {
     for (i, ff) in flowfiles.iter().enumerate() {
         let format = ff
@@ -166,15 +188,7 @@ pub(crate) fn parse_into(
             .find(|(k, _)| k == "mime.type")
             .and_then(|(_, v)| Format::from_mime(v))
             .unwrap_or(fallback);
-        let mut started = false;
-        records::parse(&ff.content, format, &mut |rec: &[u8]| {
-            if !started {
-                batch.begin_group(&ff.attributes);
-                started = true;
-            }
-            batch.push_record(rec);
-        })
-        .map_err(|e| {
+        records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| {
             let name = ff
                 .attributes
                 .iter()

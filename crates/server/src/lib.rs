@@ -9,7 +9,6 @@ mod error;
 mod holds;
 mod ingest;
 mod listen;
-pub mod records;
 pub mod s3;
 
 use std::sync::Arc;

@@ -13,16 +13,14 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ingest::{self, BodySpec};
-use crate::records::Format;
+use crate::ingest::{self, BodySpec, set_attr};
+use records::Format;
 
 /// Header naming the target stream when the path does not.
 pub const STREAM_HEADER: &str = "x-snowstream-stream";
 const HOLD_HEADER: &str = "x-prefer-acknowledge-uri";
 const GZIPPED_HEADER: &str = "flowfile-gzipped";
 const PROTOCOL_VERSION_HEADER: &str = "x-nifi-transfer-protocol-version";
-/// Bodies up to this size are parsed on the request's own task.
-const INLINE_PARSE_BYTES: u64 = 64 * 1024;
 const ACCEPT_VALUE: &str = "application/flowfile-v3,application/flowfile-v2,*/*;q=0.8";
 
 pub(crate) fn routes(state: AppState) -> Router {
@@ -200,20 +198,7 @@ async fn receive(
     } else {
         config.default_format(&stream)
     };
-    let packaged = package.is_some();
-    let parse = move || {
-        let mut batch = landing::Batch::new(chrono::Utc::now());
-        ingest::parse_into(&flowfiles, fallback, packaged, &mut batch).map(|()| batch)
-    };
-    // Small bodies (the single-record case) parse in microseconds: inline is cheaper than a
-    // hop to the blocking pool. Large ones must not stall the async workers.
-    let batch = if body_bytes <= INLINE_PARSE_BYTES {
-        parse()?
-    } else {
-        tokio::task::spawn_blocking(parse)
-            .await
-            .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))??
-    };
+    let batch = ingest::parse_flowfiles(flowfiles, fallback, package.is_some()).await?;
 
     let records = batch.records();
     metrics::counter!("snowstream_bytes_received_total", "stream" => stream.clone())
@@ -334,13 +319,6 @@ fn request_attributes(
     attrs.push(("restlistener.remote.user.dn".into(), "none".into()));
     attrs.push(("restlistener.remote.issuer.dn".into(), "none".into()));
     attrs
-}
-
-fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
-    match attrs.iter_mut().find(|(k, _)| k == key) {
-        Some((_, v)) => *v = value.to_owned(),
-        None => attrs.push((key.to_owned(), value.to_owned())),
-    }
 }
 
 fn now_nanos() -> String {

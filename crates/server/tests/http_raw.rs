@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{Reply, TestServer, gzip, is_uuid_v4, records, send};
+use records::Format;
 use serde_json::json;
-use server::records::Format;
 
 async fn post(s: &TestServer, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
     let mut req = s.post(path).body(body.to_vec());

@@ -301,7 +301,7 @@ impl ServeArgs {
 
         let mut streams: Vec<landing::StreamConfig> = Vec::new();
         let mut formats = HashMap::new();
-        let mut add = |sc: landing::StreamConfig, fmt: Option<server::records::Format>| {
+        let mut add = |sc: landing::StreamConfig, fmt: Option<records::Format>| {
             if let Some(f) = fmt.or(default_format) {
                 formats.insert(sc.name.clone(), f);
             }
@@ -491,9 +491,9 @@ impl ServeArgs {
     }
 }
 
-fn parse_format(s: Option<String>) -> Result<Option<server::records::Format>> {
+fn parse_format(s: Option<String>) -> Result<Option<records::Format>> {
     s.map(|s| {
-        server::records::Format::from_name(&s)
+        records::Format::from_name(&s)
             .with_context(|| format!("unknown record format {s:?} (expected json, ndjson or csv)"))
     })
     .transpose()

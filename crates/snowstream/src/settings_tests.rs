@@ -67,10 +67,7 @@ compression = "gzip:9"
     assert_eq!(customers.prefix, "raw");
     assert_eq!(customers.max_age, Duration::from_secs(30));
     assert_eq!(customers.ack, landing::AckMode::Landed);
-    assert_eq!(
-        s.server.default_formats["customers"],
-        server::records::Format::Csv
-    );
+    assert_eq!(s.server.default_formats["customers"], records::Format::Csv);
     let orders = by_name("orders");
     assert_eq!(orders.prefix, "raw-orders");
     assert_eq!(orders.max_bytes, 64 << 20);

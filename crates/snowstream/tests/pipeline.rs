@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use generator::{Config, Customer, Format, HttpTarget, Progress};
+use records::Format::Csv;
 use testkit::{ServerProcess, free_port, landed_files, read_landed};
 
 fn start(data: &Path, extra: &[&str]) -> ServerProcess {
@@ -73,7 +74,7 @@ async fn generated_records_land_as_sent_in_every_format() {
         assert_eq!(lines.len(), records.len(), "{format}: every record once");
         for (line, sent) in lines.iter().zip(&records) {
             let sent = serde_json::to_value(sent).unwrap();
-            let expected = if format == Format::Csv {
+            let expected = if format == Format::Records(Csv) {
                 as_csv_strings(sent)
             } else {
                 sent

@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::batch::Payload;
+use records::batch::Payload;
 
 const MAGIC: &[u8; 8] = b"SNOWSEG1";
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 24;
@@ -200,7 +200,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::Batch;
+    use records::Batch;
 
     fn batch(n: u64) -> Batch {
         let mut b = Batch::new(chrono::Utc::now());

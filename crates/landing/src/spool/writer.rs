@@ -200,7 +200,7 @@ impl Writer {
             });
         }
         let first_seq = self.next_seq;
-        let payload = crate::batch::Batch::stamp(payload, first_seq);
+        let payload = records::Batch::stamp(payload, first_seq);
         let active = self.active.as_mut().expect("opened above");
         if let Err(e) = active.seg.append(&payload, records) {
             // The frame may be torn: close this segment (readers stop at a torn frame) and

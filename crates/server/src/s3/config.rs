@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::records::Format;
+use records::Format;
 
 /// One access key the S3 front door accepts.
 #[derive(Clone)]

@@ -1,16 +1,12 @@
-//! One object → records → the durable spool: the same parser and `landing::Batch` as the
-//! HTTP front door, with the object's key, bucket, user metadata and Content-Disposition
+//! One object → records → the durable spool: the same capped gunzip, `records::fill_batch`
+//! and `records::Batch` as the HTTP front door, with the object's key, bucket, user metadata and Content-Disposition
 //! filename as the records' attributes.
 
-use std::io::Read;
-
+use records::{Batch, Format, GunzipError};
 use s3s::{S3Error, S3Result, s3_error};
 
 use super::config::S3Config;
-use crate::records::{self, Format};
-
-/// Objects up to this size are parsed on the request's own task.
-const INLINE_PARSE_BYTES: usize = 64 * 1024;
+use crate::ingest::{parse_off_runtime, set_attr};
 
 /// What the client said about an object, besides its bytes.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -69,13 +65,6 @@ impl ObjectInfo {
             set_attr(&mut attrs, "filename", &f);
         }
         attrs
-    }
-}
-
-fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
-    match attrs.iter_mut().find(|(k, _)| k == key) {
-        Some((_, v)) => *v = value.to_owned(),
-        None => attrs.push((key.to_owned(), value.to_owned())),
     }
 }
 
@@ -139,25 +128,21 @@ pub(crate) async fn parse_object(
     info: &ObjectInfo,
     body: Vec<u8>,
     etag: &str,
-) -> S3Result<landing::Batch> {
+) -> S3Result<records::Batch> {
     let format = info.format(config, stream);
     let gzip = info.gzipped();
     let attrs = info.attributes(etag);
     let key = info.key.clone();
     let max = config.max_object_bytes;
-    let inline = body.len() <= INLINE_PARSE_BYTES;
-    let parse = move || -> S3Result<landing::Batch> {
-        let content = if gzip { gunzip(&body, max)? } else { body };
-        let mut batch = landing::Batch::new(chrono::Utc::now());
-        let mut started = false;
-        records::parse(&content, format, &mut |rec: &[u8]| {
-            if !started {
-                batch.begin_group(&attrs);
-                started = true;
-            }
-            batch.push_record(rec);
-        })
-        .map_err(|e| {
+    let bytes = body.len() as u64;
+    let parse = move || -> S3Result<Batch> {
+        let content = if gzip {
+            records::gunzip(&body, max).map_err(gzip_error)?
+        } else {
+            body
+        };
+        let mut batch = Batch::new(chrono::Utc::now());
+        records::fill_batch(&mut batch, &attrs, &content, format).map_err(|e| {
             s3_error!(
                 InvalidArgument,
                 "object {key:?} is not valid {}: {e}; nothing of it was kept",
@@ -166,28 +151,17 @@ pub(crate) async fn parse_object(
         })?;
         Ok(batch)
     };
-    if inline {
-        parse()
-    } else {
-        tokio::task::spawn_blocking(parse)
-            .await
-            .map_err(|e| s3_error!(InternalError, "record parser failed: {e}"))?
-    }
+    parse_off_runtime(bytes, parse)
+        .await
+        .map_err(|e| s3_error!(InternalError, "record parser failed: {e}"))?
 }
 
-fn gunzip(body: &[u8], max: u64) -> S3Result<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(body)
-        .take(max + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| s3_error!(InvalidArgument, "object is not valid gzip: {e}"))?;
-    if out.len() as u64 > max {
-        return Err(s3_error!(
-            EntityTooLarge,
-            "object is over the {max}-byte limit after decompression"
-        ));
+/// A corrupt gzip object is a bad argument; one that inflates past the limit is too large.
+fn gzip_error(e: GunzipError) -> S3Error {
+    match e {
+        GunzipError::TooLarge { .. } => s3_error!(EntityTooLarge, "object is {e}"),
+        GunzipError::Corrupt(_) => s3_error!(InvalidArgument, "object is {e}"),
     }
-    Ok(out)
 }
 
 /// Appends a parsed object; resolves once its records are durable (per the stream's ack mode).
@@ -195,7 +169,7 @@ pub(crate) async fn append(
     landing: &landing::Landing,
     config: &S3Config,
     stream: &str,
-    batch: landing::Batch,
+    batch: records::Batch,
     bytes: u64,
 ) -> S3Result<landing::Receipt> {
     let records = batch.records();

@@ -3,11 +3,12 @@
 //! Layout (all integers little-endian):
 //! `first_seq u64 | received_at_ms i64 | records u64` then entries, each a tag byte and a
 //! length-prefixed body: `G len attrs_json` starts a group of records sharing FlowFile
-//! attributes; `R len record_json` is one record. The writer fills in `first_seq`.
+//! attributes; `R len record_json` is one record. The spool writer fills in `first_seq`
+//! ([`Batch::stamp`]); [`Payload`] reads a stored batch back entry by entry.
 
 use chrono::{DateTime, Utc};
 
-pub(crate) const HEADER_LEN: usize = 24;
+const HEADER_LEN: usize = 24;
 const TAG_GROUP: u8 = b'G';
 const TAG_RECORD: u8 = b'R';
 
@@ -78,37 +79,48 @@ impl Batch {
     }
 
     /// The packed bytes, sequence not yet assigned.
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
 
     /// Sets the first sequence number of packed bytes (done by the spool writer).
-    pub(crate) fn stamp(mut buf: Vec<u8>, first_seq: u64) -> Vec<u8> {
+    ///
+    /// # Panics
+    /// When `buf` is shorter than a batch header (it did not come from [`Batch::into_bytes`]).
+    pub fn stamp(mut buf: Vec<u8>, first_seq: u64) -> Vec<u8> {
         buf[0..8].copy_from_slice(&first_seq.to_le_bytes());
         buf
     }
 
-    #[cfg(test)]
-    pub(crate) fn into_payload(self, first_seq: u64) -> Vec<u8> {
+    /// The packed bytes with the first sequence number set: what the spool stores.
+    pub fn into_payload(self, first_seq: u64) -> Vec<u8> {
         Self::stamp(self.buf, first_seq)
     }
 }
 
 /// A read-only view of a stored batch payload.
-pub(crate) struct Payload<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    /// Sequence number of the first record.
     pub first_seq: u64,
+    /// When the batch was received, in milliseconds since the Unix epoch.
     pub received_at_ms: i64,
+    /// Number of records.
     pub records: u64,
     body: &'a [u8],
 }
 
 /// One item while walking a payload.
-pub(crate) enum Entry<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// The start of a group: its attributes as a JSON object of strings.
     Group(&'a [u8]),
+    /// One record: a single-line JSON object.
     Record(&'a [u8]),
 }
 
 impl<'a> Payload<'a> {
+    /// Reads the header of a stored payload; `None` when it is too short to have one.
     pub fn parse(bytes: &'a [u8]) -> Option<Payload<'a>> {
         if bytes.len() < HEADER_LEN {
             return None;

@@ -1,7 +1,7 @@
 //! Record parser: formats, every accepted shape of content, and error positions.
 
+use records::{Format, ParseError, parse};
 use serde_json::{Value, json};
-use server::records::{Format, ParseError, parse};
 
 /// Parses and checks that every emitted record is a single-line JSON object.
 fn records(content: &[u8], format: Format) -> Result<Vec<String>, ParseError> {
@@ -85,6 +85,41 @@ fn format_from_name_and_extension() {
     ] {
         assert_eq!(Format::from_extension(key), format, "{key:?}");
     }
+}
+
+#[test]
+fn format_mime_extension_and_parse_from_text() {
+    for (format, mime, ext) in [
+        (Format::Json, "application/json", "json"),
+        (Format::Ndjson, "application/x-ndjson", "ndjson"),
+        (Format::Csv, "text/csv", "csv"),
+    ] {
+        assert_eq!((format.mime(), format.extension()), (mime, ext));
+        assert_eq!(format.name().parse::<Format>(), Ok(format));
+    }
+    assert_eq!(" JsonL ".parse::<Format>(), Ok(Format::Ndjson));
+    let err = "xml".parse::<Format>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown record format \"xml\" (expected json, ndjson or csv)"
+    );
+}
+
+#[test]
+fn format_deserializes_from_its_name() {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        format: Format,
+    }
+    let s: Settings = toml::from_str("format = \"csv\"").unwrap();
+    assert_eq!(s.format, Format::Csv);
+    let s: Settings = toml::from_str("format = \"NDJSON\"").unwrap();
+    assert_eq!(s.format, Format::Ndjson);
+    let err = toml::from_str::<Settings>("format = \"xml\"")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown record format \"xml\""), "{err}");
 }
 
 // ---- JSON ----

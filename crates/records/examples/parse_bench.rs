@@ -1,10 +1,10 @@
 //! Parse throughput of the record parser on ~1 MiB bodies of customer-like records.
 //!
-//! `cargo run --release -p server --example records_bench [-- SECONDS]`
+//! `cargo run --release -p records --example parse_bench [-- SECONDS]`
 
 use std::time::{Duration, Instant};
 
-use server::records::{Format, parse};
+use records::{Format, parse};
 
 /// ~1 MiB of customer change events (contract 2), one per line, deterministic.
 fn ndjson_body() -> Vec<u8> {

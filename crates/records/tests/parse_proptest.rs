@@ -2,8 +2,8 @@
 //! to the same records.
 
 use proptest::prelude::*;
+use records::{Format, parse};
 use serde_json::{Map, Value};
-use server::records::{Format, parse};
 
 fn parse_values(content: &[u8], format: Format) -> Vec<Value> {
     let mut out = Vec::new();

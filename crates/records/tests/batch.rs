@@ -1,0 +1,77 @@
+//! `fill_batch`: content of any format into a batch, one group per non-empty content.
+
+use records::batch::{Entry, Payload};
+use records::{Batch, Format, fill_batch};
+
+fn entries(batch: Batch) -> Vec<String> {
+    let bytes = batch.into_payload(7);
+    let payload = Payload::parse(&bytes).unwrap();
+    assert_eq!(payload.first_seq, 7);
+    payload
+        .entries()
+        .map(|e| match e.expect("well formed") {
+            Entry::Group(g) => format!("G{}", String::from_utf8_lossy(g)),
+            Entry::Record(r) => format!("R{}", String::from_utf8_lossy(r)),
+        })
+        .collect()
+}
+
+#[test]
+fn each_content_is_one_group_with_its_attributes() {
+    let mut batch = Batch::new(chrono::Utc::now());
+    let n = fill_batch(
+        &mut batch,
+        &[("filename", "a.csv")],
+        b"id,name\n1,Ada\n2,Grace\n",
+        Format::Csv,
+    )
+    .unwrap();
+    assert_eq!(n, 2);
+    let attrs = vec![("filename".to_owned(), "b.ndjson".to_owned())];
+    assert_eq!(
+        fill_batch(&mut batch, &attrs, b"{\"id\":3}\n", Format::Ndjson).unwrap(),
+        1
+    );
+    assert_eq!(batch.records(), 3);
+    assert_eq!(
+        entries(batch),
+        [
+            r#"G{"filename":"a.csv"}"#,
+            r#"R{"id":"1","name":"Ada"}"#,
+            r#"R{"id":"2","name":"Grace"}"#,
+            r#"G{"filename":"b.ndjson"}"#,
+            r#"R{"id":3}"#,
+        ]
+    );
+}
+
+#[test]
+fn empty_content_adds_no_group() {
+    let mut batch = Batch::new(chrono::Utc::now());
+    assert_eq!(
+        fill_batch(
+            &mut batch,
+            &[("filename", "empty.json")],
+            b"  \n",
+            Format::Json
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(batch.records(), 0);
+    assert!(entries(batch).is_empty());
+}
+
+#[test]
+fn the_error_names_the_line_of_the_bad_record() {
+    let mut batch = Batch::new(chrono::Utc::now());
+    let err = fill_batch(
+        &mut batch,
+        &[("filename", "bad.ndjson")],
+        b"{\"id\":1}\n{\"id\":2}\n{\"id\":3,]\n",
+        Format::Ndjson,
+    )
+    .unwrap_err();
+    assert_eq!((err.line, err.record), (3, 3));
+    assert!(err.to_string().starts_with("line 3 (record 3): "), "{err}");
+}
