@@ -13,9 +13,8 @@ use tokio::sync::Notify;
 use super::client::{FileReport, SnowpipeClient};
 use super::queue::NotifyQueue;
 use super::{MAX_FILES_PER_CALL, SnowpipeStatus};
-use crate::spool::writer::backoff;
+use crate::retry::Backoff;
 
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Rejected files kept in [`SnowpipeStatus::rejected`].
 const KEEP_REJECTED: usize = 100;
 
@@ -92,7 +91,7 @@ impl Notifier {
                     Err(e) => {
                         metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertFiles")
                             .increment(1);
-                        let delay = backoff(attempt, MAX_BACKOFF);
+                        let delay = Backoff::NOTIFIER.delay(attempt);
                         if e.is_transient() {
                             tracing::warn!(stream = %self.stream, files = keys.len(), error = %e, retry_in = ?delay,
                                 "insertFiles failed; the files stay queued and will be sent again");
