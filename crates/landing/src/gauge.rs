@@ -1,5 +1,5 @@
 //! The spool gauge: bytes the spool holds (segments not yet landed) against its limit, shared
-//! by every stream, published as [`SPOOL_BYTES`](crate::metric_names::SPOOL_BYTES).
+//! by every stream, published as [`SPOOL_BYTES`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
