@@ -76,3 +76,37 @@ impl SpoolGauge {
         metrics::gauge!(SPOOL_BYTES).set(v as f64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_the_limit_but_never_when_empty() {
+        let g = SpoolGauge::new(100);
+        g.try_reserve(250).unwrap();
+        assert!(g.full());
+        let err = g.try_reserve(1).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AppendError::SpoolFull {
+                    used: 250,
+                    max: 100
+                }
+            ),
+            "{err}"
+        );
+        g.release(250);
+        assert_eq!(g.used(), 0);
+        g.try_reserve(60).unwrap();
+        g.add(30);
+        assert_eq!(g.used(), 90);
+        assert!(!g.full());
+        assert!(g.try_reserve(11).is_err());
+        g.try_reserve(10).unwrap();
+        assert!(g.full());
+        g.release(1_000);
+        assert_eq!(g.used(), 0);
+    }
+}

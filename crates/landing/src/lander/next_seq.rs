@@ -37,3 +37,27 @@ pub(crate) fn read(dir: &Path) -> io::Result<Option<u64>> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read(dir.path()).unwrap(), None);
+        write(dir.path(), 42).unwrap();
+        write(dir.path(), 1_000_001).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), Some(1_000_001));
+        assert!(!dir.path().join(TEMP_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn garbage_is_invalid_data() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(path(dir.path()), "12x").unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("bad next_seq file"), "{err}");
+    }
+}
