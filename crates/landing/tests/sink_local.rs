@@ -1,28 +1,18 @@
-//! Local-folder sink: real files in a temp dir.
+//! Local-folder sink: real files in a temp dir. Runs the sink conformance suite, then what
+//! only a local folder does (absolute root, temp files, concurrent readers).
+
+mod sinks;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use landing::sink::local::is_temp_file_name;
 use landing::sink::{LocalSink, Sink};
-
-const KEY: &str = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst";
-
-/// Deterministic, non-repeating-ish bytes (so a misplaced chunk would be noticed).
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
-}
+use sinks::conformance::{self, KEY};
+use sinks::pattern;
 
 /// Every file under `dir`, relative, sorted.
 fn files_under(dir: &Path) -> Vec<String> {
@@ -43,89 +33,79 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// A local sink rooted at `<temp>/landing`, with `<temp>` as scratch space.
+struct Local {
+    dir: tempfile::TempDir,
+    sink: LocalSink,
+}
+
+impl Local {
+    fn new() -> Local {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = LocalSink::new(dir.path().join("landing")).unwrap();
+        Local { dir, sink }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("landing")
+    }
+}
+
+impl conformance::Backend for Local {
+    type Sink = LocalSink;
+    fn sink(&self) -> &LocalSink {
+        &self.sink
+    }
+    fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+    async fn read(&self, key: &str) -> Option<Vec<u8>> {
+        fs::read(self.root().join(key)).ok()
+    }
+    async fn keys(&self) -> Vec<String> {
+        files_under(&self.root())
+    }
+}
+
 #[tokio::test]
 async fn put_bytes_creates_partition_folders_and_leaves_no_temp_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = LocalSink::new(dir.path().join("landing")).unwrap();
-    let manifest = format!("{KEY}.manifest.json");
-    sink.put_bytes(&manifest, Bytes::from_static(b"{\"records\":3}"))
-        .await
-        .unwrap();
-    let root = dir.path().join("landing");
-    assert_eq!(fs::read(root.join(&manifest)).unwrap(), b"{\"records\":3}");
-    assert_eq!(files_under(&root), vec![manifest]);
+    conformance::put_bytes_round_trips(&Local::new()).await;
 }
 
 #[tokio::test]
 async fn put_file_copies_content_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = LocalSink::new(dir.path().join("landing")).unwrap();
-    let source = dir.path().join("batch.bin");
-    let content = pattern(3 * 1024 * 1024 + 17, 1);
-    fs::write(&source, &content).unwrap();
-    sink.put_file(KEY, &source).await.unwrap();
-    assert_eq!(fs::read(sink.root().join(KEY)).unwrap(), content);
-    // The source is left alone.
-    assert_eq!(fs::read(&source).unwrap(), content);
-    assert_eq!(files_under(sink.root()), vec![KEY.to_owned()]);
+    let b = Local::new();
+    conformance::put_file_copies_byte_for_byte(&b, 3 * 1024 * 1024 + 17).await;
+    // The sink's root is where the files are.
+    assert_eq!(fs::canonicalize(b.root()).unwrap(), b.sink.root());
+}
+
+#[tokio::test]
+async fn empty_file_round_trips() {
+    conformance::empty_file_round_trips(&Local::new()).await;
 }
 
 #[tokio::test]
 async fn overwriting_a_key_replaces_the_content() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = LocalSink::new(dir.path()).unwrap();
-    sink.put_bytes("a/b.json", Bytes::from(vec![b'x'; 10_000]))
-        .await
-        .unwrap();
-    sink.put_bytes("a/b.json", Bytes::from_static(b"short"))
-        .await
-        .unwrap();
-    assert_eq!(fs::read(dir.path().join("a/b.json")).unwrap(), b"short");
-    assert_eq!(files_under(dir.path()), vec!["a/b.json".to_owned()]);
+    conformance::overwriting_a_key_replaces_the_object(&Local::new(), 3 * 1024 * 1024).await;
+}
+
+#[tokio::test]
+async fn neighbouring_keys_stay_apart() {
+    conformance::neighbouring_keys_stay_apart(&Local::new()).await;
 }
 
 #[tokio::test]
 async fn refuses_bad_keys_without_writing_anything() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = LocalSink::new(dir.path().join("root")).unwrap();
-    let source = dir.path().join("src");
-    fs::write(&source, b"data").unwrap();
-    for key in [
-        "",
-        "/etc/passwd",
-        "../escape",
-        "a/../../escape",
-        "a//b",
-        "a/",
-        "./a",
-    ] {
-        let err = sink
-            .put_bytes(key, Bytes::from_static(b"x"))
-            .await
-            .unwrap_err();
-        assert!(!err.is_retryable(), "{key:?}: {err}");
-        assert!(err.to_string().contains(&format!("{key:?}")), "{err}");
-        let err = sink.put_file(key, &source).await.unwrap_err();
-        assert!(!err.is_retryable(), "{key:?}: {err}");
-    }
-    assert!(files_under(&dir.path().join("root")).is_empty());
-    assert!(!dir.path().join("escape").exists());
+    let b = Local::new();
+    conformance::refuses_bad_keys_without_storing_anything(&b).await;
+    assert!(!b.dir.path().join("escape").exists());
 }
 
 #[tokio::test]
 async fn missing_source_file_is_a_clear_permanent_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = LocalSink::new(dir.path().join("root")).unwrap();
-    let err = sink
-        .put_file("k/v.ndjson.zst", &dir.path().join("nope"))
-        .await
-        .unwrap_err();
-    let text = err.to_string();
-    assert!(!err.is_retryable(), "{text}");
-    assert!(
-        text.contains("k/v.ndjson.zst") && text.contains("local:"),
-        "{text}"
-    );
+    let text = conformance::missing_source_file_is_a_clear_permanent_error(&Local::new()).await;
+    assert!(text.contains("local:"), "{text}");
     assert!(text.contains("open the source file"), "{text}");
 }
 

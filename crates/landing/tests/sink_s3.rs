@@ -1,9 +1,16 @@
-//! S3 sink against a real in-process S3 server (s3s + s3s-fs on 127.0.0.1, SigV4 auth).
+//! S3 sink against a real in-process S3 server (s3s + s3s-fs on 127.0.0.1, SigV4 auth). Runs
+//! the sink conformance suite, then what only S3 does (multipart uploads, an unreachable or
+//! refusing server, S3 settings).
+
+mod sinks;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use landing::sink::{S3Sink, S3SinkConfig, Sink};
+use sinks::conformance;
+use sinks::pattern;
 
 use testkit::{S3_ACCESS_KEY as ACCESS_KEY, S3_SECRET_KEY as SECRET_KEY, TestS3};
 
@@ -19,21 +26,17 @@ fn config(addr: SocketAddr) -> S3SinkConfig {
     }
 }
 
-fn sink(cfg: S3SinkConfig) -> S3Sink {
-    S3Sink::with_static_credentials(cfg, ACCESS_KEY, SECRET_KEY).unwrap()
+/// Parts of 5 MiB (the smallest S3 and s3s-fs accept) from 1 MiB on.
+fn multipart(addr: SocketAddr) -> S3SinkConfig {
+    S3SinkConfig {
+        multipart_threshold: MIB as u64,
+        part_size: 5 * MIB as u64,
+        ..config(addr)
+    }
 }
 
-/// Deterministic bytes that differ from offset to offset.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+fn sink(cfg: S3SinkConfig) -> S3Sink {
+    S3Sink::with_static_credentials(cfg, ACCESS_KEY, SECRET_KEY).unwrap()
 }
 
 async fn get(sink: &S3Sink, key: &str) -> Vec<u8> {
@@ -54,34 +57,129 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// An S3 sink on a fresh in-process server storing under `<temp>/store`, with `<temp>` as
+/// scratch space.
+struct S3 {
+    dir: tempfile::TempDir,
+    server: TestS3,
+    sink: S3Sink,
+}
+
+impl S3 {
+    async fn start(cfg: impl FnOnce(SocketAddr) -> S3SinkConfig) -> S3 {
+        let dir = setup();
+        let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
+        let sink = sink(cfg(server.addr));
+        S3 { dir, server, sink }
+    }
+
+    /// Where s3s-fs keeps the bucket's objects as plain files.
+    fn bucket_dir(&self) -> PathBuf {
+        self.dir.path().join("store").join(BUCKET)
+    }
+
+    async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+impl conformance::Backend for S3 {
+    type Sink = S3Sink;
+    fn sink(&self) -> &S3Sink {
+        &self.sink
+    }
+    fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+    async fn read(&self, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .sink
+            .client()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+    }
+    async fn keys(&self) -> Vec<String> {
+        let listed = self
+            .sink
+            .client()
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            listed.is_truncated(),
+            Some(true),
+            "more keys than a test puts"
+        );
+        let mut keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
 #[tokio::test]
-async fn small_put_file_and_put_bytes_round_trip() {
-    let dir = setup();
-    let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
-    let sink = sink(config(server.addr));
-    assert_eq!(sink.describe(), "s3://landing");
+async fn put_bytes_round_trips() {
+    let b = S3::start(config).await;
+    conformance::put_bytes_round_trips(&b).await;
+    b.stop().await;
+}
 
-    let key = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst";
-    let content = pattern(200_000, 7);
-    let source = dir.path().join("batch");
-    std::fs::write(&source, &content).unwrap();
-    sink.put_file(key, &source).await.unwrap();
-    assert_eq!(get(&sink, key).await, content);
+#[tokio::test]
+async fn small_put_file_round_trips_and_lands_as_a_plain_file() {
+    let b = S3::start(config).await;
+    assert_eq!(b.sink.describe(), "s3://landing");
+    conformance::put_file_copies_byte_for_byte(&b, 200_000).await;
     // s3s-fs keeps objects as plain files: check what landed on disk too.
-    let on_disk = dir.path().join("store").join(BUCKET).join(key);
-    assert_eq!(std::fs::read(on_disk).unwrap(), content);
+    let on_disk = std::fs::read(b.bucket_dir().join(conformance::KEY)).unwrap();
+    assert!(on_disk == pattern(200_000, 1), "on-disk content differs");
+    b.stop().await;
+}
 
-    let manifest = format!("{key}.manifest.json");
-    sink.put_bytes(&manifest, Bytes::from_static(b"{\"records\":1}"))
-        .await
-        .unwrap();
-    assert_eq!(get(&sink, &manifest).await, b"{\"records\":1}");
+#[tokio::test]
+async fn empty_file_round_trips() {
+    let b = S3::start(config).await;
+    conformance::empty_file_round_trips(&b).await;
+    b.stop().await;
+}
 
-    let empty = dir.path().join("empty");
-    std::fs::write(&empty, b"").unwrap();
-    sink.put_file("customers/empty", &empty).await.unwrap();
-    assert_eq!(get(&sink, "customers/empty").await, b"");
-    server.stop().await;
+#[tokio::test]
+async fn overwriting_a_key_replaces_the_object() {
+    // The big file goes up as a multipart upload, the rest as single puts.
+    let b = S3::start(multipart).await;
+    conformance::overwriting_a_key_replaces_the_object(&b, 6 * MIB).await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn neighbouring_keys_stay_apart() {
+    let b = S3::start(config).await;
+    conformance::neighbouring_keys_stay_apart(&b).await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn refuses_bad_keys_without_storing_anything() {
+    let b = S3::start(config).await;
+    conformance::refuses_bad_keys_without_storing_anything(&b).await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn missing_source_file_is_a_clear_permanent_error() {
+    let b = S3::start(config).await;
+    let text = conformance::missing_source_file_is_a_clear_permanent_error(&b).await;
+    assert!(text.contains("s3://landing"), "{text}");
+    b.stop().await;
 }
 
 #[tokio::test]
@@ -89,11 +187,7 @@ async fn large_file_goes_up_as_multipart_upload() {
     let dir = setup();
     let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
     // 5 MiB is the smallest part S3 (and s3s-fs) accepts: 12 MiB + 3 bytes makes three parts.
-    let sink = sink(S3SinkConfig {
-        multipart_threshold: MIB as u64,
-        part_size: 5 * MIB as u64,
-        ..config(server.addr)
-    });
+    let sink = sink(multipart(server.addr));
     let content = pattern(12 * MIB + 3, 11);
     let source = dir.path().join("big");
     std::fs::write(&source, &content).unwrap();
@@ -130,34 +224,6 @@ async fn large_file_goes_up_as_multipart_upload() {
     if let Ok(open) = open {
         assert!(open.uploads().is_empty(), "{:?}", open.uploads());
     }
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn overwriting_a_key_replaces_the_object() {
-    let dir = setup();
-    let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
-    let sink = sink(S3SinkConfig {
-        multipart_threshold: MIB as u64,
-        part_size: 5 * MIB as u64,
-        ..config(server.addr)
-    });
-    let key = "s/k.ndjson.zst";
-    let big = pattern(6 * MIB, 3);
-    let source = dir.path().join("big");
-    std::fs::write(&source, &big).unwrap();
-    sink.put_file(key, &source).await.unwrap();
-    assert!(get(&sink, key).await == big);
-
-    sink.put_bytes(key, Bytes::from_static(b"small now"))
-        .await
-        .unwrap();
-    assert_eq!(get(&sink, key).await, b"small now");
-
-    let other = pattern(100, 4);
-    std::fs::write(&source, &other).unwrap();
-    sink.put_file(key, &source).await.unwrap();
-    assert_eq!(get(&sink, key).await, other);
     server.stop().await;
 }
 

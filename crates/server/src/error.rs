@@ -47,7 +47,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        metrics::counter!("snowstream_rejected_total", "reason" => self.label()).increment(1);
+        metrics::counter!(landing::metric_names::REJECTED_TOTAL, "reason" => self.label())
+            .increment(1);
         let status = self.status();
         if matches!(self, ApiError::Internal(_)) {
             tracing::warn!(%status, reason = %self, "request not accepted");

@@ -52,7 +52,7 @@ impl Holds {
                 created: Instant::now(),
             },
         );
-        metrics::gauge!("snowstream_holds").increment(1.0);
+        metrics::gauge!(landing::metric_names::HOLDS).increment(1.0);
         Some(id)
     }
 
@@ -61,7 +61,7 @@ impl Holds {
         let held = self.map.lock().expect("lock").remove(id)?;
         self.bytes
             .fetch_sub(held.batch.packed_len() as u64, Ordering::AcqRel);
-        metrics::gauge!("snowstream_holds").decrement(1.0);
+        metrics::gauge!(landing::metric_names::HOLDS).decrement(1.0);
         if held.created.elapsed() > self.timeout {
             return None;
         }
@@ -74,7 +74,7 @@ impl Holds {
         self.bytes
             .fetch_add(held.batch.packed_len() as u64, Ordering::AcqRel);
         self.map.lock().expect("lock").insert(id, held);
-        metrics::gauge!("snowstream_holds").increment(1.0);
+        metrics::gauge!(landing::metric_names::HOLDS).increment(1.0);
     }
 
     /// Drops holds older than the timeout; returns how many.
@@ -93,7 +93,7 @@ impl Holds {
                     "hold not confirmed in time; its records were dropped (the client will resend)");
             }
         }
-        metrics::gauge!("snowstream_holds").set(map.len() as f64);
+        metrics::gauge!(landing::metric_names::HOLDS).set(map.len() as f64);
         old.len()
     }
 }

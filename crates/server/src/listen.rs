@@ -201,7 +201,7 @@ async fn receive(
     let batch = ingest::parse_flowfiles(flowfiles, fallback, package.is_some()).await?;
 
     let records = batch.records();
-    metrics::counter!("snowstream_bytes_received_total", "stream" => stream.clone())
+    metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.clone())
         .increment(body_bytes);
 
     if header_str(headers, HOLD_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -237,9 +237,10 @@ async fn receive(
 
 /// Counts a request whose records were appended (a POST, or the DELETE confirming a hold).
 fn count_accepted(stream: &str, records: u64) {
-    metrics::counter!("snowstream_records_received_total", "stream" => stream.to_owned())
+    metrics::counter!(landing::metric_names::RECORDS_RECEIVED_TOTAL, "stream" => stream.to_owned())
         .increment(records);
-    metrics::counter!("snowstream_requests_total", "stream" => stream.to_owned()).increment(1);
+    metrics::counter!(landing::metric_names::REQUESTS_TOTAL, "stream" => stream.to_owned())
+        .increment(1);
 }
 
 fn accepted(state: &AppState, stream: &str, receipt: landing::Receipt) -> Response {

@@ -207,11 +207,7 @@ impl Hook {
                 Err(e) => {
                     tracing::error!(%stream, %key, queue = %self.queue.path().display(), error = %e,
                         "cannot queue the landed file for Snowpipe; retrying");
-                    tokio::time::sleep(crate::spool::writer::backoff(
-                        attempt,
-                        Duration::from_secs(30),
-                    ))
-                    .await;
+                    tokio::time::sleep(crate::retry::Backoff::LANDER.delay(attempt)).await;
                     attempt += 1;
                 }
             }

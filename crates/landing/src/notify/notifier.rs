@@ -14,9 +14,8 @@ use snowpipe::{FileReport, MAX_FILES_PER_CALL, SnowpipeClient};
 
 use super::SnowpipeStatus;
 use super::queue::NotifyQueue;
-use crate::spool::writer::backoff;
+use crate::retry::Backoff;
 
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Rejected files kept in [`SnowpipeStatus::rejected`].
 const KEEP_REJECTED: usize = 100;
 
@@ -80,7 +79,7 @@ impl Notifier {
                             tracing::error!(stream = %self.stream, queue = %self.queue.path().display(), error = %e,
                                 "Snowpipe accepted the files but the queue could not record it; they will be notified again (Snowpipe skips files it already loaded)");
                         }
-                        metrics::counter!("snowstream_snowpipe_files_total", "stream" => self.stream.clone(), "status" => "notified")
+                        metrics::counter!(crate::metric_names::SNOWPIPE_FILES_TOTAL, "stream" => self.stream.clone(), "status" => "notified")
                             .increment(paths.len() as u64);
                         tracing::info!(stream = %self.stream, files = paths.len(), "notified Snowpipe (insertFiles)");
                         let now = (Instant::now(), SystemTime::now());
@@ -95,9 +94,9 @@ impl Notifier {
                         }
                     }
                     Err(e) => {
-                        metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertFiles")
+                        metrics::counter!(crate::metric_names::SNOWPIPE_ERRORS_TOTAL, "stream" => self.stream.clone(), "operation" => "insertFiles")
                             .increment(1);
-                        let delay = backoff(attempt, MAX_BACKOFF);
+                        let delay = Backoff::NOTIFIER.delay(attempt);
                         if e.is_transient() {
                             tracing::warn!(stream = %self.stream, files = keys.len(), error = %e, retry_in = ?delay,
                                 "insertFiles failed; the files stay queued and will be sent again");
@@ -153,7 +152,7 @@ impl Notifier {
                 }
             }
             Err(e) => {
-                metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "insertReport")
+                metrics::counter!(crate::metric_names::SNOWPIPE_ERRORS_TOTAL, "stream" => self.stream.clone(), "operation" => "insertReport")
                     .increment(1);
                 tracing::warn!(stream = %self.stream, error = %e, "insertReport failed; will ask again");
             }
@@ -176,7 +175,7 @@ impl Notifier {
                     }
                 }
                 Err(e) => {
-                    metrics::counter!("snowstream_snowpipe_errors_total", "stream" => self.stream.clone(), "operation" => "loadHistoryScan")
+                    metrics::counter!(crate::metric_names::SNOWPIPE_ERRORS_TOTAL, "stream" => self.stream.clone(), "operation" => "loadHistoryScan")
                         .increment(1);
                     tracing::warn!(stream = %self.stream, error = %e, "loadHistoryScan failed; will ask again");
                 }
@@ -197,7 +196,7 @@ impl Notifier {
     }
 
     fn count(&self, status: &'static str) {
-        metrics::counter!("snowstream_snowpipe_files_total", "stream" => self.stream.clone(), "status" => status)
+        metrics::counter!(crate::metric_names::SNOWPIPE_FILES_TOTAL, "stream" => self.stream.clone(), "status" => status)
             .increment(1);
     }
 

@@ -33,8 +33,11 @@ impl SegmentInfo {
     }
 }
 
+/// File-name suffix of spool segments (`{first_seq:020}.seg`).
+pub(crate) const SUFFIX: &str = ".seg";
+
 pub(crate) fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(format!("{first_seq:020}.seg"))
+    dir.join(format!("{first_seq:020}{SUFFIX}"))
 }
 
 /// Appends frames to the open segment.

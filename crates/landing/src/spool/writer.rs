@@ -2,22 +2,26 @@
 //! and makes them durable with group commit: everything that arrived while the previous fsync
 //! ran is written, then one fsync covers it all, then every waiting request is acknowledged.
 
-use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::segment::{SegmentInfo, SegmentWriter, sync_dir};
+use super::segment::SegmentWriter;
 use crate::config::{AckMode, StreamConfig};
-use crate::{AppendError, Receipt, SpoolGauge};
+use crate::error::AppendError;
+use crate::gauge::SpoolGauge;
+use crate::lander::{LanderMsg, Sealed, next_seq};
+use crate::metric_names::{SPOOL_APPENDS_TOTAL, SPOOL_FSYNCS_TOTAL};
+use crate::service::Receipt;
 
 /// Most bytes gathered into one group commit before it is written and synced.
 const GROUP_LIMIT: usize = 64 << 20;
 
+/// Where a request's acknowledgement (or its error) goes.
 pub(crate) type AckTx = oneshot::Sender<Result<Receipt, AppendError>>;
 
 pub(crate) enum WriterMsg {
@@ -30,17 +34,6 @@ pub(crate) enum WriterMsg {
     },
     /// Close the open batch now and report once everything before it has landed.
     Flush { done: oneshot::Sender<()> },
-}
-
-/// A closed segment handed to the lander, with acknowledgements that wait for landing.
-pub(crate) struct Sealed {
-    pub info: SegmentInfo,
-    pub acks: Vec<(AckTx, Receipt)>,
-}
-
-pub(crate) enum LanderMsg {
-    Segment(Sealed),
-    Barrier(oneshot::Sender<()>),
 }
 
 struct Active {
@@ -59,10 +52,6 @@ pub(crate) struct Writer {
     /// The open segment's last write failed part-way.
     torn: bool,
     broken: Option<String>,
-}
-
-pub(crate) fn state_path(dir: &std::path::Path) -> PathBuf {
-    dir.join("next_seq")
 }
 
 impl Writer {
@@ -209,8 +198,7 @@ impl Writer {
             return Err(spool_err("write to the spool", &e));
         }
         self.next_seq += records;
-        metrics::counter!("snowstream_spool_appends_total", "stream" => self.config.name.clone())
-            .increment(1);
+        metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => self.config.name.clone()).increment(1);
         Ok(Receipt {
             first_seq,
             records,
@@ -228,8 +216,7 @@ impl Writer {
             // Sealed (and synced) in the middle of the group.
             None => Ok(()),
         };
-        metrics::counter!("snowstream_spool_fsyncs_total", "stream" => self.config.name.clone())
-            .increment(1);
+        metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => self.config.name.clone()).increment(1);
         match synced {
             Ok(()) => {
                 for (ack, receipt) in waiting.drain(..) {
@@ -260,7 +247,7 @@ impl Writer {
         if let Err(e) = active.seg.sync() {
             tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it");
         }
-        if let Err(e) = write_state(&self.dir, self.next_seq) {
+        if let Err(e) = next_seq::write(&self.dir, self.next_seq) {
             let why = format!(
                 "cannot record the next sequence number in {}: {e}; refusing new records so no landed key is ever reused",
                 self.dir.display()
@@ -287,32 +274,4 @@ fn msg_len(m: &WriterMsg) -> usize {
 
 fn spool_err(what: &str, e: &io::Error) -> AppendError {
     AppendError::Spool(format!("could not {what}: {e}"))
-}
-
-/// Persists the next sequence number (temp file + rename + directory fsync).
-pub(crate) fn write_state(dir: &std::path::Path, next_seq: u64) -> io::Result<()> {
-    let tmp = dir.join("next_seq.tmp");
-    fs::write(&tmp, next_seq.to_string())?;
-    fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, state_path(dir))?;
-    sync_dir(dir)
-}
-
-pub(crate) fn read_state(dir: &std::path::Path) -> io::Result<Option<u64>> {
-    match fs::read_to_string(state_path(dir)) {
-        Ok(s) => s.trim().parse().map(Some).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad next_seq file: {e}"),
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// How long to wait before the first retry after a failure, doubling up to `max`.
-pub(crate) fn backoff(attempt: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(200);
-    base.saturating_mul(1 << attempt.min(16)).min(max)
 }

@@ -177,11 +177,12 @@ pub(crate) async fn append(
         .append(stream, batch)
         .await
         .map_err(|e| append_error(e, config.retry_after_secs))?;
-    metrics::counter!("snowstream_bytes_received_total", "stream" => stream.to_owned())
+    metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.to_owned())
         .increment(bytes);
-    metrics::counter!("snowstream_records_received_total", "stream" => stream.to_owned())
+    metrics::counter!(landing::metric_names::RECORDS_RECEIVED_TOTAL, "stream" => stream.to_owned())
         .increment(records);
-    metrics::counter!("snowstream_s3_objects_total", "stream" => stream.to_owned()).increment(1);
+    metrics::counter!(landing::metric_names::S3_OBJECTS_TOTAL, "stream" => stream.to_owned())
+        .increment(1);
     Ok(receipt)
 }
 
@@ -225,9 +226,10 @@ pub(crate) async fn land_whole(
         .put_whole(stream, key, bytes::Bytes::from(body))
         .await
         .map_err(|e| append_error(e, config.retry_after_secs))?;
-    metrics::counter!("snowstream_bytes_received_total", "stream" => stream.to_owned())
+    metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.to_owned())
         .increment(bytes);
-    metrics::counter!("snowstream_s3_objects_total", "stream" => stream.to_owned()).increment(1);
+    metrics::counter!(landing::metric_names::S3_OBJECTS_TOTAL, "stream" => stream.to_owned())
+        .increment(1);
     Ok(landed)
 }
 

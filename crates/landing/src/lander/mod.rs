@@ -1,24 +1,50 @@
 //! The per-stream lander: encodes each sealed segment into a compressed file, puts it and its
 //! manifest to the sink (retrying with backoff for as long as the sink is down, while the
 //! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
+//!
+//! Also here: what the spool writer hands the lander ([`LanderMsg`]), and the stream's
+//! [`next_seq`] file that keeps landed keys unique across restarts.
+
+pub(crate) mod next_seq;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::SpoolGauge;
 use crate::config::StreamConfig;
 use crate::encode::{encode_segment, landed_key};
+use crate::error::AppendError;
+use crate::gauge::SpoolGauge;
+use crate::metric_names::{
+    BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, RECORDS_LANDED_TOTAL, SINK_ERRORS_TOTAL,
+};
+use crate::retry::Backoff;
+use crate::service::Receipt;
 use crate::sink::Sink;
-use crate::spool::segment::sync_dir;
-use crate::spool::writer::{LanderMsg, Sealed, backoff};
+use crate::spool::segment::{SegmentInfo, sync_dir};
+use crate::spool::writer::AckTx;
 
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Suffix of the file a segment is encoded into before it is put (removed on start).
+pub(crate) const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
 
+/// A closed segment handed to the lander, with acknowledgements that wait for landing.
+pub(crate) struct Sealed {
+    pub info: SegmentInfo,
+    pub acks: Vec<(AckTx, Receipt)>,
+}
+
+/// What the spool writer sends its stream's lander, in order.
+pub(crate) enum LanderMsg {
+    /// Land this segment.
+    Segment(Sealed),
+    /// Report once every segment sent before has landed (for `flush`).
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Lands one stream's sealed segments, one at a time, in order.
 pub(crate) struct Lander {
     pub dir: PathBuf,
     pub config: StreamConfig,
@@ -30,6 +56,7 @@ pub(crate) struct Lander {
 }
 
 impl Lander {
+    /// Lands what arrives until the writer hangs up.
     pub async fn run(self, mut rx: mpsc::UnboundedReceiver<LanderMsg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -52,7 +79,9 @@ impl Lander {
             info.first_seq,
             self.config.compression,
         );
-        let tmp = self.dir.join(format!("{:020}.landing.tmp", info.first_seq));
+        let tmp = self
+            .dir
+            .join(format!("{:020}{ENCODED_TEMP_SUFFIX}", info.first_seq));
         let mut attempt = 0;
         let manifest = loop {
             let (info2, key2, stream2, instance, tmp2, compression) = (
@@ -74,13 +103,13 @@ impl Lander {
                     self.quarantine(&info, &e);
                     let _ = std::fs::remove_file(&tmp);
                     for (ack, _) in sealed.acks {
-                        let _ = ack.send(Err(crate::AppendError::Spool(e.to_string())));
+                        let _ = ack.send(Err(AppendError::Spool(e.to_string())));
                     }
                     return;
                 }
                 Err(e) => {
                     tracing::error!(%stream, segment = %info.path.display(), error = %e, "could not encode a batch file; retrying");
-                    tokio::time::sleep(backoff(attempt, MAX_BACKOFF)).await;
+                    tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
                     attempt += 1;
                 }
             }
@@ -101,11 +130,10 @@ impl Lander {
             match result {
                 Ok(()) => break,
                 Err(e) => {
-                    metrics::counter!("snowstream_sink_errors_total", "stream" => stream.clone())
-                        .increment(1);
+                    metrics::counter!(SINK_ERRORS_TOTAL, "stream" => stream.clone()).increment(1);
                     tracing::warn!(%stream, %key, sink = %self.sink.describe(), error = %e, attempt,
                         "landing failed; the batch stays in the spool and will be retried");
-                    tokio::time::sleep(backoff(attempt, MAX_BACKOFF)).await;
+                    tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
                     attempt += 1;
                 }
             }
@@ -119,18 +147,17 @@ impl Lander {
                 "landed but could not delete the spool segment; it will be landed again under the same key on restart");
         }
         self.gauge.release(info.bytes);
-        metrics::counter!("snowstream_files_landed_total", "stream" => stream.clone()).increment(1);
-        metrics::counter!("snowstream_records_landed_total", "stream" => stream.clone())
+        metrics::counter!(FILES_LANDED_TOTAL, "stream" => stream.clone()).increment(1);
+        metrics::counter!(RECORDS_LANDED_TOTAL, "stream" => stream.clone())
             .increment(manifest.records);
-        metrics::counter!("snowstream_bytes_landed_total", "stream" => stream.clone())
-            .increment(manifest.bytes);
+        metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.clone()).increment(manifest.bytes);
         tracing::info!(%stream, %key, records = manifest.records, bytes = manifest.bytes, "landed");
         for (ack, receipt) in sealed.acks {
             let _ = ack.send(Ok(receipt));
         }
     }
 
-    fn quarantine(&self, info: &crate::spool::segment::SegmentInfo, e: &io::Error) {
+    fn quarantine(&self, info: &SegmentInfo, e: &io::Error) {
         let path = &info.path;
         let bad = path.with_extension("corrupt");
         tracing::error!(stream = %self.config.name, segment = %path.display(), moved_to = %bad.display(), error = %e,

@@ -1,0 +1,104 @@
+//! Every metric snowstream publishes (Prometheus names, served at `GET /metrics`), declared
+//! once here and used by `landing` and `server`. Each constant's doc says the metric's type,
+//! its labels and what it counts. The `metrics` crate's macros take these as the name, e.g.
+//! `metrics::counter!(REQUESTS_TOTAL, "stream" => name).increment(1)`.
+
+// Received (crates/server).
+
+/// Counter, labels `stream`: bytes of request bodies and S3 objects received for the stream
+/// (counted once the body was parsed, whether it is then held, appended or put whole).
+pub const BYTES_RECEIVED_TOTAL: &str = "snowstream_bytes_received_total";
+
+/// Counter, labels `stream`: records appended to the stream's spool by HTTP requests (a POST,
+/// or the DELETE confirming a hold) and S3 `PutObject`s.
+pub const RECORDS_RECEIVED_TOTAL: &str = "snowstream_records_received_total";
+
+/// Counter, labels `stream`: HTTP requests whose records were appended.
+pub const REQUESTS_TOTAL: &str = "snowstream_requests_total";
+
+/// Counter, labels `stream`: objects accepted through the S3 API (parsed into records or put
+/// whole).
+pub const S3_OBJECTS_TOTAL: &str = "snowstream_s3_objects_total";
+
+/// Counter, labels `reason` (`bad_request`, `unauthorized`, `not_found`, `too_large`,
+/// `unavailable`, `internal`, …): HTTP requests answered with an error.
+pub const REJECTED_TOTAL: &str = "snowstream_rejected_total";
+
+/// Gauge, no labels: two-phase-commit holds waiting for their confirming DELETE.
+pub const HOLDS: &str = "snowstream_holds";
+
+// Spool and landing (crates/landing).
+
+/// Gauge, no labels: bytes in the spool (all streams) not yet landed, against
+/// `spool_max_bytes`.
+pub const SPOOL_BYTES: &str = "snowstream_spool_bytes";
+
+/// Counter, labels `stream`: requests written to the stream's spool.
+pub const SPOOL_APPENDS_TOTAL: &str = "snowstream_spool_appends_total";
+
+/// Counter, labels `stream`: group commits (one fsync each covers every request that arrived
+/// meanwhile).
+pub const SPOOL_FSYNCS_TOTAL: &str = "snowstream_spool_fsyncs_total";
+
+/// Histogram (seconds), labels `stream`: from a request's arrival at the spool to its
+/// acknowledgement under the stream's ack mode.
+pub const ACK_LATENCY_SECONDS: &str = "snowstream_ack_latency_seconds";
+
+/// Counter, labels `stream`: failed puts to the sink (batch files, manifests, pass-through
+/// objects), each retry counted.
+pub const SINK_ERRORS_TOTAL: &str = "snowstream_sink_errors_total";
+
+/// Counter, labels `stream`: files landed in the sink (batch files and pass-through objects;
+/// manifests are not counted).
+pub const FILES_LANDED_TOTAL: &str = "snowstream_files_landed_total";
+
+/// Counter, labels `stream`: records in landed batch files.
+pub const RECORDS_LANDED_TOTAL: &str = "snowstream_records_landed_total";
+
+/// Counter, labels `stream`: bytes of landed files (batch files as compressed, pass-through
+/// objects as received).
+pub const BYTES_LANDED_TOTAL: &str = "snowstream_bytes_landed_total";
+
+// Snowpipe notifier (crates/landing/src/notify).
+
+/// Counter, labels `stream`, `status` (`notified`, `loaded`, `partially_loaded`,
+/// `load_failed`, `unknown`): landed files by what Snowpipe did with them.
+pub const SNOWPIPE_FILES_TOTAL: &str = "snowstream_snowpipe_files_total";
+
+/// Counter, labels `stream`, `operation` (`insertFiles`, `insertReport`,
+/// `loadHistoryScan`): failed Snowpipe REST calls.
+pub const SNOWPIPE_ERRORS_TOTAL: &str = "snowstream_snowpipe_errors_total";
+
+#[cfg(test)]
+mod tests {
+
+    /// Every metric name is declared here once: no other source file of the crates that
+    /// publish metrics spells one out.
+    #[test]
+    fn no_metric_name_is_spelled_out_elsewhere() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut offenders = Vec::new();
+        for krate in ["landing", "server", "snowstream"] {
+            let mut dirs = vec![root.join(krate).join("src")];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "rs")
+                        && !path.ends_with("landing/src/metric_names.rs")
+                    {
+                        let text = std::fs::read_to_string(&path).unwrap();
+                        if text.contains("!(\"snowstream_") {
+                            offenders.push(path.display().to_string());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "metric names spelled out in {offenders:?}; use landing::metric_names"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The [`Landing`] service once started: appends go to a stream's spool writer, `flush` and
+//! `shutdown` drain writers and landers, and a few read-only views report on the spool and
+//! the Snowpipe notifiers. Starting is in `startup.rs`, pass-through puts in `passthrough.rs`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use crate::config::StreamConfig;
+use crate::error::AppendError;
+use crate::gauge::SpoolGauge;
+use crate::metric_names::ACK_LATENCY_SECONDS;
+use crate::notify;
+use crate::sink::Sink;
+use crate::spool::writer::WriterMsg;
+use records::Batch;
+
+/// Per-frame overhead in the spool (length + checksum).
+const FRAME_OVERHEAD: u64 = 8;
+
+/// What an accepted append got.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt {
+    /// Sequence number of the request's first record within its stream.
+    pub first_seq: u64,
+    /// Records the request held.
+    pub records: u64,
+    pub(crate) received: Instant,
+}
+
+/// One configured stream: its spool writer thread, its lander task and its notifier.
+pub(crate) struct StreamHandle {
+    pub config: StreamConfig,
+    /// `None` once shutting down.
+    pub tx: RwLock<Option<std::sync::mpsc::Sender<WriterMsg>>>,
+    pub writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub snowpipe: Option<notify::Started>,
+}
+
+impl StreamHandle {
+    /// Whether `shutdown` was called.
+    pub fn closed(&self) -> bool {
+        self.tx.read().expect("lock").is_none()
+    }
+}
+
+/// The landing service: spool writers and landers for every configured stream.
+pub struct Landing {
+    pub(crate) streams: HashMap<String, StreamHandle>,
+    pub(crate) gauge: Arc<SpoolGauge>,
+    pub(crate) sink: Arc<dyn Sink>,
+    /// Held by the writer threads too: the spool stays locked until the last one exits.
+    pub(crate) _lock: Arc<File>,
+}
+
+impl Landing {
+    pub(crate) fn stream(&self, stream: &str) -> Result<&StreamHandle, AppendError> {
+        self.streams
+            .get(stream)
+            .ok_or_else(|| AppendError::UnknownStream(stream.to_owned()))
+    }
+
+    /// Appends a request's records; resolves once they are acknowledged per the stream's ack
+    /// mode. Either all records of the batch are accepted or none.
+    pub async fn append(&self, stream: &str, batch: Batch) -> Result<Receipt, AppendError> {
+        let handle = self.stream(stream)?;
+        let records = batch.records();
+        if records == 0 {
+            // Nothing to make durable, and no empty file should ever land.
+            return Ok(Receipt {
+                first_seq: 0,
+                records: 0,
+                received: Instant::now(),
+            });
+        }
+        let payload = batch.into_bytes();
+        let reserved = payload.len() as u64 + FRAME_OVERHEAD;
+        self.gauge.try_reserve(reserved)?;
+        let (ack, rx) = oneshot::channel();
+        let sent = {
+            let tx = handle.tx.read().expect("lock");
+            match tx.as_ref() {
+                Some(tx) => tx
+                    .send(WriterMsg::Append {
+                        payload,
+                        records,
+                        reserved,
+                        received: Instant::now(),
+                        ack,
+                    })
+                    .is_ok(),
+                None => false,
+            }
+        };
+        if !sent {
+            self.gauge.release(reserved);
+            return Err(AppendError::ShuttingDown);
+        }
+        let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
+        metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => stream.to_owned())
+            .record(receipt.received.elapsed().as_secs_f64());
+        Ok(receipt)
+    }
+
+    /// Configured stream names.
+    pub fn streams(&self) -> impl Iterator<Item = &StreamConfig> {
+        self.streams.values().map(|h| &h.config)
+    }
+
+    /// Whether a stream of that name is configured.
+    pub fn has_stream(&self, name: &str) -> bool {
+        self.streams.contains_key(name)
+    }
+
+    /// What the stream's Snowpipe notifier did so far, and how many landed files still wait
+    /// for a successful `insertFiles` (`None` when the stream has no notifier).
+    pub fn snowpipe_status(&self, stream: &str) -> Option<(notify::SnowpipeStatus, usize)> {
+        let s = self.streams.get(stream)?.snowpipe.as_ref()?;
+        Some((s.status.lock().expect("lock").clone(), s.hook.queue.len()))
+    }
+
+    /// Bytes waiting in the spool.
+    pub fn spool_bytes(&self) -> u64 {
+        self.gauge.used()
+    }
+
+    /// Whether the spool is at its limit (new appends are refused until files land).
+    pub fn spool_full(&self) -> bool {
+        self.gauge.full()
+    }
+
+    /// Closes every open batch now and waits until everything appended before has landed.
+    pub async fn flush(&self) {
+        let mut waits = Vec::new();
+        for h in self.streams.values() {
+            let (done, rx) = oneshot::channel();
+            if let Some(tx) = h.tx.read().expect("lock").as_ref()
+                && tx.send(WriterMsg::Flush { done }).is_ok()
+            {
+                waits.push(rx);
+            }
+        }
+        for rx in waits {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops accepting, closes open batches, and waits until everything in the spool has
+    /// landed. Appends after this fail with [`AppendError::ShuttingDown`].
+    pub async fn shutdown(&self) {
+        for h in self.streams.values() {
+            h.tx.write().expect("lock").take();
+        }
+        for h in self.streams.values() {
+            let writer = h.writer.lock().expect("lock").take();
+            if let Some(w) = writer {
+                let _ = tokio::task::spawn_blocking(move || w.join()).await;
+            }
+            let lander = h.lander.lock().expect("lock").take();
+            if let Some(l) = lander {
+                let _ = l.await;
+            }
+            // Keys not yet notified stay in the queue file and are sent on the next start.
+            if let Some(s) = &h.snowpipe {
+                s.task.abort();
+            }
+        }
+    }
+}

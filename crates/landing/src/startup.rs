@@ -1,0 +1,190 @@
+//! Starting the landing service: check the configuration, lock the spool, find what an
+//! earlier run left in each stream's folder, and start the stream's spool writer thread,
+//! lander task and Snowpipe notifier.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::mpsc;
+
+use crate::config::{self, LandingConfig, StreamConfig};
+use crate::error::LandingError;
+use crate::gauge::SpoolGauge;
+use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, LanderMsg, Sealed, next_seq};
+use crate::notify;
+use crate::service::{Landing, StreamHandle};
+use crate::sink::Sink;
+use crate::spool::segment;
+use crate::spool::writer::Writer;
+
+impl Landing {
+    /// Opens the spool, lands whatever an earlier run left in it, and starts accepting.
+    /// Must be called inside a tokio runtime.
+    pub fn start(config: LandingConfig, sink: Arc<dyn Sink>) -> Result<Landing, LandingError> {
+        if !config::valid_name(&config.instance) {
+            return Err(LandingError::Config(format!(
+                "instance id {:?} must be 1-128 of [A-Za-z0-9._-], not starting with '.'",
+                config.instance
+            )));
+        }
+        if config.streams.is_empty() {
+            return Err(LandingError::Config("no streams configured".into()));
+        }
+        let lock = lock_spool(&config.spool_dir)?;
+        let gauge = Arc::new(SpoolGauge::new(config.spool_max_bytes));
+        let mut streams = HashMap::new();
+        for sc in &config.streams {
+            if !config::valid_name(&sc.name) {
+                return Err(LandingError::Config(format!(
+                    "stream name {:?} must be 1-128 of [A-Za-z0-9._-], not starting with '.'",
+                    sc.name
+                )));
+            }
+            if streams.contains_key(&sc.name) {
+                return Err(LandingError::Config(format!(
+                    "stream {:?} configured twice",
+                    sc.name
+                )));
+            }
+            let sc = cap_batch_size(sc, config.spool_max_bytes);
+            let started = Shared {
+                config: &config,
+                sink: &sink,
+                gauge: &gauge,
+                lock: &lock,
+            };
+            streams.insert(sc.name.clone(), started.stream(sc)?);
+        }
+        Ok(Landing {
+            streams,
+            gauge,
+            sink,
+            _lock: lock,
+        })
+    }
+}
+
+fn spool_err(path: &Path) -> impl FnOnce(io::Error) -> LandingError {
+    move |source| LandingError::Spool {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Creates the spool directory and takes its lock, so no second process shares it.
+fn lock_spool(dir: &Path) -> Result<Arc<File>, LandingError> {
+    fs::create_dir_all(dir).map_err(spool_err(dir))?;
+    let lock_path = dir.join(".lock");
+    let lock = Arc::new(File::create(&lock_path).map_err(spool_err(&lock_path))?);
+    lock.try_lock().map_err(|_| {
+        LandingError::Config(format!(
+            "spool directory {} is in use by another snowstream process (each instance needs its own spool)",
+            dir.display()
+        ))
+    })?;
+    Ok(lock)
+}
+
+/// A batch must fit in the spool with room to spare, or a full spool could only drain when
+/// the batch ages out: caps the batch size at half the spool limit.
+fn cap_batch_size(sc: &StreamConfig, spool_max_bytes: u64) -> StreamConfig {
+    let mut sc = sc.clone();
+    let cap = (spool_max_bytes / 2).max(1);
+    if sc.max_bytes > cap {
+        tracing::info!(stream = %sc.name, batch_max_bytes = sc.max_bytes, cap,
+            "batch size capped at half the spool limit");
+        sc.max_bytes = cap;
+    }
+    sc
+}
+
+/// What every stream of one start shares.
+struct Shared<'a> {
+    config: &'a LandingConfig,
+    sink: &'a Arc<dyn Sink>,
+    gauge: &'a Arc<SpoolGauge>,
+    lock: &'a Arc<File>,
+}
+
+impl Shared<'_> {
+    /// Recovers the stream's folder and starts its notifier, lander and writer.
+    fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
+        let dir = self.config.spool_dir.join(&sc.name);
+        fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
+        let (recovered, next_seq) = recover_stream(&dir).map_err(spool_err(&dir))?;
+        let (lander_tx, lander_rx) = mpsc::unbounded_channel();
+        for info in recovered {
+            tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
+                "landing a batch left in the spool by an earlier run");
+            self.gauge.add(info.bytes);
+            let _ = lander_tx.send(LanderMsg::Segment(Sealed {
+                info,
+                acks: Vec::new(),
+            }));
+        }
+        let snowpipe = sc
+            .snowpipe
+            .as_ref()
+            .map(|c| notify::start(&sc.name, &dir, c))
+            .transpose()
+            .map_err(|e| LandingError::Config(e.to_string()))?;
+        let lander = Lander {
+            notify: snowpipe.as_ref().map(|s| s.hook.clone()),
+            dir: dir.clone(),
+            config: sc.clone(),
+            instance: self.config.instance.clone(),
+            sink: self.sink.clone(),
+            gauge: self.gauge.clone(),
+        };
+        let lander = tokio::spawn(lander.run(lander_rx));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        let writer = std::thread::Builder::new()
+            .name(format!("spool-{}", sc.name))
+            .spawn({
+                let lock = self.lock.clone();
+                move || {
+                    let _spool_lock = lock;
+                    w.run(rx)
+                }
+            })
+            .map_err(spool_err(&self.config.spool_dir))?;
+        Ok(StreamHandle {
+            config: sc,
+            tx: RwLock::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            lander: Mutex::new(Some(lander)),
+            snowpipe,
+        })
+    }
+}
+
+/// Finds the segments an earlier run left and the next sequence number to use.
+fn recover_stream(dir: &Path) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(ENCODED_TEMP_SUFFIX) || name == next_seq::TEMP_FILE_NAME {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        } else if name.ends_with(segment::SUFFIX) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut next_seq = next_seq::read(dir)?.unwrap_or(1).max(1);
+    let mut infos = Vec::new();
+    for p in paths {
+        if let Some(info) = segment::recover(&p)? {
+            next_seq = next_seq.max(info.last_seq() + 1);
+            infos.push(info);
+        }
+    }
+    Ok((infos, next_seq))
+}

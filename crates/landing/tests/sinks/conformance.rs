@@ -1,0 +1,172 @@
+//! What every [`Sink`] must do, written once and run by each backend's test file (as
+//! arrow-rs `object_store` runs its `integration` module against every store). A backend
+//! provides a [`Backend`]: the sink plus a way to look at what it stored, the way a reader of
+//! the landing area would. Backend-specific behaviour stays in the backend's own file.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use landing::sink::Sink;
+
+use super::pattern;
+
+/// A partitioned key like the ones landing writes.
+pub const KEY: &str = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst";
+
+/// Keys no sink may accept.
+pub const BAD_KEYS: &[&str] = &[
+    "",
+    "/etc/passwd",
+    "../escape",
+    "a/../../escape",
+    "a//b",
+    "a/",
+    "./a",
+];
+
+/// A sink under test, and what the suite needs to look behind it.
+pub trait Backend {
+    /// The sink under test.
+    type Sink: Sink;
+    /// The sink under test.
+    fn sink(&self) -> &Self::Sink;
+    /// A folder outside the sink for source files.
+    fn scratch(&self) -> &Path;
+    /// The object stored under `key`, as a reader of the landing area gets it.
+    async fn read(&self, key: &str) -> Option<Vec<u8>>;
+    /// Everything the sink holds, as sorted keys (nothing hidden: a leftover temp object
+    /// shows up too).
+    async fn keys(&self) -> Vec<String>;
+}
+
+/// A small body lands under a key with partition "folders", and nothing else is left.
+pub async fn put_bytes_round_trips(b: &impl Backend) {
+    let manifest = format!("{KEY}.manifest.json");
+    b.sink()
+        .put_bytes(&manifest, Bytes::from_static(b"{\"records\":3}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.read(&manifest).await.as_deref(),
+        Some(&b"{\"records\":3}"[..])
+    );
+    assert_eq!(b.keys().await, vec![manifest]);
+}
+
+/// A file of `len` bytes is stored byte for byte, and its source is left alone.
+pub async fn put_file_copies_byte_for_byte(b: &impl Backend, len: usize) {
+    let source = b.scratch().join("batch.bin");
+    let content = pattern(len, 1);
+    std::fs::write(&source, &content).unwrap();
+    b.sink().put_file(KEY, &source).await.unwrap();
+    assert!(
+        b.read(KEY).await == Some(content.clone()),
+        "content differs"
+    );
+    assert!(std::fs::read(&source).unwrap() == content, "source changed");
+    assert_eq!(b.keys().await, vec![KEY.to_owned()]);
+}
+
+/// An empty file is stored as an empty object.
+pub async fn empty_file_round_trips(b: &impl Backend) {
+    let empty = b.scratch().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    b.sink().put_file("customers/empty", &empty).await.unwrap();
+    assert_eq!(b.read("customers/empty").await.as_deref(), Some(&b""[..]));
+    assert_eq!(b.keys().await, vec!["customers/empty".to_owned()]);
+}
+
+/// Putting to a key that holds an object replaces it, whichever way either was put; the
+/// first is a `big`-byte file. (It comes first because s3s-fs keeps a single put's checksum
+/// when a multipart upload replaces the object, and then fails the read; real S3 does not.)
+pub async fn overwriting_a_key_replaces_the_object(b: &impl Backend, big: usize) {
+    let key = "s/k.ndjson.zst";
+    let source = b.scratch().join("big");
+    let big = pattern(big, 3);
+    std::fs::write(&source, &big).unwrap();
+    b.sink().put_file(key, &source).await.unwrap();
+    assert!(b.read(key).await == Some(big), "big content differs");
+
+    b.sink()
+        .put_bytes(key, Bytes::from(vec![b'x'; 10_000]))
+        .await
+        .unwrap();
+    b.sink()
+        .put_bytes(key, Bytes::from_static(b"short"))
+        .await
+        .unwrap();
+    assert_eq!(b.read(key).await.as_deref(), Some(&b"short"[..]));
+
+    b.sink()
+        .put_bytes(key, Bytes::from_static(b"small now"))
+        .await
+        .unwrap();
+    assert_eq!(b.read(key).await.as_deref(), Some(&b"small now"[..]));
+
+    let other = pattern(100, 4);
+    std::fs::write(&source, &other).unwrap();
+    b.sink().put_file(key, &source).await.unwrap();
+    assert_eq!(b.read(key).await, Some(other));
+    assert_eq!(b.keys().await, vec![key.to_owned()]);
+}
+
+/// Keys that share prefixes or differ by a suffix are distinct objects.
+pub async fn neighbouring_keys_stay_apart(b: &impl Backend) {
+    let keys = [
+        "s/dt=1/a",
+        "s/dt=1/a.manifest.json",
+        "s/dt=1/ab",
+        "s/dt=2/a",
+        "t/a",
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        let seed = u32::try_from(i).unwrap();
+        b.sink()
+            .put_bytes(key, Bytes::from(pattern(1000 + i, seed)))
+            .await
+            .unwrap();
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let seed = u32::try_from(i).unwrap();
+        assert_eq!(b.read(key).await, Some(pattern(1000 + i, seed)), "{key}");
+    }
+    assert_eq!(b.keys().await, keys.map(str::to_owned).to_vec());
+}
+
+/// Bad keys are refused as permanent errors that name the key, and nothing is stored.
+pub async fn refuses_bad_keys_without_storing_anything(b: &impl Backend) {
+    let source = b.scratch().join("src");
+    std::fs::write(&source, b"data").unwrap();
+    for &key in BAD_KEYS {
+        let err = b
+            .sink()
+            .put_bytes(key, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(!err.is_retryable(), "{key:?}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("{key:?}")), "{text}");
+        assert!(text.contains("invalid sink key"), "{text}");
+        let err = b.sink().put_file(key, &source).await.unwrap_err();
+        assert!(!err.is_retryable(), "{key:?}: {err}");
+        assert!(err.to_string().contains("invalid sink key"), "{err}");
+    }
+    assert!(b.keys().await.is_empty());
+}
+
+/// A missing source file is a permanent error naming the sink and the key; nothing is stored.
+pub async fn missing_source_file_is_a_clear_permanent_error(b: &impl Backend) -> String {
+    let err = b
+        .sink()
+        .put_file("k/v.ndjson.zst", &b.scratch().join("nope"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!err.is_retryable(), "{text}");
+    assert!(
+        text.contains("k/v.ndjson.zst") && text.contains(&b.sink().describe()),
+        "{text}"
+    );
+    assert!(b.keys().await.is_empty());
+    text
+}
