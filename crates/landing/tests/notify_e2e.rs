@@ -198,6 +198,12 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     // More records after the restart, then the first file notified once more by hand.
     append(&l, 50..80).await;
     wait_for("the new files to load", || loaded(&svc) == (80, 8, 8)).await;
+    // The pipe has the files before the notifier has its answer and acks its queue; a
+    // shutdown in between would (rightly) leave them queued to be sent again.
+    wait_for("the queue to drain again", || {
+        l.snowpipe_status("customers").unwrap().1 == 0
+    })
+    .await;
     l.shutdown().await;
     drop(l);
     let q = NotifyQueue::open(&queue_path).unwrap();
