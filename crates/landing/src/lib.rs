@@ -25,7 +25,6 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use batch::Batch;
 pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
-pub use encode::{Manifest, landed_key};
 
 use spool::segment;
 use spool::writer::{self, LanderMsg, Sealed, Writer, WriterMsg};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landing::sink::LocalSink;
-use landing::{AckMode, AppendError, Batch, Landing, LandingConfig, Manifest, StreamConfig};
+use landing::{AckMode, AppendError, Batch, Landing, LandingConfig, StreamConfig};
+use records::landed::Manifest;
 use serde_json::Value;
 
 type Switchable = testkit::SwitchableSink<LocalSink>;
