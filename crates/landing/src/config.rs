@@ -53,6 +53,11 @@ impl Compression {
             Compression::Gzip { .. } => Codec::Gzip,
         }
     }
+
+    /// The codec's name, as in the manifest: `zstd` or `gzip`.
+    pub fn name(&self) -> &'static str {
+        self.codec().name()
+    }
 }
 
 impl std::str::FromStr for Compression {
