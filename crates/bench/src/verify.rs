@@ -1,11 +1,11 @@
 //! After the run: what actually landed. Reads every manifest, decompresses every data file
 //! and counts its lines, and checks the sequence ranges tile `1..=N` with no gap or overlap.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, Read};
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use records::landed::{self, Manifest};
 
 /// Totals of a landing folder.
 #[derive(Debug, Default)]
@@ -41,9 +41,9 @@ pub fn scan(root: &Path, threads: usize) -> Result<Landed> {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.file_type()?.is_dir() {
                 dirs.push(path);
-            } else if name.ends_with(".manifest.json") {
+            } else if landed::data_key_of_manifest(&name).is_some() {
                 manifests.push(path);
-            } else if name.ends_with(".ndjson.zst") || name.ends_with(".ndjson.gz") {
+            } else if landed::is_data_file(&name) {
                 data_files.push(path);
             }
         }
@@ -51,28 +51,20 @@ pub fn scan(root: &Path, threads: usize) -> Result<Landed> {
 
     let mut infos = Vec::new();
     for m in &manifests {
-        let v: serde_json::Value = serde_json::from_slice(
+        let manifest: Manifest = serde_json::from_slice(
             &fs::read(m).with_context(|| format!("reading {}", m.display()))?,
         )
         .with_context(|| format!("parsing {}", m.display()))?;
-        let num = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_u64())
-                .with_context(|| format!("{}: no number {k:?}", m.display()))
-        };
-        let data = PathBuf::from(
-            m.to_string_lossy()
-                .trim_end_matches(".manifest.json")
-                .to_owned(),
-        );
-        landed.manifest_records += num("records")?;
-        landed.uncompressed_bytes += num("uncompressed_bytes")?;
-        landed.compressed_bytes += num("bytes")?;
+        let name = m.to_string_lossy();
+        let data = PathBuf::from(landed::data_key_of_manifest(&name).expect("a manifest's name"));
+        landed.manifest_records += manifest.records;
+        landed.uncompressed_bytes += manifest.uncompressed_bytes;
+        landed.compressed_bytes += manifest.bytes;
         infos.push(FileInfo {
             data,
-            records: num("records")?,
-            first_seq: num("first_seq")?,
-            last_seq: num("last_seq")?,
+            records: manifest.records,
+            first_seq: manifest.first_seq,
+            last_seq: manifest.last_seq,
         });
     }
     landed.files = infos.len() as u64;
@@ -144,24 +136,7 @@ pub fn scan(root: &Path, threads: usize) -> Result<Landed> {
 }
 
 fn count_lines(path: &Path) -> Result<u64> {
-    let file =
-        BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
-    let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(zstd::stream::read::Decoder::with_buffer(file)?)
-    };
-    let mut buf = vec![0u8; 1 << 20];
-    let mut lines = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => bail!("decompressing {}: {e}", path.display()),
-        };
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-    }
+    let lines = landed::open(path).and_then(landed::LandedFile::count_lines)?;
     Ok(lines)
 }
 
@@ -177,14 +152,22 @@ mod tests {
         }
         let data = dir.join(name);
         fs::write(&data, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
-        let manifest = serde_json::json!({
-            "records": manifest_records, "first_seq": first,
-            "last_seq": first + manifest_records - 1,
-            "uncompressed_bytes": text.len(), "bytes": 10,
-        });
+        let manifest = Manifest {
+            key: name.into(),
+            stream: "customers".into(),
+            instance: "b".into(),
+            records: manifest_records,
+            first_seq: first,
+            last_seq: first + manifest_records - 1,
+            uncompressed_bytes: text.len() as u64,
+            bytes: 10,
+            sha256: String::new(),
+            compression: landed::Codec::Zstd,
+            created_at: landed::format_time(0),
+        };
         fs::write(
-            dir.join(format!("{name}.manifest.json")),
-            manifest.to_string(),
+            dir.join(landed::manifest_key(name)),
+            serde_json::to_vec(&manifest).unwrap(),
         )
         .unwrap();
     }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use records::landed::Codec;
+
 /// When a request is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AckMode {
@@ -44,19 +46,17 @@ impl Default for Compression {
 }
 
 impl Compression {
-    /// File name extension after `.ndjson`.
-    pub fn extension(&self) -> &'static str {
+    /// The landed-file codec this compression writes (its key extension and manifest name).
+    pub fn codec(&self) -> Codec {
         match self {
-            Compression::Zstd { .. } => "zst",
-            Compression::Gzip { .. } => "gz",
+            Compression::Zstd { .. } => Codec::Zstd,
+            Compression::Gzip { .. } => Codec::Gzip,
         }
     }
 
+    /// The codec's name, as in the manifest: `zstd` or `gzip`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Compression::Zstd { .. } => "zstd",
-            Compression::Gzip { .. } => "gzip",
-        }
+        self.codec().name()
     }
 }
 

@@ -33,6 +33,5 @@ mod spool;
 mod startup;
 
 pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
-pub use encode::{Manifest, landed_key};
 pub use error::{AppendError, LandingError};
 pub use service::{Landing, Receipt};

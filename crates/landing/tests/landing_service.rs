@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landing::sink::LocalSink;
-use landing::{AckMode, AppendError, Landing, LandingConfig, Manifest, StreamConfig};
+use landing::{AckMode, AppendError, Landing, LandingConfig, StreamConfig};
 use records::Batch;
+use records::landed::Manifest;
 use serde_json::Value;
 
 type Switchable = testkit::SwitchableSink<LocalSink>;

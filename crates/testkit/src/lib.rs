@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use records::landed;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -126,12 +127,9 @@ pub fn landed_files(root: &Path) -> Vec<PathBuf> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if p.is_dir() {
                 stack.push(p);
-            } else if !name.starts_with('.')
-                && (name.ends_with(".ndjson.zst") || name.ends_with(".ndjson.gz"))
-            {
+            } else if landed::is_data_file(&p.to_string_lossy()) {
                 out.push(p);
             }
         }
@@ -142,18 +140,11 @@ pub fn landed_files(root: &Path) -> Vec<PathBuf> {
 
 /// The JSON lines of one landed file.
 pub fn read_landed(path: &Path) -> Vec<serde_json::Value> {
-    let file = std::fs::File::open(path).expect("open landed file");
-    let mut text = String::new();
-    if path.to_string_lossy().ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(file).read_to_string(&mut text)
-    } else {
-        zstd::Decoder::new(file)
-            .expect("zstd")
-            .read_to_string(&mut text)
-    }
-    .expect("decompress landed file");
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("landed line is JSON"))
+    let text = landed::open(path)
+        .and_then(landed::LandedFile::read_text)
+        .unwrap_or_else(|e| panic!("decompress landed file: {e}"));
+    landed::lines(&text)
+        .map(|(_, l)| serde_json::from_str(l).expect("landed line is JSON"))
         .collect()
 }
 

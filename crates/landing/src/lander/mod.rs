@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use records::landed::{LandedKey, manifest_key};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StreamConfig;
-use crate::encode::{encode_segment, landed_key};
+use crate::encode::encode_segment;
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
 use crate::metric_names::{
@@ -71,14 +72,15 @@ impl Lander {
     async fn land(&self, sealed: Sealed) {
         let info = sealed.info;
         let stream = self.config.name.clone();
-        let key = landed_key(
+        let key = LandedKey::new(
             &self.config.prefix,
             &stream,
             &self.instance,
             info.opened_at_ms,
             info.first_seq,
-            self.config.compression,
-        );
+            self.config.compression.codec(),
+        )
+        .to_string();
         let tmp = self
             .dir
             .join(format!("{:020}{ENCODED_TEMP_SUFFIX}", info.first_seq));
@@ -116,7 +118,7 @@ impl Lander {
         };
         let manifest_json =
             Bytes::from(serde_json::to_vec_pretty(&manifest).expect("manifest serializes"));
-        let manifest_key = format!("{key}.manifest.json");
+        let manifest_key = manifest_key(&key);
         let mut attempt = 0;
         loop {
             let result = match self.sink.put_file(&key, &tmp).await {

@@ -7,54 +7,16 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use landing::sink::{LocalSink, Sink, SinkError};
+use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
+use records::landed::{self, LandedKey, LandedLine, Manifest};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use server::{AppState, ServerConfig};
 
 /// A real local sink behind a switch, to play an outage of the sink.
-pub struct Switchable {
-    inner: LocalSink,
-    up: AtomicBool,
-}
-
-impl Switchable {
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-    }
-
-    fn check(&self, key: &str) -> Result<(), SinkError> {
-        if self.up.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(SinkError::Io {
-                backend: "test".into(),
-                key: key.into(),
-                action: "put",
-                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
-            })
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Sink for Switchable {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
-        self.check(key)?;
-        self.inner.put_file(key, path).await
-    }
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
-        self.check(key)?;
-        self.inner.put_bytes(key, body).await
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-}
+pub type Switchable = testkit::SwitchableSink<LocalSink>;
 
 /// What to start: server settings, streams and spool limit.
 pub struct Setup {
@@ -120,10 +82,10 @@ impl TestServer {
     pub async fn start(setup: Setup) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let landing_dir = dir.path().join("landing");
-        let sink = Arc::new(Switchable {
-            inner: LocalSink::new(&landing_dir).expect("local sink"),
-            up: AtomicBool::new(setup.sink_up),
-        });
+        let sink = Switchable::new(
+            LocalSink::new(&landing_dir).expect("local sink"),
+            setup.sink_up,
+        );
         let landing = Landing::start(
             LandingConfig {
                 spool_dir: dir.path().join("spool"),
@@ -239,46 +201,33 @@ impl Landed {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Line<'a> {
-    #[serde(borrow)]
-    record: &'a RawValue,
-    meta: Value,
-}
-
-/// Reads every `*.ndjson.zst` under `root`, sorted by (stream, seq). Checks on the way that
-/// each file's lines are in `seq` order starting at the key's sequence number, and that its
-/// manifest agrees on the record count.
+/// Reads every landed data file under `root`, sorted by (stream, seq). Checks on the way
+/// that each file's lines are in `seq` order starting at the key's sequence number, and that
+/// its manifest agrees on the record count.
 pub fn read_landed(root: &Path) -> Vec<Landed> {
     let mut out = Vec::new();
-    for path in files_under(root) {
-        let name = path.to_string_lossy().into_owned();
-        if !name.ends_with(".ndjson.zst") {
-            continue;
-        }
+    for path in testkit::landed_files(root) {
         let key = path
             .strip_prefix(root)
             .expect("under root")
             .to_string_lossy()
             .replace('\\', "/");
-        let bytes = std::fs::read(&path).expect("read landed file");
-        let text = String::from_utf8(zstd::decode_all(&bytes[..]).expect("valid zstd"))
-            .expect("landed file is UTF-8");
-        let first_seq: u64 = key
-            .rsplit('-')
-            .next()
-            .and_then(|t| t.strip_suffix(".ndjson.zst"))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("key {key} ends with -{{first_seq:020}}.ndjson.zst"));
+        let text = landed::open(&path)
+            .and_then(landed::LandedFile::read_text)
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let first_seq = LandedKey::parse(&key)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .first_seq;
         let mut count = 0u64;
-        for (i, line) in text.lines().enumerate() {
-            let parsed: Line = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{key} line {}: {e}: {line}", i + 1));
+        for (i, (row, line)) in landed::lines(&text).enumerate() {
+            let parsed =
+                LandedLine::parse(line).unwrap_or_else(|e| panic!("{key} line {row}: {e}: {line}"));
             let landed = Landed {
                 key: key.clone(),
                 raw_record: parsed.record.get().to_owned(),
                 record: serde_json::from_str(parsed.record.get()).expect("record is JSON"),
-                meta: parsed.meta,
+                meta: serde_json::from_str(parsed.meta.expect("line has meta").get())
+                    .expect("meta is JSON"),
             };
             assert_eq!(
                 landed.seq(),
@@ -293,33 +242,14 @@ pub fn read_landed(root: &Path) -> Vec<Landed> {
             out.push(landed);
             count += 1;
         }
-        let manifest: Value = serde_json::from_slice(
-            &std::fs::read(format!("{name}.manifest.json")).expect("manifest beside data file"),
+        let manifest: Manifest = serde_json::from_slice(
+            &std::fs::read(root.join(landed::manifest_key(&key)))
+                .expect("manifest beside data file"),
         )
         .expect("manifest is JSON");
-        assert_eq!(manifest["records"].as_u64(), Some(count), "{key} manifest");
+        assert_eq!(manifest.records, count, "{key} manifest");
     }
     out.sort_by(|a, b| (a.stream(), a.seq()).cmp(&(b.stream(), b.seq())));
-    out
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.expect("dir entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
     out
 }
 

@@ -1,12 +1,11 @@
 //! The local pipe: finds landed files and loads each exactly once into the raw table,
 //! recording it in `load_history` in the same transaction (like Snowpipe's load history).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{SecondsFormat, Utc};
+use records::landed::{self, LandedLine, is_data_file};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, SqlContext};
@@ -38,14 +37,6 @@ pub struct FileError {
     pub file_name: String,
     /// Why.
     pub error: String,
-}
-
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(borrow)]
-    record: &'a RawValue,
-    #[serde(borrow, default)]
-    meta: Option<&'a RawValue>,
 }
 
 /// Scans `dir/{stream}` (or `dir` itself when it has no such subfolder) and loads new files.
@@ -92,7 +83,7 @@ pub(super) fn load_new_files(
                 tracing::warn!(file = %name, error = %e, "cannot load landed file; will retry");
                 report.failed.push(FileError {
                     file_name: name,
-                    error: e,
+                    error: e.to_string(),
                 });
                 continue;
             }
@@ -124,26 +115,22 @@ fn load_one(
                 spec.raw_table()
             ))
             .ctx("preparing raw insert")?;
-        for (i, line) in text.split('\n').enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Line>(line) {
-                Ok(l) if l.record.get().trim_start().starts_with('{') => {
+        for (row, line) in landed::lines(text) {
+            match LandedLine::parse(line) {
+                Ok(l) => {
                     insert
                         .execute(params![
                             l.record.get(),
                             l.meta.map(RawValue::get),
                             name,
-                            (i + 1) as i64,
+                            row as i64,
                             now
                         ])
                         .ctx("inserting raw row")?;
                     rows += 1;
                 }
-                _ => {
-                    tracing::warn!(file = %name, line = i + 1, "skipping line that is not {{\"record\":{{…}},\"meta\":…}}");
+                Err(e) => {
+                    tracing::warn!(file = %name, line = row, error = %e, "skipping line that is not {{\"record\":{{…}},\"meta\":…}}");
                     rejected += 1;
                 }
             }
@@ -158,13 +145,6 @@ fn load_one(
     tx.commit().ctx("committing load")?;
     tracing::debug!(file = %name, rows, "loaded landed file");
     Ok((rows, rejected))
-}
-
-/// Landed data files: `*.ndjson.zst` / `*.ndjson.gz`, not temp files (leading `.`) and not
-/// manifests.
-pub(crate) fn is_landed_file(file_name: &str) -> bool {
-    !file_name.starts_with('.')
-        && (file_name.ends_with(".ndjson.zst") || file_name.ends_with(".ndjson.gz"))
 }
 
 fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Error> {
@@ -183,7 +163,7 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Error
             if !name.starts_with('.') {
                 collect(&entry.path(), depth + 1, out)?;
             }
-        } else if ft.is_file() && is_landed_file(&name) {
+        } else if ft.is_file() && is_data_file(&name) {
             out.push(entry.path());
         }
     }
@@ -199,34 +179,8 @@ fn relative_name(root: &Path, path: &Path) -> String {
 }
 
 /// Reads and decompresses a landed file: (stored bytes, text).
-fn read_landed(path: &Path) -> Result<(u64, String), String> {
-    let raw = std::fs::read(path).map_err(|e| format!("read failed: {e}"))?;
-    let mut text = String::new();
-    let name = path.to_string_lossy();
-    if name.ends_with(".zst") {
-        zstd::stream::read::Decoder::new(raw.as_slice())
-            .and_then(|mut d| d.read_to_string(&mut text))
-            .map_err(|e| format!("not a complete zstd NDJSON file: {e}"))?;
-    } else {
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_string(&mut text)
-            .map_err(|e| format!("not a complete gzip NDJSON file: {e}"))?;
-    }
-    Ok((raw.len() as u64, text))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn landed_file_filter() {
-        assert!(is_landed_file("ss-1-00000000000000000001.ndjson.zst"));
-        assert!(is_landed_file("ss-1-00000000000000000001.ndjson.gz"));
-        assert!(!is_landed_file(
-            "ss-1-00000000000000000001.ndjson.zst.manifest.json"
-        ));
-        assert!(!is_landed_file(".ss-1-00000000000000000001.ndjson.zst"));
-        assert!(!is_landed_file("notes.txt"));
-    }
+fn read_landed(path: &Path) -> Result<(u64, String), landed::ReadError> {
+    let file = landed::open(path)?;
+    let bytes = file.stored_bytes();
+    Ok((bytes, file.read_text()?))
 }

@@ -55,10 +55,7 @@ fn check_path(path: &str) -> Result<(), &'static str> {
     {
         return Err("the path must be relative to the stage, '/'-separated, without '.' or '..'");
     }
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let landed =
-        !name.starts_with('.') && (name.ends_with(".ndjson.zst") || name.ends_with(".ndjson.gz"));
-    if !landed {
+    if !records::landed::is_data_file(path) {
         return Err("not a landed data file (*.ndjson.zst or *.ndjson.gz)");
     }
     Ok(())

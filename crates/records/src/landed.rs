@@ -1,1 +1,0 @@
-//! The landed-file format (docs/architecture.md, contract 1).

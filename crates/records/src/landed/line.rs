@@ -1,0 +1,99 @@
+//! The lines of a landed data file: `{"record":{…},"meta":{…}}`, built and parsed.
+
+use std::io::Write;
+
+use chrono::{DateTime, SecondsFormat};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Builds the lines of one landed file (one stream, one instance), reusing one buffer.
+#[derive(Debug)]
+pub struct LineWriter {
+    stream_json: String,
+    instance_json: String,
+    line: Vec<u8>,
+}
+
+impl LineWriter {
+    /// A writer of lines whose `meta` names `stream` and `instance`.
+    pub fn new(stream: &str, instance: &str) -> LineWriter {
+        LineWriter {
+            stream_json: serde_json::to_string(stream).expect("a string serializes"),
+            instance_json: serde_json::to_string(instance).expect("a string serializes"),
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The line (ending in `\n`) of one record: `record` verbatim (one compact JSON object),
+    /// then `meta` with `seq`, `received_at` (as from [`format_time`]) and `attributes` (a
+    /// JSON object, verbatim). The slice is valid until the next call.
+    pub fn line(&mut self, record: &[u8], seq: u64, received_at: &str, attributes: &[u8]) -> &[u8] {
+        let line = &mut self.line;
+        line.clear();
+        line.extend_from_slice(b"{\"record\":");
+        line.extend_from_slice(record);
+        line.extend_from_slice(b",\"meta\":{\"stream\":");
+        line.extend_from_slice(self.stream_json.as_bytes());
+        line.extend_from_slice(b",\"instance\":");
+        line.extend_from_slice(self.instance_json.as_bytes());
+        line.extend_from_slice(b",\"seq\":");
+        write!(line, "{seq}").expect("writing to a Vec cannot fail");
+        line.extend_from_slice(b",\"received_at\":\"");
+        line.extend_from_slice(received_at.as_bytes());
+        line.extend_from_slice(b"\",\"attributes\":");
+        line.extend_from_slice(attributes);
+        line.extend_from_slice(b"}}\n");
+        line
+    }
+}
+
+/// A time as landed files write it (`received_at`, `created_at`): RFC 3339 UTC with
+/// milliseconds, e.g. `2026-11-24T13:45:01.123Z`, from Unix milliseconds.
+pub fn format_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The non-blank lines of a data file's text with their 1-based line numbers (the
+/// warehouse's row number), without a trailing `\r`.
+pub fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, line)| (i as u64 + 1, line.trim_end_matches('\r')))
+        .filter(|(_, line)| !line.trim().is_empty())
+}
+
+/// One parsed line, borrowing its text: the record and the metadata, as written.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct LandedLine<'a> {
+    /// The record, verbatim (always a JSON object).
+    #[serde(borrow)]
+    pub record: &'a RawValue,
+    /// The metadata, verbatim; `None` when the line has none (or `null`).
+    #[serde(borrow, default)]
+    pub meta: Option<&'a RawValue>,
+}
+
+/// Why a line is not `{"record":{…},"meta":…}`.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// Not a JSON object with a `record` field.
+    #[error("not a JSON object with a \"record\": {0}")]
+    Json(#[from] serde_json::Error),
+    /// `record` is not a JSON object.
+    #[error("\"record\" is not a JSON object")]
+    RecordNotObject,
+}
+
+impl<'a> LandedLine<'a> {
+    /// Parses one line (without its `\n`).
+    pub fn parse(line: &'a str) -> Result<LandedLine<'a>, LineError> {
+        let parsed: LandedLine<'a> = serde_json::from_str(line)?;
+        if parsed.record.get().trim_start().starts_with('{') {
+            Ok(parsed)
+        } else {
+            Err(LineError::RecordNotObject)
+        }
+    }
+}
