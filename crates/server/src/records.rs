@@ -136,3 +136,11 @@ pub fn parse(
 fn line_at(content: &[u8], offset: usize) -> u64 {
     memchr::memchr_iter(b'\n', &content[..offset.min(content.len())]).count() as u64 + 1
 }
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::from_name(s)
+            .ok_or_else(|| format!("unknown record format {s:?} (expected json, ndjson or csv)"))
+    }
+}
