@@ -441,3 +441,33 @@ fn help_shows_each_declared_default() {
         assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
     }
 }
+
+#[test]
+fn every_setting_has_its_readme_row() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let table = readme
+        .split("### Configuration")
+        .nth(1)
+        .expect("a Configuration section");
+    for arg in Cli::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" || long == "config" {
+            continue;
+        }
+        let row = table
+            .lines()
+            .find(|l| {
+                l.split('|')
+                    .nth(1)
+                    .is_some_and(|flags| flags.contains(&format!("`--{long}`")))
+            })
+            .unwrap_or_else(|| panic!("README's settings table has no row for --{long}"));
+        let env = arg.get_env().expect("every setting has an env var");
+        assert!(
+            row.contains(&*env.to_string_lossy()),
+            "README row of --{long} does not name {env:?}: {row}"
+        );
+    }
+}
