@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use axum_server::accept::NoDelayAcceptor;
 use landing::sink::{LocalSink, S3Sink, S3SinkConfig, Sink};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::{S3FrontSettings, Settings, SinkSettings};
 
@@ -39,17 +40,27 @@ impl App {
         );
         let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || metrics.render());
         let state = server::AppState::new(landing.clone(), settings.server.clone(), Some(render));
-        let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = std::net::TcpListener::bind(settings.listen)
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let timeouts = &settings.listener;
+        let app = server::router(state)
+            .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let listen = settings.listener.listen;
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let handle = axum_server::Handle::new();
+        let header_timeout = timeouts.header_read_timeout.0;
+        let mut server = axum_server::from_tcp(listener)?
+            .first_request_timeout(header_timeout)
+            .handle(handle.clone());
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(Some(header_timeout));
         let task = match &settings.tls {
             None => {
-                let server = axum_server::from_tcp(listener)?
-                    .acceptor(NoDelayAcceptor::new())
-                    .handle(handle.clone());
+                let server = server.acceptor(NoDelayAcceptor::new());
                 tokio::spawn(async move { server.serve(app).await })
             }
             Some((cert, key)) => {
@@ -64,9 +75,7 @@ impl App {
                     })?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
-                let server = axum_server::from_tcp(listener)?
-                    .acceptor(acceptor)
-                    .handle(handle.clone());
+                let server = server.acceptor(acceptor);
                 tokio::spawn(async move { server.serve(app).await })
             }
         };

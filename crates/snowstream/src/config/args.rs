@@ -38,6 +38,12 @@ settings! {
         /// PEM private key for --tls-cert.
         #[arg(long, env = "SNOWSTREAM_TLS_KEY")]
         tls_key: PathBuf,
+        /// Close a connection whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
+        #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
+        header_read_timeout: Dur = "30s",
+        /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
+        #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
+        body_read_timeout: Dur = "60s",
     }
 }
 

@@ -16,7 +16,8 @@ use super::value::{LogFormat, SinkKind};
 /// Everything the app starts from, resolved.
 #[derive(Debug)]
 pub struct Settings {
-    pub listen: SocketAddr,
+    /// The HTTP receiver's own settings (address, timeouts, …).
+    pub listener: Listener,
     /// PEM certificate chain and key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Every stream with all its settings, the default stream first.
@@ -85,14 +86,14 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
         spool_max_bytes: spool.spool_max_bytes.0,
         streams: landing_streams(&streams, &snowpipe)?,
     };
-    let tls = match (listener.tls_cert, listener.tls_key) {
+    let tls = match (listener.tls_cert.clone(), listener.tls_key.clone()) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
     let s3_front = s3_front(s3_api, &spool, &server, &streams)?;
     Ok(Settings {
-        listen: listener.listen,
+        listener,
         tls,
         landing,
         sink: sink_settings(sink, &spool)?,

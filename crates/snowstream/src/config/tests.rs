@@ -24,7 +24,7 @@ fn args(list: &[&str]) -> ServeArgs {
 #[test]
 fn defaults_are_the_embedded_local_setup() {
     let s = args(&[]).resolve().unwrap();
-    assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.listener.listen.to_string(), "0.0.0.0:8080");
     assert_eq!(s.landing.streams.len(), 1);
     let c = &s.landing.streams[0];
     assert_eq!(c.name, "customers");
