@@ -94,9 +94,6 @@ struct Cli {
     /// A request not answered within this counts as an error (outcome unknown).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
-    /// Do not install the Prometheus metrics recorder (the real binary installs one).
-    #[arg(long)]
-    no_metrics: bool,
     /// Where to put the spool and landing folders (a temp dir inside it; default: $TMPDIR).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
@@ -231,30 +228,21 @@ fn run(cli: Cli) -> Result<bool> {
     }
     .context("creating the bench directory")?;
 
-    let metrics = if cli.no_metrics {
-        None
-    } else {
-        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .install_recorder()
-            .context("installing the metrics recorder")?;
-        Some(Arc::new(move || handle.render()) as Arc<dyn Fn() -> String + Send + Sync>)
-    };
     let settings = targets::LandingSettings {
         ack: cli.ack,
         compression: cli.compression,
         spool_max_bytes: cli.spool_max_bytes,
     };
-    let (snow, bare_addr, s3, bare_s3) = server_rt.block_on(async {
-        let snow = targets::start_snowstream(dir.path(), &settings, metrics).await?;
+    let (snow, bare_addr, bare_s3) = server_rt.block_on(async {
+        let snow = targets::start_snowstream(dir.path(), &settings).await?;
         let bare = targets::start_bare().await?;
-        let s3 = targets::start_s3(dir.path(), snow.landing.clone()).await?;
         let bare_s3 = targets::start_bare_s3().await?;
-        anyhow::Ok((snow, bare, s3, bare_s3))
+        anyhow::Ok((snow, bare, bare_s3))
     })?;
     println!(
         "S3: snowstream's front door on http://{} (bucket {:?} -> stream {:?}, path-style, \
          SigV4), bare S3 handler on http://{bare_s3}",
-        s3.addr,
+        snow.s3_addr,
         s3load::BUCKET,
         targets::STREAM
     );
@@ -312,7 +300,7 @@ fn run(cli: Cli) -> Result<bool> {
                         "http://{}",
                         match target {
                             Target::Bare => bare_s3,
-                            Target::Snowstream => s3.addr,
+                            Target::Snowstream => snow.s3_addr,
                         }
                     ),
                     work,
@@ -453,10 +441,7 @@ fn run(cli: Cli) -> Result<bool> {
         passed_correctness = false;
     }
 
-    server_rt.block_on(async {
-        s3.stop().await;
-        snow.landing.shutdown().await;
-    });
+    server_rt.block_on(snow.stop())?;
     let (hwm, rss) = proc::memory();
     println!(
         "process memory: peak RSS (VmHWM, since the last per-row reset) {}, RSS at end {}",

@@ -1,8 +1,8 @@
-//! The two HTTP targets, both served by `axum::serve` on 127.0.0.1:0 with TCP_NODELAY:
-//! the real snowstream receiver (router + landing spool + local sink) and a bare handler
-//! that reads and drops bodies; and for the S3 scenarios, snowstream's S3 front door over
-//! the same landing service and a bare S3 handler that answers PutObject and the three
-//! multipart calls minimally.
+//! The targets, all on 127.0.0.1:0 with TCP_NODELAY: the shipped snowstream app (started by
+//! [`snowstream::App`] exactly as `snowstream serve` starts it: receiver, S3 API front door,
+//! spool, local sink, metrics) and, in the same process, a bare axum handler that reads and
+//! drops bodies and a bare S3 handler that answers PutObject and the three multipart calls
+//! minimally.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,10 +17,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::serve::ListenerExt;
 use futures::StreamExt;
-use landing::sink::local::LocalSink;
-use landing::{AckMode, Compression, Landing, LandingConfig, StreamConfig};
+use landing::{AckMode, Compression, Landing};
 use md5::{Digest, Md5};
-use server::s3::{BucketRoute, S3Config, S3Credential, S3Server};
+use snowstream::config::args::{ListenerArgs, S3ApiArgs, SpoolArgs, StreamArgs};
+use snowstream::config::value::{List, Size};
+use snowstream::{App, Running, ServeArgs};
 
 use crate::s3load::{ACCESS_KEY, BUCKET, SECRET_KEY};
 
@@ -29,42 +30,67 @@ pub const PATH: &str = "/contentListener";
 /// The stream the receiver lands into (its default stream).
 pub const STREAM: &str = "customers";
 
-/// The running snowstream receiver.
+/// The running snowstream app: HTTP receiver and S3 API front door over one landing service.
 pub struct Snowstream {
     pub addr: SocketAddr,
+    /// The S3 API front door: bucket [`BUCKET`] → stream [`STREAM`], one static credential.
+    pub s3_addr: SocketAddr,
     pub landing: Arc<Landing>,
+    running: Running,
 }
 
-/// Landing settings the bench uses.
+impl Snowstream {
+    /// Stops the app as `snowstream serve` does on SIGTERM (landing what is in the spool).
+    pub async fn stop(self) -> Result<()> {
+        self.running.stop().await
+    }
+}
+
+/// Landing settings the bench varies.
 pub struct LandingSettings {
     pub ack: AckMode,
     pub compression: Compression,
     pub spool_max_bytes: u64,
 }
 
-/// Starts the receiver with its spool in `dir/spool` and landing files in `dir/landing`.
-/// Must run inside the server's tokio runtime.
-pub async fn start_snowstream(
-    dir: &Path,
-    settings: &LandingSettings,
-    metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-) -> Result<Snowstream> {
-    let sink = LocalSink::new(dir.join("landing")).context("creating the landing folder")?;
-    let stream = StreamConfig {
-        compression: settings.compression,
-        ack: settings.ack,
-        ..StreamConfig::new(STREAM)
+/// Starts the shipped app ([`snowstream::App`], as `snowstream serve` does) on 127.0.0.1
+/// with its data directory in `dir`: spool in `dir/spool`, landed files in `dir/landing`,
+/// S3 API uploads in `dir/s3-uploads`. Must run inside the server's tokio runtime.
+pub async fn start_snowstream(dir: &Path, settings: &LandingSettings) -> Result<Snowstream> {
+    let args = ServeArgs {
+        listener: ListenerArgs {
+            listen: Some("127.0.0.1:0".parse()?),
+            ..ListenerArgs::default()
+        },
+        spool: SpoolArgs {
+            data_dir: Some(dir.to_path_buf()),
+            instance_id: Some("bench".into()),
+            default_stream: Some(STREAM.into()),
+            spool_max_bytes: Some(Size(settings.spool_max_bytes)),
+            ..SpoolArgs::default()
+        },
+        stream: StreamArgs {
+            ack: Some(settings.ack),
+            compression: Some(settings.compression),
+            ..StreamArgs::default()
+        },
+        s3_api: S3ApiArgs {
+            s3_listen: Some("127.0.0.1:0".parse()?),
+            s3_credentials: Some(List(vec![format!("{ACCESS_KEY}:{SECRET_KEY}")])),
+            s3_buckets: Some(List(vec![format!("{BUCKET}={STREAM}")])),
+            ..S3ApiArgs::default()
+        },
+        ..ServeArgs::default()
     };
-    let config = LandingConfig {
-        spool_dir: dir.join("spool"),
-        instance: "bench".into(),
-        spool_max_bytes: settings.spool_max_bytes,
-        streams: vec![stream],
-    };
-    let landing = Arc::new(Landing::start(config, Arc::new(sink)).context("starting landing")?);
-    let state = server::AppState::new(landing.clone(), server::ServerConfig::default(), metrics);
-    let addr = serve(server::router(state)).await?;
-    Ok(Snowstream { addr, landing })
+    let running = App::start(args.resolve()?)
+        .await
+        .context("starting snowstream")?;
+    Ok(Snowstream {
+        addr: running.addr(),
+        s3_addr: running.s3_addr().context("the S3 API front door is on")?,
+        landing: running.landing().clone(),
+        running,
+    })
 }
 
 /// Starts the bare handler: 200 after reading the whole body, nothing else.
@@ -80,25 +106,6 @@ async fn drop_body(body: Body) -> StatusCode {
         }
     }
     StatusCode::OK
-}
-
-/// Starts snowstream's S3 front door on 127.0.0.1:0 over `landing`: bucket [`BUCKET`] →
-/// stream [`STREAM`], one static credential, multipart parts spooled under `dir/s3-uploads`.
-pub async fn start_s3(dir: &Path, landing: Arc<Landing>) -> Result<S3Server> {
-    let mut config = S3Config::new(dir.join("s3-uploads"));
-    config.credentials = vec![S3Credential {
-        access_key: ACCESS_KEY.into(),
-        secret_key: SECRET_KEY.into(),
-        buckets: Vec::new(),
-    }];
-    config.routes = vec![BucketRoute {
-        bucket: BUCKET.into(),
-        prefix: String::new(),
-        stream: STREAM.into(),
-    }];
-    S3Server::start("127.0.0.1:0".parse()?, landing, config)
-        .await
-        .context("starting the S3 front door")
 }
 
 /// Starts the bare S3 handler: `PUT /{bucket}/{key}` (PutObject, UploadPart) reads the body

@@ -32,6 +32,14 @@ pub(crate) fn routes(state: AppState) -> Router {
             &format!("{base}/holds/{{id}}"),
             axum::routing::delete(confirm_hold),
         )
+        // PostHTTP (nifi 1.x) does not DELETE the Location it is given when that starts with
+        // `/contentListener`: it appends the rest to the URL it posted to (PostHTTP.java,
+        // onTrigger, "the response indicated a Hold URI; delete the Hold"), so a post to
+        // `{base}/{stream}` confirms at `{base}/{stream}/holds/{id}`.
+        .route(
+            &format!("{base}/{{stream}}/holds/{{id}}"),
+            axum::routing::delete(confirm_stream_hold),
+        )
         .route("/healthcheck", get(healthcheck))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::disable())
@@ -257,6 +265,15 @@ fn accepted(state: &AppState, stream: &str, receipt: landing::Receipt) -> Respon
     let mut resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
     *resp.status_mut() = code;
     resp
+}
+
+async fn confirm_stream_hold(
+    State(state): State<AppState>,
+    Path((_stream, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    // Hold ids are unique across streams; the stream segment only mirrors the posted URL.
+    confirm_hold(State(state), Path(id), headers).await
 }
 
 async fn confirm_hold(

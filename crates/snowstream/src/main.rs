@@ -1,17 +1,13 @@
 //! The `snowstream` command: `serve` runs the NiFi-compatible receiver; `healthcheck` probes
 //! it (for Docker, whose slim images have no curl).
 
-mod demo;
-mod local;
-mod pipe_cmd;
-mod s3_front;
-mod serve;
-mod settings;
-
-use std::sync::Arc;
+mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use snowstream::{App, ServeArgs};
+
+use cli::{demo, pipe, query, sql};
 
 #[derive(Parser)]
 #[command(
@@ -27,15 +23,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the receiver (ListenHTTP-compatible endpoint) and the landing writer.
-    Serve(Box<settings::ServeArgs>),
+    Serve(Box<ServeArgs>),
     /// The whole pipeline on this machine: receiver + generator + local warehouse, checked against the oracle.
     Demo(demo::DemoArgs),
     /// Render the Snowflake SQL (stage, pipe, streams, SCD1/SCD2 tasks) for a table spec.
-    Sql(local::SqlArgs),
+    Sql(sql::SqlArgs),
     /// Run a read-only SQL query on the local warehouse (SQLite).
-    Query(local::QueryArgs),
+    Query(query::QueryArgs),
     /// Snowpipe's REST API on the local warehouse (`pipe serve`), for the REST-triggered pipeline.
-    Pipe(pipe_cmd::PipeArgs),
+    Pipe(pipe::PipeArgs),
     /// Exit 0 when the receiver at URL answers its healthcheck.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthcheck")]
@@ -65,24 +61,25 @@ fn init_logging_with(json: bool, level: &str) {
     }
 }
 
-fn install_metrics() -> Result<Arc<dyn Fn() -> String + Send + Sync>> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
-            &[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0, 60.0,
-            ],
-        )?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
-    Ok(Arc::new(move || handle.render()))
+/// The command line, with each `serve` setting's declared default in its help.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command().mut_subcommand("serve", snowstream::config::defaults_in_help);
+    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+fn main() -> std::process::ExitCode {
+    // SAFETY: no other thread exists yet (the runtime starts below).
+    unsafe { snowstream::config::unset_blank_env() };
+    let cli = parse_cli();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -96,9 +93,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             let settings = args.resolve()?;
             init_logging(settings.log_json);
-            let metrics = install_metrics()?;
-            let running = serve::start(settings, Some(metrics)).await?;
-            serve::signal().await;
+            let running = App::start(settings).await?;
+            snowstream::signal().await;
             tracing::info!("shutdown requested");
             running.stop().await
         }
@@ -106,11 +102,11 @@ async fn run(cli: Cli) -> Result<()> {
             init_logging_default("warn");
             demo::run(args).await
         }
-        Command::Sql(args) => local::sql(args),
-        Command::Query(args) => local::query(args),
+        Command::Sql(args) => sql::sql(args),
+        Command::Query(args) => query::query(args),
         Command::Pipe(args) => {
             init_logging(false);
-            pipe_cmd::run(args).await
+            pipe::run(args).await
         }
         Command::Healthcheck { url } => {
             let resp = reqwest::Client::new()

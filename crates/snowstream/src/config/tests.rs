@@ -1,5 +1,8 @@
 //! How flags, environment and the TOML file resolve into settings.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 use clap::Parser;
 
 use super::*;
@@ -10,16 +13,18 @@ struct Cli {
     args: ServeArgs,
 }
 
+fn try_args(list: &[&str]) -> Result<ServeArgs, clap::Error> {
+    Cli::try_parse_from(std::iter::once("serve").chain(list.iter().copied())).map(|c| c.args)
+}
+
 fn args(list: &[&str]) -> ServeArgs {
-    Cli::try_parse_from(std::iter::once("serve").chain(list.iter().copied()))
-        .unwrap()
-        .args
+    try_args(list).unwrap()
 }
 
 #[test]
 fn defaults_are_the_embedded_local_setup() {
     let s = args(&[]).resolve().unwrap();
-    assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.listener.listen.to_string(), "0.0.0.0:8080");
     assert_eq!(s.landing.streams.len(), 1);
     let c = &s.landing.streams[0];
     assert_eq!(c.name, "customers");
@@ -98,12 +103,11 @@ fn empty_values_mean_unset() {
 
 #[test]
 fn mistakes_are_explained() {
-    let err = |list: &[&str]| {
-        args(list)
-            .resolve()
-            .err()
-            .map(|e| format!("{e:#}"))
-            .unwrap()
+    // A value that does not parse is refused by the flag parser, a combination that makes
+    // no sense by the resolution; either way the message says what is wrong.
+    let err = |list: &[&str]| match try_args(list) {
+        Err(e) => e.to_string(),
+        Ok(a) => a.resolve().err().map(|e| format!("{e:#}")).unwrap(),
     };
     assert!(err(&["--sink", "s3"]).contains("--s3-bucket"));
     assert!(err(&["--sink", "gcs"]).contains("unknown sink"));
@@ -277,4 +281,193 @@ pass_through = false
     assert!(!front.config.pass_through.contains("orders"));
     assert!(!front.config.pass_through.contains("customers"));
     assert_eq!(front.config.pass_through.len(), 1);
+}
+
+// The S3 API front door (these were the tests of `s3_front::resolve`).
+
+#[test]
+fn s3_api_is_off_unless_an_address_is_given() {
+    let s = args(&[]).resolve().unwrap();
+    assert!(s.s3_front.is_none());
+}
+
+#[test]
+fn s3_api_flags_win_over_the_file_and_buckets_default_to_streams() {
+    let (_dir, file) = toml(
+        r#"
+data_dir = "/var/ss"
+streams = ["orders"]
+
+[s3_api]
+credentials = ["FILEAK:FILESECRET"]
+upload_max_age = "2h"
+region = "eu-west-1"
+"#,
+    );
+    let s = args(&[
+        "--config",
+        &file,
+        "--s3-listen",
+        "127.0.0.1:9000",
+        "--s3-credentials",
+        "AK:SECRET:customers",
+    ])
+    .resolve()
+    .unwrap()
+    .s3_front
+    .expect("on");
+    assert_eq!(s.listen.port(), 9000);
+    assert_eq!(s.config.credentials.len(), 1);
+    assert_eq!(s.config.credentials[0].access_key, "AK");
+    assert_eq!(s.config.credentials[0].buckets, ["customers"]);
+    let buckets: Vec<_> = s
+        .config
+        .routes
+        .iter()
+        .map(|r| (&*r.bucket, &*r.stream))
+        .collect();
+    assert_eq!(buckets, [("customers", "customers"), ("orders", "orders")]);
+    assert_eq!(s.config.upload_max_age, Duration::from_secs(7200));
+    assert_eq!(s.config.region, "eu-west-1");
+    assert_eq!(s.config.uploads_dir, Path::new("/var/ss/s3-uploads"));
+}
+
+#[test]
+fn s3_api_needs_credentials_and_valid_routes() {
+    let e = args(&["--s3-listen", "127.0.0.1:9000"])
+        .resolve()
+        .unwrap_err();
+    assert!(e.to_string().contains("--s3-credentials"), "{e}");
+    assert!(
+        args(&[
+            "--s3-listen",
+            "127.0.0.1:9000",
+            "--s3-credentials",
+            "AK:S",
+            "--s3-buckets",
+            "raw"
+        ])
+        .resolve()
+        .is_err()
+    );
+}
+
+// The Snowpipe notifier's flags (this was the test of `SnowpipeArgs::apply`).
+
+#[test]
+fn snowpipe_flags_set_the_default_streams_notifier() {
+    let base = [
+        "--streams",
+        "orders",
+        "--prefix",
+        "raw",
+        "--snowpipe-account",
+        "xy12345.eu-central-1",
+        "--snowpipe-user",
+        "loader",
+        "--snowpipe-private-key",
+        "/keys/rsa_key.p8",
+    ];
+    let with = |extra: &[&str]| {
+        let list: Vec<&str> = base.iter().chain(extra).copied().collect();
+        args(&list).resolve()
+    };
+    let s = with(&["--snowpipe-pipe", "DB.RAW.P"]).unwrap();
+    let sp = s.landing.streams[0].snowpipe.as_ref().unwrap();
+    assert_eq!(s.landing.streams[0].name, "customers");
+    assert_eq!(sp.pipe, "DB.RAW.P");
+    assert_eq!(sp.strip_prefix, "raw");
+    assert_eq!(
+        sp.base_url(),
+        "https://xy12345.eu-central-1.snowflakecomputing.com"
+    );
+    assert!(s.landing.streams[1].snowpipe.is_none());
+
+    let missing_user: Vec<&str> = base
+        .iter()
+        .copied()
+        .filter(|a| *a != "--snowpipe-user" && *a != "loader")
+        .chain(["--snowpipe-pipe", "DB.RAW.P"])
+        .collect();
+    let err = args(&missing_user).resolve().unwrap_err();
+    assert!(err.to_string().contains("--snowpipe-user"), "{err}");
+    assert!(with(&[]).is_err(), "credentials without a pipe");
+    args(&[]).resolve().unwrap();
+}
+
+#[test]
+fn every_declared_default_parses_and_matches_the_libraries() {
+    // The defaults live in the declarations; the libraries' own Default impls (used when a
+    // library is embedded without this config model) must say the same.
+    let s = args(&[]).resolve().unwrap();
+    let server = server::ServerConfig::default();
+    assert_eq!(s.server.base_path, server.base_path);
+    assert_eq!(s.server.success_code, server.success_code);
+    assert_eq!(s.server.max_request_bytes, server.max_request_bytes);
+    assert_eq!(s.server.hold_timeout, server.hold_timeout);
+    assert_eq!(s.server.default_stream, server.default_stream);
+    let stream = landing::StreamConfig::new("customers");
+    let c = &s.landing.streams[0];
+    assert_eq!(
+        (c.max_bytes, c.max_records, c.max_age),
+        (stream.max_bytes, stream.max_records, stream.max_age)
+    );
+    assert_eq!((c.ack, c.compression), (stream.ack, stream.compression));
+    let s3 = server::s3::S3Config::new("x");
+    let front = args(&["--s3-listen", "127.0.0.1:0", "--s3-credentials", "A:B"])
+        .resolve()
+        .unwrap()
+        .s3_front
+        .unwrap();
+    assert_eq!(front.config.region, s3.region);
+    assert_eq!(front.config.upload_max_age, s3.upload_max_age);
+    assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(s.landing.spool_max_bytes, 1 << 30);
+}
+
+#[test]
+fn help_shows_each_declared_default() {
+    use clap::CommandFactory;
+    let help = defaults_in_help(Cli::command())
+        .render_long_help()
+        .to_string();
+    for needle in [
+        "--listen <LISTEN>",
+        "[default: 0.0.0.0:8080]",
+        "[default: 128MiB]",
+        "[env: SNOWSTREAM_BATCH_MAX_AGE=]",
+        "[default: 7d]",
+    ] {
+        assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn every_setting_has_its_readme_row() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let table = readme
+        .split("### Configuration")
+        .nth(1)
+        .expect("a Configuration section");
+    for arg in Cli::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" || long == "config" {
+            continue;
+        }
+        let row = table
+            .lines()
+            .find(|l| {
+                l.split('|')
+                    .nth(1)
+                    .is_some_and(|flags| flags.contains(&format!("`--{long}`")))
+            })
+            .unwrap_or_else(|| panic!("README's settings table has no row for --{long}"));
+        let env = arg.get_env().expect("every setting has an env var");
+        assert!(
+            row.contains(&*env.to_string_lossy()),
+            "README row of --{long} does not name {env:?}: {row}"
+        );
+    }
 }

@@ -1,11 +1,13 @@
-//! `snowstream query` and `snowstream sql`: the local warehouse's SQL prompt, and the
-//! Snowflake SQL renderer for a table spec.
+//! `snowstream query`: one read-only SQL statement on the local warehouse (SQLite), printed
+//! as a table or JSON lines.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use warehouse::{TableSpec, Warehouse};
+use warehouse::Warehouse;
+
+use super::load_spec;
 
 /// `snowstream query`: runs one read-only SQL statement on the local warehouse.
 #[derive(Debug, Clone, Args)]
@@ -92,61 +94,4 @@ fn cell(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.replace('\n', "⏎"),
         other => other.to_string(),
     }
-}
-
-pub fn load_spec(path: Option<&PathBuf>) -> Result<TableSpec> {
-    Ok(match path {
-        Some(p) => TableSpec::from_file(p)?,
-        None => TableSpec::customers(),
-    })
-}
-
-/// `snowstream sql`: renders the Snowflake objects for a table spec.
-#[derive(Debug, Clone, Args)]
-pub struct SqlArgs {
-    /// Table spec (TOML). [default: the built-in customers spec, specs/customers.toml]
-    #[arg(long)]
-    pub spec: Option<PathBuf>,
-    /// Write the numbered scripts into this folder instead of printing them.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Database to create.
-    #[arg(long, default_value = "SNOWSTREAM")]
-    pub database: String,
-    /// Stage URL: the bucket and prefix snowstream lands into, e.g. s3://my-bucket/raw/.
-    #[arg(long, default_value = "s3://my-landing-bucket/snowstream/")]
-    pub stage_url: String,
-    /// IAM role Snowflake assumes to read the bucket (storage integration).
-    #[arg(
-        long,
-        default_value = "arn:aws:iam::123456789012:role/snowstream-snowflake"
-    )]
-    pub aws_role_arn: String,
-    /// Virtual warehouse the tasks run on.
-    #[arg(long, default_value = "SNOWSTREAM_WH")]
-    pub warehouse: String,
-}
-
-pub fn sql(args: SqlArgs) -> Result<()> {
-    let spec = load_spec(args.spec.as_ref())?;
-    let opts = warehouse::snowflake::RenderOptions {
-        database: args.database,
-        stage_url: args.stage_url,
-        aws_role_arn: args.aws_role_arn,
-        warehouse: args.warehouse,
-        ..Default::default()
-    };
-    match args.out {
-        Some(dir) => {
-            for p in warehouse::snowflake::write(&spec, &opts, &dir)? {
-                println!("{}", p.display());
-            }
-        }
-        None => {
-            for (name, text) in warehouse::snowflake::render(&spec, &opts) {
-                println!("-- ===== {name} =====\n{text}");
-            }
-        }
-    }
-    Ok(())
 }

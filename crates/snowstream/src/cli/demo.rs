@@ -12,8 +12,9 @@ use clap::Args;
 use generator::{Config, HttpSender, HttpTarget, Progress, ProgressDisplay};
 use warehouse::{TableSpec, Warehouse};
 
-use crate::serve;
-use crate::settings::ServeArgs;
+use snowstream::config::args::{ListenerArgs, SpoolArgs, StreamArgs};
+use snowstream::config::value::Dur;
+use snowstream::{App, ServeArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -40,7 +41,7 @@ pub struct DemoArgs {
     pub format: String,
     /// Close a landed file after this long (small, so the warehouse fills while you watch).
     #[arg(long, default_value = "1s")]
-    pub batch_max_age: String,
+    pub batch_max_age: Dur,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -56,19 +57,28 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 1. The receiver, on the embedded default: local folder sink, durable acks.
     let serve_args = ServeArgs {
-        listen: Some("127.0.0.1:0".parse()?),
-        data_dir: Some(args.dir.clone()),
-        instance_id: Some("demo".into()),
-        batch_max_age: Some(humantime::parse_duration(&args.batch_max_age)?),
+        listener: ListenerArgs {
+            listen: Some("127.0.0.1:0".parse()?),
+            ..ListenerArgs::default()
+        },
+        spool: SpoolArgs {
+            data_dir: Some(args.dir.clone()),
+            instance_id: Some("demo".into()),
+            ..SpoolArgs::default()
+        },
+        stream: StreamArgs {
+            batch_max_age: Some(args.batch_max_age),
+            ..StreamArgs::default()
+        },
         ..ServeArgs::default()
     };
     let settings = serve_args.resolve()?;
     let landing_dir = args.dir.join("landing");
-    let running = serve::start(settings, None).await?;
-    let url = format!("http://{}/contentListener/customers", running.addr);
+    let running = App::start(settings).await?;
+    let url = format!("http://{}/contentListener/customers", running.addr());
     println!(
         "snowstream listening on http://{}  (landing folder: {})",
-        running.addr,
+        running.addr(),
         landing_dir.display()
     );
 
@@ -119,7 +129,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     loop {
         let done = send.is_finished();
         if done {
-            running.landing.flush().await;
+            running.landing().flush().await;
         }
         let (load, _) = wh.sync(&landing_dir)?;
         files += load.files_loaded;

@@ -1,0 +1,233 @@
+//! The one wiring of the app: sink → landing service → HTTP receiver (+ S3 API front door)
+//! → metrics. `snowstream serve`, `snowstream demo`, the benchmark and the integration tests
+//! all start it here, so what is measured and tested is what ships.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum_server::accept::NoDelayAcceptor;
+use landing::sink::{LocalSink, S3Sink, S3SinkConfig, Sink};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::config::{S3FrontSettings, Settings, SinkSettings};
+
+/// How long in-flight requests may take to finish once a stop is asked for.
+const DRAIN_REQUESTS: Duration = Duration::from_secs(10);
+
+/// Starts snowstream.
+pub struct App;
+
+impl App {
+    /// Builds the configured sink and starts everything over it (recovering and landing
+    /// whatever an earlier run left in the spool).
+    pub async fn start(settings: Settings) -> Result<Running> {
+        let sink = make_sink(&settings.sink).await?;
+        Self::start_with_sink(settings, sink).await
+    }
+
+    /// Starts everything over a sink built elsewhere (tests inject faults this way; the
+    /// sink settings in `settings` are then not used).
+    pub async fn start_with_sink(settings: Settings, sink: Arc<dyn Sink>) -> Result<Running> {
+        let metrics = metrics_handle()?;
+        tracing::info!(sink = %sink.describe(), instance = %settings.landing.instance,
+            streams = ?settings.landing.streams.iter().map(|s| &s.name).collect::<Vec<_>>(), "starting");
+        let landing = Arc::new(
+            landing::Landing::start(settings.landing.clone(), sink)
+                .context("starting the spool")?,
+        );
+        let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || metrics.render());
+        let state = server::AppState::new(landing.clone(), settings.server.clone(), Some(render));
+        let timeouts = &settings.listener;
+        let app = server::router(state)
+            .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let listen = settings.listener.listen;
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let handle = axum_server::Handle::new();
+        let header_timeout = timeouts.header_read_timeout.0;
+        let mut server = axum_server::from_tcp(listener)?
+            .first_request_timeout(header_timeout)
+            .handle(handle.clone());
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(Some(header_timeout));
+        let task = match &settings.tls {
+            None => {
+                let server = server.acceptor(NoDelayAcceptor::new());
+                tokio::spawn(async move { server.serve(app).await })
+            }
+            Some((cert, key)) => {
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                    .acceptor(NoDelayAcceptor::new());
+                let server = server.acceptor(acceptor);
+                tokio::spawn(async move { server.serve(app).await })
+            }
+        };
+        tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
+        let s3 = start_s3(settings.s3_front, landing.clone()).await?;
+        Ok(Running {
+            addr,
+            s3,
+            landing,
+            stop: handle,
+            task,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+}
+
+/// A running snowstream.
+pub struct Running {
+    addr: SocketAddr,
+    s3: Option<server::s3::S3Server>,
+    landing: Arc<landing::Landing>,
+    stop: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown_timeout: Duration,
+}
+
+impl Running {
+    /// Where the HTTP receiver listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where the S3 API front door listens, when it is on.
+    pub fn s3_addr(&self) -> Option<SocketAddr> {
+        self.s3.as_ref().map(|s| s.addr)
+    }
+
+    /// The landing service (spool, landers, sink).
+    pub fn landing(&self) -> &Arc<landing::Landing> {
+        &self.landing
+    }
+
+    /// Stops accepting, lets in-flight requests finish, lands the spool (up to the shutdown
+    /// timeout; what is left lands on the next start).
+    pub async fn stop(self) -> Result<()> {
+        if let Some(s3) = self.s3 {
+            s3.stop().await;
+        }
+        self.stop.graceful_shutdown(Some(DRAIN_REQUESTS));
+        let _ = self.task.await;
+        tracing::info!("receiver stopped; landing what is left in the spool");
+        match tokio::time::timeout(self.shutdown_timeout, self.landing.shutdown()).await {
+            Ok(()) => tracing::info!("spool landed; bye"),
+            Err(_) => tracing::warn!(
+                spool_bytes = self.landing.spool_bytes(),
+                "shutdown timeout: some batches are still in the spool; they land on the next start"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Builds the configured sink.
+pub async fn make_sink(sink: &SinkSettings) -> Result<Arc<dyn Sink>> {
+    Ok(match sink {
+        SinkSettings::Local { dir } => {
+            let sink =
+                LocalSink::new(dir).with_context(|| format!("landing folder {}", dir.display()))?;
+            // Temp files a crash left mid-write; their batches are still in the spool.
+            let cleaned = sink
+                .clean_temp_files()
+                .with_context(|| format!("cleaning temp files in {}", dir.display()))?;
+            if cleaned > 0 {
+                tracing::info!(cleaned, "removed partial files left by an earlier run");
+            }
+            Arc::new(sink)
+        }
+        SinkSettings::S3 {
+            bucket,
+            endpoint_url,
+            region,
+        } => {
+            let mut cfg = S3SinkConfig::new(bucket.clone());
+            cfg.endpoint_url = endpoint_url.clone();
+            cfg.force_path_style = endpoint_url.is_some();
+            cfg.region = region.clone();
+            Arc::new(S3Sink::new(cfg).await.context("setting up the S3 sink")?)
+        }
+    })
+}
+
+/// Starts the S3 API over `landing` when it is configured.
+async fn start_s3(
+    settings: Option<S3FrontSettings>,
+    landing: Arc<landing::Landing>,
+) -> Result<Option<server::s3::S3Server>> {
+    let Some(s) = settings else {
+        return Ok(None);
+    };
+    let buckets: Vec<String> = s
+        .config
+        .routes
+        .iter()
+        .map(|r| match r.prefix.as_str() {
+            "" => format!("{}={}", r.bucket, r.stream),
+            p => format!("{}/{p}={}", r.bucket, r.stream),
+        })
+        .collect();
+    let server = server::s3::S3Server::start(s.listen, landing, s.config)
+        .await
+        .context("starting the S3 API")?;
+    tracing::info!(addr = %server.addr, ?buckets, "S3 API listening");
+    Ok(Some(server))
+}
+
+/// The process's Prometheus recorder, installed by the first app started in it (a process
+/// has one global recorder; later apps, as in tests, share it).
+fn metrics_handle() -> Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 60.0,
+            ],
+        )?
+        .build_recorder();
+    let handle = recorder.handle();
+    if HANDLE.set(handle.clone()).is_ok() {
+        // Only the first caller gets here with its handle stored; ignore a recorder that some
+        // other code installed before us (then our handle simply renders nothing).
+        let _ = metrics::set_global_recorder(recorder);
+    }
+    Ok(HANDLE.get().cloned().unwrap_or(handle))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,182 @@
+//! Every setting of `snowstream serve`, declared once: flag, environment variable, TOML key,
+//! default and help text (see [`settings!`](super::layer)). `[NiFi …]` names the analogue
+//! property of a NiFi processor. The README's settings table lists the same.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::layer::settings;
+use super::value::{Dur, Format, List, LogFormat, SinkKind, Size};
+
+settings! {
+    /// The ListenHTTP-compatible HTTP receiver.
+    pub struct ListenerArgs => Listener {
+        /// Address to listen on. [NiFi ListenHTTP: Listening Port]
+        #[arg(long, env = "SNOWSTREAM_LISTEN")]
+        listen: SocketAddr = "0.0.0.0:8080",
+        /// Path prefix of the receiver. [NiFi ListenHTTP: Base Path]
+        #[arg(long, env = "SNOWSTREAM_BASE_PATH")]
+        base_path: String = "contentListener",
+        /// Status code for accepted requests. [NiFi ListenHTTP: Return Code]
+        #[arg(long, env = "SNOWSTREAM_SUCCESS_CODE")]
+        success_code: u16 = "200",
+        /// Request headers whose names match become FlowFile attributes in landed metadata. [NiFi ListenHTTP: HTTP Headers to receive as Attributes (Regex)]
+        #[arg(long, env = "SNOWSTREAM_HEADERS_AS_ATTRIBUTES")]
+        headers_as_attributes: String,
+        /// Largest request body after decompression (413 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_REQUEST_SIZE")]
+        max_request_size: Size = "256MiB",
+        /// Drop a two-phase hold not confirmed within this. [NiFi ListenHTTP: Max Unconfirmed Flowfile Time]
+        #[arg(long, env = "SNOWSTREAM_HOLD_TIMEOUT")]
+        hold_timeout: Dur = "60s",
+        /// Require `Authorization: Bearer TOKEN` on ingest requests.
+        #[arg(long, env = "SNOWSTREAM_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: String,
+        /// PEM certificate chain: serve HTTPS (with --tls-key). [NiFi ListenHTTP: SSL Context Service]
+        #[arg(long, env = "SNOWSTREAM_TLS_CERT")]
+        tls_cert: PathBuf,
+        /// PEM private key for --tls-cert.
+        #[arg(long, env = "SNOWSTREAM_TLS_KEY")]
+        tls_key: PathBuf,
+        /// Close a connection whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
+        #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
+        header_read_timeout: Dur = "30s",
+        /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
+        #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
+        body_read_timeout: Dur = "60s",
+    }
+}
+
+settings! {
+    /// The spool, the streams it holds and the process around it.
+    pub struct SpoolArgs => Spool {
+        /// Data directory: spool in DATA_DIR/spool, local landing in DATA_DIR/landing, S3 API uploads in DATA_DIR/s3-uploads.
+        #[arg(long, env = "SNOWSTREAM_DATA_DIR")]
+        data_dir: PathBuf = "data",
+        /// Unique id of this instance, part of every landed file name. Run each instance with its own. [default: host name]
+        #[arg(long, env = "SNOWSTREAM_INSTANCE_ID")]
+        instance_id: String,
+        /// Refuse new records with 503 while this much waits in the spool.
+        #[arg(long, env = "SNOWSTREAM_SPOOL_MAX_BYTES")]
+        spool_max_bytes: Size = "1GiB",
+        /// Stream for requests that name none (path or x-snowstream-stream header).
+        #[arg(long, env = "SNOWSTREAM_DEFAULT_STREAM")]
+        default_stream: String = "customers",
+        /// More streams to accept, comma-separated, with the top-level stream settings (or give them `[[streams]]` tables in the TOML file).
+        #[arg(long, env = "SNOWSTREAM_STREAMS")]
+        streams: List,
+        /// On SIGTERM, wait at most this long for the spool to land before exiting (the rest lands on next start).
+        #[arg(long, env = "SNOWSTREAM_SHUTDOWN_TIMEOUT")]
+        shutdown_timeout: Dur = "30s",
+        /// Log format: text or json.
+        #[arg(long, env = "SNOWSTREAM_LOG_FORMAT")]
+        log_format: LogFormat = "text",
+    }
+}
+
+settings! {
+    /// Where landed files go.
+    pub struct SinkArgs => Sink {
+        /// Where files land: local (a folder) or s3.
+        #[arg(long, env = "SNOWSTREAM_SINK")]
+        sink: SinkKind = "local",
+        /// Folder for --sink local. [default: DATA_DIR/landing]
+        #[arg(long, env = "SNOWSTREAM_LANDING_DIR")]
+        landing_dir: PathBuf,
+        /// S3 bucket for --sink s3. [NiFi PutS3Object: Bucket]
+        #[arg(long, env = "SNOWSTREAM_S3_BUCKET")]
+        s3_bucket: String,
+        /// Key prefix inside the bucket: the same setting as --prefix, under its S3 name.
+        #[arg(long, env = "SNOWSTREAM_S3_PREFIX")]
+        s3_prefix: String,
+        /// S3-compatible endpoint (MinIO, LocalStack); implies path-style. [NiFi PutS3Object: Endpoint Override URL]
+        #[arg(long, env = "SNOWSTREAM_S3_ENDPOINT_URL")]
+        s3_endpoint_url: String,
+        /// AWS region. [NiFi PutS3Object: Region; default: from the AWS chain]
+        #[arg(long, env = "SNOWSTREAM_S3_REGION")]
+        s3_region: String,
+    }
+}
+
+settings! {
+    /// Everything a stream has. At the top level (flags, env, TOML keys) these are every
+    /// stream's defaults; a `[[streams]]` table sets them for one stream.
+    pub struct StreamArgs => Stream {
+        /// Key prefix of landed files (both sinks), e.g. `raw`.
+        #[arg(long, env = "SNOWSTREAM_PREFIX")]
+        prefix: String,
+        /// Record format when neither content type nor file extension says: json, ndjson or csv. (In a `[[streams]]` table: `format`.)
+        #[arg(long = "default-format", env = "SNOWSTREAM_DEFAULT_FORMAT")]
+        #[serde(alias = "default_format")]
+        format: Format = "json",
+        /// Land each S3 API object whole under its own key instead of parsing records.
+        #[arg(long, env = "SNOWSTREAM_PASS_THROUGH")]
+        pass_through: bool = "false",
+        /// When to acknowledge: durable (fsync'd spool), landed (file in the sink), received (no fsync).
+        #[arg(long, env = "SNOWSTREAM_ACK")]
+        ack: landing::AckMode = "durable",
+        /// Landed file compression: zstd[:level] or gzip[:level].
+        #[arg(long, env = "SNOWSTREAM_COMPRESSION")]
+        compression: landing::Compression = "zstd:3",
+        /// Close a batch file at this many uncompressed bytes.
+        #[arg(long, env = "SNOWSTREAM_BATCH_MAX_BYTES")]
+        batch_max_bytes: Size = "128MiB",
+        /// Close a batch file at this many records.
+        #[arg(long, env = "SNOWSTREAM_BATCH_MAX_RECORDS")]
+        batch_max_records: u64 = "1000000",
+        /// Close a batch file this long after it opened.
+        #[arg(long, env = "SNOWSTREAM_BATCH_MAX_AGE")]
+        batch_max_age: Dur = "60s",
+        /// Notify this Snowpipe (DB.SCHEMA.PIPE, case-sensitive) of each landed file. At the top level: the default stream's pipe only.
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_PIPE")]
+        snowpipe_pipe: String,
+        /// Key prefix of the pipe's stage location, removed from landed keys in insertFiles. [default: the stream's prefix]
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_STRIP_PREFIX")]
+        snowpipe_strip_prefix: String,
+    }
+}
+
+settings! {
+    /// The Snowflake account the Snowpipe notifier signs in to, shared by every stream's pipe.
+    pub struct SnowpipeArgs => Snowpipe {
+        /// Snowflake account identifier (e.g. myorg-myaccount, or xy12345.eu-central-1): notify Snowpipe after each landed file.
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_ACCOUNT")]
+        snowpipe_account: String,
+        /// Snowflake user whose RSA_PUBLIC_KEY matches --snowpipe-private-key.
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_USER")]
+        snowpipe_user: String,
+        /// Unencrypted RSA private key PEM (PKCS#8 or PKCS#1) for key-pair authentication.
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_PRIVATE_KEY")]
+        snowpipe_private_key: PathBuf,
+        /// Base URL of the REST API. [default: https://ACCOUNT.snowflakecomputing.com]
+        #[arg(long, env = "SNOWSTREAM_SNOWPIPE_URL")]
+        snowpipe_url: String,
+    }
+}
+
+settings! {
+    /// The S3 API front door (the `[s3_api]` table of the TOML file). Off unless an address is
+    /// given. Buckets map to streams; credentials are access key → secret pairs.
+    pub struct S3ApiArgs => S3Api {
+        /// Also serve the S3 API (path-style, SigV4) on this address, e.g. 0.0.0.0:9000. [default: off; NiFi PutS3Object: Endpoint Override URL]
+        #[arg(long, env = "SNOWSTREAM_S3_LISTEN")]
+        #[serde(rename = "listen")]
+        s3_listen: SocketAddr,
+        /// S3 API credentials, comma-separated ACCESS_KEY:SECRET_KEY[:bucket1|bucket2] (no buckets: all). [NiFi PutS3Object: Access Key ID / Secret Access Key]
+        #[arg(long, env = "SNOWSTREAM_S3_CREDENTIALS", hide_env_values = true)]
+        #[serde(rename = "credentials")]
+        s3_credentials: List,
+        /// Buckets of the S3 API, comma-separated BUCKET[/KEY_PREFIX]=STREAM. [default: one bucket per stream, named like it; NiFi PutS3Object: Bucket]
+        #[arg(long, env = "SNOWSTREAM_S3_BUCKETS")]
+        #[serde(rename = "buckets")]
+        s3_buckets: List,
+        /// Region the S3 API reports for its buckets (clients may sign with any).
+        #[arg(long, env = "SNOWSTREAM_S3_LISTEN_REGION")]
+        #[serde(rename = "region")]
+        s3_listen_region: String = "us-east-1",
+        /// Remove incomplete multipart uploads this old.
+        #[arg(long, env = "SNOWSTREAM_S3_UPLOAD_MAX_AGE")]
+        #[serde(rename = "upload_max_age")]
+        s3_upload_max_age: Dur = "7d",
+    }
+}

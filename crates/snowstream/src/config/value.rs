@@ -1,0 +1,207 @@
+//! The value types of settings, and the one syntax each is written in.
+//!
+//! A value parses with its `FromStr` whether it comes from a flag, an environment variable or
+//! the TOML file (where a number, a boolean or an array of strings is read as its text), so
+//! `30s`, `128MiB` or `zstd:3` mean the same everywhere.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A setting's value: something that may be left blank (an empty string means "not set").
+pub trait Value: Clone {
+    /// True for a blank value, which counts as not set, so a lower layer's value shows through.
+    fn is_blank(&self) -> bool {
+        false
+    }
+}
+
+impl Value for String {
+    fn is_blank(&self) -> bool {
+        self.trim().is_empty()
+    }
+}
+impl Value for PathBuf {
+    fn is_blank(&self) -> bool {
+        self.as_os_str().is_empty()
+    }
+}
+impl Value for u16 {}
+impl Value for u64 {}
+impl Value for bool {}
+impl Value for SocketAddr {}
+impl Value for landing::AckMode {}
+impl Value for landing::Compression {}
+impl Value for Format {}
+
+/// The record format of a stream.
+pub use records::Format;
+
+/// The upper layer's value unless it is unset or blank, else the lower one's (same rule).
+pub fn pick<T: Value>(upper: Option<T>, lower: Option<T>) -> Option<T> {
+    upper
+        .filter(|v| !v.is_blank())
+        .or_else(|| lower.filter(|v| !v.is_blank()))
+}
+
+/// A byte size: `128MiB`, `64MB`, `1GiB`, `1000` (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| Size(b.as_u64()))
+            .map_err(|e| format!("bad size {s:?} (e.g. 128MiB, 64MB, 1000): {e}"))
+    }
+}
+impl Value for Size {}
+
+/// A duration: `30s`, `1m`, `1h 30m`, `7d`, `250ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(Dur)
+            .map_err(|e| format!("bad duration {s:?} (e.g. 30s, 5m, 1h 30m): {e}"))
+    }
+}
+impl Value for Dur {}
+
+/// A comma-separated list (a TOML array of strings is the same list). Blank items are dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct List(pub Vec<String>);
+
+impl FromStr for List {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(List(
+            s.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
+}
+impl Value for List {
+    fn is_blank(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Where landed files go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    /// A folder on this machine.
+    Local,
+    /// An S3 bucket.
+    S3,
+}
+
+impl FromStr for SinkKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(SinkKind::Local),
+            "s3" => Ok(SinkKind::S3),
+            other => Err(format!("unknown sink {other:?} (expected local or s3)")),
+        }
+    }
+}
+impl Value for SinkKind {}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "unknown log format {other:?} (expected text or json)"
+            )),
+        }
+    }
+}
+impl Value for LogFormat {}
+
+/// What a TOML value is read as before its text goes through the setting's `FromStr`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+/// serde `deserialize_with` for every setting: the TOML value's text, parsed like a flag.
+pub fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let text = match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Int(i) => i.to_string(),
+        Raw::Float(f) => f.to_string(),
+        Raw::Bool(b) => b.to_string(),
+        Raw::List(v) => v.join(","),
+    };
+    text.parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("{e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_syntax_for_sizes_durations_and_lists() {
+        assert_eq!("128MiB".parse::<Size>().unwrap(), Size(128 << 20));
+        assert_eq!("1000".parse::<Size>().unwrap(), Size(1000));
+        assert!("lots".parse::<Size>().is_err());
+        assert_eq!(
+            "1h 30m".parse::<Dur>().unwrap(),
+            Dur(Duration::from_secs(5400))
+        );
+        assert!("soon".parse::<Dur>().unwrap_err().contains("bad duration"));
+        assert_eq!("a, b,,c".parse::<List>().unwrap().0, ["a", "b", "c"]);
+        assert!(" , ".parse::<List>().unwrap().is_blank());
+    }
+
+    #[test]
+    fn blank_upper_values_let_the_lower_layer_through() {
+        assert_eq!(
+            pick(Some(" ".to_string()), Some("b".into())),
+            Some("b".into())
+        );
+        assert_eq!(
+            pick(Some("a".to_string()), Some("b".into())),
+            Some("a".into())
+        );
+        assert_eq!(pick::<String>(Some("".into()), None), None);
+        assert_eq!(pick(None, Some(7u64)), Some(7));
+    }
+}

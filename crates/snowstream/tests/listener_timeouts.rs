@@ -1,0 +1,121 @@
+//! Stalled clients are closed by the HTTP receiver's timeouts, while a normal client is
+//! served meanwhile and nothing of a stalled request lands (issue 12: slow clients).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use snowstream::{App, ServeArgs};
+
+fn settings(dir: &std::path::Path) -> snowstream::Settings {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+    let data = dir.to_str().unwrap();
+    Cli::parse_from([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--instance-id",
+        "t",
+        "--batch-max-age",
+        "100ms",
+        "--header-read-timeout",
+        "1s",
+        "--body-read-timeout",
+        "1s",
+    ])
+    .args
+    .resolve()
+    .unwrap()
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what it sent
+/// and how long the close took.
+fn read_until_closed(mut s: TcpStream, limit: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("connection still open after {limit:?}: {e}"),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
+}
+
+fn post(addr: SocketAddr, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /contentListener HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    read_until_closed(s, Duration::from_secs(10)).0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = App::start(settings(dir.path())).await.unwrap();
+    let addr = running.addr();
+
+    let (half_header, body_stall) = tokio::task::spawn_blocking(move || {
+        // Half a header, then nothing.
+        let mut a = TcpStream::connect(addr).unwrap();
+        a.write_all(b"POST /contentListener HTTP/1.1\r\nHost: t\r\n")
+            .unwrap();
+        // Whole headers, 1 byte of a 1 MB body, then nothing.
+        let mut b = TcpStream::connect(addr).unwrap();
+        b.write_all(
+            b"POST /contentListener HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\n\
+              Content-Length: 1000000\r\n\r\n{",
+        )
+        .unwrap();
+        // A normal client is served while both stall.
+        let ok = post(addr, "{\"id\":1}\n");
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        let limit = Duration::from_secs(10);
+        let half = read_until_closed(a, limit);
+        let stall = read_until_closed(b, limit);
+        (half, stall)
+    })
+    .await
+    .unwrap();
+
+    assert!(
+        half_header.1 < Duration::from_secs(5),
+        "half a header was held for {:?}",
+        half_header.1
+    );
+    assert!(
+        body_stall.1 < Duration::from_secs(5),
+        "a stalled body was held for {:?}",
+        body_stall.1
+    );
+    assert!(
+        !body_stall.0.starts_with("HTTP/1.1 2"),
+        "a stalled body is never acknowledged: {}",
+        body_stall.0
+    );
+
+    running.landing().flush().await;
+    let landed = testkit::landed_lines(&dir.path().join("landing"));
+    let records: Vec<_> = landed.iter().map(|l| l["record"].clone()).collect();
+    assert_eq!(
+        records,
+        vec![serde_json::json!({"id":1})],
+        "only the served request lands"
+    );
+    running.stop().await.unwrap();
+}
