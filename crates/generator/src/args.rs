@@ -282,7 +282,10 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("soon").is_err());
         // humantime, like snowstream's settings: days and sums of units parse too.
-        assert_eq!(parse_duration("5 days"), Ok(Duration::from_secs(5 * 86_400)));
+        assert_eq!(
+            parse_duration("5 days"),
+            Ok(Duration::from_secs(5 * 86_400))
+        );
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
     }
