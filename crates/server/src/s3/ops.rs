@@ -40,6 +40,17 @@ fn internal(e: impl std::fmt::Display) -> S3Error {
     s3_error!(InternalError, "{e}")
 }
 
+/// Runs blocking file work off the async threads; a panic or an I/O error is an
+/// InternalError.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> S3Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
 fn metadata_pairs(m: Option<Metadata>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = m.unwrap_or_default().into_iter().collect();
     v.sort();

@@ -11,7 +11,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::super::object;
 use super::super::uploads::{StoredPart, UploadMeta};
-use super::{Front, internal};
+use super::{Front, blocking, internal};
 
 /// Upload ids being completed right now, each with the lock its completions queue on.
 #[derive(Default)]
@@ -101,7 +101,7 @@ fn choose_parts(requested: &[CompletedPart], stored: &[StoredPart]) -> S3Result<
 /// Concatenates the parts (`total` bytes) and computes the multipart ETag: the MD5 of the
 /// parts' MD5s, then `-` and the number of parts.
 async fn assemble(parts: Vec<StoredPart>, total: u64) -> S3Result<(Vec<u8>, String)> {
-    tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+    blocking(move || {
         let mut body = Vec::with_capacity(total as usize);
         let mut md5s = Md5::new();
         for p in &parts {
@@ -114,8 +114,6 @@ async fn assemble(parts: Vec<StoredPart>, total: u64) -> S3Result<(Vec<u8>, Stri
         ))
     })
     .await
-    .map_err(internal)?
-    .map_err(internal)
 }
 
 impl Front {

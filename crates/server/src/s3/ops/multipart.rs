@@ -11,7 +11,7 @@ use super::super::digest;
 use super::super::object::ObjectInfo;
 use super::super::uploads::UploadMeta;
 use super::put::read_checked;
-use super::{Front, internal, metadata_pairs};
+use super::{Front, blocking, metadata_pairs};
 
 /// Highest part number S3 accepts.
 const MAX_PART_NUMBER: i32 = 10_000;
@@ -39,10 +39,7 @@ impl Front {
             access_key: req.credentials.map(|c| c.access_key).unwrap_or_default(),
             initiated_ms: chrono::Utc::now().timestamp_millis(),
         };
-        tokio::task::spawn_blocking(move || self.uploads.create(&meta))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
+        blocking(move || self.uploads.create(&meta)).await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
@@ -75,10 +72,7 @@ impl Front {
         .await?;
         let etag = digest::etag_hex(&md5);
         let (id, n, e) = (meta.upload_id, i.part_number, etag.clone());
-        tokio::task::spawn_blocking(move || self.uploads.put_part(&id, n, &body, &e))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
+        blocking(move || self.uploads.put_part(&id, n, &body, &e)).await?;
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
             ..Default::default()
@@ -91,10 +85,7 @@ impl Front {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = req.input;
         let meta = self.upload(&i.upload_id, &i.bucket, &i.key)?;
-        tokio::task::spawn_blocking(move || self.uploads.remove(&meta.upload_id))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
+        blocking(move || self.uploads.remove(&meta.upload_id)).await?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 }
