@@ -96,3 +96,80 @@ pub fn cpu(rows: &[Row]) {
         }
     }
 }
+
+/// Prints the results table, each row's first error and the target checks; false when a
+/// row got an unexpected HTTP status (a benchmark bug, not backpressure).
+pub fn results(rows: &[Row]) -> bool {
+    println!();
+    table(rows);
+    println!(
+        "req/s and MB/s count 2xx responses completed in the window; MB = 10^6 bytes of request \
+         body; p50/p99/max = request start to whole 2xx response (ack latency)."
+    );
+    println!();
+    let mut ok = true;
+    for r in rows {
+        if let Some(e) = &r.outcome.first_error {
+            println!("{} {}: first error: {e}", r.target, r.scenario);
+        }
+        if r.outcome.bad_status > 0 {
+            ok = false;
+        }
+    }
+    targets_check(rows);
+    println!();
+    cpu(rows);
+    ok
+}
+
+/// Prints whether the issue's targets are met.
+pub fn targets_check(rows: &[Row]) {
+    let find = |t: &str, s: &str| {
+        rows.iter()
+            .find(|r| r.target == t && r.scenario == s)
+            .map(|r| &r.outcome)
+    };
+    if let (Some(snow), Some(bare)) = (find("snowstream", "single"), find("bare", "single")) {
+        let ratio = snow.requests_per_sec() / bare.requests_per_sec().max(1e-9);
+        println!(
+            "single-record: snowstream/bare = {:.0}/{:.0} req/s = {ratio:.2}x  (target >= 0.70x): {}",
+            snow.requests_per_sec(),
+            bare.requests_per_sec(),
+            if ratio >= 0.7 { "MET" } else { "NOT MET" }
+        );
+    }
+    if let Some(snow) = find("snowstream", "bulk") {
+        let mbs = snow.mb_per_sec();
+        let bare = find("bare", "bulk").map_or(String::new(), |b| {
+            format!(" (bare handler: {:.0} MB/s)", b.mb_per_sec())
+        });
+        println!(
+            "bulk: snowstream {mbs:.0} MB/s{bare}  (target >= 500 MB/s): {}",
+            if mbs >= 500.0 { "MET" } else { "NOT MET" }
+        );
+    }
+    if let (Some(snow), Some(bare)) = (find("snowstream", "s3-small"), find("bare", "s3-small")) {
+        println!(
+            "s3-small (PutObject): snowstream/bare = {:.0}/{:.0} PUTs/s = {:.2}x; {:.1} vs {:.1} MB/s",
+            snow.requests_per_sec(),
+            bare.requests_per_sec(),
+            snow.requests_per_sec() / bare.requests_per_sec().max(1e-9),
+            snow.mb_per_sec(),
+            bare.mb_per_sec()
+        );
+    }
+    if let (Some(snow), Some(bare)) = (
+        find("snowstream", "s3-multipart"),
+        find("bare", "s3-multipart"),
+    ) {
+        println!(
+            "s3-multipart (Create + UploadPart x N + Complete): snowstream/bare = {:.0}/{:.0} MB/s \
+             = {:.2}x; {:.2}/{:.2} uploads/s",
+            snow.mb_per_sec(),
+            bare.mb_per_sec(),
+            snow.mb_per_sec() / bare.mb_per_sec().max(1e-9),
+            snow.requests_per_sec(),
+            bare.requests_per_sec()
+        );
+    }
+}

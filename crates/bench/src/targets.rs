@@ -36,13 +36,17 @@ pub struct Snowstream {
     /// The S3 API front door: bucket [`BUCKET`] → stream [`STREAM`], one static credential.
     pub s3_addr: SocketAddr,
     pub landing: Arc<Landing>,
-    running: Running,
+    running: Option<Running>,
 }
 
 impl Snowstream {
-    /// Stops the app as `snowstream serve` does on SIGTERM (landing what is in the spool).
-    pub async fn stop(self) -> Result<()> {
-        self.running.stop().await
+    /// Stops the app as `snowstream serve` does on SIGTERM (landing what is in the spool);
+    /// a second call does nothing.
+    pub async fn stop(&mut self) -> Result<()> {
+        match self.running.take() {
+            Some(r) => r.stop().await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -89,7 +93,7 @@ pub async fn start_snowstream(dir: &Path, settings: &LandingSettings) -> Result<
         addr: running.addr(),
         s3_addr: running.s3_addr().context("the S3 API front door is on")?,
         landing: running.landing().clone(),
-        running,
+        running: Some(running),
     })
 }
 

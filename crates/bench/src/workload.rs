@@ -1,9 +1,10 @@
-//! Request bodies: realistic contract-2 customer records (id, name, phone_number, email,
-//! address, country, job, updated_at, op; ~200 bytes as JSON), as single JSON objects and as
-//! NDJSON bodies of a fixed size. A small seeded generator of its own keeps the bench
-//! independent of the `generator` crate's evolving API; the records follow the same contract.
+//! Request bodies: contract-2 customer records from the `generator` crate (a clean,
+//! endless change stream), as single JSON objects and as NDJSON bodies of a fixed size.
+//! Every body is built before any timing starts, so generating never competes with the
+//! load loop.
 
 use bytes::Bytes;
+use generator::{Config, Format, Generator, encode_batch};
 
 /// One request body and how many records it carries.
 #[derive(Debug, Clone)]
@@ -25,8 +26,7 @@ pub struct Workload {
 /// Builds `singles` one-record bodies and `bulk_bodies` NDJSON bodies of up to `body_size`
 /// bytes, from one deterministic customer change stream.
 pub fn build(seed: u64, singles: usize, bulk_bodies: usize, body_size: usize) -> Workload {
-    let mut rng = SplitMix(seed);
-    let mut records = (1u64..).map(move |n| customer(&mut rng, n));
+    let mut records = records(seed);
 
     let mut total_bytes = 0u64;
     let mut total_records = 0u64;
@@ -142,116 +142,22 @@ impl S3Workload {
     }
 }
 
-/// A tiny deterministic PRNG (SplitMix64): enough to vary the records, no dependency.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-const FIRST: [&str; 12] = [
-    "Olivia",
-    "Liam",
-    "Emma",
-    "Noah",
-    "Amelia",
-    "Oliver",
-    "Sophia",
-    "Elijah",
-    "Charlotte",
-    "James",
-    "Mia",
-    "Lucas",
-];
-const LAST: [&str; 12] = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-];
-const STREETS: [&str; 8] = [
-    "Maple Avenue",
-    "Oak Street",
-    "Pine Road",
-    "Cedar Lane",
-    "Elm Drive",
-    "Lakeview Court",
-    "Hillcrest Boulevard",
-    "Sunset Way",
-];
-const CITIES: [&str; 8] = [
-    "Springfield, IL 62704",
-    "Portland, OR 97205",
-    "Austin, TX 78701",
-    "Denver, CO 80202",
-    "Madison, WI 53703",
-    "Raleigh, NC 27601",
-    "Boise, ID 83702",
-    "Tucson, AZ 85701",
-];
-const COUNTRIES: [&str; 6] = [
-    "United States",
-    "Canada",
-    "United Kingdom",
-    "Germany",
-    "Australia",
-    "New Zealand",
-];
-const JOBS: [&str; 8] = [
-    "Data engineer",
-    "Registered nurse",
-    "Civil engineer",
-    "Accountant, chartered",
-    "Secondary school teacher",
-    "Software developer",
-    "Pharmacist",
-    "Logistics manager",
-];
-
-/// One contract-2 change event as compact JSON (the address has a newline, as the seed's do).
-fn customer(rng: &mut SplitMix, n: u64) -> Vec<u8> {
-    let (first, last) = (rng.pick(&FIRST), rng.pick(&LAST));
-    let millis = 1_767_225_600_000 + n * 250 + rng.below(250);
-    let secs = millis / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // 2026-01-01 + days, kept within January..December by a simple day-of-year split.
-    let (month, day) = ((days / 28) % 12 + 1, days % 28 + 1);
-    let op = ["I", "U", "U", "U", "D"][rng.below(5) as usize];
-    let record = serde_json::json!({
-        "id": rng.below(50_000) + 1,
-        "name": format!("{first} {last}"),
-        "phone_number": format!("+1-{:03}-{:03}-{:04}", 200 + rng.below(800), rng.below(1000), rng.below(10_000)),
-        "email": format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), rng.below(100)),
-        "address": format!("{} {}\n{}", 1 + rng.below(9999), rng.pick(&STREETS), rng.pick(&CITIES)),
-        "country": rng.pick(&COUNTRIES),
-        "job": rng.pick(&JOBS),
-        "updated_at": format!(
-            "2026-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rem / 3600, rem / 60 % 60, rem % 60, millis % 1000
-        ),
-        "op": op,
-    });
-    serde_json::to_vec(&record).expect("serializes")
+/// An endless, deterministic stream of records for `seed`, each as one compact JSON object
+/// (the generator's NDJSON encoding, without the newline).
+fn records(seed: u64) -> impl Iterator<Item = Vec<u8>> {
+    let cfg = Config {
+        seed,
+        changes: u64::MAX,
+        ..Config::clean()
+    };
+    Generator::new(cfg).map(|record| {
+        let (mut line, _) = encode_batch(
+            std::slice::from_ref(&record),
+            Format::Records(records::Format::Ndjson),
+        );
+        line.pop(); // the newline
+        line
+    })
 }
 
 #[cfg(test)]

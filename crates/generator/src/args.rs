@@ -246,28 +246,27 @@ pub(crate) fn parse_start(s: &str) -> Result<EventTime, String> {
     s.parse()
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+/// A humantime duration (`500ms`, `30s`, `5m`, `1h 30m`), as snowstream's settings read
+/// them; a bare number is seconds and a single unit may take a decimal amount (`1.5m`).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    let bad = |e: &dyn std::fmt::Display| {
+        format!("{s:?} is not a duration such as 500ms, 30s, 5m or 1h 30m: {e}")
+    };
+    let humantime_err = match humantime::parse_duration(s) {
+        Ok(d) => return Ok(d),
+        Err(e) => e,
+    };
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 30s, 5m or 1h"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit {other:?} (use ms, s, m or h)"
-            ));
-        }
+    let (amount, unit) = s.split_at(split);
+    let amount: f64 = amount.parse().map_err(|_| bad(&humantime_err))?;
+    let unit = match unit.trim() {
+        "" => Duration::from_secs(1),
+        u => humantime::parse_duration(&format!("1{u}")).map_err(|_| bad(&humantime_err))?,
     };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+    Duration::try_from_secs_f64(unit.as_secs_f64() * amount).map_err(|e| bad(&e))
 }
 
 #[cfg(test)]
@@ -282,7 +281,13 @@ mod tests {
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 days").unwrap_err().contains("unit"));
+        // humantime, like snowstream's settings: days and sums of units parse too.
+        assert_eq!(
+            parse_duration("5 days"),
+            Ok(Duration::from_secs(5 * 86_400))
+        );
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
     }
 
     #[test]

@@ -31,6 +31,14 @@ fn lines_of<'a>(landed: &'a [Landed], stream: &str, r: &Reply) -> Vec<&'a Landed
         .collect()
 }
 
+/// Each landed record with its `filename` attribute, in landing order.
+fn with_filenames(landed: &[Landed]) -> Vec<(Value, &str)> {
+    landed
+        .iter()
+        .map(|l| (l.record.clone(), l.attr("filename").unwrap()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_package_of_several_flowfiles_keeps_each_flowfiles_format_and_attributes() {
     let s = TestServer::start_default().await;
@@ -67,10 +75,7 @@ async fn v3_package_of_several_flowfiles_keeps_each_flowfiles_format_and_attribu
     assert_eq!(r.text, "accepted 8 records into customers (seq 1..=8)\n");
 
     let landed = s.landed().await;
-    let got: Vec<(Value, &str)> = landed
-        .iter()
-        .map(|l| (l.record.clone(), l.attr("filename").unwrap()))
-        .collect();
+    let got = with_filenames(&landed);
     assert_eq!(
         got,
         vec![
@@ -162,10 +167,7 @@ async fn v2_package_and_filename_header_override() {
     assert_eq!(r.seqs(), Some((7, 7)), "{}", r.text);
 
     let landed = s.landed().await;
-    let got: Vec<(Value, &str)> = landed
-        .iter()
-        .map(|l| (l.record.clone(), l.attr("filename").unwrap()))
-        .collect();
+    let got = with_filenames(&landed);
     assert_eq!(
         got,
         vec![

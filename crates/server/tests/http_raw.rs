@@ -19,12 +19,34 @@ async fn post(s: &TestServer, path: &str, content_type: Option<&str>, body: &[u8
     send(req).await
 }
 
+/// [`post`], which must answer 200.
+async fn accepted(s: &TestServer, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+    let r = post(s, path, content_type, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r
+}
+
+/// POSTs `body` to `/contentListener` as `content_type` with `Content-Encoding: encoding`.
+async fn post_encoded(
+    s: &TestServer,
+    content_type: &str,
+    encoding: &str,
+    body: impl Into<Vec<u8>>,
+) -> Reply {
+    send(
+        s.post("/contentListener")
+            .header("content-type", content_type)
+            .header("content-encoding", encoding)
+            .body(body.into()),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_json_object_lands_verbatim_with_nifi_attributes() {
     let s = TestServer::start_default().await;
     let body = br#"{"id": 1, "name":"Ann",  "tags":["a","b"]}"#;
-    let r = post(&s, "/contentListener", Some("application/json"), body).await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let r = accepted(&s, "/contentListener", Some("application/json"), body).await;
     assert_eq!(r.text, "accepted 1 record into customers (seq 1..=1)\n");
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
 
@@ -67,14 +89,13 @@ async fn single_json_object_lands_verbatim_with_nifi_attributes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_array_concatenated_and_pretty_printed_objects() {
     let s = TestServer::start_default().await;
-    let r = post(
+    let r = accepted(
         &s,
         "/contentListener",
         Some("application/json"),
         br#"[{"id":1},{"id":2,"x":null},{"id":3}]"#,
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((1, 3)));
     let r = post(
         &s,
@@ -120,21 +141,19 @@ async fn json_array_concatenated_and_pretty_printed_objects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ndjson_and_csv_with_quoted_multiline_fields() {
     let s = TestServer::start_default().await;
-    let r = post(
+    let r = accepted(
         &s,
         "/contentListener",
         Some("application/x-ndjson"),
         b"{\"id\":1}\n\n{\"id\":2}\r\n   \n{\"id\":3}",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.text, "accepted 3 records into customers (seq 1..=3)\n");
 
     let csv = "id,name,address,country\n\
                10,Jane Doe,\"1 Main St\nSpringfield, IL 62701\",Chile\n\
                11,\"O\"\"Brien, Pat\",\"\",Peru\n";
-    let r = post(&s, "/contentListener", Some("text/csv"), csv.as_bytes()).await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let r = accepted(&s, "/contentListener", Some("text/csv"), csv.as_bytes()).await;
     assert_eq!(r.seqs(), Some((4, 5)));
 
     let landed = s.landed().await;
@@ -178,42 +197,37 @@ async fn unknown_content_type_uses_the_stream_default_format() {
     })
     .await;
     // customers: no configured default, so JSON.
-    let r = post(
+    accepted(
         &s,
         "/contentListener",
         Some("text/plain"),
         b"{\"id\":1}\n{\"id\":2}",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = post(
+    accepted(
         &s,
         "/contentListener",
         Some("application/octet-stream"),
         b"[{\"id\":3}]",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     // orders: CSV by configuration, with or without a Content-Type.
-    let r = post(
+    accepted(
         &s,
         "/contentListener/orders",
         Some("text/plain"),
         b"order,qty\nA-1,2\n",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = post(&s, "/contentListener/orders", None, b"order,qty\nA-2,5\n").await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    accepted(&s, "/contentListener/orders", None, b"order,qty\nA-2,5\n").await;
     // A known Content-Type still wins over the stream default.
-    let r = post(
+    accepted(
         &s,
         "/contentListener/orders",
         Some("application/json"),
         b"{\"order\":\"A-3\"}",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     // CSV text sent to a JSON-default stream is refused, not landed as garbage.
     let r = post(&s, "/contentListener", Some("text/plain"), b"a,b\n1,2\n").await;
     assert_eq!(r.status, 400, "{}", r.text);
@@ -252,13 +266,7 @@ async fn unknown_content_type_uses_the_stream_default_format() {
 async fn gzip_bodies_are_decompressed() {
     let s = TestServer::start_default().await;
     let ndjson = b"{\"id\":1}\n{\"id\":2}\n";
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "gzip")
-            .body(gzip(ndjson)),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "gzip", gzip(ndjson)).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((1, 2)));
     // NiFi's own header, as PostHTTP sends it.
@@ -273,13 +281,7 @@ async fn gzip_bodies_are_decompressed() {
     // Several gzip members one after another (concatenated .gz files) are one body.
     let mut two = gzip(b"{\"id\":4}\n");
     two.extend(gzip(b"{\"id\":5}\n"));
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "GZIP")
-            .body(two),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "GZIP", two).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((4, 5)));
     // Without the header, gzip bytes are not JSON.
@@ -304,32 +306,14 @@ async fn unsupported_content_encodings_never_land_compressed_bytes() {
     let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut deflated, b"{\"id\":1}\n{\"id\":2}\n").unwrap();
     let deflated = deflated.finish().unwrap();
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "deflate")
-            .body(deflated),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "deflate", deflated).await;
     assert!((400..500).contains(&r.status), "{}: {}", r.status, r.text);
     // An empty body that claims to be gzip is not a gzip stream.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "gzip")
-            .body(""),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "gzip", "").await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("gzip"), "{}", r.text);
     // A gzip stream of nothing is zero records.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "gzip")
-            .body(gzip(b"")),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "gzip", gzip(b"")).await;
     assert_eq!(r.text, "accepted 0 records into customers\n");
     assert!(s.landed().await.is_empty());
 }
@@ -347,13 +331,7 @@ async fn corrupt_gzip_is_a_400_and_lands_nothing() {
         ("flipped byte", flipped),
         ("truncated", truncated),
     ] {
-        let r = send(
-            s.post("/contentListener")
-                .header("content-type", "application/x-ndjson")
-                .header("content-encoding", "gzip")
-                .body(body),
-        )
-        .await;
+        let r = post_encoded(&s, "application/x-ndjson", "gzip", body).await;
         assert_eq!(r.status, 400, "{what}: {}", r.text);
         assert!(
             r.text.contains("gzip") || r.text.contains("not valid"),
@@ -362,13 +340,7 @@ async fn corrupt_gzip_is_a_400_and_lands_nothing() {
         );
     }
     assert!(s.landed().await.is_empty());
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "gzip")
-            .body(good),
-    )
-    .await;
+    let r = post_encoded(&s, "application/x-ndjson", "gzip", good).await;
     assert_eq!(r.seqs(), Some((1, 2)), "{}", r.text);
 }
 
@@ -414,14 +386,13 @@ async fn a_bad_record_rejects_the_whole_request() {
         s.landed().await.is_empty(),
         "nothing of a refused request lands"
     );
-    let r = post(
+    let r = accepted(
         &s,
         "/contentListener",
         Some("application/x-ndjson"),
         b"{\"id\":10}\n{\"id\":11}\n",
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.seqs(),
         Some((1, 2)),

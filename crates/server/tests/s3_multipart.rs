@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use s3_support::*;
 
 async fn create(c: &aws_sdk_s3::Client, key: &str) -> String {
@@ -47,15 +47,7 @@ async fn complete(
     id: &str,
     parts: Vec<CompletedPart>,
 ) -> Result<String, String> {
-    c.complete_multipart_upload()
-        .bucket("raw")
-        .key(key)
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+    complete_upload(c, "raw", key, id, parts)
         .send()
         .await
         .map(|o| o.e_tag().unwrap_or_default().to_owned())
@@ -167,10 +159,7 @@ async fn upload_survives_a_restart_between_parts() {
     let id = create(&c, key).await;
     let p1 = part(&c, key, &id, 1, a).await;
     // An object acknowledged before the restart lands once, from the spool.
-    c.put_object()
-        .bucket("raw")
-        .key("pre.json")
-        .body(ByteStream::from(b"{\"id\":\"pre\"}".to_vec()))
+    put(&c, "raw", "pre.json", b"{\"id\":\"pre\"}")
         .send()
         .await
         .expect("put before restart");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
 use s3_support::*;
@@ -75,12 +75,8 @@ async fn objects_land_whole_and_unparsed_under_their_own_key() {
         .copied()
         .chain((0..=255u8).cycle().take(70_000))
         .collect();
-    let out = c
-        .put_object()
-        .bucket("files")
-        .key("in/2026/report.json")
+    let out = put(&c, "files", "in/2026/report.json", blob.clone())
         .content_type("application/json")
-        .body(ByteStream::from(blob.clone()))
         .send()
         .await
         .expect("pass-through put of a body that is not valid JSON");
@@ -93,10 +89,7 @@ async fn objects_land_whole_and_unparsed_under_their_own_key() {
     assert_eq!(std::fs::read(&path).expect("object landed"), blob);
 
     let ndjson = b"{\"id\":1}\n{\"id\":2}\n".to_vec();
-    c.put_object()
-        .bucket("files")
-        .key("two.ndjson")
-        .body(ByteStream::from(ndjson.clone()))
+    put(&c, "files", "two.ndjson", ndjson.clone())
         .send()
         .await
         .expect("pass-through put of NDJSON");
@@ -107,11 +100,7 @@ async fn objects_land_whole_and_unparsed_under_their_own_key() {
     assert!(lines.is_empty(), "records landed: {lines:?}");
 
     // The parsed stream next to it still parses (and still refuses bad JSON).
-    let bad = c
-        .put_object()
-        .bucket("raw")
-        .key("x.json")
-        .body(ByteStream::from(b"{not json".to_vec()))
+    let bad = put(&c, "raw", "x.json", b"{not json")
         .send()
         .await
         .expect_err("a parsed stream refuses invalid JSON");
@@ -158,15 +147,7 @@ async fn a_multipart_upload_lands_as_one_object() {
     }
     let path = landed_at(&t, key);
     assert!(!path.exists(), "nothing lands before the upload completes");
-    c.complete_multipart_upload()
-        .bucket("files")
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+    complete_upload(&c, "files", key, &id, parts)
         .send()
         .await
         .expect("complete");
@@ -179,29 +160,19 @@ async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
     let (t, sink) = start_pass_through(false).await;
     let c = t.client();
     let body = b"col1;col2\n1;2\n".to_vec();
-    let err = c
-        .put_object()
-        .bucket("files")
-        .key("down.csv")
-        .body(ByteStream::from(body.clone()))
+    let err = put(&c, "files", "down.csv", body.clone())
         .send()
         .await
         .expect_err("the sink is down");
     assert_eq!(status(&err), Some(503));
     assert_eq!(err.code(), Some("SlowDown"));
-    let retry_after = err
-        .raw_response()
-        .and_then(|r| r.headers().get("retry-after"))
-        .map(str::to_owned);
+    let retry_after = retry_after(&err);
     assert_eq!(retry_after.as_deref(), Some("5"));
     assert!(!landed_at(&t, "down.csv").exists());
 
     // The client's retry, once the sink is back, lands it.
     sink.set_up(true);
-    c.put_object()
-        .bucket("files")
-        .key("down.csv")
-        .body(ByteStream::from(body.clone()))
+    put(&c, "files", "down.csv", body.clone())
         .send()
         .await
         .expect("put after the sink came back");
@@ -211,12 +182,7 @@ async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
 #[tokio::test]
 async fn a_key_that_cannot_be_a_sink_key_is_refused() {
     let (t, _sink) = start_pass_through(true).await;
-    let err = t
-        .client()
-        .put_object()
-        .bucket("files")
-        .key("in//double-slash.txt")
-        .body(ByteStream::from(b"x".to_vec()))
+    let err = put(&t.client(), "files", "in//double-slash.txt", b"x")
         .send()
         .await
         .expect_err("an empty key segment cannot land");
@@ -230,10 +196,4 @@ async fn a_key_that_cannot_be_a_sink_key_is_refused() {
         err.message()
     );
     assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
-}
-
-fn status<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
 }

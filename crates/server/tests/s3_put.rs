@@ -8,10 +8,16 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use s3_support::*;
 
-fn status<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
+/// The bucket names ListBuckets shows `c`.
+async fn bucket_names(c: &aws_sdk_s3::Client) -> Vec<String> {
+    c.list_buckets()
+        .send()
+        .await
+        .expect("list buckets")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test]
@@ -19,11 +25,7 @@ async fn csv_json_ndjson_and_gzip_objects_become_records() {
     let t = start(|_| {}).await;
     let c = t.client();
     let csv = b"id,name,address\n1,Ada,\"12 Main St\nLondon\"\n2,Grace,NYC\n".to_vec();
-    let out = c
-        .put_object()
-        .bucket("raw")
-        .key("in/people.csv")
-        .body(ByteStream::from(csv.clone()))
+    let out = put(&c, "raw", "in/people.csv", csv.clone())
         .metadata("source", "nifi-test")
         .content_disposition("people-original.csv")
         .send()
@@ -32,26 +34,17 @@ async fn csv_json_ndjson_and_gzip_objects_become_records() {
     assert_eq!(out.e_tag(), Some(format!("\"{}\"", md5_hex(&csv)).as_str()));
 
     let json = br#"[{"id":3,"name":"Alan"},{"id":4,"name":"Barbara"}]"#.to_vec();
-    c.put_object()
-        .bucket("raw")
-        .key("in/batch")
+    put(&c, "raw", "in/batch", json)
         .content_type("application/json")
-        .body(ByteStream::from(json))
         .send()
         .await
         .expect("json put by content type");
     let nd = b"{\"id\":5}\n{\"id\":6}\n\n{\"id\":7}\n".to_vec();
-    c.put_object()
-        .bucket("raw")
-        .key("in/more.ndjson.gz")
-        .body(ByteStream::from(gzip(&nd)))
+    put(&c, "raw", "in/more.ndjson.gz", gzip(&nd))
         .send()
         .await
         .expect("gzip ndjson put by extension");
-    c.put_object()
-        .bucket("raw")
-        .key("orders/o.jsonl")
-        .body(ByteStream::from(b"{\"order\":1}\n".to_vec()))
+    put(&c, "raw", "orders/o.jsonl", b"{\"order\":1}\n")
         .send()
         .await
         .expect("prefix route to orders");
@@ -109,15 +102,15 @@ async fn streaming_body_uses_trailer_checksum_and_lands() {
 #[tokio::test]
 async fn parse_error_is_400_naming_the_line_and_keeps_nothing() {
     let t = start(|_| {}).await;
-    let e = t
-        .client()
-        .put_object()
-        .bucket("raw")
-        .key("bad.ndjson")
-        .body(ByteStream::from(b"{\"id\":1}\n{\"id\":2}\n[3]\n".to_vec()))
-        .send()
-        .await
-        .expect_err("bad ndjson is refused");
+    let e = put(
+        &t.client(),
+        "raw",
+        "bad.ndjson",
+        b"{\"id\":1}\n{\"id\":2}\n[3]\n",
+    )
+    .send()
+    .await
+    .expect_err("bad ndjson is refused");
     assert_eq!(status(&e), Some(400));
     assert_eq!(e.code(), Some("InvalidArgument"));
     assert!(e.message().unwrap().contains("line 3"), "{:?}", e.message());
@@ -127,38 +120,36 @@ async fn parse_error_is_400_naming_the_line_and_keeps_nothing() {
 #[tokio::test]
 async fn wrong_secret_unknown_key_foreign_and_unknown_bucket() {
     let t = start(|_| {}).await;
-    let put = |c: aws_sdk_s3::Client, bucket: &'static str| async move {
-        c.put_object()
-            .bucket(bucket)
-            .key("x.json")
-            .body(ByteStream::from(b"{\"id\":1}".to_vec()))
+    let refused = |c: aws_sdk_s3::Client, bucket: &'static str| async move {
+        put(&c, bucket, "x.json", b"{\"id\":1}")
             .send()
             .await
             .expect_err("refused")
     };
-    let e = put(t.client_as(AK, "not-the-secret"), "raw").await;
+    let e = refused(t.client_as(AK, "not-the-secret"), "raw").await;
     assert_eq!(
         (status(&e), e.code()),
         (Some(403), Some("SignatureDoesNotMatch"))
     );
-    let e = put(t.client_as("AKIDUNKNOWN", SK), "raw").await;
+    let e = refused(t.client_as("AKIDUNKNOWN", SK), "raw").await;
     assert_eq!(
         (status(&e), e.code()),
         (Some(403), Some("InvalidAccessKeyId"))
     );
-    let e = put(t.client_as(OTHER_AK, OTHER_SK), "raw").await;
+    let e = refused(t.client_as(OTHER_AK, OTHER_SK), "raw").await;
     assert_eq!((status(&e), e.code()), (Some(403), Some("AccessDenied")));
-    let e = put(t.client(), "nosuchbucket").await;
+    let e = refused(t.client(), "nosuchbucket").await;
     assert_eq!((status(&e), e.code()), (Some(404), Some("NoSuchBucket")));
     // The orders-only key may write its own bucket.
-    t.client_as(OTHER_AK, OTHER_SK)
-        .put_object()
-        .bucket("orders")
-        .key("ok.json")
-        .body(ByteStream::from(b"{\"id\":9}".to_vec()))
-        .send()
-        .await
-        .expect("own bucket");
+    put(
+        &t.client_as(OTHER_AK, OTHER_SK),
+        "orders",
+        "ok.json",
+        b"{\"id\":9}",
+    )
+    .send()
+    .await
+    .expect("own bucket");
     let lines = t.landed().await;
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["record"]["id"], 9);
@@ -169,32 +160,20 @@ async fn checksum_and_content_md5_mismatches_are_bad_digest() {
     let t = start(|_| {}).await;
     let c = t.client();
     let body = b"{\"id\":1}".to_vec();
-    let e = c
-        .put_object()
-        .bucket("raw")
-        .key("a.json")
+    let e = put(&c, "raw", "a.json", body.clone())
         .checksum_crc32("AAAAAA==")
-        .body(ByteStream::from(body.clone()))
         .send()
         .await
         .expect_err("wrong crc32");
     assert_eq!((status(&e), e.code()), (Some(400), Some("BadDigest")));
-    let e = c
-        .put_object()
-        .bucket("raw")
-        .key("a.json")
+    let e = put(&c, "raw", "a.json", body.clone())
         .checksum_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
-        .body(ByteStream::from(body.clone()))
         .send()
         .await
         .expect_err("wrong sha256");
     assert_eq!(e.code(), Some("BadDigest"));
-    let e = c
-        .put_object()
-        .bucket("raw")
-        .key("a.json")
+    let e = put(&c, "raw", "a.json", body.clone())
         .content_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
-        .body(ByteStream::from(body.clone()))
         .send()
         .await
         .expect_err("wrong md5");
@@ -204,11 +183,8 @@ async fn checksum_and_content_md5_mismatches_are_bad_digest() {
     use base64::Engine;
     let md5 =
         base64::engine::general_purpose::STANDARD.encode(hex::decode(md5_hex(&body)).unwrap());
-    c.put_object()
-        .bucket("raw")
-        .key("a.json")
+    put(&c, "raw", "a.json", body)
         .content_md5(md5)
-        .body(ByteStream::from(body))
         .send()
         .await
         .expect("right md5");
@@ -223,20 +199,11 @@ async fn full_spool_is_503_slow_down_with_retry_after() {
     })
     .await;
     let c = t.client();
-    let put = || {
-        c.put_object()
-            .bucket("raw")
-            .key("x.json")
-            .body(ByteStream::from(b"{\"id\":1}".to_vec()))
-            .send()
-    };
-    put().await.expect("first object fits");
-    let e = put().await.expect_err("spool full");
+    let send = || put(&c, "raw", "x.json", b"{\"id\":1}").send();
+    send().await.expect("first object fits");
+    let e = send().await.expect_err("spool full");
     assert_eq!((status(&e), e.code()), (Some(503), Some("SlowDown")));
-    let retry = e
-        .raw_response()
-        .and_then(|r| r.headers().get("retry-after"))
-        .map(str::to_owned);
+    let retry = retry_after(&e);
     assert_eq!(retry.as_deref(), Some("5"));
 }
 
@@ -259,27 +226,11 @@ async fn bucket_operations_for_the_cli() {
         loc.location_constraint()
             .is_none_or(|l| l.as_str().is_empty())
     );
-    let names: Vec<_> = c
-        .list_buckets()
-        .send()
-        .await
-        .expect("list buckets")
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(str::to_owned))
-        .collect();
-    assert_eq!(names, ["orders", "raw"]);
-    let names: Vec<_> = t
-        .client_as(OTHER_AK, OTHER_SK)
-        .list_buckets()
-        .send()
-        .await
-        .expect("list buckets")
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(str::to_owned))
-        .collect();
-    assert_eq!(names, ["orders"]);
+    assert_eq!(bucket_names(&c).await, ["orders", "raw"]);
+    assert_eq!(
+        bucket_names(&t.client_as(OTHER_AK, OTHER_SK)).await,
+        ["orders"]
+    );
     let e = c
         .get_object()
         .bucket("raw")
@@ -332,10 +283,7 @@ async fn ten_thousand_small_objects_land_in_a_handful_of_files() {
                         "x".repeat(70)
                     ));
                 }
-                c.put_object()
-                    .bucket("raw")
-                    .key(format!("small/{i}.csv"))
-                    .body(ByteStream::from(body.into_bytes()))
+                put(&c, "raw", &format!("small/{i}.csv"), body.into_bytes())
                     .send()
                     .await
                     .expect("small put");

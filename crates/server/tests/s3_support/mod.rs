@@ -229,3 +229,52 @@ pub fn md5_hex(data: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(data))
 }
+
+/// A PutObject of `body` to `bucket`/`key`, ready for more options and `.send()`.
+pub fn put(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: impl Into<Vec<u8>>,
+) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.into()))
+}
+
+/// A CompleteMultipartUpload of upload `id` of `bucket`/`key` from `parts`, ready for `.send()`.
+pub fn complete_upload(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+) -> aws_sdk_s3::operation::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder
+{
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+}
+
+/// The HTTP status of a failed call, if a response came back.
+pub fn status<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// The `Retry-After` header of a failed call's response.
+pub fn retry_after<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<String> {
+    e.raw_response()
+        .and_then(|r| r.headers().get("retry-after"))
+        .map(str::to_owned)
+}

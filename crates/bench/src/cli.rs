@@ -1,0 +1,179 @@
+//! Command-line arguments of the bench. Durations are humantime (`500ms`, `10s`, `1m 30s`;
+//! a bare number is seconds) and sizes are bytesize (`1MiB`, `64KB`, `1000`), as in
+//! snowstream's own settings.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use clap::Parser;
+use landing::{AckMode, Compression};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "snowstream-bench",
+    about = "Benchmark snowstream's ListenHTTP receiver (durable acks, zstd landing) against a bare axum handler, on 127.0.0.1"
+)]
+pub struct Cli {
+    /// Measured window per target and scenario (e.g. 10s, 500ms, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Warm-up before each measured window (not counted in rates or latencies).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Keep-alive connections for the single-record scenario.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Keep-alive connections for the bulk scenario.
+    #[arg(long, default_value_t = 4)]
+    pub bulk_connections: usize,
+    /// Bulk body size (e.g. 1MiB, 64KB, 65536).
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub body_size: u64,
+    /// Distinct bulk bodies to cycle through.
+    #[arg(long, default_value_t = 16)]
+    pub bulk_bodies: usize,
+    /// Concurrent PutObject tasks (sharing one aws-sdk-s3 client) for s3-small.
+    #[arg(long, default_value_t = 32)]
+    pub s3_tasks: usize,
+    /// Size of the small NDJSON objects of s3-small.
+    #[arg(long, default_value = "1KiB", value_parser = parse_size)]
+    pub s3_object_size: u64,
+    /// Concurrent multipart uploads for s3-multipart (each sends its parts one after another).
+    #[arg(long, default_value_t = 2)]
+    pub s3_uploads: usize,
+    /// Part size of s3-multipart (whole NDJSON lines, up to this size).
+    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    pub part_size: u64,
+    /// Parts per multipart upload.
+    #[arg(long, default_value_t = 3)]
+    pub parts: usize,
+    /// Scenarios to run: single, bulk, s3-small, s3-multipart (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "single,bulk,s3-small,s3-multipart"
+    )]
+    pub scenarios: Vec<Scenario>,
+    /// Targets to run: bare, snowstream (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "bare,snowstream")]
+    pub targets: Vec<Target>,
+    /// Ack mode of the receiver: durable (fsync'd spool), received or landed.
+    #[arg(long, default_value = "durable")]
+    pub ack: AckMode,
+    /// Landed-file compression: zstd[:level] or gzip[:level].
+    #[arg(long, default_value = "zstd")]
+    pub compression: Compression,
+    /// Spool limit; above it the receiver answers 503 (counted, not fatal).
+    #[arg(long, default_value = "4GiB", value_parser = parse_size)]
+    pub spool_max_bytes: u64,
+    /// Worker threads of the server runtime (default: one per core).
+    #[arg(long)]
+    pub server_threads: Option<usize>,
+    /// Worker threads of the load generator's runtime.
+    #[arg(long, default_value_t = 2)]
+    pub client_threads: usize,
+    /// A request not answered within this counts as an error (outcome unknown).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Where to put the spool and landing folders (a temp dir inside it; default: $TMPDIR).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+    /// Keep the spool and landed files after the run (prints where).
+    #[arg(long)]
+    pub keep: bool,
+    /// Seed of the customer record generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Single,
+    Bulk,
+    S3Small,
+    S3Multipart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Bare,
+    Snowstream,
+}
+
+impl Scenario {
+    /// The name in `--scenarios` and in the results table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Single => "single",
+            Scenario::Bulk => "bulk",
+            Scenario::S3Small => "s3-small",
+            Scenario::S3Multipart => "s3-multipart",
+        }
+    }
+}
+
+impl Target {
+    /// The name in `--targets` and in the results table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Bare => "bare",
+            Target::Snowstream => "snowstream",
+        }
+    }
+}
+
+/// A humantime duration (`500ms`, `10s`, `1h 30m`); a bare number is seconds and a single
+/// unit may take a decimal amount (`1.5m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = |e: &dyn Display| format!("bad duration {s:?}: {e} (examples: 500ms, 10s, 1m 30s)");
+    let humantime_err = match humantime::parse_duration(s) {
+        Ok(d) => return Ok(d),
+        Err(e) => e,
+    };
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (amount, unit) = s.split_at(split);
+    let amount: f64 = amount.parse().map_err(|_| bad(&humantime_err))?;
+    let unit = match unit.trim() {
+        "" => Duration::from_secs(1),
+        u => humantime::parse_duration(&format!("1{u}")).map_err(|_| bad(&humantime_err))?,
+    };
+    Duration::try_from_secs_f64(unit.as_secs_f64() * amount).map_err(|e| bad(&e))
+}
+
+/// A bytesize size: `1MiB`, `4GiB`, `64KB`, or a bare number of bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("bad size {s:?}: {e} (examples: 1048576, 1MiB, 64KB)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations_and_sizes() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        // One syntax with snowstream's settings: humantime, so hours and sums parse too.
+        assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(3 * 3600));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+        assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
+        // bytesize: decimal units are decimal.
+        assert_eq!(parse_size("64MB").unwrap(), 64_000_000);
+        assert_eq!(parse_size("1TB").unwrap(), 1_000_000_000_000);
+        assert!(parse_size("1 parsec").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! The correctness check at the end of a run: after flushing the spool, every landed file is
+//! read back and the landed record count must match what snowstream acknowledged.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::harness::Harness;
+use crate::rows::Acked;
+use crate::{report, verify};
+
+/// Flushes, scans the landing folder with `threads` threads and prints the verdict; false
+/// when records were lost or duplicated.
+pub fn check(h: &Harness, acked: Acked, compression: &str, threads: usize) -> Result<bool> {
+    let Acked {
+        records: acked,
+        unknown,
+    } = acked;
+    println!();
+    let t = Instant::now();
+    h.server_rt.block_on(h.snow.landing.flush());
+    let flush = t.elapsed();
+    let t = Instant::now();
+    let landed = verify::scan(&h.dir.path().join("landing"), threads)?;
+    println!(
+        "landed (after landing.flush(), {:.2} s): {} files, {} records (manifests), {} lines read \
+         back in {:.1} s; {} uncompressed -> {} {} ({:.1}x)",
+        flush.as_secs_f64(),
+        landed.files,
+        landed.manifest_records,
+        landed.lines,
+        t.elapsed().as_secs_f64(),
+        report::mib(landed.uncompressed_bytes),
+        report::mib(landed.compressed_bytes),
+        compression,
+        landed.uncompressed_bytes as f64 / landed.compressed_bytes.max(1) as f64
+    );
+    println!(
+        "acknowledged by snowstream (2xx, warm-up included): {acked} records{}",
+        if unknown > 0 {
+            format!("; {unknown} more in requests with unknown outcome (timeouts)")
+        } else {
+            String::new()
+        }
+    );
+    for p in &landed.problems {
+        println!("PROBLEM: {p}");
+    }
+    let counts_ok = landed.lines == landed.manifest_records
+        && landed.lines >= acked
+        && landed.lines <= acked + unknown;
+    if counts_ok && landed.problems.is_empty() {
+        println!(
+            "VERIFIED: every acknowledged record landed exactly once (seq 1..={acked} contiguous)."
+        );
+        Ok(true)
+    } else {
+        println!(
+            "FAILED: landed {} records but {acked} were acknowledged{}: the benchmark lost or duplicated data",
+            landed.lines,
+            if unknown > 0 {
+                format!(" (+{unknown} unknown)")
+            } else {
+                String::new()
+            }
+        );
+        Ok(false)
+    }
+}

@@ -1,0 +1,105 @@
+//! Single-object operations: PutObject ingests (or, for a pass-through stream, lands whole)
+//! one object; GetObject and HeadObject answer that nothing is stored. Also the body reader
+//! that checks every declared digest, shared with UploadPart.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+use super::super::digest::{self, Declared};
+use super::super::object::{self, ObjectInfo};
+use super::{Front, metadata_pairs};
+
+const NOT_STORED: &str = "snowstream ingests objects into records; it does not store them, so there is nothing to read back";
+
+/// The NoSuchKey answer to every read of `key`.
+pub(super) fn not_stored(key: &str) -> S3Error {
+    s3_error!(NoSuchKey, "{key:?}: {NOT_STORED}")
+}
+
+/// Reads a body and checks every declared digest (headers, then trailers once read).
+pub(super) async fn read_checked(
+    body: Option<StreamingBlob>,
+    max: u64,
+    headers: &http::HeaderMap,
+    content_md5: Option<String>,
+    trailers: Option<&s3s::TrailingHeaders>,
+) -> S3Result<(Vec<u8>, [u8; 16])> {
+    let data = digest::read_body(body, max).await?;
+    let mut declared = Declared {
+        content_md5,
+        ..Declared::default()
+    };
+    declared.add_headers(headers);
+    if let Some(t) = trailers {
+        t.read(|h| declared.add_headers(h));
+    }
+    let announced: Vec<String> = headers
+        .get_all("x-amz-trailer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .strip_prefix("x-amz-checksum-")
+                .map(str::to_owned)
+        })
+        .collect();
+    for a in announced {
+        if !declared.checksums.iter().any(|(d, _)| *d == a) {
+            return Err(s3_error!(
+                BadDigest,
+                "the request announced an x-amz-checksum-{a} trailer but did not send it"
+            ));
+        }
+    }
+    let md5 = digest::verify(&data, &declared)?;
+    Ok((data, md5))
+}
+
+impl Front {
+    pub(super) async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        let route = self.route(&input.bucket, &input.key)?;
+        self.check_room(&route.stream)?;
+        let (body, md5) = read_checked(
+            input.body,
+            self.config.max_object_bytes,
+            &req.headers,
+            input.content_md5,
+            req.trailing_headers.as_ref(),
+        )
+        .await?;
+        let etag = digest::etag_hex(&md5);
+        if self.config.is_pass_through(&route.stream) {
+            let landed =
+                object::land_whole(&self.landing, &self.config, &route.stream, &input.key, body)
+                    .await?;
+            tracing::debug!(bucket = %input.bucket, key = %input.key, stream = %route.stream,
+                %landed, "object landed whole (pass-through)");
+        } else {
+            let info = ObjectInfo {
+                bucket: input.bucket,
+                key: input.key,
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                metadata: metadata_pairs(input.metadata),
+            };
+            let bytes = body.len() as u64;
+            let batch =
+                object::parse_object(&self.config, &route.stream, &info, body, &etag).await?;
+            let receipt =
+                object::append(&self.landing, &self.config, &route.stream, batch, bytes).await?;
+            tracing::debug!(bucket = %info.bucket, key = %info.key, stream = %route.stream,
+                records = receipt.records, "object ingested");
+        }
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ..Default::default()
+        }))
+    }
+}

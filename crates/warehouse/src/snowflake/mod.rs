@@ -1,0 +1,197 @@
+//! Renders the Snowflake objects for a [`TableSpec`]: numbered scripts a user runs in order
+//! (setup, stage, raw table, pipe, streams, SCD1 task, SCD2 task, monitoring, teardown).
+//!
+//! Design:
+//! - The pipe copies `record` and `meta` as VARIANT plus `METADATA$FILENAME`,
+//!   `METADATA$FILE_ROW_NUMBER` and `METADATA$START_SCAN_TIME`; its PATTERN loads only
+//!   `*.ndjson.zst` / `*.ndjson.gz` (never the `*.manifest.json` beside them).
+//! - Two append-only streams on the raw table, one per consumer, and two tasks: each task
+//!   body is ONE `MERGE`, so each task consumes its stream atomically (the offset advances
+//!   only when the MERGE commits) and the SCD1 and SCD2 tables never wait on each other.
+//! - SCD1 dedupes the batch per key (newest event time, then file name, then row number),
+//!   applies a version only when it is strictly newer, and keeps deletes as tombstones.
+//! - SCD2 inserts each new distinct (key, event time) and, in the same MERGE, recomputes
+//!   `valid_to`/`is_current` over the whole history of every key in the batch, so late
+//!   versions are placed where they belong and replays change nothing.
+
+mod columns;
+mod monitoring;
+mod pipe;
+mod scd1;
+mod scd2;
+mod setup;
+
+use crate::spec::TableSpec;
+
+pub use scd1::scd1_merge;
+pub use scd2::scd2_merge;
+
+/// Where and how to create the objects. Identifiers are rendered as given (unquoted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Database, e.g. `SNOWSTREAM`.
+    pub database: String,
+    /// Schema of stage, raw table, pipe and streams, e.g. `RAW`.
+    pub raw_schema: String,
+    /// Schema of the SCD tables and tasks, e.g. `CORE`.
+    pub core_schema: String,
+    /// Virtual warehouse the tasks run on.
+    pub warehouse: String,
+    /// Role that owns the pipeline objects.
+    pub pipeline_role: String,
+    /// Role that may read the SCD tables.
+    pub reader_role: String,
+    /// Storage integration name.
+    pub storage_integration: String,
+    /// IAM role Snowflake assumes to read the bucket.
+    pub aws_role_arn: String,
+    /// Landing prefix URL (the stage URL), e.g. `s3://my-bucket/snowstream/`.
+    pub stage_url: String,
+    /// Task schedule (how often the stream is checked), e.g. `1 MINUTE`.
+    pub task_schedule: String,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            database: "SNOWSTREAM".into(),
+            raw_schema: "RAW".into(),
+            core_schema: "CORE".into(),
+            warehouse: "SNOWSTREAM_WH".into(),
+            pipeline_role: "SNOWSTREAM_PIPELINE".into(),
+            reader_role: "SNOWSTREAM_READER".into(),
+            storage_integration: "SNOWSTREAM_S3".into(),
+            aws_role_arn: "arn:aws:iam::123456789012:role/snowstream-snowflake".into(),
+            stage_url: "s3://my-landing-bucket/snowstream/".into(),
+            task_schedule: "1 MINUTE".into(),
+        }
+    }
+}
+
+/// Object names derived from the spec and options.
+pub(super) struct Names {
+    pub(super) db: String,
+    pub(super) raw_schema: String,
+    pub(super) core_schema: String,
+    pub(super) file_format: String,
+    pub(super) stage: String,
+    pub(super) raw: String,
+    pub(super) pipe: String,
+    pub(super) latest_stream: String,
+    pub(super) history_stream: String,
+    pub(super) latest: String,
+    pub(super) history: String,
+    pub(super) latest_task: String,
+    pub(super) history_task: String,
+}
+
+impl Names {
+    pub(super) fn new(spec: &TableSpec, o: &RenderOptions) -> Self {
+        let up = |s: String| s.to_ascii_uppercase();
+        let raw = |n: String| format!("{}.{}.{}", o.database, o.raw_schema, up(n));
+        let core = |n: String| format!("{}.{}.{}", o.database, o.core_schema, up(n));
+        Names {
+            db: o.database.clone(),
+            raw_schema: format!("{}.{}", o.database, o.raw_schema),
+            core_schema: format!("{}.{}", o.database, o.core_schema),
+            file_format: raw("landed_ndjson".into()),
+            stage: raw("landing_stage".into()),
+            raw: raw(spec.raw_table()),
+            pipe: raw(format!("{}_pipe", spec.name)),
+            latest_stream: raw(spec.latest_stream()),
+            history_stream: raw(spec.history_stream()),
+            latest: core(spec.latest_table()),
+            history: core(spec.history_table()),
+            latest_task: core(format!("{}_task", spec.latest_table())),
+            history_task: core(format!("{}_task", spec.history_table())),
+        }
+    }
+}
+
+/// Renders the numbered scripts: `(file name, SQL)` in the order to run them.
+pub fn render(spec: &TableSpec, o: &RenderOptions) -> Vec<(String, String)> {
+    let n = Names::new(spec, o);
+    let header = |step: &str, what: &str| {
+        format!(
+            "-- snowstream: Snowflake objects for table `{}` (landing stream `{}`).\n\
+             -- Rendered from the table spec by `snowstream sql`; do not edit by hand.\n\
+             -- {step}: {what}\n\n",
+            spec.name, spec.stream
+        )
+    };
+    vec![
+        (
+            "01_setup.sql".into(),
+            header(
+                "Step 1 of 7",
+                "database, schemas, warehouse, roles and grants.",
+            ) + &setup::setup(&n, o),
+        ),
+        (
+            "02_stage.sql".into(),
+            header(
+                "Step 2 of 7",
+                "storage integration, file format and external stage.",
+            ) + &setup::stage(spec, &n, o),
+        ),
+        (
+            "03_raw_table_and_pipe.sql".into(),
+            header(
+                "Step 3 of 7",
+                "raw table and the auto-ingest pipe that fills it.",
+            ) + &pipe::raw_and_pipe(spec, &n, o),
+        ),
+        (
+            "04_streams.sql".into(),
+            header(
+                "Step 4 of 7",
+                "append-only streams on the raw table, one per task.",
+            ) + &pipe::streams(&n, o),
+        ),
+        (
+            "05_scd1_latest.sql".into(),
+            header(
+                "Step 5 of 7",
+                "SCD1 latest table and the task that maintains it.",
+            ) + &scd1::scd1(spec, &n, o),
+        ),
+        (
+            "06_scd2_history.sql".into(),
+            header(
+                "Step 6 of 7",
+                "SCD2 history table and the task that maintains it.",
+            ) + &scd2::scd2(spec, &n, o),
+        ),
+        (
+            "07_monitoring.sql".into(),
+            header("Step 7 of 7", "monitoring queries (run any time).")
+                + &monitoring::monitoring(spec, &n, o),
+        ),
+        (
+            "99_teardown.sql".into(),
+            header("Teardown", "drops everything above. DESTROYS DATA.") + &setup::teardown(&n, o),
+        ),
+    ]
+}
+
+/// Writes the rendered scripts into `dir` (created if needed); returns the paths.
+pub fn write(
+    spec: &TableSpec,
+    o: &RenderOptions,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, crate::Error> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::Io {
+        context: format!("creating {}", dir.display()),
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    for (name, sql) in render(spec, o) {
+        let path = dir.join(name);
+        std::fs::write(&path, sql).map_err(|e| crate::Error::Io {
+            context: format!("writing {}", path.display()),
+            source: e,
+        })?;
+        out.push(path);
+    }
+    Ok(out)
+}

@@ -1,0 +1,89 @@
+//! The raw table and its auto-ingest pipe (step 3), and the two streams on it (step 4).
+
+use super::{Names, RenderOptions};
+use crate::spec::TableSpec;
+
+/// PATTERN of landed data files: `*.ndjson.zst` / `*.ndjson.gz`, not hidden temp files
+/// and not the `*.manifest.json` written beside each file.
+pub(super) const LANDED_PATTERN: &str = ".*/[^./][^/]*[.]ndjson[.](zst|gz)$";
+
+pub(super) fn raw_and_pipe(spec: &TableSpec, n: &Names, o: &RenderOptions) -> String {
+    let pipe_name = format!("{}_PIPE", spec.name.to_ascii_uppercase());
+    format!(
+        "USE ROLE {pr};
+
+-- One row per landed line: the record and meta as VARIANT, plus where and when it was
+-- loaded from (file name relative to the stage, 1-based line number, load time).
+CREATE TABLE IF NOT EXISTS {raw} (
+    RECORD VARIANT,
+    META VARIANT,
+    FILE_NAME VARCHAR,
+    FILE_ROW_NUMBER NUMBER(38, 0),
+    LOADED_AT TIMESTAMP_LTZ
+)
+CHANGE_TRACKING = TRUE;
+
+-- Snowpipe loads each file once (its load history is keyed by file name for 14 days), so
+-- re-sent S3 events do not duplicate rows. Load metadata comes from METADATA$ columns,
+-- not CURRENT_TIMESTAMP. A bad line is skipped (ON_ERROR = CONTINUE) and shows in
+-- COPY_HISTORY.
+CREATE PIPE IF NOT EXISTS {pipe}
+    AUTO_INGEST = TRUE
+    COMMENT = 'snowstream: landed {stream} files into {raw}'
+AS
+COPY INTO {raw} (RECORD, META, FILE_NAME, FILE_ROW_NUMBER, LOADED_AT)
+FROM (
+    SELECT
+        $1:record,
+        $1:meta,
+        METADATA$FILENAME,
+        METADATA$FILE_ROW_NUMBER,
+        METADATA$START_SCAN_TIME
+    FROM @{stage}/{stream}/
+)
+PATTERN = '{pattern}'
+ON_ERROR = CONTINUE;
+
+-- S3 event notifications: the notification_channel column of SHOW PIPES is the ARN of
+-- the SQS queue Snowflake listens on. In the bucket's properties add an event
+-- notification for s3:ObjectCreated:* on the landing prefix (suffix filter optional)
+-- with that SQS queue as destination. See sql/README.md.
+SHOW PIPES LIKE '{pipe_name}' IN SCHEMA {raw_schema};
+
+-- Loads files that were already in the stage before the notification was wired
+-- (files modified in the last 7 days). Safe to repeat: loaded files are skipped.
+ALTER PIPE {pipe} REFRESH;
+",
+        pr = o.pipeline_role,
+        raw = n.raw,
+        pipe = n.pipe,
+        raw_schema = n.raw_schema,
+        stage = n.stage,
+        stream = spec.stream,
+        pattern = LANDED_PATTERN,
+    )
+}
+
+pub(super) fn streams(n: &Names, o: &RenderOptions) -> String {
+    format!(
+        "USE ROLE {pr};
+
+-- Two append-only streams, one per task: each consumer has its own offset, so the SCD1
+-- and SCD2 tasks advance independently and a failure of one never loses rows for the
+-- other. Append-only: the raw table only ever receives inserts.
+CREATE STREAM IF NOT EXISTS {ls}
+    ON TABLE {raw}
+    APPEND_ONLY = TRUE
+    SHOW_INITIAL_ROWS = TRUE;
+
+CREATE STREAM IF NOT EXISTS {hs}
+    ON TABLE {raw}
+    APPEND_ONLY = TRUE
+    SHOW_INITIAL_ROWS = TRUE;
+",
+        pr = o.pipeline_role,
+        ls = n.latest_stream,
+        hs = n.history_stream,
+        raw = n.raw,
+    )
+}

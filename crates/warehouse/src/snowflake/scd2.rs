@@ -1,0 +1,111 @@
+//! The SCD2 history table, its `MERGE` and the task that runs it (step 6).
+
+use super::columns::{col, column_ddl, join_on, key_cols, not_null_filter, task, typed_select};
+use super::{Names, RenderOptions};
+use crate::spec::TableSpec;
+
+/// The SCD2 `MERGE` reading `source` (the stream; a stand-in table in tests).
+pub fn scd2_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
+    let n = Names::new(spec, o);
+    let et = spec.event_time.to_ascii_uppercase();
+    let keys = key_cols(spec).join(", ");
+    let cols: Vec<String> = spec.columns.iter().map(col).collect();
+    let prefixed = |p: &str| {
+        cols.iter()
+            .map(|c| format!("{p}.{c}"))
+            .chain([format!("{p}.IS_DELETED")])
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let v_keys: Vec<String> = key_cols(spec).iter().map(|k| format!("v.{k}")).collect();
+    let values: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
+    format!(
+        "MERGE INTO {history} AS t
+USING (
+    WITH incoming AS (
+        -- Distinct versions in this batch: exact duplicates (same key and {et})
+        -- collapse to one row, the latest by file name and row number.
+        SELECT *
+        FROM (
+            SELECT
+                {typed}
+            FROM {source} AS s
+        ) AS typed
+        WHERE {not_null}
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY {keys}, {et}
+            ORDER BY FILE_NAME DESC, FILE_ROW_NUMBER DESC
+        ) = 1
+    ),
+    versions AS (
+        -- Every stored version of the keys in this batch...
+        SELECT {h_cols}
+        FROM {history} AS h
+        WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {i_h})
+        UNION ALL
+        -- ...plus the batch's versions not stored yet (replays add nothing).
+        SELECT {i_cols}
+        FROM incoming AS i
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {history} AS h
+            WHERE {i_h} AND h.VALID_FROM = i.{et}
+        )
+    )
+    -- The rebuilt history of those keys: each version is valid until the next one, so a
+    -- late version lands in its place and splits the interval it falls into.
+    SELECT
+        v.*,
+        v.{et} AS VALID_FROM,
+        LEAD(v.{et}) OVER (PARTITION BY {v_keys} ORDER BY v.{et}) AS VALID_TO
+    FROM versions AS v
+) AS s
+ON {on} AND t.VALID_FROM = s.VALID_FROM
+WHEN MATCHED AND NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO) THEN UPDATE SET
+    t.VALID_TO = s.VALID_TO,
+    t.IS_CURRENT = (s.VALID_TO IS NULL)
+WHEN NOT MATCHED THEN INSERT ({cols}, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELETED)
+    VALUES ({values}, s.VALID_FROM, s.VALID_TO, (s.VALID_TO IS NULL), s.IS_DELETED)",
+        history = n.history,
+        typed = typed_select(spec, 16),
+        not_null = not_null_filter(spec),
+        h_cols = prefixed("h"),
+        i_cols = prefixed("i"),
+        i_h = join_on(spec, "i", "h"),
+        v_keys = v_keys.join(", "),
+        on = join_on(spec, "t", "s"),
+        cols = cols.join(", "),
+        values = values.join(", "),
+    )
+}
+
+pub(super) fn scd2(spec: &TableSpec, n: &Names, o: &RenderOptions) -> String {
+    let key = key_cols(spec).join(", ");
+    format!(
+        "USE ROLE {pr};
+
+-- One row per distinct (key, {et}) version. VALID_TO is the next version's {et}
+-- (NULL for the current one). Late versions are placed correctly, not dropped.
+CREATE TABLE IF NOT EXISTS {history} (
+{cols}    VALID_FROM TIMESTAMP_NTZ(3) NOT NULL,
+    VALID_TO TIMESTAMP_NTZ(3),
+    IS_CURRENT BOOLEAN NOT NULL,
+    IS_DELETED BOOLEAN NOT NULL,
+    PRIMARY KEY ({key}, VALID_FROM)
+);
+
+-- A separate task on its own stream (not a second statement in the SCD1 task): a single
+-- MERGE consumes its stream atomically without an explicit transaction, and the two
+-- tables progress independently.
+{task}",
+        pr = o.pipeline_role,
+        et = spec.event_time.to_ascii_uppercase(),
+        history = n.history,
+        cols = column_ddl(spec),
+        task = task(
+            &n.history_task,
+            &n.history_stream,
+            o,
+            &scd2_merge(spec, o, &n.history_stream)
+        ),
+    )
+}
