@@ -2,10 +2,10 @@
 //! a bare number is seconds) and sizes are bytesize (`1MiB`, `64KB`, `1000`), as in
 //! snowstream's own settings.
 
-use std::fmt::Display;
 use std::time::Duration;
 
 use clap::Parser;
+use generator::units::{parse_duration, parse_size};
 use landing::{AckMode, Compression};
 
 #[derive(Parser, Debug)]
@@ -119,61 +119,5 @@ impl Target {
             Target::Bare => "bare",
             Target::Snowstream => "snowstream",
         }
-    }
-}
-
-/// A humantime duration (`500ms`, `10s`, `1h 30m`); a bare number is seconds and a single
-/// unit may take a decimal amount (`1.5m`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let bad = |e: &dyn Display| format!("bad duration {s:?}: {e} (examples: 500ms, 10s, 1m 30s)");
-    let humantime_err = match humantime::parse_duration(s) {
-        Ok(d) => return Ok(d),
-        Err(e) => e,
-    };
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (amount, unit) = s.split_at(split);
-    let amount: f64 = amount.parse().map_err(|_| bad(&humantime_err))?;
-    let unit = match unit.trim() {
-        "" => Duration::from_secs(1),
-        u => humantime::parse_duration(&format!("1{u}")).map_err(|_| bad(&humantime_err))?,
-    };
-    Duration::try_from_secs_f64(unit.as_secs_f64() * amount).map_err(|e| bad(&e))
-}
-
-/// A bytesize size: `1MiB`, `4GiB`, `64KB`, or a bare number of bytes.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("bad size {s:?}: {e} (examples: 1048576, 1MiB, 64KB)"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_durations_and_sizes() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        // One syntax with snowstream's settings: humantime, so hours and sums parse too.
-        assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(3 * 3600));
-        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3 parsecs").is_err());
-        assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
-        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
-        assert_eq!(parse_size("512").unwrap(), 512);
-        assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
-        // bytesize: decimal units are decimal.
-        assert_eq!(parse_size("64MB").unwrap(), 64_000_000);
-        assert_eq!(parse_size("1TB").unwrap(), 1_000_000_000_000);
-        assert!(parse_size("1 parsec").is_err());
-        assert!(parse_size("lots").is_err());
     }
 }

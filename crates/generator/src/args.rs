@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use generator::units::parse_duration;
 use generator::{Config, EventTime, Format};
 
 #[derive(Parser)]
@@ -246,49 +247,9 @@ pub(crate) fn parse_start(s: &str) -> Result<EventTime, String> {
     s.parse()
 }
 
-/// A humantime duration (`500ms`, `30s`, `5m`, `1h 30m`), as snowstream's settings read
-/// them; a bare number is seconds and a single unit may take a decimal amount (`1.5m`).
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let bad = |e: &dyn std::fmt::Display| {
-        format!("{s:?} is not a duration such as 500ms, 30s, 5m or 1h 30m: {e}")
-    };
-    let humantime_err = match humantime::parse_duration(s) {
-        Ok(d) => return Ok(d),
-        Err(e) => e,
-    };
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (amount, unit) = s.split_at(split);
-    let amount: f64 = amount.parse().map_err(|_| bad(&humantime_err))?;
-    let unit = match unit.trim() {
-        "" => Duration::from_secs(1),
-        u => humantime::parse_duration(&format!("1{u}")).map_err(|_| bad(&humantime_err))?,
-    };
-    Duration::try_from_secs_f64(unit.as_secs_f64() * amount).map_err(|e| bad(&e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("soon").is_err());
-        // humantime, like snowstream's settings: days and sums of units parse too.
-        assert_eq!(
-            parse_duration("5 days"),
-            Ok(Duration::from_secs(5 * 86_400))
-        );
-        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
-    }
 
     #[test]
     fn headers_and_attributes_split_on_the_first_separator() {

@@ -15,6 +15,7 @@ mod people;
 mod progress;
 mod record;
 mod stream;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! The value types of settings, and the one syntax each is written in.
 //!
+//! Sizes and durations have the syntax of [`generator::units`], shared by every command.
 //! A value parses with its `FromStr` whether it comes from a flag, an environment variable or
 //! the TOML file (where a number, a boolean or an array of strings is read as its text), so
 //! `30s`, `128MiB` or `zstd:3` mean the same everywhere.
@@ -55,10 +56,7 @@ pub struct Size(pub u64);
 impl FromStr for Size {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.trim()
-            .parse::<bytesize::ByteSize>()
-            .map(|b| Size(b.as_u64()))
-            .map_err(|e| format!("bad size {s:?} (e.g. 128MiB, 64MB, 1000): {e}"))
+        generator::units::parse_size(s).map(Size)
     }
 }
 impl Value for Size {}
@@ -70,9 +68,7 @@ pub struct Dur(pub Duration);
 impl FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| format!("bad duration {s:?} (e.g. 30s, 5m, 1h 30m): {e}"))
+        generator::units::parse_duration(s).map(Dur)
     }
 }
 impl Value for Dur {}
