@@ -17,29 +17,71 @@ use crate::config::{S3FrontSettings, Settings, SinkSettings};
 /// How long in-flight requests may take to finish once a stop is asked for.
 const DRAIN_REQUESTS: Duration = Duration::from_secs(10);
 
+/// Renders the metrics page (`GET /metrics`).
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Starts snowstream.
 pub struct App;
 
 impl App {
     /// Builds the configured sink and starts everything over it (recovering and landing
-    /// whatever an earlier run left in the spool).
+    /// whatever an earlier run left in the spool), with the process's Prometheus metrics.
     pub async fn start(settings: Settings) -> Result<Running> {
-        let sink = make_sink(&settings.sink).await?;
-        Self::start_with_sink(settings, sink).await
+        Self::builder(settings).start().await
     }
 
-    /// Starts everything over a sink built elsewhere (tests inject faults this way; the
-    /// sink settings in `settings` are then not used).
-    pub async fn start_with_sink(settings: Settings, sink: Arc<dyn Sink>) -> Result<Running> {
-        let metrics = metrics_handle()?;
+    /// The same start, with parts swapped for tests: a sink that injects faults, or another
+    /// metrics page.
+    pub fn builder(settings: Settings) -> Builder {
+        Builder {
+            settings,
+            sink: None,
+            metrics: None,
+        }
+    }
+}
+
+/// [`App::start`] with parts swapped.
+pub struct Builder {
+    settings: Settings,
+    sink: Option<Arc<dyn Sink>>,
+    metrics: Option<Option<MetricsRender>>,
+}
+
+impl Builder {
+    /// Lands into `sink` instead of the configured one.
+    pub fn sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Serves `render` at `/metrics` instead of the Prometheus recorder (`None`: no page).
+    pub fn metrics(mut self, render: Option<MetricsRender>) -> Self {
+        self.metrics = Some(render);
+        self
+    }
+
+    /// Starts the sink, the landing service, the HTTP receiver and the S3 API front door.
+    pub async fn start(self) -> Result<Running> {
+        let settings = self.settings;
+        let sink = match self.sink {
+            Some(sink) => sink,
+            None => make_sink(&settings.sink).await?,
+        };
+        let render = match self.metrics {
+            Some(render) => render,
+            None => {
+                let metrics = metrics_handle()?;
+                Some(Arc::new(move || metrics.render()) as MetricsRender)
+            }
+        };
         tracing::info!(sink = %sink.describe(), instance = %settings.landing.instance,
             streams = ?settings.landing.streams.iter().map(|s| &s.name).collect::<Vec<_>>(), "starting");
         let landing = Arc::new(
             landing::Landing::start(settings.landing.clone(), sink)
                 .context("starting the spool")?,
         );
-        let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || metrics.render());
-        let state = server::AppState::new(landing.clone(), settings.server.clone(), Some(render));
+        let state = server::AppState::new(landing.clone(), settings.server.clone(), render);
         let timeouts = &settings.listener;
         let app = server::router(state)
             .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
@@ -86,7 +128,7 @@ impl App {
             s3,
             landing,
             stop: handle,
-            task,
+            task: Some(task),
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -98,8 +140,19 @@ pub struct Running {
     s3: Option<server::s3::S3Server>,
     landing: Arc<landing::Landing>,
     stop: axum_server::Handle<SocketAddr>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     shutdown_timeout: Duration,
+}
+
+impl Drop for Running {
+    /// Dropped without [`Running::stop`] (a test that ends, a panic): the receiver stops
+    /// listening at once; the spool keeps what it acknowledged for the next start.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.stop.shutdown();
+            task.abort();
+        }
+    }
 }
 
 impl Running {
@@ -120,12 +173,14 @@ impl Running {
 
     /// Stops accepting, lets in-flight requests finish, lands the spool (up to the shutdown
     /// timeout; what is left lands on the next start).
-    pub async fn stop(self) -> Result<()> {
-        if let Some(s3) = self.s3 {
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(s3) = self.s3.take() {
             s3.stop().await;
         }
         self.stop.graceful_shutdown(Some(DRAIN_REQUESTS));
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
         tracing::info!("receiver stopped; landing what is left in the spool");
         match tokio::time::timeout(self.shutdown_timeout, self.landing.shutdown()).await {
             Ok(()) => tracing::info!("spool landed; bye"),

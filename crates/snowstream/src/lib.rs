@@ -11,5 +11,5 @@
 mod app;
 pub mod config;
 
-pub use app::{App, Running, make_sink, signal};
+pub use app::{App, Builder, MetricsRender, Running, make_sink, signal};
 pub use config::{ServeArgs, Settings};

@@ -1,10 +1,9 @@
-//! Harness shared by the `http_*` integration tests: a real landing service (spool on a temp
-//! dir, local sink behind an on/off switch), the server's router on a real 127.0.0.1 socket,
+//! Harness shared by the `http_*` integration tests: the shipped app (snowstream::App, spool
+//! on a temp dir, local sink behind an on/off switch) on a real 127.0.0.1 socket,
 //! a reqwest client that does not follow redirects, and readers for the landed files.
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
 use records::landed::{self, LandedKey, LandedLine, Manifest};
 use serde_json::Value;
-use server::{AppState, ServerConfig};
+use server::ServerConfig;
 
 /// A real local sink behind a switch, to play an outage of the sink.
 pub type Switchable = testkit::SwitchableSink<LocalSink>;
@@ -39,21 +38,16 @@ impl Default for Setup {
     }
 }
 
-/// A running receiver on 127.0.0.1.
+/// A running receiver on 127.0.0.1: the shipped app ([`snowstream::App`]) with this
+/// harness's server settings, streams and spool limit, over the switchable sink.
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub landing: Arc<Landing>,
     pub sink: Arc<Switchable>,
     landing_dir: PathBuf,
-    serve: tokio::task::JoinHandle<()>,
+    _app: snowstream::Running,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.serve.abort();
-    }
 }
 
 /// A client that shows 303s instead of following them and never uses a proxy.
@@ -86,38 +80,26 @@ impl TestServer {
             LocalSink::new(&landing_dir).expect("local sink"),
             setup.sink_up,
         );
-        let landing = Landing::start(
-            LandingConfig {
-                spool_dir: dir.path().join("spool"),
-                instance: "t1".into(),
-                spool_max_bytes: setup.spool_max_bytes,
-                streams: setup.streams,
-            },
-            sink.clone(),
-        )
-        .expect("landing starts");
-        let landing = Arc::new(landing);
-        let state = AppState::new(landing.clone(), setup.server, setup.metrics);
-        let router = server::router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let mut settings = snowstream::Settings::local(dir.path(), "t1").expect("settings");
+        settings.server = setup.server;
+        settings.landing = LandingConfig {
+            spool_max_bytes: setup.spool_max_bytes,
+            streams: setup.streams,
+            ..settings.landing
+        };
+        let app = snowstream::App::builder(settings)
+            .sink(sink.clone())
+            .metrics(setup.metrics)
+            .start()
             .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let serve = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("server runs");
-        });
+            .expect("snowstream starts");
         TestServer {
-            base: format!("http://{addr}"),
+            base: format!("http://{}", app.addr()),
             client: client(),
-            landing,
+            landing: app.landing().clone(),
             sink,
             landing_dir,
-            serve,
+            _app: app,
             _dir: dir,
         }
     }

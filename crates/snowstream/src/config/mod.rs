@@ -49,6 +49,26 @@ impl ServeArgs {
     }
 }
 
+impl Settings {
+    /// The declared defaults with the receiver on 127.0.0.1 (a free port), the data directory
+    /// `data_dir` and this instance id: how tests and the benchmark embed the app.
+    pub fn local(data_dir: &std::path::Path, instance: &str) -> anyhow::Result<Settings> {
+        ServeArgs {
+            listener: args::ListenerArgs {
+                listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+                ..Default::default()
+            },
+            spool: args::SpoolArgs {
+                data_dir: Some(data_dir.to_path_buf()),
+                instance_id: Some(instance.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .resolve()
+    }
+}
+
 /// Adds `[default: …]`, as declared, to the help of each setting of `serve` (clap shows a
 /// default only for `default_value`, which would hide whether a flag was given).
 pub fn defaults_in_help(serve: clap::Command) -> clap::Command {
