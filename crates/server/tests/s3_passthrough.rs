@@ -10,10 +10,10 @@ use std::sync::Arc;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedPart;
+use landing::StreamConfig;
 use landing::sink::LocalSink;
-use landing::{Landing, LandingConfig, StreamConfig};
 use s3_support::*;
-use server::s3::{BucketRoute, S3Config, S3Credential, S3Server};
+use server::s3::{BucketRoute, S3Config, S3Credential};
 
 type Switchable = testkit::SwitchableSink<LocalSink>;
 
@@ -21,22 +21,10 @@ type Switchable = testkit::SwitchableSink<LocalSink>;
 /// (parsed) behind bucket `raw`. The sink can be switched off.
 async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let landing_dir = dir.path().join("landing");
-    let sink = testkit::SwitchableSink::new(LocalSink::new(&landing_dir).unwrap(), up);
+    let sink =
+        testkit::SwitchableSink::new(LocalSink::new(dir.path().join("landing")).unwrap(), up);
     let mut blobs = StreamConfig::new("blobs");
     blobs.prefix = "pt".into();
-    let landing = Arc::new(
-        Landing::start(
-            LandingConfig {
-                spool_dir: dir.path().join("spool"),
-                instance: "s3pt".into(),
-                spool_max_bytes: 64 << 20,
-                streams: vec![StreamConfig::new("customers"), blobs],
-            },
-            sink.clone(),
-        )
-        .expect("landing starts"),
-    );
     let mut config = S3Config::new(dir.path().join("s3-uploads"));
     config.credentials = vec![S3Credential::parse(&format!("{AK}:{SK}")).unwrap()];
     config.routes = vec![
@@ -44,20 +32,8 @@ async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
         BucketRoute::parse("raw=customers").unwrap(),
     ];
     config.pass_through.insert("blobs".into());
-    let server = S3Server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        landing.clone(),
-        config.clone(),
-    )
-    .await
-    .expect("S3 front door starts");
-    let t = S3Test {
-        server: Some(server),
-        landing,
-        config,
-        landing_dir,
-        dir,
-    };
+    let streams = vec![StreamConfig::new("customers"), blobs];
+    let t = start_app(dir, config, streams, 64 << 20, sink.clone()).await;
     (t, sink)
 }
 

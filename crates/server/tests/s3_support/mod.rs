@@ -1,6 +1,6 @@
-//! Harness for the `s3_*` tests: a real landing service (spool in a temp dir, local sink or
-//! a sink that is down), the S3 front door on 127.0.0.1:0, aws-sdk-s3 clients, and a reader
-//! for the landed files.
+//! Harness for the `s3_*` tests: the shipped app (snowstream::App: spool in a temp dir, local
+//! sink or a sink that is down) with its S3 front door on 127.0.0.1:0, aws-sdk-s3 clients,
+//! and a reader for the landed files.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use landing::sink::{LocalSink, Sink, SinkError};
 use landing::{Landing, LandingConfig, StreamConfig};
-use server::s3::{BucketRoute, S3Config, S3Credential, S3Server};
+use server::s3::{BucketRoute, S3Config, S3Credential};
 
 pub const AK: &str = "AKIDSNOWSTREAMTEST";
 pub const SK: &str = "s3cr3t/key+for+tests";
@@ -50,7 +50,10 @@ pub struct Setup {
 }
 
 pub struct S3Test {
-    pub server: Option<S3Server>,
+    /// The running app (taken by [`S3Test::restart`]).
+    pub app: Option<snowstream::Running>,
+    /// Where its S3 API listens.
+    pub s3_addr: SocketAddr,
     pub landing: Arc<Landing>,
     pub config: S3Config,
     pub landing_dir: PathBuf,
@@ -77,46 +80,52 @@ pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
     };
     f(&mut setup);
     let landing_dir = dir.path().join("landing");
-    let landing = start_landing(dir.path(), setup.sink_down, setup.spool_max_bytes);
-    let server = S3Server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        landing.clone(),
-        setup.s3.clone(),
-    )
-    .await
-    .expect("S3 front door starts");
+    let sink: Arc<dyn Sink> = if setup.sink_down {
+        Arc::new(DownSink)
+    } else {
+        Arc::new(LocalSink::new(&landing_dir).expect("local sink"))
+    };
+    let streams = vec![StreamConfig::new("customers"), StreamConfig::new("orders")];
+    start_app(dir, setup.s3, streams, setup.spool_max_bytes, sink).await
+}
+
+/// Starts the app with these streams over `sink`, its S3 API configured by `s3`, in `dir`.
+pub async fn start_app(
+    dir: tempfile::TempDir,
+    s3: S3Config,
+    streams: Vec<StreamConfig>,
+    spool_max_bytes: u64,
+    sink: Arc<dyn Sink>,
+) -> S3Test {
+    let mut settings = snowstream::Settings::local(dir.path(), "s3t").expect("settings");
+    settings.landing = LandingConfig {
+        spool_max_bytes,
+        streams,
+        ..settings.landing
+    };
+    settings.s3_front = Some(snowstream::config::S3FrontSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        config: s3.clone(),
+    });
+    let app = snowstream::App::builder(settings)
+        .sink(sink)
+        .metrics(None)
+        .start()
+        .await
+        .expect("snowstream starts");
     S3Test {
-        server: Some(server),
-        landing,
-        config: setup.s3,
-        landing_dir,
+        s3_addr: app.s3_addr().expect("S3 front door on"),
+        landing: app.landing().clone(),
+        app: Some(app),
+        config: s3,
+        landing_dir: dir.path().join("landing"),
         dir,
     }
 }
 
-fn start_landing(dir: &Path, sink_down: bool, spool_max_bytes: u64) -> Arc<Landing> {
-    let sink: Arc<dyn Sink> = if sink_down {
-        Arc::new(DownSink)
-    } else {
-        Arc::new(LocalSink::new(dir.join("landing")).expect("local sink"))
-    };
-    Arc::new(
-        Landing::start(
-            LandingConfig {
-                spool_dir: dir.join("spool"),
-                instance: "s3t".into(),
-                spool_max_bytes,
-                streams: vec![StreamConfig::new("customers"), StreamConfig::new("orders")],
-            },
-            sink,
-        )
-        .expect("landing starts"),
-    )
-}
-
 impl S3Test {
     pub fn addr(&self) -> SocketAddr {
-        self.server.as_ref().expect("running").addr
+        self.s3_addr
     }
 
     pub fn endpoint(&self) -> String {
@@ -149,19 +158,17 @@ impl S3Test {
     /// Stops the S3 front door and the landing service, then starts both again on the same
     /// directories (the front door on a new port), like a process restart.
     pub async fn restart(mut self) -> S3Test {
-        if let Some(s) = self.server.take() {
-            s.stop().await;
+        if let Some(app) = self.app.take() {
+            app.stop().await.expect("app stops");
         }
-        self.landing.shutdown().await;
         let S3Test {
             mut landing,
             config,
-            landing_dir,
             dir,
             ..
         } = self;
-        // Wait (bounded) until the stopped front door has let go of the landing service, so
-        // its spool lock is released when it drops.
+        // Wait (bounded) until the stopped app has let go of the landing service, so its
+        // spool lock is released when it drops.
         for _ in 0..100 {
             match Arc::try_unwrap(landing) {
                 Ok(l) => {
@@ -174,21 +181,9 @@ impl S3Test {
                 }
             }
         }
-        let landing = start_landing(dir.path(), false, 256 << 20);
-        let server = S3Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            landing.clone(),
-            config.clone(),
-        )
-        .await
-        .expect("S3 front door restarts");
-        S3Test {
-            server: Some(server),
-            landing,
-            config,
-            landing_dir,
-            dir,
-        }
+        let sink = Arc::new(LocalSink::new(dir.path().join("landing")).expect("local sink"));
+        let streams = vec![StreamConfig::new("customers"), StreamConfig::new("orders")];
+        start_app(dir, config, streams, 256 << 20, sink).await
     }
 
     /// Lands everything acknowledged so far (bounded wait), then reads every landed line.
