@@ -1,4 +1,5 @@
-//! Settings of the HTTP front door, with their NiFi ListenHTTP analogues.
+//! Settings shared by both front doors (HTTP and S3 API), with their NiFi ListenHTTP
+//! analogues: request limits, the answer to a full spool, and each stream's options.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,7 +8,25 @@ use regex::Regex;
 
 use records::Format;
 
-/// How the ListenHTTP-compatible endpoint behaves.
+/// What the front doors need to know of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Record format when neither content type nor file extension says (default JSON).
+    pub format: Format,
+    /// Land each S3 API object whole under its own key instead of parsing records.
+    pub pass_through: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            format: Format::Json,
+            pass_through: false,
+        }
+    }
+}
+
+/// How the front doors behave.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// NiFi "Base Path": requests go to `/{base_path}` and `/{base_path}/{stream}`.
@@ -27,8 +46,8 @@ pub struct ServerConfig {
     pub auth_token: Option<String>,
     /// Stream used when neither the path nor the `x-snowstream-stream` header names one.
     pub default_stream: String,
-    /// Record format per stream when the content type does not say (default JSON).
-    pub default_formats: HashMap<String, Format>,
+    /// Each stream's options (a stream not listed has the defaults).
+    pub streams: HashMap<String, StreamOptions>,
     /// Seconds clients are told to wait in `Retry-After` when the spool is full.
     pub retry_after_secs: u32,
 }
@@ -44,17 +63,20 @@ impl Default for ServerConfig {
             max_hold_bytes: 256 << 20,
             auth_token: None,
             default_stream: "customers".into(),
-            default_formats: HashMap::new(),
+            streams: HashMap::new(),
             retry_after_secs: 5,
         }
     }
 }
 
 impl ServerConfig {
+    /// The stream's format when neither content type nor file extension says.
     pub(crate) fn default_format(&self, stream: &str) -> Format {
-        self.default_formats
-            .get(stream)
-            .copied()
-            .unwrap_or(Format::Json)
+        self.streams.get(stream).map_or(Format::Json, |o| o.format)
+    }
+
+    /// Whether the stream lands objects whole instead of parsing records.
+    pub(crate) fn is_pass_through(&self, stream: &str) -> bool {
+        self.streams.get(stream).is_some_and(|o| o.pass_through)
     }
 }

@@ -14,7 +14,7 @@ pub mod s3;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, StreamOptions};
 pub use error::ApiError;
 pub use listen::STREAM_HEADER;
 

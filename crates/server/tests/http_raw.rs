@@ -193,7 +193,11 @@ async fn empty_body_is_accepted_with_zero_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_content_type_uses_the_stream_default_format() {
     let s = TestServer::start_with(|setup| {
-        setup.server.default_formats = HashMap::from([("orders".to_string(), Format::Csv)]);
+        let csv = server::StreamOptions {
+            format: Format::Csv,
+            ..Default::default()
+        };
+        setup.server.streams = HashMap::from([("orders".to_string(), csv)]);
     })
     .await;
     // customers: no configured default, so JSON.

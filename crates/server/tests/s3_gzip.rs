@@ -16,7 +16,7 @@ fn status<E>(
 #[tokio::test]
 async fn gzip_bombs_and_corrupt_gzip_are_refused_and_land_nothing() {
     let limit = 64 << 10;
-    let t = start(|s| s.s3.max_object_bytes = limit).await;
+    let t = start(|s| s.server.max_request_bytes = limit).await;
     let c = t.client();
     let put = |key: &'static str, body: Vec<u8>| {
         c.put_object()

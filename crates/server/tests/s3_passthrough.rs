@@ -14,6 +14,7 @@ use landing::StreamConfig;
 use landing::sink::LocalSink;
 use s3_support::*;
 use server::s3::{BucketRoute, S3Config, S3Credential};
+use server::{ServerConfig, StreamOptions};
 
 type Switchable = testkit::SwitchableSink<LocalSink>;
 
@@ -31,9 +32,14 @@ async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
         BucketRoute::parse("files=blobs").unwrap(),
         BucketRoute::parse("raw=customers").unwrap(),
     ];
-    config.pass_through.insert("blobs".into());
+    let mut server = ServerConfig::default();
+    let pass_through = StreamOptions {
+        pass_through: true,
+        ..StreamOptions::default()
+    };
+    server.streams.insert("blobs".into(), pass_through);
     let streams = vec![StreamConfig::new("customers"), blobs];
-    let t = start_app(dir, config, streams, 64 << 20, sink.clone()).await;
+    let t = start_app(dir, config, server, streams, 64 << 20, sink.clone()).await;
     (t, sink)
 }
 

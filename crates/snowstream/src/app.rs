@@ -122,7 +122,7 @@ impl Builder {
             }
         };
         tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
-        let s3 = start_s3(settings.s3_front, landing.clone()).await?;
+        let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
         Ok(Running {
             addr,
             s3,
@@ -226,6 +226,7 @@ pub async fn make_sink(sink: &SinkSettings) -> Result<Arc<dyn Sink>> {
 async fn start_s3(
     settings: Option<S3FrontSettings>,
     landing: Arc<landing::Landing>,
+    shared: server::ServerConfig,
 ) -> Result<Option<server::s3::S3Server>> {
     let Some(s) = settings else {
         return Ok(None);
@@ -239,7 +240,7 @@ async fn start_s3(
             p => format!("{}/{p}={}", r.bucket, r.stream),
         })
         .collect();
-    let server = server::s3::S3Server::start(s.listen, landing, s.config)
+    let server = server::s3::S3Server::start(s.listen, landing, s.config, shared)
         .await
         .context("starting the S3 API")?;
     tracing::info!(addr = %server.addr, ?buckets, "S3 API listening");

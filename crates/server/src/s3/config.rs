@@ -1,10 +1,7 @@
 //! Settings of the S3 front door: credentials, bucket → stream routes, multipart spool.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
-
-use records::Format;
 
 /// One access key the S3 front door accepts.
 #[derive(Clone)]
@@ -96,18 +93,10 @@ pub struct S3Config {
     pub region: String,
     pub credentials: Vec<S3Credential>,
     pub routes: Vec<BucketRoute>,
-    /// Largest object (or assembled multipart upload), after decompression.
-    pub max_object_bytes: u64,
     /// Where multipart parts are spooled until the upload completes.
     pub uploads_dir: PathBuf,
     /// Incomplete multipart uploads older than this are removed.
     pub upload_max_age: Duration,
-    /// Seconds clients are told to wait in `Retry-After` when the spool is full.
-    pub retry_after_secs: u32,
-    /// Record format per stream when neither content type nor key extension says (default JSON).
-    pub default_formats: HashMap<String, Format>,
-    /// Pass-through streams: their objects are landed whole under their own key, unparsed.
-    pub pass_through: HashSet<String>,
 }
 
 impl S3Config {
@@ -117,12 +106,8 @@ impl S3Config {
             region: "us-east-1".into(),
             credentials: Vec::new(),
             routes: Vec::new(),
-            max_object_bytes: 256 << 20,
             uploads_dir: uploads_dir.into(),
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
-            retry_after_secs: 5,
-            default_formats: HashMap::new(),
-            pass_through: HashSet::new(),
         }
     }
 
@@ -140,17 +125,6 @@ impl S3Config {
 
     pub(crate) fn credential(&self, access_key: &str) -> Option<&S3Credential> {
         self.credentials.iter().find(|c| c.access_key == access_key)
-    }
-
-    pub(crate) fn is_pass_through(&self, stream: &str) -> bool {
-        self.pass_through.contains(stream)
-    }
-
-    pub(crate) fn default_format(&self, stream: &str) -> Format {
-        self.default_formats
-            .get(stream)
-            .copied()
-            .unwrap_or(Format::Json)
     }
 }
 

@@ -41,6 +41,7 @@ pub enum S3SetupError {
 pub fn service(
     landing: Arc<landing::Landing>,
     config: S3Config,
+    shared: crate::ServerConfig,
 ) -> Result<S3Service, S3SetupError> {
     if config.credentials.is_empty() {
         return Err(S3SetupError::Config(
@@ -70,6 +71,7 @@ pub fn service(
     let front = Arc::new(ops::Front {
         landing,
         config: config.clone(),
+        shared: Arc::new(shared),
         uploads,
         started: std::time::SystemTime::now(),
         completing: ops::Completing::default(),
@@ -138,8 +140,9 @@ impl S3Server {
         addr: SocketAddr,
         landing: Arc<landing::Landing>,
         config: S3Config,
+        shared: crate::ServerConfig,
     ) -> Result<S3Server, S3SetupError> {
-        let service = service(landing, config)?;
+        let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| S3SetupError::Config(format!("cannot listen on {addr}: {e}")))?;

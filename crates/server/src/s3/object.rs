@@ -5,7 +5,7 @@
 use records::{Batch, Format, GunzipError};
 use s3s::{S3Error, S3Result, s3_error};
 
-use super::config::S3Config;
+use crate::ServerConfig;
 use crate::ingest::{parse_off_runtime, set_attr};
 
 /// What the client said about an object, besides its bytes.
@@ -30,7 +30,7 @@ impl ObjectInfo {
     }
 
     /// Content type, else key extension, else the stream's default.
-    fn format(&self, config: &S3Config, stream: &str) -> Format {
+    fn format(&self, config: &ServerConfig, stream: &str) -> Format {
         self.content_type
             .as_deref()
             .and_then(Format::from_mime)
@@ -123,7 +123,7 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
 
 /// Parses an object into a batch: all records or an error naming the line.
 pub(crate) async fn parse_object(
-    config: &S3Config,
+    config: &ServerConfig,
     stream: &str,
     info: &ObjectInfo,
     body: Vec<u8>,
@@ -133,7 +133,7 @@ pub(crate) async fn parse_object(
     let gzip = info.gzipped();
     let attrs = info.attributes(etag);
     let key = info.key.clone();
-    let max = config.max_object_bytes;
+    let max = config.max_request_bytes;
     let bytes = body.len() as u64;
     let parse = move || -> S3Result<Batch> {
         let content = if gzip {
@@ -167,7 +167,7 @@ fn gzip_error(e: GunzipError) -> S3Error {
 /// Appends a parsed object; resolves once its records are durable (per the stream's ack mode).
 pub(crate) async fn append(
     landing: &landing::Landing,
-    config: &S3Config,
+    config: &ServerConfig,
     stream: &str,
     batch: records::Batch,
     bytes: u64,
@@ -216,7 +216,7 @@ fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
 /// Pass-through: lands the object whole under its own key; resolves once it is in the sink.
 pub(crate) async fn land_whole(
     landing: &landing::Landing,
-    config: &S3Config,
+    config: &ServerConfig,
     stream: &str,
     key: &str,
     body: Vec<u8>,
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn format_from_type_then_extension_then_default() {
-        let cfg = S3Config::new("/tmp/x");
+        let cfg = ServerConfig::default();
         let mut info = ObjectInfo {
             key: "a/b.csv.gz".into(),
             ..ObjectInfo::default()

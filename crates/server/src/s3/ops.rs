@@ -25,6 +25,8 @@ pub(crate) use complete::Completing;
 pub(crate) struct Front {
     pub landing: Arc<landing::Landing>,
     pub config: Arc<S3Config>,
+    /// What both front doors share: request limits, Retry-After, each stream's options.
+    pub shared: Arc<crate::ServerConfig>,
     pub uploads: Uploads,
     /// Reported as every bucket's creation date.
     pub started: std::time::SystemTime,
@@ -84,10 +86,10 @@ impl Front {
     /// Refuses with SlowDown when the spool is full, unless `stream` lands objects whole
     /// (pass-through objects never enter the spool).
     fn check_room(&self, stream: &str) -> S3Result<()> {
-        if !self.config.is_pass_through(stream) && self.landing.spool_full() {
+        if !self.shared.is_pass_through(stream) && self.landing.spool_full() {
             Err(object::slow_down(
                 "spool is full; retry later",
-                self.config.retry_after_secs,
+                self.shared.retry_after_secs,
             ))
         } else {
             Ok(())

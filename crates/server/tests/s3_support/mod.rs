@@ -11,6 +11,7 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use landing::sink::{LocalSink, Sink, SinkError};
 use landing::{Landing, LandingConfig, StreamConfig};
+use server::ServerConfig;
 use server::s3::{BucketRoute, S3Config, S3Credential};
 
 pub const AK: &str = "AKIDSNOWSTREAMTEST";
@@ -47,6 +48,8 @@ pub struct Setup {
     pub spool_max_bytes: u64,
     pub sink_down: bool,
     pub s3: S3Config,
+    /// What both front doors share (request limits, stream options).
+    pub server: ServerConfig,
 }
 
 pub struct S3Test {
@@ -56,6 +59,7 @@ pub struct S3Test {
     pub s3_addr: SocketAddr,
     pub landing: Arc<Landing>,
     pub config: S3Config,
+    pub server: ServerConfig,
     pub landing_dir: PathBuf,
     pub dir: tempfile::TempDir,
 }
@@ -77,6 +81,7 @@ pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
         spool_max_bytes: 256 << 20,
         sink_down: false,
         s3,
+        server: ServerConfig::default(),
     };
     f(&mut setup);
     let landing_dir = dir.path().join("landing");
@@ -86,18 +91,28 @@ pub async fn start(f: impl FnOnce(&mut Setup)) -> S3Test {
         Arc::new(LocalSink::new(&landing_dir).expect("local sink"))
     };
     let streams = vec![StreamConfig::new("customers"), StreamConfig::new("orders")];
-    start_app(dir, setup.s3, streams, setup.spool_max_bytes, sink).await
+    start_app(
+        dir,
+        setup.s3,
+        setup.server,
+        streams,
+        setup.spool_max_bytes,
+        sink,
+    )
+    .await
 }
 
 /// Starts the app with these streams over `sink`, its S3 API configured by `s3`, in `dir`.
 pub async fn start_app(
     dir: tempfile::TempDir,
     s3: S3Config,
+    server: ServerConfig,
     streams: Vec<StreamConfig>,
     spool_max_bytes: u64,
     sink: Arc<dyn Sink>,
 ) -> S3Test {
     let mut settings = snowstream::Settings::local(dir.path(), "s3t").expect("settings");
+    settings.server = server.clone();
     settings.landing = LandingConfig {
         spool_max_bytes,
         streams,
@@ -118,6 +133,7 @@ pub async fn start_app(
         landing: app.landing().clone(),
         app: Some(app),
         config: s3,
+        server,
         landing_dir: dir.path().join("landing"),
         dir,
     }
@@ -164,6 +180,7 @@ impl S3Test {
         let S3Test {
             mut landing,
             config,
+            server,
             dir,
             ..
         } = self;
@@ -183,7 +200,7 @@ impl S3Test {
         }
         let sink = Arc::new(LocalSink::new(dir.path().join("landing")).expect("local sink"));
         let streams = vec![StreamConfig::new("customers"), StreamConfig::new("orders")];
-        start_app(dir, config, streams, 256 << 20, sink).await
+        start_app(dir, config, server, streams, 256 << 20, sink).await
     }
 
     /// Lands everything acknowledged so far (bounded wait), then reads every landed line.

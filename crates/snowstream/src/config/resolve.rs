@@ -1,7 +1,6 @@
 //! Low-level layers → [`Settings`]: stacks flags/env over the file over the defaults, checks
 //! what only makes sense together, and builds each library's configuration.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,7 +90,7 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
         (None, None) => None,
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
-    let s3_front = s3_front(s3_api, &spool, &server, &streams)?;
+    let s3_front = s3_front(s3_api, &spool, &streams)?;
     Ok(Settings {
         listener,
         tls,
@@ -182,9 +181,15 @@ fn server_config(
         hold_timeout: listener.hold_timeout.0,
         auth_token: listener.auth_token.clone(),
         default_stream: spool.default_stream.clone(),
-        default_formats: streams
+        streams: streams
             .iter()
-            .map(|s| (s.name.clone(), s.settings.format))
+            .map(|s| {
+                let options = server::StreamOptions {
+                    format: s.settings.format,
+                    pass_through: s.settings.pass_through,
+                };
+                (s.name.clone(), options)
+            })
             .collect(),
         ..server::ServerConfig::default()
     })
@@ -278,10 +283,11 @@ fn sink_settings(sink: Sink, spool: &Spool) -> Result<SinkSettings> {
     })
 }
 
+/// The S3 API's own settings; what it shares with the HTTP receiver (request limits, each
+/// stream's format and pass-through) is in [`server::ServerConfig`], given to both.
 fn s3_front(
     api: S3Api,
     spool: &Spool,
-    server: &server::ServerConfig,
     streams: &[StreamSettings],
 ) -> Result<Option<S3FrontSettings>> {
     let Some(listen) = api.s3_listen else {
@@ -317,14 +323,6 @@ fn s3_front(
     };
     config.region = api.s3_listen_region;
     config.upload_max_age = api.s3_upload_max_age.0;
-    config.max_object_bytes = server.max_request_bytes;
-    config.retry_after_secs = server.retry_after_secs;
-    config.default_formats = server.default_formats.clone();
-    config.pass_through = streams
-        .iter()
-        .filter(|s| s.settings.pass_through)
-        .map(|s| s.name.clone())
-        .collect::<HashSet<_>>();
     Ok(Some(S3FrontSettings { listen, config }))
 }
 

@@ -142,11 +142,11 @@ impl Front {
         let stored = self.uploads.parts(&meta.upload_id).map_err(internal)?;
         let parts = choose_parts(&requested, &stored)?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
-        if total > self.config.max_object_bytes {
+        if total > self.shared.max_request_bytes {
             return Err(s3_error!(
                 EntityTooLarge,
                 "assembled object is over the {}-byte limit",
-                self.config.max_object_bytes
+                self.shared.max_request_bytes
             ));
         }
         self.check_room(&meta.stream)?;
@@ -164,10 +164,10 @@ impl Front {
         etag: &str,
         total: u64,
     ) -> S3Result<()> {
-        if self.config.is_pass_through(&meta.stream) {
+        if self.shared.is_pass_through(&meta.stream) {
             object::land_whole(
                 &self.landing,
-                &self.config,
+                &self.shared,
                 &meta.stream,
                 &meta.info.key,
                 body,
@@ -175,8 +175,8 @@ impl Front {
             .await?;
         } else {
             let batch =
-                object::parse_object(&self.config, &meta.stream, &meta.info, body, etag).await?;
-            object::append(&self.landing, &self.config, &meta.stream, batch, total).await?;
+                object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;
+            object::append(&self.landing, &self.shared, &meta.stream, batch, total).await?;
         }
         Ok(())
     }

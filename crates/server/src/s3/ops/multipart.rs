@@ -64,7 +64,7 @@ impl Front {
         self.check_room(&meta.stream)?;
         let (body, md5) = read_checked(
             i.body,
-            self.config.max_object_bytes,
+            self.shared.max_request_bytes,
             &req.headers,
             i.content_md5,
             req.trailing_headers.as_ref(),

@@ -67,16 +67,16 @@ impl Front {
         self.check_room(&route.stream)?;
         let (body, md5) = read_checked(
             input.body,
-            self.config.max_object_bytes,
+            self.shared.max_request_bytes,
             &req.headers,
             input.content_md5,
             req.trailing_headers.as_ref(),
         )
         .await?;
         let etag = digest::etag_hex(&md5);
-        if self.config.is_pass_through(&route.stream) {
+        if self.shared.is_pass_through(&route.stream) {
             let landed =
-                object::land_whole(&self.landing, &self.config, &route.stream, &input.key, body)
+                object::land_whole(&self.landing, &self.shared, &route.stream, &input.key, body)
                     .await?;
             tracing::debug!(bucket = %input.bucket, key = %input.key, stream = %route.stream,
                 %landed, "object landed whole (pass-through)");
@@ -91,9 +91,9 @@ impl Front {
             };
             let bytes = body.len() as u64;
             let batch =
-                object::parse_object(&self.config, &route.stream, &info, body, &etag).await?;
+                object::parse_object(&self.shared, &route.stream, &info, body, &etag).await?;
             let receipt =
-                object::append(&self.landing, &self.config, &route.stream, batch, bytes).await?;
+                object::append(&self.landing, &self.shared, &route.stream, batch, bytes).await?;
             tracing::debug!(bucket = %info.bucket, key = %info.key, stream = %route.stream,
                 records = receipt.records, "object ingested");
         }
