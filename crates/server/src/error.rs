@@ -14,6 +14,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("request body is over the {0}-byte limit (after decompression)")]
     TooLarge(u64),
+    /// A `Content-Encoding` we cannot decode (RFC 9110 §15.5.16: 415, not data).
+    #[error("Content-Encoding {0:?} is not supported (send gzip or no encoding)")]
+    UnsupportedEncoding(String),
     #[error("{reason}")]
     Unavailable { reason: String, retry_after: u32 },
     #[error("{0}")]
@@ -27,6 +30,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -39,6 +43,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -165,8 +165,7 @@ async fn receive(
     }
     let content_type = header_str(headers, "content-type").unwrap_or("");
     let package = flowfile::Version::from_mime(content_type);
-    let gzip = header_str(headers, "content-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+    let gzip = content_encoding_is_gzip(headers)?
         || header_str(headers, GZIPPED_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let spec = BodySpec {
         gzip,
@@ -265,6 +264,23 @@ fn accepted(state: &AppState, stream: &str, receipt: landing::Receipt) -> Respon
     let mut resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
     *resp.status_mut() = code;
     resp
+}
+
+/// Whether the body is gzip'd per `Content-Encoding`; any coding but gzip (or none) is
+/// refused rather than parsed as data.
+fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = header_str(headers, "content-encoding") else {
+        return Ok(false);
+    };
+    let mut gzip = false;
+    for coding in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        match coding.to_ascii_lowercase().as_str() {
+            "identity" => {}
+            "gzip" | "x-gzip" if !gzip => gzip = true,
+            _ => return Err(ApiError::UnsupportedEncoding(value.to_owned())),
+        }
+    }
+    Ok(gzip)
 }
 
 async fn confirm_stream_hold(
