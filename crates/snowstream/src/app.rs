@@ -122,6 +122,10 @@ impl Builder {
             }
         };
         tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
+        if !addr.ip().is_loopback() && settings.server.auth_token.is_none() {
+            tracing::warn!(%addr, "listening beyond this machine without authentication: anyone who \
+                can reach the port can write into the pipeline (set --auth-token-file)");
+        }
         let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
         Ok(Running {
             addr,

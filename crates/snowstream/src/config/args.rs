@@ -32,6 +32,9 @@ settings! {
         /// Require `Authorization: Bearer TOKEN` on ingest requests.
         #[arg(long, env = "SNOWSTREAM_AUTH_TOKEN", hide_env_values = true)]
         auth_token: String,
+        /// Read the bearer token from this file (its first line) instead, so it never shows in `ps` or the environment.
+        #[arg(long, env = "SNOWSTREAM_AUTH_TOKEN_FILE")]
+        auth_token_file: PathBuf,
         /// PEM certificate chain: serve HTTPS (with --tls-key). [NiFi ListenHTTP: SSL Context Service]
         #[arg(long, env = "SNOWSTREAM_TLS_CERT")]
         tls_cert: PathBuf,

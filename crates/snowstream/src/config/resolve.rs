@@ -179,7 +179,7 @@ fn server_config(
         headers_as_attributes,
         max_request_bytes: listener.max_request_size.0,
         hold_timeout: listener.hold_timeout.0,
-        auth_token: listener.auth_token.clone(),
+        auth_token: auth_token(listener)?,
         default_stream: spool.default_stream.clone(),
         streams: streams
             .iter()
@@ -193,6 +193,26 @@ fn server_config(
             .collect(),
         ..server::ServerConfig::default()
     })
+}
+
+/// The bearer token, given directly or in a file (its first line).
+fn auth_token(listener: &Listener) -> Result<Option<String>> {
+    match (&listener.auth_token, &listener.auth_token_file) {
+        (Some(_), Some(_)) => bail!("give --auth-token or --auth-token-file, not both"),
+        (Some(token), None) => Ok(Some(token.clone())),
+        (None, None) => Ok(None),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --auth-token-file {}", path.display()))?;
+            let token = text.lines().next().unwrap_or("").trim();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--auth-token-file {} is empty",
+                path.display()
+            );
+            Ok(Some(token.to_owned()))
+        }
+    }
 }
 
 fn landing_streams(

@@ -479,3 +479,25 @@ fn every_setting_has_its_readme_row() {
         );
     }
 }
+
+#[test]
+fn the_bearer_token_can_come_from_a_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "s3cr3t-token\nignored second line\n").unwrap();
+    let path = file.to_str().unwrap();
+    let s = args(&["--auth-token-file", path]).resolve().unwrap();
+    assert_eq!(s.server.auth_token.as_deref(), Some("s3cr3t-token"));
+    let e = args(&["--auth-token-file", path, "--auth-token", "x"])
+        .resolve()
+        .unwrap_err();
+    assert!(e.to_string().contains("not both"), "{e}");
+    std::fs::write(&file, "\n").unwrap();
+    let e = args(&["--auth-token-file", path]).resolve().unwrap_err();
+    assert!(e.to_string().contains("is empty"), "{e}");
+    let missing = dir.path().join("nope");
+    let e = args(&["--auth-token-file", missing.to_str().unwrap()])
+        .resolve()
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("nope"), "{e:#}");
+}
