@@ -9,8 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Event, land};
@@ -22,15 +20,6 @@ use warehouse::{TableSpec, Warehouse};
 
 const PIPE: &str = "DB.RAW.CUSTOMERS_PIPE";
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in STANDARD.encode(der).as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap());
-        out.push('\n');
-    }
-    out + &format!("-----END {label}-----\n")
-}
-
 /// A user key: private PKCS#8 PEM, public SPKI PEM, fingerprint.
 struct Key {
     private: String,
@@ -39,13 +28,14 @@ struct Key {
 }
 
 fn new_key() -> Key {
-    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let p8 = AsDer::<Pkcs8V1Der>::as_der(&pair).unwrap();
-    let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key()).unwrap();
+    let key = testkit::keys::rsa_key();
     Key {
-        private: pem("PRIVATE KEY", p8.as_ref()),
-        public: pem("PUBLIC KEY", spki.as_ref()),
-        fingerprint: format!("SHA256:{}", STANDARD.encode(Sha256::digest(spki.as_ref()))),
+        fingerprint: format!(
+            "SHA256:{}",
+            STANDARD.encode(Sha256::digest(&key.public_der))
+        ),
+        private: key.private_pem,
+        public: key.public_pem,
     }
 }
 
