@@ -21,6 +21,8 @@
 mod auth;
 mod load;
 
+use auth::Admitted;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -189,15 +191,7 @@ async fn insert_files(
     }
 }
 
-async fn insert_report(
-    State(svc): State<Arc<PipeService>>,
-    Path(pipe): Path<String>,
-    Query(q): Query<RequestQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
-        return *r;
-    }
+async fn insert_report(Admitted { svc, pipe, q }: Admitted) -> Response {
     let mark = match q.begin_mark.as_deref().map(str::parse::<u64>).transpose() {
         Ok(m) => m,
         Err(_) => {
@@ -228,15 +222,7 @@ fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, Box<Response>> {
         })
 }
 
-async fn load_history_scan(
-    State(svc): State<Arc<PipeService>>,
-    Path(pipe): Path<String>,
-    Query(q): Query<RequestQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
-        return *r;
-    }
+async fn load_history_scan(Admitted { svc, pipe, q }: Admitted) -> Response {
     let Some(start) = q.start_time_inclusive.as_deref() else {
         return bad_request("startTimeInclusive is required");
     };
