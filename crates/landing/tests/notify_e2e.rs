@@ -126,13 +126,19 @@ fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     (dir, spool, landing, db)
 }
 
-/// The embedded REST pipe over `stage` on any free port.
-async fn start_pipe_anywhere(
+/// The embedded REST pipe over `landing/raw` on any free port, then a landing service that
+/// notifies it with the private key at `key`.
+async fn start_both(
+    spool: &Path,
+    landing: &Path,
     db: &Path,
-    stage: &Path,
+    key: &Path,
     public_key: &str,
-) -> (SocketAddr, Arc<PipeService>) {
-    start_pipe(db, stage, public_key, "127.0.0.1:0".parse().unwrap()).await
+) -> (Landing, Arc<PipeService>) {
+    let stage = landing.join("raw");
+    let (addr, svc) = start_pipe(db, &stage, public_key, "127.0.0.1:0".parse().unwrap()).await;
+    let l = start_landing(spool, landing, stream(key, format!("http://{addr}")));
+    (l, svc)
 }
 
 /// Waits (bounded) until the notifier's queue for "customers" is empty.
@@ -210,13 +216,12 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
 async fn load_status_is_followed_and_rejections_are_reported() {
     let (dir, spool, landing, db) = dirs();
     let (key, public) = new_key(dir.path(), "loader");
-    let (addr, svc) = start_pipe_anywhere(&db, &landing.join("raw"), &public).await;
     // A key Snowpipe will refuse (no such file), queued before start.
     std::fs::create_dir_all(spool.join("customers")).unwrap();
     let q = NotifyQueue::open(&spool.join("customers").join("snowpipe.queue")).unwrap();
     q.push("raw/customers/missing.ndjson.zst").unwrap();
     drop(q);
-    let l = start_landing(&spool, &landing, stream(&key, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     append(&l, 0..20).await;
     wait_for("two loads and one rejection reported", || {
         let (st, _) = l.snowpipe_status("customers").unwrap();
@@ -246,8 +251,7 @@ async fn a_key_the_pipe_does_not_know_is_refused_and_nothing_is_lost() {
     let (dir, spool, landing, db) = dirs();
     let (_registered, public) = new_key(dir.path(), "registered");
     let (wrong, _) = new_key(dir.path(), "wrong");
-    let (addr, svc) = start_pipe_anywhere(&db, &landing.join("raw"), &public).await;
-    let l = start_landing(&spool, &landing, stream(&wrong, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &wrong, &public).await;
     append(&l, 0..10).await;
     wait_for("the 401 to be reported", || {
         l.snowpipe_status("customers")
@@ -287,8 +291,7 @@ async fn more_than_5000_files_are_sent_in_batches() {
     std::fs::create_dir_all(spool.join("customers")).unwrap();
     std::fs::write(spool.join("customers").join("snowpipe.queue"), queue).unwrap();
 
-    let (addr, svc) = start_pipe_anywhere(&db, &stage, &public).await;
-    let l = start_landing(&spool, &landing, stream(&key, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     wait_for("all 5,001 files to load", || loaded(&svc) == (n, n, n)).await;
     wait_drained(&l, "the queue to drain").await;
     assert_eq!(l.snowpipe_status("customers").unwrap().0.notified, n);
