@@ -1,7 +1,6 @@
 //! The landing service end to end on a real spool directory and a real local sink.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +8,6 @@ use landing::sink::LocalSink;
 use landing::{AckMode, AppendError, Landing, LandingConfig, StreamConfig};
 use records::Batch;
 use records::landed::Manifest;
-use serde_json::Value;
 
 type Switchable = testkit::SwitchableSink<LocalSink>;
 
@@ -35,48 +33,18 @@ fn batch(ids: std::ops::Range<u64>, filename: &str) -> Batch {
     b
 }
 
-fn data_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".ndjson.zst") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn read_lines(path: &Path) -> Vec<Value> {
-    let mut s = String::new();
-    zstd::Decoder::new(std::fs::File::open(path).unwrap())
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn all_records(root: &Path) -> Vec<Value> {
-    data_files(root)
-        .iter()
-        .flat_map(|p| read_lines(p))
-        .collect()
+/// A landing service with a local sink in `dir/landing` and its spool in `dir/spool`.
+fn start_local(dir: &Path, stream: StreamConfig) -> Landing {
+    let sink = Arc::new(LocalSink::new(dir.join("landing")).unwrap());
+    Landing::start(config(&dir.join("spool"), stream), sink).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lands_records_with_metadata_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
     let mut sc = StreamConfig::new("customers");
     sc.prefix = "raw".into();
-    let landing = Landing::start(config(&dir.path().join("spool"), sc), sink).unwrap();
+    let landing = start_local(dir.path(), sc);
 
     let mut tasks = Vec::new();
     for r in 0..8u64 {
@@ -95,7 +63,7 @@ async fn lands_records_with_metadata_and_manifest() {
     assert_eq!(firsts, (0..8).map(|i| 1 + i * 10).collect::<Vec<_>>());
     landing.flush().await;
 
-    let files = data_files(&dir.path().join("landing"));
+    let files = testkit::landed_files(&dir.path().join("landing"));
     assert_eq!(files.len(), 1, "one batch file expected: {files:?}");
     let rel = files[0]
         .strip_prefix(dir.path().join("landing"))
@@ -108,7 +76,7 @@ async fn lands_records_with_metadata_and_manifest() {
         "{rel}"
     );
 
-    let lines = read_lines(&files[0]);
+    let lines = testkit::read_landed(&files[0]);
     assert_eq!(lines.len(), 80);
     let mut ids: Vec<u64> = lines
         .iter()
@@ -143,11 +111,10 @@ async fn lands_records_with_metadata_and_manifest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuts_batches_by_record_count_and_age() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
     let mut sc = StreamConfig::new("s");
     sc.max_records = 25;
     sc.max_age = Duration::from_millis(300);
-    let landing = Landing::start(config(&dir.path().join("spool"), sc), sink).unwrap();
+    let landing = start_local(dir.path(), sc);
     for r in 0..10u64 {
         landing
             .append("s", batch(r * 10..r * 10 + 10, "f"))
@@ -158,13 +125,16 @@ async fn cuts_batches_by_record_count_and_age() {
     // The open batch closes by age without any flush.
     let mut files = Vec::new();
     for _ in 0..100 {
-        files = data_files(&dir.path().join("landing"));
+        files = testkit::landed_files(&dir.path().join("landing"));
         if files.len() == 4 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let counts: Vec<usize> = files.iter().map(|f| read_lines(f).len()).collect();
+    let counts: Vec<usize> = files
+        .iter()
+        .map(|f| testkit::read_landed(f).len())
+        .collect();
     assert_eq!(counts, vec![30, 30, 30, 10]);
     let names: Vec<String> = files
         .iter()
@@ -214,7 +184,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
         // dropping the runtime kills the lander mid-retry, like a crash
         rt.shutdown_timeout(Duration::from_millis(100));
     }
-    assert!(data_files(&out).is_empty());
+    assert!(testkit::landed_files(&out).is_empty());
     // Run 2: sink up; everything left in the spool lands, new appends continue the sequence.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -238,7 +208,7 @@ fn restart_lands_what_was_acknowledged_exactly_once() {
         assert_eq!(r.first_seq, 51);
         landing.shutdown().await;
     });
-    let recs = all_records(&out);
+    let recs = testkit::landed_lines(&out);
     let mut ids: Vec<u64> = recs
         .iter()
         .map(|l| l["record"]["id"].as_u64().unwrap())
@@ -293,7 +263,7 @@ async fn full_spool_refuses_then_accepts_after_landing() {
     landing.append("s", batch(0..1, "f")).await.unwrap();
     landing.shutdown().await;
     assert_eq!(
-        all_records(&dir.path().join("landing")).len() as u64,
+        testkit::landed_lines(&dir.path().join("landing")).len() as u64,
         accepted + 1
     );
 }
@@ -321,19 +291,14 @@ async fn ack_landed_waits_for_the_sink() {
         .unwrap()
         .unwrap();
     assert_eq!(r.records, 3);
-    assert_eq!(all_records(&dir.path().join("landing")).len(), 3);
+    assert_eq!(testkit::landed_lines(&dir.path().join("landing")).len(), 3);
     landing.shutdown().await;
 }
 
 #[tokio::test]
 async fn unknown_stream_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
-    let landing = Landing::start(
-        config(&dir.path().join("spool"), StreamConfig::new("s")),
-        sink,
-    )
-    .unwrap();
+    let landing = start_local(dir.path(), StreamConfig::new("s"));
     let err = landing.append("nope", batch(0..1, "f")).await.unwrap_err();
     assert_eq!(err.to_string(), "no stream named \"nope\" is configured");
     landing.shutdown().await;
@@ -342,12 +307,7 @@ async fn unknown_stream_is_refused() {
 #[tokio::test]
 async fn an_empty_batch_is_accepted_without_landing_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(LocalSink::new(dir.path().join("landing")).unwrap());
-    let landing = Landing::start(
-        config(&dir.path().join("spool"), StreamConfig::new("s")),
-        sink,
-    )
-    .unwrap();
+    let landing = start_local(dir.path(), StreamConfig::new("s"));
     let r = landing
         .append("s", Batch::new(chrono::Utc::now()))
         .await
@@ -356,9 +316,9 @@ async fn an_empty_batch_is_accepted_without_landing_a_file() {
     landing.flush().await;
     landing.append("s", batch(0..2, "f")).await.unwrap();
     landing.shutdown().await;
-    let files = data_files(&dir.path().join("landing"));
+    let files = testkit::landed_files(&dir.path().join("landing"));
     assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(read_lines(&files[0]).len(), 2);
+    assert_eq!(testkit::read_landed(&files[0]).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,5 +344,8 @@ async fn a_spool_smaller_than_a_batch_still_drains() {
         }
     }
     landing.shutdown().await;
-    assert_eq!(all_records(&dir.path().join("landing")).len(), 1000);
+    assert_eq!(
+        testkit::landed_lines(&dir.path().join("landing")).len(),
+        1000
+    );
 }

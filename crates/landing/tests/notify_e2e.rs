@@ -8,10 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use landing::notify::{NotifyQueue, SnowpipeConfig};
 use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
@@ -22,23 +18,12 @@ use warehouse::{TableSpec, Warehouse};
 
 const PIPE: &str = "DB.RAW.CUSTOMERS_PIPE";
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in STANDARD.encode(der).as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap());
-        out.push('\n');
-    }
-    out + &format!("-----END {label}-----\n")
-}
-
 /// Writes a new key pair into `dir`: (private key path, public key PEM).
 fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
-    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let p8 = AsDer::<Pkcs8V1Der>::as_der(&pair).unwrap();
-    let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key()).unwrap();
+    let key = testkit::keys::rsa_key();
     let path = dir.join(format!("{name}.p8"));
-    std::fs::write(&path, pem("PRIVATE KEY", p8.as_ref())).unwrap();
-    (path, pem("PUBLIC KEY", spki.as_ref()))
+    std::fs::write(&path, key.private_pem).unwrap();
+    (path, key.public_pem)
 }
 
 /// The embedded REST pipe over `stage` on `addr` (port 0: any).
@@ -130,30 +115,40 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn landed_files(dir: &Path) -> usize {
-    let mut n = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".ndjson.zst") {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_landed_file_is_loaded_once_across_a_restart() {
+/// The temporary directory with the spool, landing folder and warehouse database paths in it.
+fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let (spool, landing, db) = (
         dir.path().join("spool"),
         dir.path().join("landing"),
         dir.path().join("wh.db"),
     );
+    (dir, spool, landing, db)
+}
+
+/// The embedded REST pipe over `landing/raw` on any free port, then a landing service that
+/// notifies it with the private key at `key`.
+async fn start_both(
+    spool: &Path,
+    landing: &Path,
+    db: &Path,
+    key: &Path,
+    public_key: &str,
+) -> (Landing, Arc<PipeService>) {
+    let stage = landing.join("raw");
+    let (addr, svc) = start_pipe(db, &stage, public_key, "127.0.0.1:0".parse().unwrap()).await;
+    let l = start_landing(spool, landing, stream(key, format!("http://{addr}")));
+    (l, svc)
+}
+
+/// Waits (bounded) until the notifier's queue for "customers" is empty.
+async fn wait_drained(l: &Landing, what: &str) {
+    wait_for(what, || l.snowpipe_status("customers").unwrap().1 == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_landed_file_is_loaded_once_across_a_restart() {
+    let (dir, spool, landing, db) = dirs();
     let stage = landing.join("raw");
     let (key, public) = new_key(dir.path(), "loader");
 
@@ -165,7 +160,7 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     let url = format!("http://{addr}");
     let l = start_landing(&spool, &landing, stream(&key, url.clone()));
     append(&l, 0..50).await;
-    assert_eq!(landed_files(&landing), 5);
+    assert_eq!(testkit::landed_files(&landing).len(), 5);
     let (status, pending) = l.snowpipe_status("customers").unwrap();
     assert_eq!(pending, 5, "all five wait in the queue");
     assert_eq!(status.notified, 0);
@@ -190,20 +185,14 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
         loaded(&svc) == (50, 5, 5)
     })
     .await;
-    wait_for("the queue to drain", || {
-        l.snowpipe_status("customers").unwrap().1 == 0
-    })
-    .await;
+    wait_drained(&l, "the queue to drain").await;
 
     // More records after the restart, then the first file notified once more by hand.
     append(&l, 50..80).await;
     wait_for("the new files to load", || loaded(&svc) == (80, 8, 8)).await;
     // The pipe has the files before the notifier has its answer and acks its queue; a
     // shutdown in between would (rightly) leave them queued to be sent again.
-    wait_for("the queue to drain again", || {
-        l.snowpipe_status("customers").unwrap().1 == 0
-    })
-    .await;
+    wait_drained(&l, "the queue to drain again").await;
     l.shutdown().await;
     drop(l);
     let q = NotifyQueue::open(&queue_path).unwrap();
@@ -211,10 +200,7 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     q.push(&first).unwrap();
     drop(q);
     let l = start_landing(&spool, &landing, stream(&key, url));
-    wait_for("the re-sent file to be acknowledged", || {
-        l.snowpipe_status("customers").unwrap().1 == 0
-    })
-    .await;
+    wait_drained(&l, "the re-sent file to be acknowledged").await;
     // Loaded once: Snowpipe's (here: the warehouse's) load history skipped it, so
     // insertReport has no event for it and the notifier finds it with loadHistoryScan.
     wait_for("the skipped file's status from loadHistoryScan", || {
@@ -222,32 +208,20 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     })
     .await;
     assert_eq!(loaded(&svc), (80, 8, 8));
-    assert_eq!(landed_files(&landing), 8);
+    assert_eq!(testkit::landed_files(&landing).len(), 8);
     l.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_status_is_followed_and_rejections_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let (spool, landing, db) = (
-        dir.path().join("spool"),
-        dir.path().join("landing"),
-        dir.path().join("wh.db"),
-    );
+    let (dir, spool, landing, db) = dirs();
     let (key, public) = new_key(dir.path(), "loader");
-    let (addr, svc) = start_pipe(
-        &db,
-        &landing.join("raw"),
-        &public,
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
     // A key Snowpipe will refuse (no such file), queued before start.
     std::fs::create_dir_all(spool.join("customers")).unwrap();
     let q = NotifyQueue::open(&spool.join("customers").join("snowpipe.queue")).unwrap();
     q.push("raw/customers/missing.ndjson.zst").unwrap();
     drop(q);
-    let l = start_landing(&spool, &landing, stream(&key, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     append(&l, 0..20).await;
     wait_for("two loads and one rejection reported", || {
         let (st, _) = l.snowpipe_status("customers").unwrap();
@@ -274,22 +248,10 @@ async fn load_status_is_followed_and_rejections_are_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_the_pipe_does_not_know_is_refused_and_nothing_is_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let (spool, landing, db) = (
-        dir.path().join("spool"),
-        dir.path().join("landing"),
-        dir.path().join("wh.db"),
-    );
+    let (dir, spool, landing, db) = dirs();
     let (_registered, public) = new_key(dir.path(), "registered");
     let (wrong, _) = new_key(dir.path(), "wrong");
-    let (addr, svc) = start_pipe(
-        &db,
-        &landing.join("raw"),
-        &public,
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
-    let l = start_landing(&spool, &landing, stream(&wrong, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &wrong, &public).await;
     append(&l, 0..10).await;
     wait_for("the 401 to be reported", || {
         l.snowpipe_status("customers")
@@ -307,12 +269,7 @@ async fn a_key_the_pipe_does_not_know_is_refused_and_nothing_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_5000_files_are_sent_in_batches() {
-    let dir = tempfile::tempdir().unwrap();
-    let (spool, landing, db) = (
-        dir.path().join("spool"),
-        dir.path().join("landing"),
-        dir.path().join("wh.db"),
-    );
+    let (dir, spool, landing, db) = dirs();
     let (key, public) = new_key(dir.path(), "loader");
     let stage = landing.join("raw");
     // 5,001 small landed files and a queue naming them all (the server refuses > 5,000 paths
@@ -334,13 +291,9 @@ async fn more_than_5000_files_are_sent_in_batches() {
     std::fs::create_dir_all(spool.join("customers")).unwrap();
     std::fs::write(spool.join("customers").join("snowpipe.queue"), queue).unwrap();
 
-    let (addr, svc) = start_pipe(&db, &stage, &public, "127.0.0.1:0".parse().unwrap()).await;
-    let l = start_landing(&spool, &landing, stream(&key, format!("http://{addr}")));
+    let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     wait_for("all 5,001 files to load", || loaded(&svc) == (n, n, n)).await;
-    wait_for("the queue to drain", || {
-        l.snowpipe_status("customers").unwrap().1 == 0
-    })
-    .await;
+    wait_drained(&l, "the queue to drain").await;
     assert_eq!(l.snowpipe_status("customers").unwrap().0.notified, n);
     l.shutdown().await;
 }

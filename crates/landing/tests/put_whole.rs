@@ -6,7 +6,12 @@ use std::sync::Arc;
 use landing::sink::LocalSink;
 use landing::{AppendError, Landing, LandingConfig, StreamConfig};
 
-fn start(dir: &std::path::Path, up: bool) -> (Landing, Arc<testkit::SwitchableSink<LocalSink>>) {
+type Switchable = Arc<testkit::SwitchableSink<LocalSink>>;
+
+/// A landing service in a fresh temp dir whose local sink is up or down.
+fn start(up: bool) -> (tempfile::TempDir, Landing, Switchable) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let sink = testkit::SwitchableSink::new(LocalSink::new(dir.join("landing")).unwrap(), up);
     let mut files = StreamConfig::new("files");
     files.prefix = "raw/in".into();
@@ -20,18 +25,23 @@ fn start(dir: &std::path::Path, up: bool) -> (Landing, Arc<testkit::SwitchableSi
         sink.clone(),
     )
     .unwrap();
-    (landing, sink)
+    (tmp, landing, sink)
+}
+
+/// Puts `body` whole under `key` in the "files" stream.
+async fn put_file(
+    landing: &Landing,
+    key: &str,
+    body: &bytes::Bytes,
+) -> Result<String, AppendError> {
+    landing.put_whole("files", key, body.clone()).await
 }
 
 #[tokio::test]
 async fn lands_the_body_unchanged_under_prefix_stream_and_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let (landing, _sink) = start(dir.path(), true);
+    let (dir, landing, _sink) = start(true);
     let body = bytes::Bytes::from_static(b"not,records\xff\x00");
-    let key = landing
-        .put_whole("files", "a/b/c.bin", body.clone())
-        .await
-        .unwrap();
+    let key = put_file(&landing, "a/b/c.bin", &body).await.unwrap();
     assert_eq!(key, "raw/in/files/a/b/c.bin");
     assert_eq!(
         std::fs::read(dir.path().join("landing").join(&key)).unwrap(),
@@ -46,10 +56,7 @@ async fn lands_the_body_unchanged_under_prefix_stream_and_key() {
     assert_eq!(landing.spool_bytes(), 0);
 
     for bad in ["a/../b", "a//b", "", "dir/"] {
-        let e = landing
-            .put_whole("files", bad, body.clone())
-            .await
-            .unwrap_err();
+        let e = put_file(&landing, bad, &body).await.unwrap_err();
         assert!(matches!(e, AppendError::InvalidKey(_)), "{bad:?}: {e}");
     }
     assert!(matches!(
@@ -60,13 +67,9 @@ async fn lands_the_body_unchanged_under_prefix_stream_and_key() {
 
 #[tokio::test]
 async fn a_sink_that_stays_down_is_a_retryable_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let (landing, sink) = start(dir.path(), false);
+    let (dir, landing, sink) = start(false);
     let body = bytes::Bytes::from_static(b"payload");
-    let e = landing
-        .put_whole("files", "k.txt", body.clone())
-        .await
-        .unwrap_err();
+    let e = put_file(&landing, "k.txt", &body).await.unwrap_err();
     assert!(
         matches!(
             e,

@@ -39,7 +39,8 @@ fn sink(cfg: S3SinkConfig) -> S3Sink {
     S3Sink::with_static_credentials(cfg, ACCESS_KEY, SECRET_KEY).unwrap()
 }
 
-async fn get(sink: &S3Sink, key: &str) -> Vec<u8> {
+/// The object at `key`, if the server has one.
+async fn try_get(sink: &S3Sink, key: &str) -> Option<Vec<u8>> {
     let out = sink
         .client()
         .get_object()
@@ -47,14 +48,23 @@ async fn get(sink: &S3Sink, key: &str) -> Vec<u8> {
         .key(key)
         .send()
         .await
-        .unwrap();
-    out.body.collect().await.unwrap().into_bytes().to_vec()
+        .ok()?;
+    Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+async fn get(sink: &S3Sink, key: &str) -> Vec<u8> {
+    try_get(sink, key).await.expect("the object exists")
 }
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("store").join(BUCKET)).unwrap();
     dir
+}
+
+/// A fresh server storing under `<dir>/store`, on any free port.
+async fn serve(dir: &tempfile::TempDir) -> TestS3 {
+    TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await
 }
 
 /// An S3 sink on a fresh in-process server storing under `<temp>/store`, with `<temp>` as
@@ -68,7 +78,7 @@ struct S3 {
 impl S3 {
     async fn start(cfg: impl FnOnce(SocketAddr) -> S3SinkConfig) -> S3 {
         let dir = setup();
-        let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
+        let server = serve(&dir).await;
         let sink = sink(cfg(server.addr));
         S3 { dir, server, sink }
     }
@@ -92,16 +102,7 @@ impl conformance::Backend for S3 {
         self.dir.path()
     }
     async fn read(&self, key: &str) -> Option<Vec<u8>> {
-        let out = self
-            .sink
-            .client()
-            .get_object()
-            .bucket(BUCKET)
-            .key(key)
-            .send()
-            .await
-            .ok()?;
-        Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+        try_get(&self.sink, key).await
     }
     async fn keys(&self) -> Vec<String> {
         let listed = self
@@ -127,12 +128,24 @@ impl conformance::Backend for S3 {
     }
 }
 
-#[tokio::test]
-async fn put_bytes_round_trips() {
-    let b = S3::start(config).await;
-    conformance::put_bytes_round_trips(&b).await;
-    b.stop().await;
+/// Tests that each run one conformance check against a fresh server with the plain config.
+macro_rules! conformance_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $check() {
+            let b = S3::start(config).await;
+            conformance::$check(&b).await;
+            b.stop().await;
+        }
+    )*};
 }
+
+conformance_tests!(
+    put_bytes_round_trips,
+    empty_file_round_trips,
+    neighbouring_keys_stay_apart,
+    refuses_bad_keys_without_storing_anything,
+);
 
 #[tokio::test]
 async fn small_put_file_round_trips_and_lands_as_a_plain_file() {
@@ -146,31 +159,10 @@ async fn small_put_file_round_trips_and_lands_as_a_plain_file() {
 }
 
 #[tokio::test]
-async fn empty_file_round_trips() {
-    let b = S3::start(config).await;
-    conformance::empty_file_round_trips(&b).await;
-    b.stop().await;
-}
-
-#[tokio::test]
 async fn overwriting_a_key_replaces_the_object() {
     // The big file goes up as a multipart upload, the rest as single puts.
     let b = S3::start(multipart).await;
     conformance::overwriting_a_key_replaces_the_object(&b, 6 * MIB).await;
-    b.stop().await;
-}
-
-#[tokio::test]
-async fn neighbouring_keys_stay_apart() {
-    let b = S3::start(config).await;
-    conformance::neighbouring_keys_stay_apart(&b).await;
-    b.stop().await;
-}
-
-#[tokio::test]
-async fn refuses_bad_keys_without_storing_anything() {
-    let b = S3::start(config).await;
-    conformance::refuses_bad_keys_without_storing_anything(&b).await;
     b.stop().await;
 }
 
@@ -185,7 +177,7 @@ async fn missing_source_file_is_a_clear_permanent_error() {
 #[tokio::test]
 async fn large_file_goes_up_as_multipart_upload() {
     let dir = setup();
-    let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
+    let server = serve(&dir).await;
     // 5 MiB is the smallest part S3 (and s3s-fs) accepts: 12 MiB + 3 bytes makes three parts.
     let sink = sink(multipart(server.addr));
     let content = pattern(12 * MIB + 3, 11);
@@ -261,7 +253,7 @@ async fn server_down_is_retryable_and_recovers_on_restart() {
 #[tokio::test]
 async fn wrong_credentials_are_not_retryable() {
     let dir = setup();
-    let server = TestS3::start(&dir.path().join("store"), "127.0.0.1:0".parse().unwrap()).await;
+    let server = serve(&dir).await;
     let bad = S3Sink::with_static_credentials(config(server.addr), ACCESS_KEY, "wrong").unwrap();
     let err = bad
         .put_bytes("s/k", Bytes::from_static(b"x"))

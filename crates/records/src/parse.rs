@@ -23,6 +23,17 @@ pub struct ParseError {
     pub message: String,
 }
 
+impl ParseError {
+    /// The error `message` for `record` (0: a CSV header) starting at `line`.
+    pub(crate) fn new(line: u64, record: u64, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line,
+            record,
+            message: message.into(),
+        }
+    }
+}
+
 struct RecordLabel(u64);
 
 impl std::fmt::Display for RecordLabel {

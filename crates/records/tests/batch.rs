@@ -16,16 +16,21 @@ fn entries(batch: Batch) -> Vec<String> {
         .collect()
 }
 
+/// [`fill_batch`] with `content` named `filename`.
+fn fill(
+    batch: &mut Batch,
+    filename: &str,
+    content: &[u8],
+    format: Format,
+) -> Result<u64, records::ParseError> {
+    fill_batch(batch, &[("filename", filename)], content, format)
+}
+
 #[test]
 fn each_content_is_one_group_with_its_attributes() {
     let mut batch = Batch::new(chrono::Utc::now());
-    let n = fill_batch(
-        &mut batch,
-        &[("filename", "a.csv")],
-        b"id,name\n1,Ada\n2,Grace\n",
-        Format::Csv,
-    )
-    .unwrap();
+    let csv = b"id,name\n1,Ada\n2,Grace\n";
+    let n = fill(&mut batch, "a.csv", csv, Format::Csv).unwrap();
     assert_eq!(n, 2);
     let attrs = vec![("filename".to_owned(), "b.ndjson".to_owned())];
     assert_eq!(
@@ -49,13 +54,7 @@ fn each_content_is_one_group_with_its_attributes() {
 fn empty_content_adds_no_group() {
     let mut batch = Batch::new(chrono::Utc::now());
     assert_eq!(
-        fill_batch(
-            &mut batch,
-            &[("filename", "empty.json")],
-            b"  \n",
-            Format::Json
-        )
-        .unwrap(),
+        fill(&mut batch, "empty.json", b"  \n", Format::Json).unwrap(),
         0
     );
     assert_eq!(batch.records(), 0);
@@ -65,13 +64,8 @@ fn empty_content_adds_no_group() {
 #[test]
 fn the_error_names_the_line_of_the_bad_record() {
     let mut batch = Batch::new(chrono::Utc::now());
-    let err = fill_batch(
-        &mut batch,
-        &[("filename", "bad.ndjson")],
-        b"{\"id\":1}\n{\"id\":2}\n{\"id\":3,]\n",
-        Format::Ndjson,
-    )
-    .unwrap_err();
+    let bad = b"{\"id\":1}\n{\"id\":2}\n{\"id\":3,]\n";
+    let err = fill(&mut batch, "bad.ndjson", bad, Format::Ndjson).unwrap_err();
     assert_eq!((err.line, err.record), (3, 3));
     assert!(err.to_string().starts_with("line 3 (record 3): "), "{err}");
 }

@@ -26,8 +26,8 @@ const ACCEPT_VALUE: &str = "application/flowfile-v3,application/flowfile-v2,*/*;
 pub(crate) fn routes(state: AppState) -> Router {
     let base = format!("/{}", state.config.base_path.trim_matches('/'));
     Router::new()
-        .route(&base, post(post_default).head(head))
-        .route(&format!("{base}/{{stream}}"), post(post_stream).head(head))
+        .route(&base, post(post_records).head(head))
+        .route(&format!("{base}/{{stream}}"), post(post_records).head(head))
         .route(
             &format!("{base}/holds/{{id}}"),
             axum::routing::delete(confirm_hold),
@@ -81,30 +81,25 @@ async fn head(State(state): State<AppState>, headers: HeaderMap) -> Response {
     resp
 }
 
-async fn post_default(
+/// A POST to the base path or to `{base}/{stream}`: the stream named in the path, else by
+/// the stream header, else the default one.
+async fn post_records(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    path: Option<Path<String>>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     // A header that is not text still names a stream (one that cannot exist, so a 404),
     // rather than silently sending the records to the default stream.
-    let stream = headers
-        .get(STREAM_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let stream = match path {
+        Some(Path(stream)) => Some(stream),
+        None => headers
+            .get(STREAM_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    };
     respond(receive(&state, stream, peer, &uri, &headers, body).await)
-}
-
-async fn post_stream(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(stream): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    respond(receive(&state, Some(stream), peer, &uri, &headers, body).await)
 }
 
 fn respond(r: Result<Response, ApiError>) -> Response {

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Reply, TestServer, records, send};
+use common::{JSON, Reply, TestServer, post_as, records, send};
+use flowfile::Version;
 use landing::StreamConfig;
 use regex::Regex;
 use serde_json::json;
@@ -82,13 +83,15 @@ async fn matching_headers_become_attributes_but_never_credentials() {
         setup.server.headers_as_attributes = Some(Regex::new("^x-(trace-id|tenant)$").unwrap());
     })
     .await;
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/json")
-            .header("x-trace-id", "abc-123")
-            .header("x-tenant", "acme")
-            .header("x-other", "not me")
-            .body(r#"{"id":1}"#),
+    let r = post_as(
+        &s,
+        JSON,
+        &[
+            ("x-trace-id", "abc-123"),
+            ("x-tenant", "acme"),
+            ("x-other", "not me"),
+        ],
+        r#"{"id":1}"#,
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -104,13 +107,7 @@ async fn matching_headers_become_attributes_but_never_credentials() {
         br#"{"id":2}"#,
         &mut pkg,
     );
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/flowfile-v3")
-            .header("x-tenant", "from-header")
-            .body(pkg),
-    )
-    .await;
+    let r = post_as(&s, Version::V3.mime(), &[("x-tenant", "from-header")], pkg).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let landed = s.landed().await;

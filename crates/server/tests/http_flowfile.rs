@@ -7,17 +7,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Landed, Reply, TestServer, fixture, gzip, is_uuid_v4, package, send};
+use common::{JSON, Landed, Reply, TestServer, fixture, gzip, is_uuid_v4, package, post_as, send};
 use flowfile::Version;
 use serde_json::{Value, json};
 
 async fn post_package(s: &TestServer, version: Version, body: Vec<u8>) -> Reply {
-    send(
-        s.post("/contentListener")
-            .header("content-type", version.mime())
-            .body(body),
-    )
-    .await
+    post_as(s, version.mime(), &[], body).await
 }
 
 /// The landed lines whose seq falls in the answer's range, for one stream.
@@ -148,22 +143,16 @@ async fn v2_package_and_filename_header_override() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((1, 3)));
     // The `filename` request header replaces every FlowFile's filename (ListenHTTPServlet).
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/flowfile-v2")
-            .header("filename", "batch-0007.json")
-            .body(body),
+    let r = post_as(
+        &s,
+        Version::V2.mime(),
+        &[("filename", "batch-0007.json")],
+        body,
     )
     .await;
     assert_eq!(r.seqs(), Some((4, 6)), "{}", r.text);
     // And a raw body's generated filename.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/json")
-            .header("filename", "raw.json")
-            .body("{\"id\":9}"),
-    )
-    .await;
+    let r = post_as(&s, JSON, &[("filename", "raw.json")], "{\"id\":9}").await;
     assert_eq!(r.seqs(), Some((7, 7)), "{}", r.text);
 
     let landed = s.landed().await;
@@ -312,11 +301,11 @@ async fn every_invalid_fixture_is_refused_and_lands_nothing() {
             r.text
         );
         // Also when gzipped the way PostHTTP does it.
-        let r = send(
-            s.post("/contentListener")
-                .header("content-type", version.mime())
-                .header("flowfile-gzipped", "true")
-                .body(gzip(&fixture(file))),
+        let r = post_as(
+            &s,
+            version.mime(),
+            &[("flowfile-gzipped", "true")],
+            gzip(&fixture(file)),
         )
         .await;
         assert_eq!(r.status, 400, "{file} gzipped: {}", r.text);
@@ -382,10 +371,11 @@ async fn packages_arrive_in_tiny_chunks_and_gzipped() {
     );
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(997).map(|c| Ok(c.to_vec())).collect();
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/flowfile-v3")
-            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks))),
+    let r = post_as(
+        &s,
+        Version::V3.mime(),
+        &[],
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks)),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer, records, send};
+use common::{NDJSON, Reply, TestServer, post_as, records, send};
 use serde_json::json;
 
 async fn post_hold(s: &TestServer, path: &str, body: &str) -> Reply {
@@ -141,11 +141,11 @@ async fn a_hold_is_only_made_for_a_valid_request() {
     let r = post_hold(&s, "/contentListener/nope", "{\"id\":1}\n").await;
     assert_eq!(r.status, 404, "{}", r.text);
     // Without the header (or with it false), the POST is committed at once.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("x-prefer-acknowledge-uri", "false")
-            .body("{\"id\":5}\n"),
+    let r = post_as(
+        &s,
+        NDJSON,
+        &[("x-prefer-acknowledge-uri", "false")],
+        "{\"id\":5}\n",
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -168,10 +168,11 @@ async fn a_delete_refused_for_a_full_spool_can_be_retried() {
     // Fill the spool while the sink is down.
     let mut acked = Vec::new();
     for i in 1..200u64 {
-        let r = send(
-            s.post("/contentListener")
-                .header("content-type", "application/x-ndjson")
-                .body(format!("{{\"id\":{i}}}\n{{\"id\":{}}}\n", i + 1000)),
+        let r = post_as(
+            &s,
+            NDJSON,
+            &[],
+            format!("{{\"id\":{i}}}\n{{\"id\":{}}}\n", i + 1000),
         )
         .await;
         if r.status == 503 {

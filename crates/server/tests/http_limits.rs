@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer, client, gzip, package, send};
+use common::{NDJSON, Reply, TestServer, client, gzip, package, post_as, send};
 use flowfile::Version;
 use landing::StreamConfig;
 use serde_json::json;
@@ -19,12 +19,7 @@ fn ndjson(ids: impl IntoIterator<Item = u64>) -> String {
 }
 
 async fn post_ndjson(s: &TestServer, body: impl Into<reqwest::Body>) -> Reply {
-    send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .body(body),
-    )
-    .await
+    post_as(s, NDJSON, &[], body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,21 +45,15 @@ async fn over_size_bodies_are_413_and_land_nothing() {
     let bomb_plain = "{\"id\":1}\n".repeat(200_000);
     let bomb = gzip(bomb_plain.as_bytes());
     assert!((bomb.len() as u64) < 10 * limit && bomb_plain.len() as u64 > 1000 * limit);
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("content-encoding", "gzip")
-            .body(bomb),
-    )
-    .await;
+    let r = post_as(&s, NDJSON, &[("content-encoding", "gzip")], bomb).await;
     assert_eq!(r.status, 413, "{}", r.text);
     let small_gzip_of_big_body = gzip(over.as_bytes());
     assert!((small_gzip_of_big_body.len() as u64) < limit);
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/x-ndjson")
-            .header("flowfile-gzipped", "true")
-            .body(small_gzip_of_big_body),
+    let r = post_as(
+        &s,
+        NDJSON,
+        &[("flowfile-gzipped", "true")],
+        small_gzip_of_big_body,
     )
     .await;
     assert_eq!(r.status, 413, "{}", r.text);
@@ -73,12 +62,7 @@ async fn over_size_bodies_are_413_and_land_nothing() {
         Version::V3,
         &[(&[("filename", "big.json")], over.as_bytes())],
     );
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/flowfile-v3")
-            .body(pkg),
-    )
-    .await;
+    let r = post_as(&s, Version::V3.mime(), &[], pkg).await;
     assert_eq!(r.status, 413, "{}", r.text);
     assert!(s.landed().await.is_empty());
 

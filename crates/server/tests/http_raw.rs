@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{Reply, TestServer, gzip, is_uuid_v4, records, send};
+use common::{JSON, Reply, TestServer, gzip, is_uuid_v4, post_as, records, send};
 use records::Format;
 use serde_json::json;
 
@@ -33,11 +33,11 @@ async fn post_encoded(
     encoding: &str,
     body: impl Into<Vec<u8>>,
 ) -> Reply {
-    send(
-        s.post("/contentListener")
-            .header("content-type", content_type)
-            .header("content-encoding", encoding)
-            .body(body.into()),
+    post_as(
+        s,
+        content_type,
+        &[("content-encoding", encoding)],
+        body.into(),
     )
     .await
 }
@@ -274,11 +274,11 @@ async fn gzip_bodies_are_decompressed() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((1, 2)));
     // NiFi's own header, as PostHTTP sends it.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/json")
-            .header("flowfile-gzipped", "true")
-            .body(gzip(b"[{\"id\":3}]")),
+    let r = post_as(
+        &s,
+        JSON,
+        &[("flowfile-gzipped", "true")],
+        gzip(b"[{\"id\":3}]"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -289,12 +289,7 @@ async fn gzip_bodies_are_decompressed() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((4, 5)));
     // Without the header, gzip bytes are not JSON.
-    let r = send(
-        s.post("/contentListener")
-            .header("content-type", "application/json")
-            .body(gzip(b"{\"id\":99}")),
-    )
-    .await;
+    let r = post_as(&s, JSON, &[], gzip(b"{\"id\":99}")).await;
     assert_eq!(r.status, 400, "{}", r.text);
 
     let landed = s.landed().await;

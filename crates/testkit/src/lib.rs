@@ -19,6 +19,8 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub mod keys;
+
 pub const S3_ACCESS_KEY: &str = "snowstream-test";
 pub const S3_SECRET_KEY: &str = "snowstream-test-secret";
 

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Event, land};
@@ -22,15 +20,6 @@ use warehouse::{TableSpec, Warehouse};
 
 const PIPE: &str = "DB.RAW.CUSTOMERS_PIPE";
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in STANDARD.encode(der).as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap());
-        out.push('\n');
-    }
-    out + &format!("-----END {label}-----\n")
-}
-
 /// A user key: private PKCS#8 PEM, public SPKI PEM, fingerprint.
 struct Key {
     private: String,
@@ -39,13 +28,14 @@ struct Key {
 }
 
 fn new_key() -> Key {
-    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let p8 = AsDer::<Pkcs8V1Der>::as_der(&pair).unwrap();
-    let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key()).unwrap();
+    let key = testkit::keys::rsa_key();
     Key {
-        private: pem("PRIVATE KEY", p8.as_ref()),
-        public: pem("PUBLIC KEY", spki.as_ref()),
-        fingerprint: format!("SHA256:{}", STANDARD.encode(Sha256::digest(spki.as_ref()))),
+        fingerprint: format!(
+            "SHA256:{}",
+            STANDARD.encode(Sha256::digest(&key.public_der))
+        ),
+        private: key.private_pem,
+        public: key.public_pem,
     }
 }
 
@@ -56,7 +46,11 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn sign(key: &Key, claims: Value) -> String {
+/// A token signed with `key` for `user` (`ACCOUNT.USER`), its issuer naming the public key
+/// `fingerprint`, issued at `iat` and expiring at `exp`.
+fn sign(key: &Key, user: &str, fingerprint: &str, iat: u64, exp: u64) -> String {
+    let claims =
+        json!({"iss": format!("{user}.{fingerprint}"), "sub": user, "iat": iat, "exp": exp});
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &claims,
@@ -67,11 +61,7 @@ fn sign(key: &Key, claims: Value) -> String {
 
 fn good_token(key: &Key) -> String {
     let t = now();
-    sign(
-        key,
-        json!({"iss": format!("MYACCT.LOADER.{}", key.fingerprint), "sub": "MYACCT.LOADER",
-               "iat": t, "exp": t + 3540}),
-    )
+    sign(key, "MYACCT.LOADER", &key.fingerprint, t, t + 3540)
 }
 
 struct Server {
@@ -259,49 +249,22 @@ async fn bad_tokens_get_snowflakes_401_and_load_nothing() {
         &land(&landing, "ss-1", 1, &[Event::new(1, "Ann", 1, "I")], false),
     );
     let t = now();
-    let iss = format!("MYACCT.LOADER.{}", key.fingerprint);
+    let (loader, fp) = ("MYACCT.LOADER", key.fingerprint.as_str());
     let cases = [
         (
             "signed by another key",
-            sign(
-                &other,
-                json!({"iss": iss, "sub": "MYACCT.LOADER", "iat": t, "exp": t + 600}),
-            ),
+            sign(&other, loader, fp, t, t + 600),
         ),
         (
             "another key's fingerprint",
-            sign(
-                &key,
-                json!({"iss": format!("MYACCT.LOADER.{}", other.fingerprint), "sub": "MYACCT.LOADER", "iat": t, "exp": t + 600}),
-            ),
+            sign(&key, loader, &other.fingerprint, t, t + 600),
         ),
-        (
-            "expired",
-            sign(
-                &key,
-                json!({"iss": iss, "sub": "MYACCT.LOADER", "iat": t - 7200, "exp": t - 3700}),
-            ),
-        ),
-        (
-            "lifetime over an hour",
-            sign(
-                &key,
-                json!({"iss": iss, "sub": "MYACCT.LOADER", "iat": t, "exp": t + 7200}),
-            ),
-        ),
-        (
-            "other user",
-            sign(
-                &key,
-                json!({"iss": format!("MYACCT.OTHER.{}", key.fingerprint), "sub": "MYACCT.OTHER", "iat": t, "exp": t + 600}),
-            ),
-        ),
+        ("expired", sign(&key, loader, fp, t - 7200, t - 3700)),
+        ("lifetime over an hour", sign(&key, loader, fp, t, t + 7200)),
+        ("other user", sign(&key, "MYACCT.OTHER", fp, t, t + 600)),
         (
             "lower case subject",
-            sign(
-                &key,
-                json!({"iss": format!("myacct.loader.{}", key.fingerprint), "sub": "myacct.loader", "iat": t, "exp": t + 600}),
-            ),
+            sign(&key, "myacct.loader", fp, t, t + 600),
         ),
         ("not a JWT", "abc.def.ghi".to_owned()),
     ];

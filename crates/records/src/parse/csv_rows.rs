@@ -49,11 +49,11 @@ pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u
         .unwrap_or(usize::MAX)
         .min(content.len());
     if ends_inside_quotes(&content[start..]) {
-        return Err(ParseError {
+        return Err(ParseError::new(
             line,
-            record: count,
-            message: "a quoted CSV field is not closed before the end of the content".to_owned(),
-        });
+            count,
+            "a quoted CSV field is not closed before the end of the content",
+        ));
     }
     Ok(count)
 }
@@ -93,11 +93,7 @@ fn ends_inside_quotes(tail: &[u8]) -> bool {
 /// The header names as JSON string literals; empty or repeated names are refused.
 fn header_keys(header: &csv::StringRecord) -> Result<Vec<Vec<u8>>, ParseError> {
     let line = header.position().map_or(1, |p| p.line());
-    let error = |message: String| ParseError {
-        line,
-        record: 0,
-        message,
-    };
+    let error = |message: String| ParseError::new(line, 0, message);
     let mut seen = HashSet::new();
     let mut keys = Vec::with_capacity(header.len());
     for (i, name) in header.iter().enumerate() {
@@ -125,11 +121,7 @@ fn csv_error(err: &csv::Error, record: u64) -> ParseError {
         }
         _ => format!("invalid CSV: {err}"),
     };
-    ParseError {
-        line,
-        record,
-        message,
-    }
+    ParseError::new(line, record, message)
 }
 
 #[cfg(test)]

@@ -59,11 +59,11 @@ pub(super) fn parse_ndjson(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Resul
         if line[0] != b'{' {
             // Say what it is when it is valid JSON; otherwise report the syntax error.
             return Err(match serde_json::from_slice::<&RawValue>(line) {
-                Ok(_) => ParseError {
-                    line: line_no,
+                Ok(_) => ParseError::new(
+                    line_no,
                     record,
-                    message: format!("expected a JSON object, found {}", kind_of(line)),
-                },
+                    format!("expected a JSON object, found {}", kind_of(line)),
+                ),
                 Err(e) => syntax_error(&e, line_no, record),
             });
         }
@@ -132,11 +132,11 @@ fn offset_in(content: &[u8], part: &[u8]) -> usize {
 }
 
 fn not_an_object(content: &[u8], raw: &[u8], record: u64, place: &str) -> ParseError {
-    ParseError {
-        line: line_at(content, offset_in(content, raw)),
+    ParseError::new(
+        line_at(content, offset_in(content, raw)),
         record,
-        message: format!("expected a JSON object{place}, found {}", kind_of(raw)),
-    }
+        format!("expected a JSON object{place}, found {}", kind_of(raw)),
+    )
 }
 
 fn kind_of(raw: &[u8]) -> &'static str {
@@ -162,11 +162,7 @@ fn syntax_error(err: &serde_json::Error, line: u64, record: u64) -> ParseError {
     } else {
         format!("invalid JSON: {text}")
     };
-    ParseError {
-        line,
-        record,
-        message,
-    }
+    ParseError::new(line, record, message)
 }
 
 #[cfg(test)]

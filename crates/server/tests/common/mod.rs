@@ -274,3 +274,24 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub fn is_uuid_v4(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 4)
 }
+
+/// Posts `body` to /contentListener as `content_type`, with the extra `headers`.
+pub async fn post_as(
+    s: &TestServer,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    let mut req = s
+        .post("/contentListener")
+        .header("content-type", content_type);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    send(req.body(body)).await
+}
+
+/// The JSON content type.
+pub const JSON: &str = "application/json";
+/// The NDJSON content type.
+pub const NDJSON: &str = "application/x-ndjson";

@@ -2,12 +2,45 @@
 //! [`snowpipe::Verifier`] accepts (else Snowflake's `401` with code `390144`), for the served
 //! pipe name (else `404`).
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::{PipeService, error};
+use super::{PipeService, RequestQuery, error};
+
+/// A query-only request the pipe admitted: its pipe name and query are extracted (in that
+/// order, a malformed one refused as axum refuses it), then [`admit`] checks the token.
+pub(super) struct Admitted {
+    pub(super) svc: Arc<PipeService>,
+    pub(super) pipe: String,
+    pub(super) q: RequestQuery,
+}
+
+impl FromRequestParts<Arc<PipeService>> for Admitted {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        svc: &Arc<PipeService>,
+    ) -> Result<Self, Response> {
+        let Path(pipe) = Path::<String>::from_request_parts(parts, svc)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(q) = Query::<RequestQuery>::from_request_parts(parts, svc)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        admit(svc, &parts.headers, &pipe).map_err(|r| *r)?;
+        Ok(Admitted {
+            svc: svc.clone(),
+            pipe,
+            q,
+        })
+    }
+}
 
 /// Checks the token and the pipe name; the error response when refused.
 pub(super) fn admit(

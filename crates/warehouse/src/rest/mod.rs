@@ -21,6 +21,8 @@
 mod auth;
 mod load;
 
+use auth::Admitted;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -101,6 +103,30 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, axum::Json(ErrorBody::new(code, message))).into_response()
 }
 
+/// Snowflake's `400` answer.
+fn bad_request(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "400", message.into())
+}
+
+/// Snowflake's `500` answer.
+fn internal_error(message: impl ToString) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "500",
+        message.to_string(),
+    )
+}
+
+/// Runs `f` on the pipe's state off the async workers (the lock may be held by a long
+/// insertFiles load).
+async fn on_state<T: Send + 'static>(
+    svc: &Arc<PipeService>,
+    f: impl FnOnce(&mut load::PipeState) -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let svc = svc.clone();
+    tokio::task::spawn_blocking(move || f(&mut svc.state.lock().expect("lock"))).await
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RequestQuery {
@@ -135,35 +161,22 @@ async fn insert_files(
         match serde_json::from_slice::<InsertRequest>(&body) {
             Ok(b) => b.files.into_iter().map(|f| f.path).collect(),
             Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "400",
-                    format!("the body must be {{\"files\":[{{\"path\":\"…\"}}]}}: {e}"),
-                );
+                return bad_request(format!(
+                    "the body must be {{\"files\":[{{\"path\":\"…\"}}]}}: {e}"
+                ));
             }
         }
     };
     if paths.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "400",
-            "the request names no files".into(),
-        );
+        return bad_request("the request names no files");
     }
     if paths.len() > MAX_FILES_PER_CALL {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "400",
-            format!(
-                "{} files in one request; at most {MAX_FILES_PER_CALL} are allowed",
-                paths.len()
-            ),
-        );
+        return bad_request(format!(
+            "{} files in one request; at most {MAX_FILES_PER_CALL} are allowed",
+            paths.len()
+        ));
     }
-    let svc2 = svc.clone();
-    let loaded =
-        tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").insert_files(&paths))
-            .await;
+    let loaded = on_state(&svc, move |state| state.insert_files(&paths)).await;
     match loaded {
         Ok(Ok(())) => axum::Json(InsertResponse {
             request_id: q.request_id.unwrap_or_default(),
@@ -172,40 +185,23 @@ async fn insert_files(
         .into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "pipe load failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string())
+            internal_error(e)
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
+        Err(e) => internal_error(e),
     }
 }
 
-async fn insert_report(
-    State(svc): State<Arc<PipeService>>,
-    Path(pipe): Path<String>,
-    Query(q): Query<RequestQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
-        return *r;
-    }
+async fn insert_report(Admitted { svc, pipe, q }: Admitted) -> Response {
     let mark = match q.begin_mark.as_deref().map(str::parse::<u64>).transpose() {
         Ok(m) => m,
         Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "400",
-                "beginMark must be a value returned as nextBeginMark".into(),
-            );
+            return bad_request("beginMark must be a value returned as nextBeginMark");
         }
     };
-    // The lock may be held by a long insertFiles load: wait for it off the async workers.
-    let svc2 = svc.clone();
-    let (files, next) =
-        match tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").report(mark))
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "500", e.to_string()),
-        };
+    let (files, next) = match on_state(&svc, move |state| state.report(mark)).await {
+        Ok(v) => v,
+        Err(e) => return internal_error(e),
+    };
     axum::Json(InsertReport {
         pipe,
         complete_result: true,
@@ -220,29 +216,15 @@ fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, Box<Response>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
-            Box::new(error(
-                StatusCode::BAD_REQUEST,
-                "400",
-                format!("{name} {s:?} is not an ISO-8601 time: {e}"),
-            ))
+            Box::new(bad_request(format!(
+                "{name} {s:?} is not an ISO-8601 time: {e}"
+            )))
         })
 }
 
-async fn load_history_scan(
-    State(svc): State<Arc<PipeService>>,
-    Path(pipe): Path<String>,
-    Query(q): Query<RequestQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = auth::admit(&svc, &headers, &pipe) {
-        return *r;
-    }
+async fn load_history_scan(Admitted { svc, pipe, q }: Admitted) -> Response {
     let Some(start) = q.start_time_inclusive.as_deref() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "400",
-            "startTimeInclusive is required".into(),
-        );
+        return bad_request("startTimeInclusive is required");
     };
     let start = match parse_time("startTimeInclusive", start) {
         Ok(t) => t,
@@ -256,12 +238,10 @@ async fn load_history_scan(
         None => Utc::now(),
     };
     let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let svc2 = svc.clone();
-    let result =
-        tokio::task::spawn_blocking(move || svc2.state.lock().expect("lock").history(start, end))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+    let result = on_state(&svc, move |state| state.history(start, end))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
     match result {
         Ok((files, complete)) => {
             let inserted: Vec<&str> = files
@@ -280,6 +260,6 @@ async fn load_history_scan(
             };
             axum::Json(body).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "500", e),
+        Err(e) => internal_error(e),
     }
 }

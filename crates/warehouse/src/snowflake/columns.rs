@@ -49,6 +49,31 @@ pub(super) fn key_cols(spec: &TableSpec) -> Vec<String> {
     spec.key.iter().map(|k| k.to_ascii_uppercase()).collect()
 }
 
+/// The typed rows of `source` with a key and an event time, one per `partition` (the first
+/// by `order`): a `SELECT` whose lines after the first are indented by `indent`.
+pub(super) fn one_row_per(
+    spec: &TableSpec,
+    source: &str,
+    partition: &str,
+    order: &str,
+    indent: usize,
+) -> String {
+    [
+        "SELECT *".to_owned(),
+        "FROM (".to_owned(),
+        "    SELECT".to_owned(),
+        format!("        {}", typed_select(spec, indent + 8)),
+        format!("    FROM {source} AS s"),
+        ") AS typed".to_owned(),
+        format!("WHERE {}", not_null_filter(spec)),
+        "QUALIFY ROW_NUMBER() OVER (".to_owned(),
+        format!("    PARTITION BY {partition}"),
+        format!("    ORDER BY {order}"),
+        ") = 1".to_owned(),
+    ]
+    .join(&format!("\n{}", " ".repeat(indent)))
+}
+
 pub(super) fn not_null_filter(spec: &TableSpec) -> String {
     key_cols(spec)
         .into_iter()

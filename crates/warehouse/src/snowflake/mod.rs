@@ -108,6 +108,36 @@ impl Names {
     }
 }
 
+/// The numbered scripts but the teardown, in the order to run them: file name and what the
+/// script makes.
+const STEPS: [(&str, &str); 7] = [
+    (
+        "01_setup.sql",
+        "database, schemas, warehouse, roles and grants.",
+    ),
+    (
+        "02_stage.sql",
+        "storage integration, file format and external stage.",
+    ),
+    (
+        "03_raw_table_and_pipe.sql",
+        "raw table and the auto-ingest pipe that fills it.",
+    ),
+    (
+        "04_streams.sql",
+        "append-only streams on the raw table, one per task.",
+    ),
+    (
+        "05_scd1_latest.sql",
+        "SCD1 latest table and the task that maintains it.",
+    ),
+    (
+        "06_scd2_history.sql",
+        "SCD2 history table and the task that maintains it.",
+    ),
+    ("07_monitoring.sql", "monitoring queries (run any time)."),
+];
+
 /// Renders the numbered scripts: `(file name, SQL)` in the order to run them.
 pub fn render(spec: &TableSpec, o: &RenderOptions) -> Vec<(String, String)> {
     let n = Names::new(spec, o);
@@ -119,59 +149,29 @@ pub fn render(spec: &TableSpec, o: &RenderOptions) -> Vec<(String, String)> {
             spec.name, spec.stream
         )
     };
-    vec![
-        (
-            "01_setup.sql".into(),
-            header(
-                "Step 1 of 7",
-                "database, schemas, warehouse, roles and grants.",
-            ) + &setup::setup(&n, o),
-        ),
-        (
-            "02_stage.sql".into(),
-            header(
-                "Step 2 of 7",
-                "storage integration, file format and external stage.",
-            ) + &setup::stage(spec, &n, o),
-        ),
-        (
-            "03_raw_table_and_pipe.sql".into(),
-            header(
-                "Step 3 of 7",
-                "raw table and the auto-ingest pipe that fills it.",
-            ) + &pipe::raw_and_pipe(spec, &n, o),
-        ),
-        (
-            "04_streams.sql".into(),
-            header(
-                "Step 4 of 7",
-                "append-only streams on the raw table, one per task.",
-            ) + &pipe::streams(&n, o),
-        ),
-        (
-            "05_scd1_latest.sql".into(),
-            header(
-                "Step 5 of 7",
-                "SCD1 latest table and the task that maintains it.",
-            ) + &scd1::scd1(spec, &n, o),
-        ),
-        (
-            "06_scd2_history.sql".into(),
-            header(
-                "Step 6 of 7",
-                "SCD2 history table and the task that maintains it.",
-            ) + &scd2::scd2(spec, &n, o),
-        ),
-        (
-            "07_monitoring.sql".into(),
-            header("Step 7 of 7", "monitoring queries (run any time).")
-                + &monitoring::monitoring(spec, &n, o),
-        ),
-        (
-            "99_teardown.sql".into(),
-            header("Teardown", "drops everything above. DESTROYS DATA.") + &setup::teardown(&n, o),
-        ),
-    ]
+    let bodies: [String; STEPS.len()] = [
+        setup::setup(&n, o),
+        setup::stage(spec, &n, o),
+        pipe::raw_and_pipe(spec, &n, o),
+        pipe::streams(&n, o),
+        scd1::scd1(spec, &n, o),
+        scd2::scd2(spec, &n, o),
+        monitoring::monitoring(spec, &n, o),
+    ];
+    let mut scripts: Vec<(String, String)> = STEPS
+        .iter()
+        .zip(bodies)
+        .enumerate()
+        .map(|(i, ((file, what), sql))| {
+            let step = format!("Step {} of {}", i + 1, STEPS.len());
+            ((*file).to_owned(), header(&step, what) + &sql)
+        })
+        .collect();
+    scripts.push((
+        "99_teardown.sql".into(),
+        header("Teardown", "drops everything above. DESTROYS DATA.") + &setup::teardown(&n, o),
+    ));
+    scripts
 }
 
 /// Writes the rendered scripts into `dir` (created if needed); returns the paths.

@@ -1,6 +1,6 @@
 //! The SCD1 latest table, its `MERGE` and the task that runs it (step 5).
 
-use super::columns::{col, column_ddl, join_on, key_cols, not_null_filter, task, typed_select};
+use super::columns::{col, column_ddl, join_on, key_cols, one_row_per, task};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -27,17 +27,7 @@ USING (
     -- Newest version per key in this batch: event time, then file name, then row
     -- number (later wins). One source row per key, so the MERGE never hits
     -- \"Duplicate row detected during DML action\".
-    SELECT *
-    FROM (
-        SELECT
-            {typed}
-        FROM {source} AS s
-    ) AS typed
-    WHERE {not_null}
-    QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY {keys}
-        ORDER BY {et} DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC
-    ) = 1
+    {newest}
 ) AS s
 ON {on}
 -- Only a strictly newer version is applied: duplicates, replays and late older versions
@@ -47,8 +37,13 @@ WHEN MATCHED AND s.{et} > t.{et} THEN UPDATE SET
 WHEN NOT MATCHED THEN INSERT ({cols}, IS_DELETED)
     VALUES ({values})",
         latest = n.latest,
-        typed = typed_select(spec, 12),
-        not_null = not_null_filter(spec),
+        newest = one_row_per(
+            spec,
+            source,
+            &keys,
+            &format!("{et} DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC"),
+            4
+        ),
         on = join_on(spec, "t", "s"),
         updates = updates.join(",\n    "),
         cols = cols.join(", "),

@@ -1,6 +1,6 @@
 //! The SCD2 history table, its `MERGE` and the task that runs it (step 6).
 
-use super::columns::{col, column_ddl, join_on, key_cols, not_null_filter, task, typed_select};
+use super::columns::{col, column_ddl, join_on, key_cols, one_row_per, task};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -25,17 +25,7 @@ USING (
     WITH incoming AS (
         -- Distinct versions in this batch: exact duplicates (same key and {et})
         -- collapse to one row, the latest by file name and row number.
-        SELECT *
-        FROM (
-            SELECT
-                {typed}
-            FROM {source} AS s
-        ) AS typed
-        WHERE {not_null}
-        QUALIFY ROW_NUMBER() OVER (
-            PARTITION BY {keys}, {et}
-            ORDER BY FILE_NAME DESC, FILE_ROW_NUMBER DESC
-        ) = 1
+        {distinct}
     ),
     versions AS (
         -- Every stored version of the keys in this batch...
@@ -66,8 +56,13 @@ WHEN MATCHED AND NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO) THEN UPDATE SET
 WHEN NOT MATCHED THEN INSERT ({cols}, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELETED)
     VALUES ({values}, s.VALID_FROM, s.VALID_TO, (s.VALID_TO IS NULL), s.IS_DELETED)",
         history = n.history,
-        typed = typed_select(spec, 16),
-        not_null = not_null_filter(spec),
+        distinct = one_row_per(
+            spec,
+            source,
+            &format!("{keys}, {et}"),
+            "FILE_NAME DESC, FILE_ROW_NUMBER DESC",
+            8
+        ),
         h_cols = prefixed("h"),
         i_cols = prefixed("i"),
         i_h = join_on(spec, "i", "h"),
