@@ -258,11 +258,13 @@ pub fn package(version: flowfile::Version, flowfiles: &[FlowFileSpec<'_>]) -> Ve
     out
 }
 
+/// NiFi-made FlowFile fixtures: `shared/` beside the checkout, or `$SNOWSTREAM_SHARED_DIR`
+/// (as the flowfile crate's fixture tests read them).
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/flowfile"
-    ))
+    let shared = std::env::var_os("SNOWSTREAM_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
+    shared.join("fixtures").join("flowfile")
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
