@@ -65,6 +65,11 @@ impl AppState {
     }
 }
 
+/// The health check alone (`GET /{base}/healthcheck`, `GET /healthcheck`), for a port of its own.
+pub fn health_router(state: AppState) -> axum::Router {
+    listen::health_routes(state)
+}
+
 /// The axum router of the ListenHTTP-compatible front door. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> axum::Router {

@@ -40,9 +40,23 @@ pub(crate) fn routes(state: AppState) -> Router {
             &format!("{base}/{{stream}}/holds/{{id}}"),
             axum::routing::delete(confirm_stream_hold),
         )
+        // ListenHTTP serves its HealthCheckServlet (`@Path("/healthcheck")`) under the base
+        // path: `"/" + basePath + path.value()` (ListenHTTP.java, createHttpServerFromService).
+        .route(&format!("{base}/healthcheck"), get(healthcheck))
         .route("/healthcheck", get(healthcheck))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Only the health check, at `/{base}/healthcheck` and `/healthcheck`: what ListenHTTP's
+/// *Listening Port for health check requests* connector is for (a load balancer or NiFi
+/// probing liveness without reaching the data endpoints).
+pub(crate) fn health_routes(state: AppState) -> Router {
+    let base = format!("/{}", state.config.base_path.trim_matches('/'));
+    Router::new()
+        .route(&format!("{base}/healthcheck"), get(healthcheck))
+        .route("/healthcheck", get(healthcheck))
         .with_state(state)
 }
 

@@ -82,6 +82,10 @@ impl Builder {
                 .context("starting the spool")?,
         );
         let state = server::AppState::new(landing.clone(), settings.server.clone(), render);
+        let health = match settings.listener.health_check_listen {
+            Some(addr) => Some(serve_health(addr, server::health_router(state.clone())).await?),
+            None => None,
+        };
         let timeouts = &settings.listener;
         let app = server::router(state)
             .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
@@ -129,6 +133,7 @@ impl Builder {
         let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
         Ok(Running {
             addr,
+            health,
             s3,
             landing,
             stop: handle,
@@ -141,6 +146,8 @@ impl Builder {
 /// A running snowstream.
 pub struct Running {
     addr: SocketAddr,
+    /// The health check's own listener, when configured: its address and task.
+    health: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
     s3: Option<server::s3::S3Server>,
     landing: Arc<landing::Landing>,
     stop: axum_server::Handle<SocketAddr>,
@@ -152,6 +159,9 @@ impl Drop for Running {
     /// Dropped without [`Running::stop`] (a test that ends, a panic): the receiver stops
     /// listening at once; the spool keeps what it acknowledged for the next start.
     fn drop(&mut self) {
+        if let Some((_, task)) = self.health.take() {
+            task.abort();
+        }
         if let Some(task) = self.task.take() {
             self.stop.shutdown();
             task.abort();
@@ -163,6 +173,11 @@ impl Running {
     /// Where the HTTP receiver listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the health check's own listener is, when it is on.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(|(a, _)| *a)
     }
 
     /// Where the S3 API front door listens, when it is on.
@@ -181,6 +196,9 @@ impl Running {
         if let Some(s3) = self.s3.take() {
             s3.stop().await;
         }
+        if let Some((_, task)) = self.health.take() {
+            task.abort();
+        }
         self.stop.graceful_shutdown(Some(DRAIN_REQUESTS));
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -195,6 +213,25 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// Serves the health check alone on `addr` (plain HTTP, no auth, like ListenHTTP's health
+/// check connector, which never asks for a client certificate).
+async fn serve_health(
+    addr: SocketAddr,
+    router: axum::Router,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (health check)"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(addr = %bound, "health check listening");
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "health check listener stopped");
+        }
+    });
+    Ok((bound, task))
 }
 
 /// Builds the configured sink.

@@ -41,6 +41,9 @@ settings! {
         /// PEM private key for --tls-cert.
         #[arg(long, env = "SNOWSTREAM_TLS_KEY")]
         tls_key: PathBuf,
+        /// Also answer the health check (only) on this address, e.g. 0.0.0.0:8081. [NiFi ListenHTTP: Listening Port for health check requests; default: off]
+        #[arg(long, env = "SNOWSTREAM_HEALTH_CHECK_LISTEN")]
+        health_check_listen: SocketAddr,
         /// Close a connection whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
         #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
         header_read_timeout: Dur = "30s",
