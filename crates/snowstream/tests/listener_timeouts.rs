@@ -1,5 +1,5 @@
-//! Stalled clients are closed by the HTTP receiver's timeouts, while a normal client is
-//! served meanwhile and nothing of a stalled request lands (issue 12: slow clients).
+//! Stalled clients are closed by the listeners' timeouts (HTTP receiver and S3 API), while a
+//! normal client is served meanwhile and nothing of a stalled request lands (issue 12).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,6 +29,10 @@ fn settings(dir: &std::path::Path) -> snowstream::Settings {
         "1s",
         "--body-read-timeout",
         "1s",
+        "--s3-listen",
+        "127.0.0.1:0",
+        "--s3-credentials",
+        "AK:SECRET",
     ])
     .args
     .resolve()
@@ -69,8 +73,9 @@ async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let running = App::start(settings(dir.path())).await.unwrap();
     let addr = running.addr();
+    let s3_addr = running.s3_addr().expect("S3 API on");
 
-    let (half_header, body_stall) = tokio::task::spawn_blocking(move || {
+    let (half_header, body_stall, s3_half_header) = tokio::task::spawn_blocking(move || {
         // Half a header, then nothing.
         let mut a = TcpStream::connect(addr).unwrap();
         a.write_all(b"POST /contentListener HTTP/1.1\r\nHost: t\r\n")
@@ -82,13 +87,18 @@ async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
               Content-Length: 1000000\r\n\r\n{",
         )
         .unwrap();
-        // A normal client is served while both stall.
+        // Half a header on the S3 API's listener too.
+        let mut c = TcpStream::connect(s3_addr).unwrap();
+        c.write_all(b"PUT /customers/a.json HTTP/1.1\r\nHost: t\r\n")
+            .unwrap();
+        // A normal client is served while all three stall.
         let ok = post(addr, "{\"id\":1}\n");
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         let limit = Duration::from_secs(10);
         let half = read_until_closed(a, limit);
         let stall = read_until_closed(b, limit);
-        (half, stall)
+        let s3_half = read_until_closed(c, limit);
+        (half, stall, s3_half)
     })
     .await
     .unwrap();
@@ -97,6 +107,11 @@ async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
         half_header.1 < Duration::from_secs(5),
         "half a header was held for {:?}",
         half_header.1
+    );
+    assert!(
+        s3_half_header.1 < Duration::from_secs(5),
+        "half a header was held by the S3 API for {:?}",
+        s3_half_header.1
     );
     assert!(
         body_stall.1 < Duration::from_secs(5),

@@ -97,6 +97,9 @@ pub struct S3Config {
     pub uploads_dir: PathBuf,
     /// Incomplete multipart uploads older than this are removed.
     pub upload_max_age: Duration,
+    /// A connection whose request headers are not complete this long after it opened (or
+    /// after its previous request) is closed.
+    pub header_read_timeout: Duration,
 }
 
 impl S3Config {
@@ -108,6 +111,7 @@ impl S3Config {
             routes: Vec::new(),
             uploads_dir: uploads_dir.into(),
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
@@ -100,15 +100,21 @@ pub fn service(
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets open requests finish
-/// (up to `grace`).
+/// (up to `grace`). A connection whose request headers are not complete within
+/// `header_read_timeout` (after it opened or after its previous request) is closed.
 pub async fn serve(
     listener: TcpListener,
     service: S3Service,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    header_read_timeout: Duration,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = ConnBuilder::new(TokioExecutor::new());
+    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Some(header_read_timeout));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -142,6 +148,7 @@ impl S3Server {
         config: S3Config,
         shared: crate::ServerConfig,
     ) -> Result<S3Server, S3SetupError> {
+        let header_read_timeout = config.header_read_timeout;
         let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
@@ -157,6 +164,7 @@ impl S3Server {
                 let _ = stopped.await;
             },
             Duration::from_secs(10),
+            header_read_timeout,
         ));
         Ok(S3Server { addr, stop, task })
     }

@@ -44,7 +44,7 @@ settings! {
         /// Also answer the health check (only) on this address, e.g. 0.0.0.0:8081. [NiFi ListenHTTP: Listening Port for health check requests; default: off]
         #[arg(long, env = "SNOWSTREAM_HEALTH_CHECK_LISTEN")]
         health_check_listen: SocketAddr,
-        /// Close a connection whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
+        /// Close a connection (HTTP receiver and S3 API) whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
         #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
         header_read_timeout: Dur = "30s",
         /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.

@@ -90,7 +90,7 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
         (None, None) => None,
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
-    let s3_front = s3_front(s3_api, &spool, &streams)?;
+    let s3_front = s3_front(s3_api, &spool, &streams, &listener)?;
     Ok(Settings {
         listener,
         tls,
@@ -309,6 +309,7 @@ fn s3_front(
     api: S3Api,
     spool: &Spool,
     streams: &[StreamSettings],
+    listener: &Listener,
 ) -> Result<Option<S3FrontSettings>> {
     let Some(listen) = api.s3_listen else {
         return Ok(None);
@@ -343,6 +344,7 @@ fn s3_front(
     };
     config.region = api.s3_listen_region;
     config.upload_max_age = api.s3_upload_max_age.0;
+    config.header_read_timeout = listener.header_read_timeout.0;
     Ok(Some(S3FrontSettings { listen, config }))
 }
 
