@@ -91,13 +91,20 @@ async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
         let mut c = TcpStream::connect(s3_addr).unwrap();
         c.write_all(b"PUT /customers/a.json HTTP/1.1\r\nHost: t\r\n")
             .unwrap();
-        // A normal client is served while all three stall.
+        // A kept-alive connection that goes idle after a request.
+        let mut d = TcpStream::connect(addr).unwrap();
+        d.write_all(b"GET /healthcheck HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        // A normal client is served while all of them stall.
         let ok = post(addr, "{\"id\":1}\n");
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         let limit = Duration::from_secs(10);
         let half = read_until_closed(a, limit);
         let stall = read_until_closed(b, limit);
         let s3_half = read_until_closed(c, limit);
+        let (answered, idle) = read_until_closed(d, limit);
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+        assert!(idle < Duration::from_secs(5), "an idle keep-alive held for {idle:?}");
         (half, stall, s3_half)
     })
     .await
