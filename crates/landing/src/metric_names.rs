@@ -69,6 +69,10 @@ pub const SNOWPIPE_FILES_TOTAL: &str = "snowstream_snowpipe_files_total";
 /// `loadHistoryScan`): failed Snowpipe REST calls.
 pub const SNOWPIPE_ERRORS_TOTAL: &str = "snowstream_snowpipe_errors_total";
 
+/// Counter `{listener}` (`http` or `s3`): connections closed at once because the listener
+/// already had its maximum open (`--max-connections`).
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "snowstream_connections_refused_total";
+
 #[cfg(test)]
 mod tests {
 

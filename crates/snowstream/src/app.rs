@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::{S3FrontSettings, Settings, SinkSettings};
+use crate::limit::Limited;
 
 /// How long in-flight requests may take to finish once a stop is asked for.
 const DRAIN_REQUESTS: Duration = Duration::from_secs(10);
@@ -104,9 +105,11 @@ impl Builder {
             .http_builder()
             .http1()
             .header_read_timeout(Some(header_timeout));
+        let max_connections = usize::try_from(timeouts.max_connections).unwrap_or(usize::MAX);
         let task = match &settings.tls {
             None => {
-                let server = server.acceptor(NoDelayAcceptor::new());
+                let acceptor = Limited::new(NoDelayAcceptor::new(), max_connections, "http");
+                let server = server.acceptor(acceptor);
                 tokio::spawn(async move { server.serve(app).await })
             }
             Some((cert, key)) => {
@@ -121,6 +124,7 @@ impl Builder {
                     })?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
+                let acceptor = Limited::new(acceptor, max_connections, "http");
                 let server = server.acceptor(acceptor);
                 tokio::spawn(async move { server.serve(app).await })
             }

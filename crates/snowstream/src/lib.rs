@@ -10,6 +10,7 @@
 
 mod app;
 pub mod config;
+mod limit;
 
 pub use app::{App, Builder, MetricsRender, Running, make_sink, signal};
 pub use config::{ServeArgs, Settings};

@@ -104,7 +104,10 @@ async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
         let s3_half = read_until_closed(c, limit);
         let (answered, idle) = read_until_closed(d, limit);
         assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
-        assert!(idle < Duration::from_secs(5), "an idle keep-alive held for {idle:?}");
+        assert!(
+            idle < Duration::from_secs(5),
+            "an idle keep-alive held for {idle:?}"
+        );
         (half, stall, s3_half)
     })
     .await

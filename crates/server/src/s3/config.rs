@@ -100,6 +100,8 @@ pub struct S3Config {
     /// A connection whose request headers are not complete this long after it opened (or
     /// after its previous request) is closed.
     pub header_read_timeout: Duration,
+    /// Most connections open at once; more are closed at once.
+    pub max_connections: usize,
 }
 
 impl S3Config {
@@ -112,6 +114,7 @@ impl S3Config {
             uploads_dir: uploads_dir.into(),
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
             header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 

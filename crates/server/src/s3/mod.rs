@@ -108,7 +108,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     header_read_timeout: Duration,
+    max_connections: usize,
 ) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = ConnBuilder::new(TokioExecutor::new());
     builder
@@ -120,10 +122,17 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((socket, _peer)) = accepted else { continue };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    drop(socket);
+                    metrics::counter!(landing::metric_names::CONNECTIONS_REFUSED_TOTAL, "listener" => "s3")
+                        .increment(1);
+                    continue;
+                };
                 let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,
@@ -149,6 +158,7 @@ impl S3Server {
         shared: crate::ServerConfig,
     ) -> Result<S3Server, S3SetupError> {
         let header_read_timeout = config.header_read_timeout;
+        let max_connections = config.max_connections;
         let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
@@ -165,6 +175,7 @@ impl S3Server {
             },
             Duration::from_secs(10),
             header_read_timeout,
+            max_connections,
         ));
         Ok(S3Server { addr, stop, task })
     }

@@ -47,6 +47,9 @@ settings! {
         /// Close a connection (HTTP receiver and S3 API) whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
         #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
         header_read_timeout: Dur = "30s",
+        /// Most connections open at once on each listener (HTTP receiver, S3 API); more are closed at once.
+        #[arg(long, env = "SNOWSTREAM_MAX_CONNECTIONS")]
+        max_connections: u64 = "1024",
         /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
         body_read_timeout: Dur = "60s",

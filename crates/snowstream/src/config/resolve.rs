@@ -345,6 +345,7 @@ fn s3_front(
     config.region = api.s3_listen_region;
     config.upload_max_age = api.s3_upload_max_age.0;
     config.header_read_timeout = listener.header_read_timeout.0;
+    config.max_connections = usize::try_from(listener.max_connections).unwrap_or(usize::MAX);
     Ok(Some(S3FrontSettings { listen, config }))
 }
 
