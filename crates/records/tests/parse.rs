@@ -414,3 +414,18 @@ fn csv_unterminated_quote_at_the_end_is_an_error() {
         ]
     );
 }
+
+/// Found by `scripts/fuzz.sh` (records/parse): a CSV header named like serde_json's private
+/// RawValue marker is data like any other name, kept verbatim as the record's key.
+#[test]
+fn a_csv_header_named_like_serde_internals_is_just_a_name() {
+    // (Not through `records()`: a serde_json Value tree itself misreads that key.)
+    let content = b"\n\n$serde_json::private::RawValue\n\n [\t\t=\t\n";
+    let mut out = Vec::new();
+    let count = parse(content, Format::Csv, &mut |r| out.push(r.to_vec())).unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(
+        String::from_utf8(out.remove(0)).unwrap(),
+        "{\"$serde_json::private::RawValue\":\" [\\t\\t=\\t\"}"
+    );
+}
