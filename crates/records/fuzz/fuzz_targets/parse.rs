@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(!record.contains(&b'\n'), "a record spans lines");
         // Checked as text: a Value tree would misread a key named like serde_json's private
         // RawValue marker, which is legitimate data here.
-        serde_json::from_slice::<serde::de::IgnoredAny>(record).expect("every record is valid JSON");
+        serde_json::from_slice::<serde::de::IgnoredAny>(record)
+            .expect("every record is valid JSON");
         assert_eq!(record.first(), Some(&b'{'), "every record is an object");
         emitted += 1;
     });
