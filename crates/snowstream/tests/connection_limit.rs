@@ -6,14 +6,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use snowstream::{App, ServeArgs};
+use inprocess::settings;
+use snowstream::App;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: ServeArgs,
-}
+mod inprocess;
 
 /// A kept-alive connection that has been served once (so it holds its slot).
 fn served(addr: SocketAddr, request: &[u8]) -> TcpStream {
@@ -47,25 +43,15 @@ fn closed_at_once(addr: SocketAddr, within: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_over_the_cap_is_closed_and_the_rest_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Cli::parse_from([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--instance-id",
-        "t",
+    let flags = [
         "--max-connections",
         "2",
         "--s3-listen",
         "127.0.0.1:0",
         "--s3-credentials",
         "AK:SECRET",
-    ])
-    .args
-    .resolve()
-    .unwrap();
-    let app = App::start(settings).await.unwrap();
+    ];
+    let app = App::start(settings(dir.path(), &flags)).await.unwrap();
     let (http, s3) = (app.addr(), app.s3_addr().unwrap());
 
     tokio::task::spawn_blocking(move || {

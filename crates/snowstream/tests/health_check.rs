@@ -3,37 +3,23 @@
 //! `"/" + basePath + path.value()`), and optionally on a port of its own that serves nothing
 //! else (its *Listening Port for health check requests* connector).
 
-use clap::Parser;
-use snowstream::{App, ServeArgs};
+use inprocess::settings;
+use snowstream::App;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: ServeArgs,
-}
+mod inprocess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_under_the_base_path_and_on_its_own_port() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Cli::parse_from([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--instance-id",
-        "t",
+    let flags = [
         "--base-path",
         "ingest",
         "--health-check-listen",
         "127.0.0.1:0",
         "--auth-token",
         "secret",
-    ])
-    .args
-    .resolve()
-    .unwrap();
-    let app = App::start(settings).await.unwrap();
+    ];
+    let app = App::start(settings(dir.path(), &flags)).await.unwrap();
     let main = format!("http://{}", app.addr());
     let health = format!("http://{}", app.health_addr().expect("health port on"));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();

@@ -1,60 +1,14 @@
 //! Stalled clients are closed by the listeners' timeouts (HTTP receiver and S3 API), while a
 //! normal client is served meanwhile and nothing of a stalled request lands (issue 12).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use snowstream::{App, ServeArgs};
+use inprocess::{read_until_closed, settings};
+use snowstream::App;
 
-fn settings(dir: &std::path::Path) -> snowstream::Settings {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ServeArgs,
-    }
-    let data = dir.to_str().unwrap();
-    Cli::parse_from([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data,
-        "--instance-id",
-        "t",
-        "--batch-max-age",
-        "100ms",
-        "--header-read-timeout",
-        "1s",
-        "--body-read-timeout",
-        "1s",
-        "--s3-listen",
-        "127.0.0.1:0",
-        "--s3-credentials",
-        "AK:SECRET",
-    ])
-    .args
-    .resolve()
-    .unwrap()
-}
-
-/// Reads until the server closes the connection (or `limit` passes); returns what it sent
-/// and how long the close took.
-fn read_until_closed(mut s: TcpStream, limit: Duration) -> (String, Duration) {
-    let start = Instant::now();
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("connection still open after {limit:?}: {e}"),
-        }
-    }
-    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
-}
+mod inprocess;
 
 fn post(addr: SocketAddr, body: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -71,7 +25,19 @@ fn post(addr: SocketAddr, body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_headers_and_bodies_are_cut_off_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let running = App::start(settings(dir.path())).await.unwrap();
+    let flags = [
+        "--batch-max-age",
+        "100ms",
+        "--header-read-timeout",
+        "1s",
+        "--body-read-timeout",
+        "1s",
+        "--s3-listen",
+        "127.0.0.1:0",
+        "--s3-credentials",
+        "AK:SECRET",
+    ];
+    let running = App::start(settings(dir.path(), &flags)).await.unwrap();
     let addr = running.addr();
     let s3_addr = running.s3_addr().expect("S3 API on");
 
