@@ -19,6 +19,9 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     #[error("{reason}")]
     Unavailable { reason: String, retry_after: u32 },
+    /// The body stalled longer than the body read timeout allows.
+    #[error("the request body stalled past the body read timeout; nothing of it was kept")]
+    Timeout,
     #[error("{0}")]
     Internal(String),
 }
@@ -32,6 +35,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -45,6 +49,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Timeout => "timeout",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -58,8 +58,7 @@ pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Re
     let mut feed = |data: &[u8]| sink.feed(data);
     let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(body_error)?;
         match gz.as_mut() {
             Some(gz) => gz.write(&chunk, &mut feed)?,
             None => {
@@ -204,4 +203,18 @@ fn parse_into(
         })?;
     }
     Ok(())
+}
+
+/// A body that stalled past the body read timeout is the client's slowness (408); any other
+/// read error is a broken request (400). Nothing of the request is kept either way.
+fn body_error(e: axum::Error) -> ApiError {
+    let inner = e.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::Timeout;
+        }
+        source = err.source();
+    }
+    ApiError::BadRequest(format!("could not read the request body: {inner}"))
 }
