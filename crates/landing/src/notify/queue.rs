@@ -88,7 +88,8 @@ impl NotifyQueue {
         &self.path
     }
 
-    /// Durably records that `key` landed and must be notified. Returns once fsync'd.
+    /// Durably records that `key` landed and must be notified. Returns once fsync'd. On error
+    /// nothing of the key stays in the file.
     pub fn push(&self, key: &str) -> io::Result<()> {
         if key.contains('\n') {
             return Err(io::Error::new(
@@ -97,10 +98,7 @@ impl NotifyQueue {
             ));
         }
         let mut st = self.state.lock().expect("lock");
-        let line = format!("+{key}\n");
-        st.file.write_all(line.as_bytes())?;
-        st.file.sync_data()?;
-        st.len += line.len() as u64;
+        self.append(&mut st, &format!("+{key}\n"))?;
         if st.set.insert(key.to_owned()) {
             st.pending.push(key.to_owned());
         }
@@ -123,6 +121,25 @@ impl NotifyQueue {
         self.len() == 0
     }
 
+    /// Appends whole lines and fsyncs them. On error the file is cut back to its last whole
+    /// line: a torn line (disk full, I/O error) left in place would glue the next key to it,
+    /// and that key would be lost on replay.
+    fn append(&self, st: &mut State, lines: &str) -> io::Result<()> {
+        let written = st
+            .file
+            .write_all(lines.as_bytes())
+            .and_then(|()| st.file.sync_data());
+        if let Err(e) = written {
+            if let Err(cut) = st.file.set_len(st.len) {
+                tracing::error!(queue = %self.path.display(), error = %cut,
+                    "could not cut a torn line off the Snowpipe queue; keys may be lost on restart");
+            }
+            return Err(e);
+        }
+        st.len += lines.len() as u64;
+        Ok(())
+    }
+
     /// Durably removes `keys` (Snowpipe accepted them).
     pub fn ack(&self, keys: &[String]) -> io::Result<()> {
         if keys.is_empty() {
@@ -135,9 +152,7 @@ impl NotifyQueue {
             body.push_str(k);
             body.push('\n');
         }
-        st.file.write_all(body.as_bytes())?;
-        st.file.sync_data()?;
-        st.len += body.len() as u64;
+        self.append(&mut st, &body)?;
         let done: HashSet<&String> = keys.iter().collect();
         let State { pending, set, .. } = &mut *st;
         pending.retain(|k| !done.contains(k));
