@@ -58,9 +58,17 @@ impl SegmentWriter {
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&first_seq.to_le_bytes());
         header.extend_from_slice(&opened_at_ms.to_le_bytes());
-        file.write_all(&header)?;
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let made = file
+            .write_all(&header)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = made {
+            // A half-made segment (disk full, I/O error) must not stay: it holds nothing
+            // acknowledged, and its name would make every later create fail "file exists".
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(SegmentWriter {
             file,
             info: SegmentInfo {

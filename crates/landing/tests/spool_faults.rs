@@ -1,0 +1,86 @@
+//! The spool when creating a segment fails half-way (issue 12, item 1): the request gets an
+//! error (never an acknowledgement), and once the fault clears the stream takes records again
+//! without a restart; only what was acknowledged lands.
+//!
+//! The fault is injected with RLIMIT_FSIZE: with the cap below a segment header's size, the
+//! header write is cut short and fails with EFBIG (SIGXFSZ ignored), as a full disk cuts it
+//! short with ENOSPC. The limit is process-wide, so this file holds a single test and runs in
+//! its own binary.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use landing::sink::LocalSink;
+use landing::{Landing, LandingConfig, StreamConfig};
+use records::Batch;
+
+fn set_file_size_limit(bytes: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain libc calls with valid arguments.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+}
+
+fn batch(id: u64) -> Batch {
+    let mut b = Batch::new(chrono::Utc::now());
+    b.begin_group(&[("filename", "f")]);
+    b.push_record(format!("{{\"id\":{id}}}").as_bytes());
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_made_segment_is_removed_and_the_stream_serves_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing_dir = dir.path().join("landing");
+    let sink = Arc::new(LocalSink::new(&landing_dir).unwrap());
+    let landing = Landing::start(
+        LandingConfig {
+            spool_dir: dir.path().join("spool"),
+            instance: "t".into(),
+            spool_max_bytes: 64 << 20,
+            streams: vec![StreamConfig::new("customers")],
+        },
+        sink,
+    )
+    .unwrap();
+
+    set_file_size_limit(8);
+    let refused = landing.append("customers", batch(1)).await;
+    set_file_size_limit(libc::RLIM_INFINITY);
+    assert!(
+        refused.is_err(),
+        "no acknowledgement without a durable segment"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("spool").join("customers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "half-made segment left: {leftovers:?}"
+    );
+
+    // The fault cleared: the same stream takes records again, no restart.
+    let receipt = landing
+        .append("customers", batch(2))
+        .await
+        .expect("serves again");
+    assert_eq!(receipt.records, 1);
+    tokio::time::timeout(Duration::from_secs(20), landing.flush())
+        .await
+        .unwrap();
+    let lines = testkit::landed_lines(&landing_dir);
+    let records: Vec<_> = lines.iter().map(|l| l["record"].clone()).collect();
+    assert_eq!(
+        records,
+        vec![serde_json::json!({"id":2})],
+        "only the acknowledged record lands"
+    );
+    landing.shutdown().await;
+}
