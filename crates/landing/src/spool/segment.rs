@@ -44,6 +44,8 @@ pub(crate) fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
 pub(crate) struct SegmentWriter {
     file: File,
     info: SegmentInfo,
+    /// `(records, bytes)` as of the last successful sync: what is durable.
+    durable: (u64, u64),
     scratch: Vec<u8>,
 }
 
@@ -78,6 +80,7 @@ impl SegmentWriter {
                 records: 0,
                 bytes: SEGMENT_HEADER_LEN,
             },
+            durable: (0, SEGMENT_HEADER_LEN),
             scratch: Vec::new(),
         })
     }
@@ -100,7 +103,26 @@ impl SegmentWriter {
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        fail::fail_point!("spool-segment-sync", |_| Err(io::Error::other(
+            "injected fsync failure (failpoint spool-segment-sync)"
+        )));
+        self.file.sync_data()?;
+        self.durable = (self.info.records, self.info.bytes);
+        Ok(())
+    }
+
+    /// Cuts everything written since the last successful sync off the file (frames whose
+    /// requests were refused, a torn tail) and makes the cut durable. Returns the records and
+    /// bytes removed.
+    pub fn rollback(&mut self) -> io::Result<(u64, u64)> {
+        let (records, bytes) = self.durable;
+        self.file.set_len(bytes)?;
+        self.file.seek(SeekFrom::Start(bytes))?;
+        self.file.sync_data()?;
+        let dropped = (self.info.records - records, self.info.bytes - bytes);
+        self.info.records = records;
+        self.info.bytes = bytes;
+        Ok(dropped)
     }
 
     pub fn info(&self) -> &SegmentInfo {

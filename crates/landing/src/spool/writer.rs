@@ -233,7 +233,33 @@ impl Writer {
                 for (ack, _) in waiting.drain(..) {
                     let _ = ack.send(Err(err.clone()));
                 }
+                self.roll_back_refused();
                 self.seal();
+            }
+        }
+    }
+
+    /// After a failed fsync: the requests written since the last good one were refused, so
+    /// their frames must not land (the clients' retries would land them twice). Cuts them off
+    /// the open segment and gives their sequence numbers and spool bytes back. If even that
+    /// fails, the stream refuses new records until a restart recovers the segment.
+    fn roll_back_refused(&mut self) {
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        match active.seg.rollback() {
+            Ok((records, bytes)) => {
+                self.next_seq -= records;
+                self.gauge.release(bytes);
+                tracing::warn!(stream = %self.config.name, records,
+                    "fsync failed: the refused records were cut off the spool segment");
+            }
+            Err(e) => {
+                let why = format!(
+                    "fsync failed and the refused records could not be cut off the spool segment: {e}; refusing new records until a restart"
+                );
+                tracing::error!(stream = %self.config.name, "{why}");
+                self.broken = Some(why);
             }
         }
     }
@@ -255,10 +281,18 @@ impl Writer {
             tracing::error!(stream = %self.config.name, "{why}");
             self.broken = Some(why);
         }
-        let sealed = Sealed {
-            info: active.seg.into_info(),
-            acks: std::mem::take(&mut active.landed_acks),
-        };
+        let acks = std::mem::take(&mut active.landed_acks);
+        let info = active.seg.into_info();
+        if info.records == 0 {
+            // Everything in it was rolled back: nothing to land, and no empty file may land.
+            if let Err(e) = std::fs::remove_file(&info.path) {
+                tracing::warn!(stream = %self.config.name, path = %info.path.display(), error = %e,
+                    "could not remove an empty spool segment; the next start skips it");
+            }
+            self.gauge.release(info.bytes);
+            return;
+        }
+        let sealed = Sealed { info, acks };
         if self.lander.send(LanderMsg::Segment(sealed)).is_err() {
             tracing::error!(stream = %self.config.name, "lander stopped; segment stays in the spool for the next start");
         }
