@@ -6,18 +6,7 @@
 //! file holds a single test and runs in its own binary.
 
 use landing::notify::NotifyQueue;
-
-fn set_file_size_limit(bytes: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: plain libc calls with valid arguments.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
-}
+use testkit::faults::limit_file_size;
 
 #[test]
 fn a_torn_append_is_cut_off_so_the_next_key_survives_a_restart() {
@@ -32,11 +21,11 @@ fn a_torn_append_is_cut_off_so_the_next_key_survives_a_restart() {
     let len = std::fs::metadata(&path).unwrap().len();
 
     // Room for 10 more bytes: the next line is written in part, then the write fails.
-    set_file_size_limit(len + 10);
+    limit_file_size(len + 10);
     let err = q
         .push(torn)
         .expect_err("the append crosses the file size limit");
-    set_file_size_limit(libc::RLIM_INFINITY);
+    limit_file_size(libc::RLIM_INFINITY);
     assert_eq!(
         std::fs::metadata(&path).unwrap().len(),
         len,

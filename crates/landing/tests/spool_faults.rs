@@ -12,26 +12,7 @@ use std::time::Duration;
 
 use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
-use records::Batch;
-
-fn set_file_size_limit(bytes: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: plain libc calls with valid arguments.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
-}
-
-fn batch(id: u64) -> Batch {
-    let mut b = Batch::new(chrono::Utc::now());
-    b.begin_group(&[("filename", "f")]);
-    b.push_record(format!("{{\"id\":{id}}}").as_bytes());
-    b
-}
+use testkit::faults::{id_batch, limit_file_size};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_made_segment_is_removed_and_the_stream_serves_again() {
@@ -49,9 +30,9 @@ async fn a_half_made_segment_is_removed_and_the_stream_serves_again() {
     )
     .unwrap();
 
-    set_file_size_limit(8);
-    let refused = landing.append("customers", batch(1)).await;
-    set_file_size_limit(libc::RLIM_INFINITY);
+    limit_file_size(8);
+    let refused = landing.append("customers", id_batch(1)).await;
+    limit_file_size(libc::RLIM_INFINITY);
     assert!(
         refused.is_err(),
         "no acknowledgement without a durable segment"
@@ -68,7 +49,7 @@ async fn a_half_made_segment_is_removed_and_the_stream_serves_again() {
 
     // The fault cleared: the same stream takes records again, no restart.
     let receipt = landing
-        .append("customers", batch(2))
+        .append("customers", id_batch(2))
         .await
         .expect("serves again");
     assert_eq!(receipt.records, 1);

@@ -10,14 +10,7 @@ use std::time::Duration;
 
 use landing::sink::LocalSink;
 use landing::{Landing, LandingConfig, StreamConfig};
-use records::Batch;
-
-fn batch(id: u64) -> Batch {
-    let mut b = Batch::new(chrono::Utc::now());
-    b.begin_group(&[("filename", "f")]);
-    b.push_record(format!("{{\"id\":{id}}}").as_bytes());
-    b
-}
+use testkit::faults::id_batch;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_records_never_land_and_the_retry_lands_once() {
@@ -36,16 +29,16 @@ async fn refused_records_never_land_and_the_retry_lands_once() {
     .unwrap();
 
     let first = landing
-        .append("customers", batch(1))
+        .append("customers", id_batch(1))
         .await
         .expect("durable");
     fail::cfg("spool-segment-sync", "return").unwrap();
-    let refused = landing.append("customers", batch(2)).await;
+    let refused = landing.append("customers", id_batch(2)).await;
     fail::remove("spool-segment-sync");
     assert!(refused.is_err(), "no acknowledgement without an fsync");
     // The client retries what was refused; the stream serves again without a restart.
     let retried = landing
-        .append("customers", batch(2))
+        .append("customers", id_batch(2))
         .await
         .expect("serves again");
     assert_eq!(

@@ -19,6 +19,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub mod faults;
 pub mod keys;
 
 pub const S3_ACCESS_KEY: &str = "snowstream-test";
