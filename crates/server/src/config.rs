@@ -44,6 +44,11 @@ pub struct ServerConfig {
     pub max_hold_bytes: u64,
     /// When set, every ingest request must carry `Authorization: Bearer <token>`.
     pub auth_token: Option<String>,
+    /// HTTP Basic users (PostHTTP's Username/Password); any one, or the bearer token, is enough.
+    pub basic_auth: Vec<crate::auth::BasicUser>,
+    /// With client certificates required (mutual TLS): a certificate's subject DN must match
+    /// this whole (NiFi ListenHTTP's Authorized Subject DN Pattern), else 403.
+    pub authorized_dn: Option<Regex>,
     /// Stream used when neither the path nor the `x-snowstream-stream` header names one.
     pub default_stream: String,
     /// Each stream's options (a stream not listed has the defaults).
@@ -62,6 +67,8 @@ impl Default for ServerConfig {
             hold_timeout: Duration::from_secs(60),
             max_hold_bytes: 256 << 20,
             auth_token: None,
+            basic_auth: Vec::new(),
+            authorized_dn: None,
             default_stream: "customers".into(),
             streams: HashMap::new(),
             retry_after_secs: 5,

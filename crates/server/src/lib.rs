@@ -4,6 +4,8 @@
 //! headers, FlowFile packages v3/v2, gzip, HEAD, healthcheck, two-phase holds), which parses
 //! records and hands them to `landing`, answering only once they are durable.
 
+mod attrs;
+mod auth;
 mod config;
 mod error;
 mod holds;
@@ -14,6 +16,8 @@ pub mod s3;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
+pub use attrs::RawHeaderNames;
 pub use config::{ServerConfig, StreamOptions};
 pub use error::ApiError;
 pub use listen::STREAM_HEADER;

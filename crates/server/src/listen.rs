@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ingest::{self, BodySpec, set_attr};
+use crate::attrs::{RawHeaderNames, RequestInfo};
+use crate::auth::{ClientCert, Guard};
+use crate::ingest::{self, BodySpec};
 use records::Format;
 
 /// Header naming the target stream when the path does not.
@@ -83,8 +85,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn head(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+/// The client certificate the TLS handshake verified, if any.
+type Cert = Option<Extension<ClientCert>>;
+
+async fn head(State(state): State<AppState>, cert: Cert, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&state, &headers, cert.as_ref().map(|c| &c.0)) {
         return e.into_response();
     }
     let mut resp = StatusCode::OK.into_response();
@@ -100,6 +105,8 @@ async fn head(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn post_records(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    cert: Cert,
+    raw_names: Option<Extension<RawHeaderNames>>,
     path: Option<Path<String>>,
     uri: Uri,
     headers: HeaderMap,
@@ -113,37 +120,29 @@ async fn post_records(
             .get(STREAM_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
     };
-    respond(receive(&state, stream, peer, &uri, &headers, body).await)
+    let info = RequestInfo {
+        headers: &headers,
+        raw_names: raw_names.as_ref().map(|r| &r.0),
+        header_regex: state.config.headers_as_attributes.as_ref(),
+        peer,
+        uri: &uri,
+        cert: cert.as_ref().map(|c| &c.0),
+    };
+    respond(receive(&state, stream, &info, body).await)
 }
 
 fn respond(r: Result<Response, ApiError>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = state.config.auth_token.as_deref() else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        // The auth scheme is case-insensitive (RFC 7235); the token is not.
-        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token))
-        .map(str::trim)
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+fn authorize(state: &AppState, headers: &HeaderMap, cert: Option<&ClientCert>) -> Result<(), ApiError> {
+    let config = &state.config;
+    Guard {
+        bearer: config.auth_token.as_deref(),
+        basic: &config.basic_auth,
+        dn_pattern: config.authorized_dn.as_ref(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    .check(headers, cert)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -153,12 +152,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn receive(
     state: &AppState,
     stream: Option<String>,
-    peer: SocketAddr,
-    uri: &Uri,
-    headers: &HeaderMap,
+    info: &RequestInfo<'_>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers)?;
+    let headers = info.headers;
+    authorize(state, headers, info.cert)?;
     let config = &state.config;
     let stream = stream.unwrap_or_else(|| config.default_stream.clone());
     if !state.landing.has_stream(&stream) {
@@ -185,29 +183,7 @@ async fn receive(
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
 
     // Attributes as NiFi's ListenHTTPServlet sets them.
-    let request_attrs = request_attributes(state, peer, uri, headers);
-    let filename = header_str(headers, "filename").filter(|f| !f.trim().is_empty());
-    for ff in &mut flowfiles {
-        let attrs = &mut ff.attributes;
-        if package.is_none() {
-            attrs.push(("path".into(), "./".into()));
-            attrs.push(("filename".into(), now_nanos()));
-        } else if let Some(i) = attrs.iter().position(|(k, _)| k == "uuid") {
-            let sent = std::mem::take(&mut attrs[i].1);
-            attrs.remove(i);
-            attrs.push(("source.uuid".into(), sent));
-        }
-        attrs.push(("uuid".into(), uuid::Uuid::new_v4().to_string()));
-        if let Some(f) = filename {
-            set_attr(attrs, "filename", f);
-        }
-        if package.is_none() && !content_type.is_empty() {
-            set_attr(attrs, "mime.type", content_type);
-        }
-        for (k, v) in &request_attrs {
-            set_attr(attrs, k, v);
-        }
-    }
+    info.apply(&mut flowfiles, package.is_some(), content_type);
 
     let fallback = if package.is_none() {
         Format::from_mime(content_type).unwrap_or_else(|| config.default_format(&stream))
@@ -294,19 +270,21 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
 
 async fn confirm_stream_hold(
     State(state): State<AppState>,
+    cert: Cert,
     Path((_stream, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     // Hold ids are unique across streams; the stream segment only mirrors the posted URL.
-    confirm_hold(State(state), Path(id), headers).await
+    confirm_hold(State(state), cert, Path(id), headers).await
 }
 
 async fn confirm_hold(
     State(state): State<AppState>,
+    cert: Cert,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+    if let Err(e) = authorize(&state, &headers, cert.as_ref().map(|c| &c.0)) {
         return e.into_response();
     }
     let Some(held) = state.holds.take(&id) else {
@@ -331,44 +309,6 @@ async fn confirm_hold(
             ApiError::from_append(e, state.config.retry_after_secs).into_response()
         }
     }
-}
-
-fn request_attributes(
-    state: &AppState,
-    peer: SocketAddr,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Vec<(String, String)> {
-    let mut attrs = Vec::new();
-    if let Some(re) = &state.config.headers_as_attributes {
-        for (name, value) in headers {
-            let name = name.as_str();
-            // Never copy credentials into landed data.
-            if name == "authorization" || name == "cookie" || name == "proxy-authorization" {
-                continue;
-            }
-            if re.is_match(name)
-                && let Ok(v) = value.to_str()
-            {
-                attrs.push((name.to_owned(), v.to_owned()));
-            }
-        }
-    }
-    attrs.push((
-        "restlistener.remote.source.host".into(),
-        peer.ip().to_string(),
-    ));
-    attrs.push(("restlistener.request.uri".into(), uri.path().to_owned()));
-    attrs.push(("restlistener.remote.user.dn".into(), "none".into()));
-    attrs.push(("restlistener.remote.issuer.dn".into(), "none".into()));
-    attrs
-}
-
-fn now_nanos() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos().to_string())
-        .unwrap_or_default()
 }
 
 pub(crate) type Render = Arc<dyn Fn() -> String + Send + Sync>;

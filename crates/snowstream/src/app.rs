@@ -89,6 +89,7 @@ impl Builder {
         };
         let timeouts = &settings.listener;
         let app = server::router(state)
+            .layer(axum::middleware::from_fn(crate::peer::client_cert))
             .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
             .into_make_service_with_connect_info::<SocketAddr>();
         let listen = settings.listener.listen;
@@ -113,15 +114,8 @@ impl Builder {
                 tokio::spawn(async move { server.serve(app).await })
             }
             Some((cert, key)) => {
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "loading TLS certificate {} and key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?;
+                let client_ca = settings.listener.tls_client_ca.as_deref();
+                let tls = crate::peer::tls_config(cert, key, client_ca)?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
                 let acceptor = Limited::new(acceptor, max_connections, "http");
@@ -130,9 +124,12 @@ impl Builder {
             }
         };
         tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
-        if !addr.ip().is_loopback() && settings.server.auth_token.is_none() {
+        if !addr.ip().is_loopback() && settings.server.auth_token.is_none()
+            && settings.server.basic_auth.is_empty()
+            && settings.listener.tls_client_ca.is_none()
+        {
             tracing::warn!(%addr, "listening beyond this machine without authentication: anyone who \
-                can reach the port can write into the pipeline (set --auth-token-file)");
+                can reach the port can write into the pipeline (set --auth-token-file, --basic-auth-file or --tls-client-ca)");
         }
         let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
         Ok(Running {

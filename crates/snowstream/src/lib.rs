@@ -11,6 +11,7 @@
 mod app;
 pub mod config;
 mod limit;
+mod peer;
 
 pub use app::{App, Builder, MetricsRender, Running, make_sink, signal};
 pub use config::{ServeArgs, Settings};

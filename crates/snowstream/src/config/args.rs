@@ -53,6 +53,15 @@ settings! {
         /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
         body_read_timeout: Dur = "60s",
+        /// HTTP Basic users, one `user:password` a line (`#` comments), for NiFi PostHTTP's Username/Password; challenged with 401 `WWW-Authenticate: Basic`. Either this or the bearer token is enough. [NiFi PostHTTP: Username, Password]
+        #[arg(long, env = "SNOWSTREAM_BASIC_AUTH_FILE")]
+        basic_auth_file: PathBuf,
+        /// PEM CA bundle: require client certificates signed by it (mutual TLS, with --tls-cert). [NiFi ListenHTTP: SSL Context Service with Client Authentication Required]
+        #[arg(long, env = "SNOWSTREAM_TLS_CLIENT_CA")]
+        tls_client_ca: PathBuf,
+        /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*,O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
+        #[arg(long, env = "SNOWSTREAM_AUTHORIZED_DN_PATTERN")]
+        authorized_dn_pattern: String = ".*",
     }
 }
 

@@ -180,6 +180,8 @@ fn server_config(
         max_request_bytes: listener.max_request_size.0,
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
+        basic_auth: basic_auth(listener)?,
+        authorized_dn: authorized_dn(listener)?,
         default_stream: spool.default_stream.clone(),
         streams: streams
             .iter()
@@ -213,6 +215,32 @@ fn auth_token(listener: &Listener) -> Result<Option<String>> {
             Ok(Some(token.to_owned()))
         }
     }
+}
+
+/// The Basic users of `--basic-auth-file`.
+fn basic_auth(listener: &Listener) -> Result<Vec<server::BasicUser>> {
+    let Some(path) = &listener.basic_auth_file else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --basic-auth-file {}", path.display()))?;
+    server::parse_basic_users(&text)
+        .map_err(|e| anyhow::anyhow!("--basic-auth-file {}: {e}", path.display()))
+}
+
+/// The DN pattern, anchored (a whole match, as Java's `Matcher.matches`), when client
+/// certificates are required.
+fn authorized_dn(listener: &Listener) -> Result<Option<regex::Regex>> {
+    if listener.tls_client_ca.is_none() {
+        return Ok(None);
+    }
+    if listener.tls_cert.is_none() {
+        bail!("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is over HTTPS)");
+    }
+    let p = &listener.authorized_dn_pattern;
+    regex::Regex::new(&format!("^(?:{p})$"))
+        .map(Some)
+        .with_context(|| format!("bad --authorized-dn-pattern {p:?}"))
 }
 
 fn landing_streams(

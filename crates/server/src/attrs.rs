@@ -1,0 +1,169 @@
+//! FlowFile attributes as NiFi's ListenHTTPServlet keeps them (`handleRequest` and
+//! `saveRequestDetailsAsAttributes`, ListenHTTPServlet.java at rel/nifi-1.28.1):
+//!
+//! - a header the *HTTP Headers to receive as Attributes* regex matches becomes an attribute
+//!   named as the client spelled it (Jetty keeps the case; `getHeaderNames()`), with the
+//!   header's first value (`request.getHeader(name)` returns the first);
+//! - header bytes that are not ASCII are kept: UTF-8 when they are UTF-8, else ISO-8859-1
+//!   (Jetty's reading of header bytes), never dropped;
+//! - `restlistener.remote.source.host`, `restlistener.request.uri`,
+//!   `restlistener.remote.user.dn` and `restlistener.remote.issuer.dn` (`"none"` without a
+//!   client certificate: `DEFAULT_FOUND_SUBJECT`);
+//! - a FlowFile in a package keeps its `uuid` as `source.uuid` and gets a fresh `uuid`.
+//!
+//! Two deliberate differences, so attributes a sender set are not lost: a `filename` inside
+//! a FlowFile package wins over a `filename` request header (which names a raw body), and no
+//! header ever overrides the fresh `uuid`. Credentials (`Authorization`, `Cookie`,
+//! `Proxy-Authorization`) never become attributes.
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use regex::Regex;
+
+use crate::auth::ClientCert;
+use crate::ingest::{Received, set_attr};
+
+/// Headers never copied into landed data.
+const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// The request's header names as the client spelled them (HTTP/1 only; HTTP/2 names are
+/// lowercase on the wire). The acceptor reads them off the connection and inserts this as a
+/// request extension; without it, names are lowercase.
+#[derive(Debug, Clone, Default)]
+pub struct RawHeaderNames(Vec<String>);
+
+impl RawHeaderNames {
+    /// The names in the order they came, repeats included.
+    pub fn new(names: Vec<String>) -> Self {
+        RawHeaderNames(names)
+    }
+
+    /// The client's spelling of `lower` (the first, when it came more than once).
+    fn spelling(&self, lower: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(lower))
+            .map(String::as_str)
+    }
+}
+
+/// What the request itself says about every FlowFile in it.
+pub(crate) struct RequestInfo<'a> {
+    pub headers: &'a HeaderMap,
+    pub raw_names: Option<&'a RawHeaderNames>,
+    pub header_regex: Option<&'a Regex>,
+    pub peer: SocketAddr,
+    pub uri: &'a Uri,
+    pub cert: Option<&'a ClientCert>,
+}
+
+/// A header value as text: UTF-8 if it is, else each byte as ISO-8859-1.
+pub(crate) fn header_text(value: &HeaderValue) -> String {
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(s) => s.to_owned(),
+        Err(_) => value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+impl RequestInfo<'_> {
+    /// The attributes the request gives each FlowFile, in the order they are set.
+    fn attributes(&self) -> Vec<(String, String)> {
+        let mut attrs = Vec::new();
+        if let Some(re) = self.header_regex {
+            // `keys()` yields each name once; `get` its first value.
+            for name in self.headers.keys() {
+                let lower = name.as_str();
+                if SECRET_HEADERS.contains(&lower) || lower == "uuid" {
+                    continue;
+                }
+                let spelled = self
+                    .raw_names
+                    .and_then(|r| r.spelling(lower))
+                    .unwrap_or(lower);
+                if re.is_match(spelled)
+                    && let Some(value) = self.headers.get(name)
+                {
+                    attrs.push((spelled.to_owned(), header_text(value)));
+                }
+            }
+        }
+        let (subject, issuer) = match self.cert {
+            Some(c) => (c.subject.clone(), c.issuer.clone()),
+            None => ("none".to_owned(), "none".to_owned()),
+        };
+        attrs.push((
+            "restlistener.remote.source.host".into(),
+            self.peer.ip().to_string(),
+        ));
+        attrs.push(("restlistener.request.uri".into(), self.uri.path().to_owned()));
+        attrs.push(("restlistener.remote.user.dn".into(), subject));
+        attrs.push(("restlistener.remote.issuer.dn".into(), issuer));
+        attrs
+    }
+
+    /// Sets every FlowFile's attributes: the package's (or, for a raw body, `path` and a
+    /// `filename`), a fresh `uuid`, the `filename` header, `mime.type` of a raw body, then
+    /// the request's.
+    pub fn apply(&self, flowfiles: &mut [Received], packaged: bool, content_type: &str) {
+        let request_attrs = self.attributes();
+        let filename = self
+            .headers
+            .get("filename")
+            .map(header_text)
+            .filter(|f| !f.trim().is_empty());
+        for ff in flowfiles {
+            let attrs = &mut ff.attributes;
+            let has_filename = attrs.iter().any(|(k, _)| k == "filename");
+            if !packaged {
+                attrs.push(("path".into(), "./".into()));
+                attrs.push(("filename".into(), now_nanos()));
+            } else if let Some(i) = attrs.iter().position(|(k, _)| k == "uuid") {
+                let sent = std::mem::take(&mut attrs[i].1);
+                attrs.remove(i);
+                attrs.push(("source.uuid".into(), sent));
+            }
+            let fresh = uuid::Uuid::new_v4().to_string();
+            if let Some(f) = &filename
+                && !(packaged && has_filename)
+            {
+                set_attr(attrs, "filename", f);
+            }
+            if !packaged && !content_type.is_empty() {
+                set_attr(attrs, "mime.type", content_type);
+            }
+            for (k, v) in &request_attrs {
+                set_attr(attrs, k, v);
+            }
+            // Last, so nothing the request carried can replace it.
+            set_attr(attrs, "uuid", &fresh);
+        }
+    }
+}
+
+fn now_nanos() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_and_utf8_values_are_kept() {
+        let utf8 = HeaderValue::from_bytes("Zürich".as_bytes()).unwrap();
+        assert_eq!(header_text(&utf8), "Zürich");
+        let latin1 = HeaderValue::from_bytes(b"Z\xfcrich").unwrap();
+        assert_eq!(header_text(&latin1), "Zürich");
+    }
+
+    #[test]
+    fn spelling_is_the_first_seen() {
+        let raw = RawHeaderNames::new(vec!["X-Tenant".into(), "x-tenant".into()]);
+        assert_eq!(raw.spelling("x-tenant"), Some("X-Tenant"));
+        assert_eq!(raw.spelling("x-other"), None);
+    }
+}
