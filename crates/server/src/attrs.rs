@@ -96,7 +96,10 @@ impl RequestInfo<'_> {
             "restlistener.remote.source.host".into(),
             self.peer.ip().to_string(),
         ));
-        attrs.push(("restlistener.request.uri".into(), self.uri.path().to_owned()));
+        attrs.push((
+            "restlistener.request.uri".into(),
+            self.uri.path().to_owned(),
+        ));
         attrs.push(("restlistener.remote.user.dn".into(), subject));
         attrs.push(("restlistener.remote.issuer.dn".into(), issuer));
         attrs

@@ -120,7 +120,9 @@ impl Guard<'_> {
             if !allowed {
                 tracing::warn!(subject = %cert.subject, issuer = %cert.issuer,
                     "client certificate not authorized by --authorized-dn-pattern");
-                return Err(ApiError::Forbidden("not allowed based on subject dn".into()));
+                return Err(ApiError::Forbidden(
+                    "not allowed based on subject dn".into(),
+                ));
             }
             // A verified, authorized certificate is a credential by itself (ListenHTTP asks
             // for nothing else).

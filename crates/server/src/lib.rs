@@ -16,8 +16,8 @@ pub mod s3;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
 pub use attrs::RawHeaderNames;
+pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
 pub use config::{ServerConfig, StreamOptions};
 pub use error::ApiError;
 pub use listen::STREAM_HEADER;

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::error::ApiError;
 use crate::attrs::{RawHeaderNames, RequestInfo};
 use crate::auth::{ClientCert, Guard};
+use crate::error::ApiError;
 use crate::ingest::{self, BodySpec};
 use records::Format;
 
@@ -135,7 +135,11 @@ fn respond(r: Result<Response, ApiError>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap, cert: Option<&ClientCert>) -> Result<(), ApiError> {
+fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    cert: Option<&ClientCert>,
+) -> Result<(), ApiError> {
     let config = &state.config;
     Guard {
         bearer: config.auth_token.as_deref(),

@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::{S3FrontSettings, Settings, SinkSettings};
+use crate::header_case::CaseAcceptor;
 use crate::limit::Limited;
 
 /// How long in-flight requests may take to finish once a stop is asked for.
@@ -109,7 +110,8 @@ impl Builder {
         let max_connections = usize::try_from(timeouts.max_connections).unwrap_or(usize::MAX);
         let task = match &settings.tls {
             None => {
-                let acceptor = Limited::new(NoDelayAcceptor::new(), max_connections, "http");
+                let acceptor = CaseAcceptor::new(NoDelayAcceptor::new());
+                let acceptor = Limited::new(acceptor, max_connections, "http");
                 let server = server.acceptor(acceptor);
                 tokio::spawn(async move { server.serve(app).await })
             }
@@ -118,13 +120,14 @@ impl Builder {
                 let tls = crate::peer::tls_config(cert, key, client_ca)?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
-                let acceptor = Limited::new(acceptor, max_connections, "http");
+                let acceptor = Limited::new(CaseAcceptor::new(acceptor), max_connections, "http");
                 let server = server.acceptor(acceptor);
                 tokio::spawn(async move { server.serve(app).await })
             }
         };
         tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
-        if !addr.ip().is_loopback() && settings.server.auth_token.is_none()
+        if !addr.ip().is_loopback()
+            && settings.server.auth_token.is_none()
             && settings.server.basic_auth.is_empty()
             && settings.listener.tls_client_ca.is_none()
         {

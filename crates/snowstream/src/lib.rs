@@ -10,6 +10,7 @@
 
 mod app;
 pub mod config;
+mod header_case;
 mod limit;
 mod peer;
 

@@ -61,9 +61,9 @@ pub(crate) fn tls_config(
         .with_single_cert(chain, key)
         .context("TLS certificate and key do not fit together")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
-        config,
-    )))
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(config),
+    ))
 }
 
 /// Middleware: the client certificate the handshake verified (axum-server's [`TlsInfo`]),
@@ -113,9 +113,10 @@ fn rfc4514(name: &X509Name<'_>) -> String {
                         other => other,
                     }
                     .to_owned();
-                    let value = atv.as_str().map(escape).unwrap_or_else(|_| {
-                        format!("#{}", hex_of(atv.attr_value().data))
-                    });
+                    let value = atv
+                        .as_str()
+                        .map(escape)
+                        .unwrap_or_else(|_| format!("#{}", hex_of(atv.attr_value().data)));
                     format!("{key}={value}")
                 })
                 .collect::<Vec<_>>()

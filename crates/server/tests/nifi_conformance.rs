@@ -1,0 +1,501 @@
+//! Conformance with the NiFi processors that send to a ListenHTTP, request for request, on
+//! real sockets with the exact bytes (header case included) those clients write.
+//!
+//! PostHTTP (nifi-standard-processors, PostHTTP.java at rel/nifi-1.28.1) runs, per
+//! `onTrigger`:
+//! 1. `getDestinationAcceptance`: a `HEAD` of the URL, no custom headers; from its answer it
+//!    reads `Accept` (FlowFile v3?), `Accept-Encoding` (gzip?) and
+//!    `x-nifi-transfer-protocol-version` (holds?). A 401 there with credentials configured:
+//!    Apache HttpClient answers the `WWW-Authenticate: Basic` challenge (PostHTTP gave it a
+//!    `BasicCredentialsProvider` via `HttpClientBuilder.setDefaultCredentialsProvider`, under
+//!    `if (username != null)`), and caches the scheme for the host, so the POST and DELETE that
+//!    follow carry `Authorization: Basic` preemptively.
+//! 2. A `POST` with `x-nifi-transaction-id`, `x-prefer-acknowledge-uri: true` (the destination
+//!    speaks protocol 3), `Content-Type: application/flowfile-v3` when *Send as FlowFile*, else
+//!    the FlowFile's `Content-Type` (`${mime.type}`) and its attributes matched by *Attributes
+//!    to Send as HTTP Headers (Regex)*; `flowfile-gzipped: true` and a gzip body when
+//!    *Compression Level* > 0 and the HEAD said `Accept-Encoding: gzip`; chunked when
+//!    *Use Chunked Encoding* (the body's length is unknown).
+//! 3. On `303` with `x-location-uri-intent: flowfile-hold`: a `DELETE` of the hold URI, which
+//!    PostHTTP resolves against the posted URL ("the response indicated a Hold URI; delete the
+//!    Hold", around line 795: a `/contentListener…` Location becomes
+//!    `url + location.substring(16)`), expecting 200; anything else fails the transfer.
+//!
+//! InvokeHTTP (nifi-standard-processors, InvokeHTTP.java at rel/nifi-2.x, `configureRequest`)
+//! POSTs the content with OkHttp: `Content-Type` from *Request Content-Type*
+//! (`${mime.type}`), each attribute matching *Request Header Attributes Pattern* as a header
+//! named exactly as the attribute, and the sensitive `Authorization` dynamic property
+//! (`Bearer …`) as a header; 2xx is success. No holds.
+//!
+//! ListenHTTP's side is ListenHTTPServlet.java (`doHead`, `doPost`, `handleRequest`,
+//! `saveRequestDetailsAsAttributes`) and ContentAcknowledgmentServlet.java (`doDelete`: 200,
+//! or 404 "No hold" for a hold that is unknown or expired).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use common::{Landed, TestServer, gzip, package};
+use regex::Regex;
+use server::BasicUser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const USER: &str = "nifi";
+const PASSWORD: &str = "pa:ss-w0rd";
+const TOKEN: &str = "invokehttp-token-5b1e";
+
+/// An answer, as read off the socket.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection, as HttpClient's and OkHttp's pools keep them.
+struct Conn {
+    stream: TcpStream,
+    host: String,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(s: &TestServer) -> Conn {
+        let host = s.base.trim_start_matches("http://").to_owned();
+        let stream = TcpStream::connect(&host).await.expect("connect");
+        Conn {
+            stream,
+            host,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `method path` with `headers` (names as given, in order) and `body` (chunked
+    /// when `chunked`, else with a Content-Length when there is one), reads the answer.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        chunked: bool,
+    ) -> Raw {
+        let mut req = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
+        for (k, v) in headers {
+            req.extend_from_slice(k.as_bytes());
+            req.extend_from_slice(b": ");
+            req.extend_from_slice(v.as_bytes());
+            req.extend_from_slice(b"\r\n");
+        }
+        match body {
+            Some(_) if chunked => req.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Some(b) => req.extend_from_slice(format!("Content-Length: {}\r\n", b.len()).as_bytes()),
+            None => {}
+        }
+        req.extend_from_slice(
+            format!("Host: {}\r\nConnection: Keep-Alive\r\n\r\n", self.host).as_bytes(),
+        );
+        if let Some(b) = body {
+            if chunked {
+                // Two chunks, as a streaming entity writes them.
+                let (a, rest) = b.split_at(b.len() / 2);
+                for part in [a, rest] {
+                    if !part.is_empty() {
+                        req.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                        req.extend_from_slice(part);
+                        req.extend_from_slice(b"\r\n");
+                    }
+                }
+                req.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                req.extend_from_slice(b);
+            }
+        }
+        self.stream.write_all(&req).await.expect("write request");
+        tokio::time::timeout(Duration::from_secs(20), self.read_answer(method == "HEAD"))
+            .await
+            .expect("answer within 20 s")
+    }
+
+    async fn read_answer(&mut self, head: bool) -> Raw {
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            self.fill().await;
+        };
+        let text = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        self.buf.drain(..end + 4);
+        let mut lines = text.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let len = if head { 0 } else { len };
+        while self.buf.len() < len {
+            self.fill().await;
+        }
+        let body = String::from_utf8_lossy(&self.buf[..len]).into_owned();
+        self.buf.drain(..len);
+        Raw {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {creds}")
+}
+
+/// PostHTTP's hold URI (see the module doc, step 3), as a path on the same host.
+fn hold_path(posted: &str, location: &str) -> String {
+    match location.strip_prefix("/contentListener") {
+        Some(rest) => format!("{posted}{rest}"),
+        None => location.to_owned(),
+    }
+}
+
+async fn server() -> TestServer {
+    TestServer::start_with(|setup| {
+        setup.server.basic_auth = vec![BasicUser {
+            user: USER.into(),
+            password: PASSWORD.into(),
+        }];
+        setup.server.auth_token = Some(TOKEN.into());
+        setup.server.headers_as_attributes = Some(
+            regex::RegexBuilder::new("^(?:x-.*|tenant|uuid|filename)$")
+                .case_insensitive(true)
+                .build()
+                .unwrap(),
+        );
+    })
+    .await
+}
+
+/// One PostHTTP transfer of the record `{"id": id}`, as the module doc says, on `conn`.
+/// `authorized`: whether HttpClient already holds the Basic scheme for this host.
+async fn post_http(
+    conn: &mut Conn,
+    path: &str,
+    id: u64,
+    as_flowfile: bool,
+    gzipped: bool,
+    authorized: &mut bool,
+) {
+    let ua = ("User-Agent", "Apache-HttpClient/4.5.14 (Java/21.0.5)");
+    let auth = basic(USER, PASSWORD);
+    // Step 1: HEAD, no custom headers (PostHTTP.getDestinationAcceptance).
+    let mut head_headers = vec![ua];
+    if *authorized {
+        head_headers.insert(0, ("Authorization", auth.as_str()));
+    }
+    let mut head = conn.send("HEAD", path, &head_headers, None, false).await;
+    if !*authorized {
+        // The challenge HttpClient needs before it sends credentials.
+        assert_eq!(head.status, 401, "{head:?}");
+        assert!(
+            head.all("www-authenticate")
+                .contains(&"Basic realm=\"snowstream\""),
+            "{head:?}"
+        );
+        head = conn
+            .send("HEAD", path, &[("Authorization", &auth), ua], None, false)
+            .await;
+        *authorized = true;
+    }
+    assert_eq!(head.status, 200, "{head:?}");
+    assert!(
+        head.header("accept")
+            .unwrap()
+            .contains("application/flowfile-v3")
+    );
+    assert_eq!(head.header("accept-encoding"), Some("gzip"));
+    assert_eq!(head.header("x-nifi-transfer-protocol-version"), Some("3"));
+
+    // Step 2: the POST.
+    let record = format!(r#"{{"id":{id}}}"#);
+    let sent_uuid = format!("00000000-0000-4000-8000-{id:012}");
+    let mut body = if as_flowfile {
+        let name = format!("ff-{id}.json");
+        let attrs = [
+            ("path", "./"),
+            ("filename", name.as_str()),
+            ("uuid", sent_uuid.as_str()),
+            ("mime.type", "application/json"),
+        ];
+        package(flowfile::Version::V3, &[(&attrs, record.as_bytes())])
+    } else {
+        record.clone().into_bytes()
+    };
+    if gzipped {
+        body = gzip(&body);
+    }
+    let tx = format!("tx-{id}");
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("x-prefer-acknowledge-uri", "true"),
+        ("x-nifi-transaction-id", tx.as_str()),
+    ];
+    if as_flowfile {
+        headers.push(("Content-Type", "application/flowfile-v3"));
+    } else {
+        // Not as FlowFile: Content-Type from ${mime.type}, attributes as headers, one of
+        // them spelled in mixed case and one a `uuid` that must not replace the fresh one.
+        headers.push(("Content-Type", "application/json"));
+        headers.push(("X-Tenant", "acme"));
+        headers.push(("uuid", sent_uuid.as_str()));
+    }
+    if gzipped {
+        headers.push(("flowfile-gzipped", "true"));
+    }
+    headers.push(ua);
+    let posted = conn.send("POST", path, &headers, Some(&body), true).await;
+    assert_eq!(posted.status, 303, "{posted:?}");
+    assert_eq!(
+        posted.header("x-location-uri-intent"),
+        Some("flowfile-hold")
+    );
+    let location = posted.header("location").expect("Location").to_owned();
+
+    // Step 3: DELETE the hold URI PostHTTP computes (ContentAcknowledgmentServlet.doDelete).
+    let hold = hold_path(path, &location);
+    let deleted = conn
+        .send(
+            "DELETE",
+            &hold,
+            &[("Authorization", &auth), ("x-nifi-transaction-id", &tx), ua],
+            None,
+            false,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "DELETE {hold}: {deleted:?}");
+}
+
+fn by_id(landed: &[Landed]) -> BTreeMap<u64, Vec<&Landed>> {
+    let mut out: BTreeMap<u64, Vec<&Landed>> = BTreeMap::new();
+    for l in landed {
+        out.entry(l.record["id"].as_u64().unwrap())
+            .or_default()
+            .push(l);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posthttp_every_mode_on_base_and_stream_paths_lands_each_record_once() {
+    let s = server().await;
+    let mut conn = Conn::open(&s).await;
+    let mut authorized = false;
+    let mut id = 0;
+    let mut expect = BTreeMap::new();
+    for path in ["/contentListener", "/contentListener/orders"] {
+        for as_flowfile in [true, false] {
+            for gzipped in [false, true] {
+                id += 1;
+                post_http(&mut conn, path, id, as_flowfile, gzipped, &mut authorized).await;
+                let stream = if path.ends_with("orders") {
+                    "orders"
+                } else {
+                    "customers"
+                };
+                expect.insert(id, (stream, as_flowfile));
+            }
+        }
+    }
+    let landed = s.landed().await;
+    let got = by_id(&landed);
+    assert_eq!(got.len(), expect.len(), "{landed:?}");
+    for (id, (stream, as_flowfile)) in &expect {
+        let lines = &got[id];
+        assert_eq!(lines.len(), 1, "record {id} landed exactly once");
+        let l = lines[0];
+        assert_eq!(l.stream(), *stream);
+        let sent_uuid = format!("00000000-0000-4000-8000-{id:012}");
+        let uuid = l.attr("uuid").unwrap();
+        assert_ne!(uuid, sent_uuid, "a fresh uuid, never the sender's");
+        assert_eq!(l.attr("restlistener.remote.user.dn"), Some("none"));
+        assert!(l.attr("authorization").is_none() && l.attr("Authorization").is_none());
+        if *as_flowfile {
+            assert_eq!(l.attr("source.uuid"), Some(sent_uuid.as_str()));
+            assert_eq!(l.attr("filename"), Some(format!("ff-{id}.json").as_str()));
+        } else {
+            // The header keeps the case the client wrote (ListenHTTPServlet
+            // addMatchingRequestHeaders: `request.getHeaderNames()`).
+            assert_eq!(l.attr("X-Tenant"), Some("acme"), "{:?}", l.meta);
+            assert_eq!(l.attr("x-tenant"), None, "{:?}", l.meta);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_credentials_are_refused_as_nifi_expects() {
+    let s = server().await;
+    let mut conn = Conn::open(&s).await;
+    let body = br#"{"id":1}"#;
+    let ct = ("Content-Type", "application/json");
+    // PostHTTP must see the challenge on each of HEAD, POST and DELETE.
+    let wrong = basic(USER, "nope");
+    for auth in [None, Some(wrong.as_str()), Some("Bearer wrong-token")] {
+        let mut h = vec![ct];
+        if let Some(a) = auth {
+            h.push(("Authorization", a));
+        }
+        for (method, path, body) in [
+            ("HEAD", "/contentListener", None),
+            ("POST", "/contentListener/orders", Some(&body[..])),
+            ("DELETE", "/contentListener/orders/holds/x", None),
+        ] {
+            let r = conn.send(method, path, &h, body, false).await;
+            assert_eq!(r.status, 401, "{method} {auth:?}: {r:?}");
+            assert_eq!(
+                r.all("www-authenticate"),
+                vec!["Basic realm=\"snowstream\"", "Bearer"],
+                "{method}"
+            );
+        }
+    }
+    assert!(s.landed().await.is_empty(), "nothing refused lands");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invokehttp_with_bearer_and_attributes_as_headers() {
+    let s = server().await;
+    let mut conn = Conn::open(&s).await;
+    let ua = ("User-Agent", "okhttp/4.12.0");
+    for (i, path) in ["/contentListener", "/contentListener/orders"]
+        .iter()
+        .enumerate()
+    {
+        let body = format!("{{\"id\":{}}}\n{{\"id\":{}}}\n", 10 + i * 2, 11 + i * 2);
+        let auth = format!("Bearer {TOKEN}");
+        // InvokeHTTP.configureRequest: the dynamic `Authorization` property, then each
+        // attribute the pattern matches, named as the attribute, then Content-Type.
+        let r = conn
+            .send(
+                "POST",
+                path,
+                &[
+                    ("Authorization", &auth),
+                    ("X-Tenant", "acme"),
+                    ("x-tenant", "second value is not kept"),
+                    ("filename", "batch.ndjson"),
+                    ("X-City", "Zürich"),
+                    ("Content-Type", "application/x-ndjson"),
+                    ("Accept-Encoding", "gzip"),
+                    ua,
+                ],
+                Some(body.as_bytes()),
+                false,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let landed = s.landed().await;
+    let got = by_id(&landed);
+    assert_eq!(
+        got.keys().copied().collect::<Vec<_>>(),
+        vec![10, 11, 12, 13]
+    );
+    for lines in got.values() {
+        assert_eq!(lines.len(), 1);
+        let l = lines[0];
+        assert_eq!(
+            l.attr("X-Tenant"),
+            Some("acme"),
+            "first value: {:?}",
+            l.meta
+        );
+        assert_eq!(l.attr("X-City"), Some("Zürich"), "non-ASCII kept");
+        assert_eq!(l.attr("filename"), Some("batch.ndjson"));
+    }
+    assert_eq!(got[&10][0].stream(), "customers");
+    assert_eq!(got[&12][0].stream(), "orders");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_hold_lands_nothing_and_its_delete_is_404() {
+    let s = TestServer::start_with(|setup| {
+        setup.server.basic_auth = vec![BasicUser {
+            user: USER.into(),
+            password: PASSWORD.into(),
+        }];
+        setup.server.hold_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut conn = Conn::open(&s).await;
+    let auth = basic(USER, PASSWORD);
+    let path = "/contentListener/orders";
+    let posted = conn
+        .send(
+            "POST",
+            path,
+            &[
+                ("Authorization", &auth),
+                ("x-prefer-acknowledge-uri", "true"),
+                ("Content-Type", "application/json"),
+            ],
+            Some(br#"{"id":99}"#),
+            true,
+        )
+        .await;
+    assert_eq!(posted.status, 303, "{posted:?}");
+    let hold = hold_path(path, posted.header("location").unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ContentAcknowledgmentServlet.doDelete: an expired hold is 404, and PostHTTP then
+    // fails the transfer (it resends the FlowFile later).
+    let deleted = conn
+        .send("DELETE", &hold, &[("Authorization", &auth)], None, false)
+        .await;
+    assert_eq!(deleted.status, 404, "{deleted:?}");
+    assert!(s.landed().await.is_empty());
+}
+
+#[test]
+fn the_dn_pattern_is_anchored_like_javas_matches() {
+    // ListenHTTPServlet.doPost: `authorizedPattern.matcher(foundSubject).matches()` is a
+    // whole-string match; resolve.rs anchors the pattern the same way.
+    let re = Regex::new("^(?:CN=nifi)$").unwrap();
+    assert!(re.is_match("CN=nifi"));
+    assert!(!re.is_match("CN=nifi,O=evil"));
+}

@@ -1,0 +1,323 @@
+//! Header names as the client spelled them. hyper lowercases every header name (and keeps
+//! the original case only in a type it does not export), but NiFi's ListenHTTP (Jetty) keeps
+//! the case the client sent, and that spelling becomes the attribute name. So the acceptor
+//! reads each HTTP/1 request head off the (decrypted) connection as hyper reads it, and the
+//! connection's service hands the names to the request as a [`server::RawHeaderNames`].
+//!
+//! The scanner follows message framing (Content-Length, chunked) to find each head; anything
+//! it does not understand (HTTP/2, an oversized head) switches it off for the connection, and
+//! the names are then lowercase, never wrong.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::http::Request;
+use axum_server::accept::Accept;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tower_service::Service;
+
+/// A head larger than this switches the scanner off (hyper refuses such heads anyway).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Wraps an acceptor: the stream is read through a scanner, the service gets its findings.
+#[derive(Clone)]
+pub(crate) struct CaseAcceptor<A> {
+    inner: A,
+}
+
+impl<A> CaseAcceptor<A> {
+    pub(crate) fn new(inner: A) -> Self {
+        CaseAcceptor { inner }
+    }
+}
+
+type Shared = Arc<Mutex<Scanner>>;
+
+impl<A, I, S> Accept<I, S> for CaseAcceptor<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = Scanned<A::Stream>;
+    type Service = WithNames<A::Service>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let accepted = self.inner.accept(stream, service);
+        Box::pin(async move {
+            let (inner, service) = accepted.await?;
+            let scanner: Shared = Arc::default();
+            Ok((
+                Scanned {
+                    inner,
+                    scanner: scanner.clone(),
+                },
+                WithNames {
+                    inner: service,
+                    scanner,
+                },
+            ))
+        })
+    }
+}
+
+/// The connection's service, which gives each request the names of its head.
+#[derive(Clone)]
+pub(crate) struct WithNames<S> {
+    inner: S,
+    scanner: Shared,
+}
+
+impl<S, B> Service<Request<B>> for WithNames<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // hyper calls the service once per head, in order, after reading that head.
+        let names = self.scanner.lock().expect("lock").heads.pop_front();
+        if let Some(names) = names
+            && names.len() == req.headers().len()
+        {
+            req.extensions_mut()
+                .insert(server::RawHeaderNames::new(names));
+        }
+        self.inner.call(req)
+    }
+}
+
+/// The connection, read through the scanner.
+pub(crate) struct Scanned<T> {
+    inner: T,
+    scanner: Shared,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Scanned<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            let new = &buf.filled()[before..];
+            if !new.is_empty() {
+                self.scanner.lock().expect("lock").feed(new);
+            }
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Scanned<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Where in the byte stream the scanner is.
+#[derive(Debug)]
+enum State {
+    /// Reading a request head (the bytes so far).
+    Head(Vec<u8>),
+    /// Skipping this many body bytes.
+    Body(u64),
+    /// Reading a chunk-size line.
+    ChunkSize(Vec<u8>),
+    /// Skipping a chunk's data and its CRLF.
+    ChunkData(u64),
+    /// Reading trailer lines until an empty one.
+    Trailer(Vec<u8>),
+    /// Not HTTP/1 as understood: stop.
+    Off,
+}
+
+/// Finds request heads in an HTTP/1 byte stream.
+#[derive(Debug)]
+pub(crate) struct Scanner {
+    state: State,
+    heads: VecDeque<Vec<String>>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            state: State::Head(Vec::new()),
+            heads: VecDeque::new(),
+        }
+    }
+}
+
+impl Scanner {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match &mut self.state {
+                State::Off => return,
+                State::Head(head) => {
+                    // A blank line before a request line is allowed (RFC 9112 §2.2).
+                    if head.is_empty() && (data[0] == b'\r' || data[0] == b'\n') {
+                        data = &data[1..];
+                        continue;
+                    }
+                    let start = head.len().saturating_sub(3);
+                    let take = data.len().min(MAX_HEAD + 4 - head.len().min(MAX_HEAD));
+                    head.extend_from_slice(&data[..take]);
+                    match head[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+                        Some(i) => {
+                            let end = start + i + 4;
+                            let rest = head.len() - end;
+                            let head = std::mem::take(head);
+                            data = &data[take - rest..];
+                            self.state = self.head_done(&head[..end]);
+                        }
+                        None if head.len() > MAX_HEAD => self.state = State::Off,
+                        None => data = &data[take..],
+                    }
+                }
+                State::Body(left) | State::ChunkData(left) => {
+                    let n = (*left).min(data.len() as u64);
+                    *left -= n;
+                    data = &data[n as usize..];
+                    if *left == 0 {
+                        self.state = match self.state {
+                            State::ChunkData(_) => State::ChunkSize(Vec::new()),
+                            _ => State::Head(Vec::new()),
+                        };
+                    }
+                }
+                State::ChunkSize(line) | State::Trailer(line) => {
+                    let nl = data.iter().position(|&b| b == b'\n');
+                    let take = nl.map_or(data.len(), |i| i + 1);
+                    line.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if line.len() > MAX_HEAD {
+                        self.state = State::Off;
+                    } else if nl.is_some() {
+                        let text = String::from_utf8_lossy(line).trim().to_owned();
+                        self.state = match self.state {
+                            State::ChunkSize(_) => {
+                                let size = text.split(';').next().unwrap_or("").trim();
+                                match u64::from_str_radix(size, 16) {
+                                    Ok(0) => State::Trailer(Vec::new()),
+                                    // The data, then its CRLF.
+                                    Ok(n) => State::ChunkData(n + 2),
+                                    Err(_) => State::Off,
+                                }
+                            }
+                            _ if text.is_empty() => State::Head(Vec::new()),
+                            _ => State::Trailer(Vec::new()),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a complete head's names; the state after it.
+    fn head_done(&mut self, head: &[u8]) -> State {
+        if head.starts_with(b"PRI * HTTP/2") {
+            return State::Off;
+        }
+        let text = String::from_utf8_lossy(head);
+        let mut names = Vec::new();
+        let mut chunked = false;
+        let mut length = 0u64;
+        for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+            let Some((name, value)) = line.split_once(':') else {
+                return State::Off;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked |= value.to_ascii_lowercase().contains("chunked");
+            } else if name.eq_ignore_ascii_case("content-length") {
+                match value.parse() {
+                    Ok(n) => length = n,
+                    Err(_) => return State::Off,
+                }
+            }
+            names.push(name.to_owned());
+        }
+        self.heads.push_back(names);
+        if chunked {
+            State::ChunkSize(Vec::new())
+        } else if length > 0 {
+            State::Body(length)
+        } else {
+            State::Head(Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_are_found_across_bodies_chunks_and_split_reads() {
+        let stream = b"POST /a HTTP/1.1\r\nX-Tenant: a\r\nContent-Length: 5\r\n\r\nhello\
+POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nFileName: f\r\n\r\n3\r\n\r\n\r\r\n0\r\nT: x\r\n\r\n\
+HEAD /c HTTP/1.1\r\nHOST: h\r\n\r\n";
+        for step in [1, 2, 7, stream.len()] {
+            let mut s = Scanner::default();
+            for part in stream.chunks(step) {
+                s.feed(part);
+            }
+            let heads: Vec<_> = s.heads.into_iter().collect();
+            assert_eq!(
+                heads,
+                vec![
+                    vec!["X-Tenant".to_owned(), "Content-Length".to_owned()],
+                    vec!["Transfer-Encoding".to_owned(), "FileName".to_owned()],
+                    vec!["HOST".to_owned()],
+                ],
+                "read {step} bytes at a time"
+            );
+        }
+    }
+
+    #[test]
+    fn http2_switches_it_off() {
+        let mut s = Scanner::default();
+        s.feed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nX: y\r\n\r\n");
+        assert_eq!(s.heads.len(), 0);
+        assert!(matches!(s.state, State::Off));
+    }
+}
