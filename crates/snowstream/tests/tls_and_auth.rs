@@ -79,3 +79,57 @@ async fn https_with_bearer_token() {
         "the token must never land"
     );
 }
+
+/// `--basic-auth-file` on the real binary: the users come from a file (never the command
+/// line), a request without them is challenged as PostHTTP's HttpClient needs
+/// (`WWW-Authenticate: Basic`), and a request with them lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    std::fs::write(&users, "# PostHTTP's Username/Password\nnifi:s3cret:pw\n").unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let args = [
+        "--data-dir".to_owned(),
+        data.to_str().unwrap().to_owned(),
+        "--batch-max-age".into(),
+        "100ms".into(),
+    ];
+    let users_env = users.to_str().unwrap().to_owned();
+    let bin = Path::new(env!("CARGO_BIN_EXE_snowstream"));
+    let server = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        ServerProcess::start(bin, port, &a, &[("SNOWSTREAM_BASIC_AUTH_FILE", &users_env)])
+    })
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/contentListener");
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), 401);
+    assert_eq!(
+        head.headers()["www-authenticate"],
+        "Basic realm=\"snowstream\""
+    );
+    let post = |password: &'static str| {
+        client
+            .post(&url)
+            .basic_auth("nifi", Some(password))
+            .header("content-type", "application/json")
+            .body(r#"{"id": 1, "name": "basic"}"#)
+            .send()
+    };
+    assert_eq!(post("wrong").await.unwrap().status(), 401);
+    let ok = post("s3cret:pw").await.unwrap();
+    assert_eq!(ok.status(), 200, "{:?}", ok.text().await);
+
+    let code = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    let lines = landed_lines(&data.join("landing"));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["record"]["name"], "basic");
+    assert!(!serde_json::to_string(&lines[0]).unwrap().contains("s3cret"));
+}

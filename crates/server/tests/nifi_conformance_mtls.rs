@@ -1,0 +1,167 @@
+//! Mutual TLS as ListenHTTP does it, with PostHTTP's requests over it.
+//!
+//! ListenHTTP with an SSL Context Service requiring client authentication verifies the
+//! client's certificate at the handshake; ListenHTTPServlet.doPost then reads
+//! `javax.servlet.request.X509Certificate`, matches the subject DN
+//! (`StandardPrincipalFormatter.getSubject`) against *Authorized Subject DN Pattern* with
+//! `matches()` and answers `403 "not allowed based on subject dn"` on a mismatch; the DN goes
+//! in `restlistener.remote.user.dn` (`saveRequestDetailsAsAttributes`). PostHTTP (1.28.1)
+//! presents its keystore's certificate on the HEAD, POST and hold DELETE (see
+//! nifi_conformance.rs for the request sequence) and sends no Authorization header.
+
+mod common;
+
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "Example");
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn make_ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name = dn(cn);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A leaf signed by `issuer`: `(cert PEM, key PEM)`.
+fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, cn: &str, san: &[&str]) -> (String, String) {
+    let mut params =
+        CertificateParams::new(san.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name = dn(cn);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()]);
+    if let Some((cert, key)) = identity {
+        b = b.identity(reqwest::Identity::from_pem(format!("{key}{cert}").as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca("Test CA");
+    let other_ca = make_ca("Other CA");
+    let (server_cert, server_key) = leaf(&ca, "snowstream", &["localhost"]);
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cert_path = write("server.pem", &server_cert);
+    let key_path = write("server-key.pem", &server_key);
+    let ca_path = write("ca.pem", &ca.pem());
+
+    let mut settings = snowstream::Settings::local(dir.path(), "t1").unwrap();
+    settings.tls = Some((cert_path, key_path));
+    settings.listener.tls_client_ca = Some(ca_path);
+    // resolve.rs anchors --authorized-dn-pattern the same way.
+    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*,O=Example)$").unwrap());
+    let app = snowstream::App::builder(settings)
+        .metrics(None)
+        .start()
+        .await
+        .unwrap();
+    let base = format!("https://localhost:{}/contentListener", app.addr().port());
+
+    let nifi = leaf(&ca, "nifi-1", &[]);
+    let intruder = leaf(&ca, "intruder", &[]);
+    let stranger = leaf(&other_ca, "nifi-2", &[]);
+    let ca_pem = ca.pem();
+
+    // PostHTTP with its keystore: HEAD, POST with a hold, DELETE the hold URI.
+    let c = client(&ca_pem, Some(&nifi));
+    for path in ["", "/customers"] {
+        let url = format!("{base}{path}");
+        let head = c.head(&url).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers()["x-nifi-transfer-protocol-version"], "3");
+        let id = if path.is_empty() { 1 } else { 2 };
+        let posted = c
+            .post(&url)
+            .header("x-prefer-acknowledge-uri", "true")
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"id":{id}}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 303);
+        let location = posted.headers()["location"].to_str().unwrap().to_owned();
+        let hold = format!(
+            "{url}{}",
+            location.strip_prefix("/contentListener").unwrap()
+        );
+        let deleted = c.delete(&hold).send().await.unwrap();
+        assert_eq!(deleted.status(), 200, "DELETE {hold}");
+    }
+
+    // A certificate of the right CA whose DN the pattern refuses: 403, as ListenHTTPServlet.
+    let c = client(&ca_pem, Some(&intruder));
+    let r = c
+        .post(&base)
+        .header("content-type", "application/json")
+        .body(r#"{"id":3}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not allowed based on subject dn")
+    );
+
+    // No certificate, or one another CA signed: the handshake fails; nothing gets in.
+    for identity in [None, Some(&stranger)] {
+        let r = client(&ca_pem, identity)
+            .post(&base)
+            .header("content-type", "application/json")
+            .body(r#"{"id":4}"#)
+            .send()
+            .await;
+        assert!(r.is_err() || !r.unwrap().status().is_success());
+    }
+
+    tokio::time::timeout(Duration::from_secs(20), app.landing().flush())
+        .await
+        .unwrap();
+    let landed = common::read_landed(&dir.path().join("landing"));
+    let ids: Vec<_> = landed
+        .iter()
+        .map(|l| l.record["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&1) && ids.contains(&2));
+    for l in &landed {
+        assert_eq!(
+            l.attr("restlistener.remote.user.dn"),
+            Some("CN=nifi-1,O=Example")
+        );
+        assert_eq!(
+            l.attr("restlistener.remote.issuer.dn"),
+            Some("CN=Test CA,O=Example")
+        );
+    }
+}
