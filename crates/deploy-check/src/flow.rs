@@ -273,6 +273,11 @@ impl Walker<'_> {
             .cloned()
             .unwrap_or_default();
         for (key, value) in &props {
+            if let Some(text) = value.as_str()
+                && let Some(p) = crate::bare_mime_type(&name, &known.type_name, key, text)
+            {
+                problem(self.out, p);
+            }
             let desc = descriptors.get(key);
             let flag = |f: &str| {
                 desc.and_then(|d| d.get(f))

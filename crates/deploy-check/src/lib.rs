@@ -51,3 +51,22 @@ pub enum CheckError {
 pub(crate) fn problem(list: &mut Vec<Problem>, msg: impl Into<String>) {
     list.push(Problem(msg.into()));
 }
+
+/// InvokeHTTP's content-type property (2.x `Request Content-Type`, 1.x `Content-Type`) set to
+/// a bare `${mime.type}`: behind NiFi's ListenHTTP, which never sets `mime.type`
+/// (ListenHTTPServlet sets only `filename`, `uuid`, the `restlistener.*` attributes and the
+/// headers its regex matches), that sends every FlowFile as `application/octet-stream`.
+pub(crate) fn bare_mime_type(
+    name: &str,
+    type_name: &str,
+    key: &str,
+    value: &str,
+) -> Option<String> {
+    let content_type_key = key == "Request Content-Type" || key == "Content-Type";
+    (type_name.ends_with(".InvokeHTTP") && content_type_key && value.trim() == "${mime.type}").then(|| {
+        format!(
+            "`{name}`: `{key}` is a bare `${{mime.type}}`, which ListenHTTP never sets: default it \
+             (e.g. `${{mime.type:replaceEmpty(...)}}`) or state the stream's format"
+        )
+    })
+}

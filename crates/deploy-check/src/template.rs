@@ -131,9 +131,43 @@ pub fn check_template(
             entries(config.and_then(|c| child(c, "descriptors")))
                 .into_iter()
                 .collect();
+        // What 1.x template instantiation reads to make a dynamic property sensitive
+        // (ProcessorConfigDTO.sensitiveDynamicPropertyNames); the descriptor's flag alone is
+        // not applied, and the sensitive parameter reference is then refused.
+        let sensitive_dynamic: BTreeSet<String> = config
+            .map(|c| {
+                children(c, "sensitiveDynamicPropertyNames")
+                    .filter_map(|n| n.text())
+                    .map(|t| t.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
         for (key, value) in entries(config.and_then(|c| child(c, "properties"))) {
             let desc = descriptors.get(&key);
             let flag = |f: &str| desc.map(|d| text_of(*d, f) == "true").unwrap_or(false);
+            if let Some(text) = value.text()
+                && let Some(p) = crate::bare_mime_type(&name, &known.type_name, &key, text)
+            {
+                problem(&mut out, p);
+            }
+            if flag("dynamic") && flag("sensitive") {
+                if !sensitive_dynamic.contains(&key) {
+                    problem(
+                        &mut out,
+                        format!(
+                            "`{name}`: sensitive dynamic property `{key}` is not listed in <sensitiveDynamicPropertyNames>, so NiFi 1.x instantiates it non-sensitive"
+                        ),
+                    );
+                }
+                if min_nifi_1x(&text_of(root, "description")).is_none_or(|minor| minor < 17) {
+                    problem(
+                        &mut out,
+                        format!(
+                            "`{name}`: sensitive dynamic property `{key}` needs NiFi 1.17 or later; the template's description must say \"(1.17 or later)\" or a later 1.x"
+                        ),
+                    );
+                }
+            }
             let allowed_dynamic = flag("dynamic") && known.dynamic_properties;
             if !known.has_property(&key) && !allowed_dynamic {
                 problem(
@@ -212,4 +246,12 @@ pub fn check_template(
         }
     }
     Ok(out)
+}
+
+/// The least NiFi 1.x minor version a template's description states, as "(1.N or later)".
+fn min_nifi_1x(description: &str) -> Option<u32> {
+    let rest = description.split("(1.").nth(1)?;
+    let (minor, tail) = rest.split_once(' ')?;
+    tail.starts_with("or later").then_some(())?;
+    minor.parse().ok()
 }

@@ -322,3 +322,47 @@ fn value_outside_the_allowed_set_is_reported() {
         &["`Warn on Reuse` is not an allowed value of `reuse-mode`"],
     );
 }
+
+#[test]
+fn template_sensitive_dynamic_property_not_listed_is_reported() {
+    // NiFi 1.x template instantiation makes a dynamic property sensitive only when the
+    // processor config lists it in sensitiveDynamicPropertyNames (ProcessorConfigDTO).
+    let xml = read(TEMPLATE_1X).replace(
+        "<sensitiveDynamicPropertyNames>Authorization</sensitiveDynamicPropertyNames>",
+        "",
+    );
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&xml, &known, &template_params()).unwrap();
+    assert_reports(
+        &problems,
+        &[
+            "sensitive dynamic property `Authorization`",
+            "sensitiveDynamicPropertyNames",
+        ],
+    );
+}
+
+#[test]
+fn template_claiming_a_nifi_before_1_17_is_reported() {
+    // Sensitive dynamic properties exist from NiFi 1.17.
+    let xml = read(TEMPLATE_1X).replace("(1.17 or later)", "(1.14 or later)");
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&xml, &known, &template_params()).unwrap();
+    assert_reports(&problems, &["needs NiFi 1.17 or later"]);
+}
+
+#[test]
+fn bare_mime_type_content_type_is_reported_in_flow_and_template() {
+    // ListenHTTP never sets mime.type, so a bare ${mime.type} sends application/octet-stream.
+    let mut flow = main_flow();
+    processor_mut(&mut flow, "InvokeHTTP")["properties"]["Request Content-Type"] =
+        json!("${mime.type}");
+    assert_reports(&check(&flow), &["`Request Content-Type` is a bare"]);
+    let text = read(TEMPLATE_1X);
+    let start = text.find("<value>${mime.type:replaceEmpty").unwrap();
+    let end = start + text[start..].find("</value>").unwrap();
+    let xml = format!("{}<value>${{mime.type}}{}", &text[..start], &text[end..]);
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&xml, &known, &template_params()).unwrap();
+    assert_reports(&problems, &["`Content-Type` is a bare"]);
+}

@@ -499,3 +499,48 @@ fn the_dn_pattern_is_anchored_like_javas_matches() {
     assert!(re.is_match("CN=nifi"));
     assert!(!re.is_match("CN=nifi,O=evil"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octet_stream_or_no_type_means_the_streams_format() {
+    // InvokeHTTP behind a ListenHTTP that never set mime.type: `${mime.type}` is empty, and
+    // InvokeHTTP sends application/octet-stream (or, with an empty property, no type at all).
+    let s = TestServer::start_with(|setup| {
+        setup.server.auth_token = Some(TOKEN.into());
+        setup.server.streams.insert(
+            "orders".into(),
+            server::StreamOptions {
+                format: records::Format::Csv,
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let mut conn = Conn::open(&s).await;
+    let auth = format!("Bearer {TOKEN}");
+    for (i, ct) in [Some("application/octet-stream"), None]
+        .into_iter()
+        .enumerate()
+    {
+        let body = format!("id,name\n{},csv through nifi\n", 20 + i);
+        let mut h = vec![("Authorization", auth.as_str())];
+        if let Some(ct) = ct {
+            h.push(("Content-Type", ct));
+        }
+        let r = conn
+            .send(
+                "POST",
+                "/contentListener/orders",
+                &h,
+                Some(body.as_bytes()),
+                false,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{ct:?}: {r:?}");
+    }
+    let landed = s.landed().await;
+    let names: Vec<_> = landed
+        .iter()
+        .map(|l| l.record["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["csv through nifi"; 2]);
+}
