@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -105,13 +105,11 @@ async fn head(State(state): State<AppState>, cert: Cert, headers: HeaderMap) -> 
 async fn post_records(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    cert: Cert,
-    raw_names: Option<Extension<RawHeaderNames>>,
     path: Option<Path<String>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     // A header that is not text still names a stream (one that cannot exist, so a 404),
     // rather than silently sending the records to the default stream.
     let stream = match path {
@@ -121,12 +119,12 @@ async fn post_records(
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
     };
     let info = RequestInfo {
-        headers: &headers,
-        raw_names: raw_names.as_ref().map(|r| &r.0),
+        headers,
+        raw_names: parts.extensions.get::<RawHeaderNames>(),
         header_regex: state.config.headers_as_attributes.as_ref(),
         peer,
-        uri: &uri,
-        cert: cert.as_ref().map(|c| &c.0),
+        uri: &parts.uri,
+        cert: parts.extensions.get::<ClientCert>(),
     };
     respond(receive(&state, stream, &info, body).await)
 }

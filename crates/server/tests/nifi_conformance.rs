@@ -388,6 +388,9 @@ async fn wrong_or_missing_credentials_are_refused_as_nifi_expects() {
         ] {
             let r = conn.send(method, path, &h, body, false).await;
             assert_eq!(r.status, 401, "{method} {auth:?}: {r:?}");
+            if method != "HEAD" {
+                assert_eq!(r.body, "missing or wrong credentials\n");
+            }
             assert_eq!(
                 r.all("www-authenticate"),
                 vec!["Basic realm=\"snowstream\"", "Bearer"],
