@@ -142,7 +142,8 @@ async fn v2_package_and_filename_header_override() {
     let r = post_package(&s, Version::V2, body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.seqs(), Some((1, 3)));
-    // The `filename` request header replaces every FlowFile's filename (ListenHTTPServlet).
+    // A `filename` inside the package wins over the `filename` request header (issue 11,
+    // item 4: the sender's attribute is never lost; ListenHTTPServlet would let the header win).
     let r = post_as(
         &s,
         Version::V2.mime(),
@@ -163,9 +164,9 @@ async fn v2_package_and_filename_header_override() {
             (json!({"id":1}), "one.json"),
             (json!({"id":"2"}), "two.csv"),
             (json!({"id":"3"}), "two.csv"),
-            (json!({"id":1}), "batch-0007.json"),
-            (json!({"id":"2"}), "batch-0007.json"),
-            (json!({"id":"3"}), "batch-0007.json"),
+            (json!({"id":1}), "one.json"),
+            (json!({"id":"2"}), "two.csv"),
+            (json!({"id":"3"}), "two.csv"),
             (json!({"id":9}), "raw.json"),
         ]
     );
