@@ -22,11 +22,11 @@ use regex::Regex;
 use crate::error::ApiError;
 
 /// The client certificate a TLS connection presented and the handshake verified: its
-/// subject and issuer distinguished names (RFC 4514 form, most specific first, as Java's
-/// `X500Principal.getName()` writes them). The TLS acceptor inserts it as a request extension.
+/// subject and issuer distinguished names (RFC 1779 form with spaces, most specific first,
+/// as NiFi writes them: `CN=nifi, OU=ingest, O=Example`). The TLS acceptor inserts it as a request extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCert {
-    /// Subject DN, e.g. `CN=nifi,OU=ingest,O=Example`.
+    /// Subject DN, e.g. `CN=nifi, OU=ingest, O=Example`.
     pub subject: String,
     /// Issuer DN.
     pub issuer: String,
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn either_credential_is_enough_and_a_dn_mismatch_is_forbidden() {
         let users = parse_basic_users("nifi:secret").unwrap();
-        let re = Regex::new("^(?:CN=nifi,.*)$").unwrap();
+        let re = Regex::new("^(?:CN=nifi, .*)$").unwrap();
         let g = Guard {
             bearer: Some("tok"),
             basic: &users,
@@ -224,12 +224,12 @@ mod tests {
         assert!(g.check(&headers("Basic !!!"), None).is_err());
         assert!(g.check(&HeaderMap::new(), None).is_err());
         let good = ClientCert {
-            subject: "CN=nifi,O=Example".into(),
+            subject: "CN=nifi, O=Example".into(),
             issuer: "CN=ca".into(),
         };
         assert!(g.check(&HeaderMap::new(), Some(&good)).is_ok());
         let bad = ClientCert {
-            subject: "CN=other,O=Example".into(),
+            subject: "CN=other, O=Example".into(),
             issuer: "CN=ca".into(),
         };
         assert!(matches!(

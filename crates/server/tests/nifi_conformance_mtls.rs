@@ -77,7 +77,7 @@ async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
     settings.tls = Some((cert_path, key_path));
     settings.listener.tls_client_ca = Some(ca_path);
     // resolve.rs anchors --authorized-dn-pattern the same way.
-    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*,O=Example)$").unwrap());
+    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*, O=Example)$").unwrap());
     let app = snowstream::App::builder(settings)
         .metrics(None)
         .start()
@@ -157,11 +157,11 @@ async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
     for l in &landed {
         assert_eq!(
             l.attr("restlistener.remote.user.dn"),
-            Some("CN=nifi-1,O=Example")
+            Some("CN=nifi-1, O=Example")
         );
         assert_eq!(
             l.attr("restlistener.remote.issuer.dn"),
-            Some("CN=Test CA,O=Example")
+            Some("CN=Test CA, O=Example")
         );
     }
 }

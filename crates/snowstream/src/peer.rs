@@ -89,10 +89,12 @@ fn describe(der: &[u8]) -> Option<server::ClientCert> {
     })
 }
 
-/// A name as Java's `X500Principal.getName()` writes it (RFC 2253/4514): the last RDN
-/// first, `,` between RDNs, `+` inside one, the standard keywords (CN, O, …) else the
-/// dotted OID. NiFi's ListenHTTPServlet matches its *Authorized Subject DN Pattern* against
-/// this form (`StandardPrincipalFormatter.getSubject`).
+/// A name as NiFi writes it for its *Authorized Subject DN Pattern*: RFC 1779 with spaces,
+/// the last RDN first, `, ` between RDNs, ` + ` inside one, the RFC 1779 keywords plus UID
+/// and DC, else `OID.` and the dotted OID; a value with special characters quoted.
+/// NiFi 2.x: StandardPrincipalFormatter.java (rel/nifi-2.11.0) lines 31-34 and 73-74,
+/// `principal.getName(X500Principal.RFC1779, OBJECT_IDENTIFIER_NAMES)`; NiFi 1.28.1:
+/// ListenHTTPServlet.java line 225, `cert.getSubjectDN().getName()`, the same form.
 fn rfc4514(name: &X509Name<'_>) -> String {
     let rdns: Vec<String> = name
         .iter_rdn()
@@ -110,35 +112,41 @@ fn rfc4514(name: &X509Name<'_>) -> String {
                         "2.5.4.9" => "STREET",
                         "0.9.2342.19200300.100.1.25" => "DC",
                         "0.9.2342.19200300.100.1.1" => "UID",
-                        other => other,
-                    }
-                    .to_owned();
-                    let value = atv
-                        .as_str()
-                        .map(escape)
-                        .unwrap_or_else(|_| format!("#{}", hex_of(atv.attr_value().data)));
-                    format!("{key}={value}")
+                        other => return format!("OID.{other}={}", value_of(atv)),
+                    };
+                    format!("{key}={}", value_of(atv))
                 })
                 .collect::<Vec<_>>()
-                .join("+")
+                .join(" + ")
         })
         .collect();
-    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+    rdns.into_iter().rev().collect::<Vec<_>>().join(", ")
 }
 
-/// RFC 4514 §2.4 escaping of an attribute value.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let last = v.chars().count().saturating_sub(1);
-    for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && (c == '#' || c == ' '))
-            || (i == last && c == ' ');
-        if special {
+fn value_of(atv: &x509_parser::x509::AttributeTypeAndValue<'_>) -> String {
+    atv.as_str()
+        .map(quote)
+        .unwrap_or_else(|_| format!("#{}", hex_of(atv.attr_value().data)))
+}
+
+/// RFC 1779 quoting, as Java's: a value with a special character, or a leading or trailing
+/// space, goes in double quotes (with `"` and `\` escaped inside).
+fn quote(v: &str) -> String {
+    let special = v.is_empty()
+        || v.starts_with(' ')
+        || v.ends_with(' ')
+        || v.contains([',', '+', '=', '<', '>', '#', ';', '"', '\\', '\n']);
+    if !special {
+        return v.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
             out.push('\\');
         }
         out.push(c);
     }
+    out.push('"');
     out
 }
 
@@ -161,7 +169,7 @@ mod tests {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let c = describe(cert.der()).unwrap();
-        assert_eq!(c.subject, "CN=nifi-1,O=Example\\, Inc,C=US");
+        assert_eq!(c.subject, "CN=nifi-1, O=\"Example, Inc\", C=US");
         assert_eq!(c.issuer, c.subject);
     }
 }

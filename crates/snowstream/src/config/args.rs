@@ -59,7 +59,7 @@ settings! {
         /// PEM CA bundle: require client certificates signed by it (mutual TLS, with --tls-cert). [NiFi ListenHTTP: SSL Context Service with Client Authentication Required]
         #[arg(long, env = "SNOWSTREAM_TLS_CLIENT_CA")]
         tls_client_ca: PathBuf,
-        /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*,O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
+        /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*, O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
         #[arg(long, env = "SNOWSTREAM_AUTHORIZED_DN_PATTERN")]
         authorized_dn_pattern: String = ".*",
     }
