@@ -4,14 +4,15 @@
 //!   `Authorization` dynamic property.
 //! - **HTTP Basic**, challenged: PostHTTP (1.x) puts its *Username*/*Password* in a
 //!   `BasicCredentialsProvider` handed to `HttpClientBuilder.setDefaultCredentialsProvider`
-//!   (PostHTTP.java at rel/nifi-1.28.1, `onTrigger`, the block under
-//!   `if (username != null)`), so Apache HttpClient sends them only after a `401` carrying
+//!   (PostHTTP.java at rel/nifi-1.28.1, lines 460-467), so Apache HttpClient sends them only
+//!   after a `401` carrying
 //!   `WWW-Authenticate: Basic` (non-preemptive), and again on each request it must repeat.
 //!   Its HEAD and DELETE carry no custom headers, so only the challenge gets them through.
 //! - **A client certificate** verified at the TLS handshake (the acceptor puts its subject
 //!   and issuer in the request as a [`ClientCert`]), authorized by the *Authorized Subject DN
-//!   Pattern* as ListenHTTPServlet does (`doPost`, `authorizedPattern.matcher(foundSubject)
-//!   .matches()`, else `403 "not allowed based on subject dn"`).
+//!   Pattern* as ListenHTTPServlet does (rel/nifi-1.28.1 lines 220-238,
+//!   `authorizedPattern.matcher(foundSubject).matches()`, else
+//!   `403 "not allowed based on subject dn"`).
 //!
 //! Any one accepted credential is enough. Every comparison of a secret is constant-time.
 

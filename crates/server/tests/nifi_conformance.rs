@@ -1,35 +1,39 @@
 //! Conformance with the NiFi processors that send to a ListenHTTP, request for request, on
-//! real sockets with the exact bytes (header case included) those clients write.
+//! real sockets with the exact bytes (header case included) those clients write. Line numbers
+//! are of the NiFi sources at the tags named.
 //!
-//! PostHTTP (nifi-standard-processors, PostHTTP.java at rel/nifi-1.28.1) runs, per
-//! `onTrigger`:
-//! 1. `getDestinationAcceptance`: a `HEAD` of the URL, no custom headers; from its answer it
-//!    reads `Accept` (FlowFile v3?), `Accept-Encoding` (gzip?) and
-//!    `x-nifi-transfer-protocol-version` (holds?). A 401 there with credentials configured:
-//!    Apache HttpClient answers the `WWW-Authenticate: Basic` challenge (PostHTTP gave it a
-//!    `BasicCredentialsProvider` via `HttpClientBuilder.setDefaultCredentialsProvider`, under
-//!    `if (username != null)`), and caches the scheme for the host, so the POST and DELETE that
-//!    follow carry `Authorization: Basic` preemptively.
-//! 2. A `POST` with `x-nifi-transaction-id`, `x-prefer-acknowledge-uri: true` (the destination
-//!    speaks protocol 3), `Content-Type: application/flowfile-v3` when *Send as FlowFile*, else
-//!    the FlowFile's `Content-Type` (`${mime.type}`) and its attributes matched by *Attributes
-//!    to Send as HTTP Headers (Regex)*; `flowfile-gzipped: true` and a gzip body when
-//!    *Compression Level* > 0 and the HEAD said `Accept-Encoding: gzip`; chunked when
-//!    *Use Chunked Encoding* (the body's length is unknown).
-//! 3. On `303` with `x-location-uri-intent: flowfile-hold`: a `DELETE` of the hold URI, which
-//!    PostHTTP resolves against the posted URL ("the response indicated a Hold URI; delete the
-//!    Hold", around line 795: a `/contentListener…` Location becomes
-//!    `url + location.substring(16)`), expecting 200; anything else fails the transfer.
+//! PostHTTP.java (nifi-standard-processors, rel/nifi-1.28.1), per `onTrigger`:
+//! - lines 458-467: HttpClient with content compression off (no `Accept-Encoding`) and a
+//!   `BasicCredentialsProvider` holding *Username*/*Password*, so credentials go only in
+//!   answer to a `401` with `WWW-Authenticate: Basic`; line 524: a new `HttpClientContext`
+//!   per trigger, so each transfer is challenged once, and its later requests carry
+//!   `Authorization` preemptively (the context's auth cache).
+//! - lines 532 and 861-866 (`getDestinationAcceptance`): `HEAD` of the URL, with only
+//!   `x-nifi-transaction-id` when sending as FlowFile; lines 879-925 read `Accept`
+//!   (FlowFile v3?), `x-nifi-transfer-protocol-version` and `Accept-Encoding` (gzip?).
+//! - lines 640-651: the body's length is unknown (chunked) unless raw, uncompressed and not
+//!   chunked; lines 653-690: `Content-Type` `application/flowfile-v3`, or when not as
+//!   FlowFile the *Content-Type* property (`${mime.type}`, blank: `application/octet-stream`)
+//!   and the attributes matching *Attributes to Send as HTTP Headers (Regex)*, named as the
+//!   attribute; lines 691-701: `x-prefer-acknowledge-uri: true`,
+//!   `x-nifi-transfer-protocol-version: 3`, `x-nifi-transaction-id`, and with compression
+//!   `flowfile-gzipped: true` (as FlowFile) or `Content-Encoding: gzip` (raw).
+//! - lines 738-757: a `303` with `x-location-uri-intent: flowfile-hold` gives the hold
+//!   `Location`; lines 790-813 resolve it against the posted URL (`/contentListener…` becomes
+//!   `url + holdUri.substring(16)`); lines 815-826: `DELETE` it with `x-nifi-transaction-id`;
+//!   a status of 300 or more fails the transfer.
 //!
-//! InvokeHTTP (nifi-standard-processors, InvokeHTTP.java at rel/nifi-2.x, `configureRequest`)
-//! POSTs the content with OkHttp: `Content-Type` from *Request Content-Type*
-//! (`${mime.type}`), each attribute matching *Request Header Attributes Pattern* as a header
-//! named exactly as the attribute, and the sensitive `Authorization` dynamic property
-//! (`Bearer …`) as a header; 2xx is success. No holds.
+//! InvokeHTTP.java (rel/nifi-2.11.0): line 1094, `Content-Type` is *Request Content-Type*
+//! (`${mime.type}`), `application/octet-stream` when blank; lines 1163-1201
+//! (`setHeaderProperties`): `User-Agent`, each dynamic property (the sensitive
+//! `Authorization: Bearer …`), then each attribute matching *Request Header Attributes
+//! Pattern*, named exactly as the attribute. 2xx is success; no holds.
 //!
-//! ListenHTTP's side is ListenHTTPServlet.java (`doHead`, `doPost`, `handleRequest`,
-//! `saveRequestDetailsAsAttributes`) and ContentAcknowledgmentServlet.java (`doDelete`: 200,
-//! or 404 "No hold" for a hold that is unknown or expired).
+//! ListenHTTP's side, ListenHTTPServlet.java (rel/nifi-1.28.1): `doHead` line 149, `doPost`
+//! line 176, client certificates lines 220-238, package attributes line 366, the `filename`
+//! header line 388, a fresh `uuid` line 399, `saveRequestDetailsAsAttributes` lines 464-471,
+//! `addMatchingRequestHeaders` line 502; ContentAcknowledgmentServlet.java `doDelete` line 64,
+//! `404` for a hold unknown or expired (lines 98, 141).
 
 mod common;
 
@@ -214,37 +218,30 @@ async fn server() -> TestServer {
 }
 
 /// One PostHTTP transfer of the record `{"id": id}`, as the module doc says, on `conn`.
-/// `authorized`: whether HttpClient already holds the Basic scheme for this host.
-async fn post_http(
-    conn: &mut Conn,
-    path: &str,
-    id: u64,
-    as_flowfile: bool,
-    gzipped: bool,
-    authorized: &mut bool,
-) {
+async fn post_http(conn: &mut Conn, path: &str, id: u64, as_flowfile: bool, gzipped: bool) {
     let ua = ("User-Agent", "Apache-HttpClient/4.5.14 (Java/21.0.5)");
     let auth = basic(USER, PASSWORD);
-    // Step 1: HEAD, no custom headers (PostHTTP.getDestinationAcceptance).
-    let mut head_headers = vec![ua];
-    if *authorized {
-        head_headers.insert(0, ("Authorization", auth.as_str()));
+    let tx = format!("tx-{id}");
+    let tx_header = ("x-nifi-transaction-id", tx.as_str());
+    // PostHTTP.java 861-866: HEAD, only the transaction id (as FlowFile), no credentials yet.
+    let mut head_headers = vec![];
+    if as_flowfile {
+        head_headers.push(tx_header);
     }
-    let mut head = conn.send("HEAD", path, &head_headers, None, false).await;
-    if !*authorized {
-        // The challenge HttpClient needs before it sends credentials.
-        assert_eq!(head.status, 401, "{head:?}");
-        assert!(
-            head.all("www-authenticate")
-                .contains(&"Basic realm=\"snowstream\""),
-            "{head:?}"
-        );
-        head = conn
-            .send("HEAD", path, &[("Authorization", &auth), ua], None, false)
-            .await;
-        *authorized = true;
-    }
+    head_headers.push(ua);
+    let head = conn.send("HEAD", path, &head_headers, None, false).await;
+    // The challenge HttpClient needs before it sends credentials (lines 463-467).
+    assert_eq!(head.status, 401, "{head:?}");
+    assert!(
+        head.all("www-authenticate")
+            .contains(&"Basic realm=\"snowstream\""),
+        "{head:?}"
+    );
+    // HttpClient repeats the HEAD with the credentials.
+    head_headers.insert(0, ("Authorization", auth.as_str()));
+    let head = conn.send("HEAD", path, &head_headers, None, false).await;
     assert_eq!(head.status, 200, "{head:?}");
+    // Lines 879-925: what PostHTTP reads from the HEAD.
     assert!(
         head.header("accept")
             .unwrap()
@@ -253,7 +250,7 @@ async fn post_http(
     assert_eq!(head.header("accept-encoding"), Some("gzip"));
     assert_eq!(head.header("x-nifi-transfer-protocol-version"), Some("3"));
 
-    // Step 2: the POST.
+    // Lines 640-701: the POST.
     let record = format!(r#"{{"id":{id}}}"#);
     let sent_uuid = format!("00000000-0000-4000-8000-{id:012}");
     let mut body = if as_flowfile {
@@ -271,26 +268,34 @@ async fn post_http(
     if gzipped {
         body = gzip(&body);
     }
-    let tx = format!("tx-{id}");
-    let mut headers = vec![
-        ("Authorization", auth.as_str()),
-        ("x-prefer-acknowledge-uri", "true"),
-        ("x-nifi-transaction-id", tx.as_str()),
-    ];
+    let mut headers = vec![("Authorization", auth.as_str())];
     if as_flowfile {
         headers.push(("Content-Type", "application/flowfile-v3"));
     } else {
-        // Not as FlowFile: Content-Type from ${mime.type}, attributes as headers, one of
-        // them spelled in mixed case and one a `uuid` that must not replace the fresh one.
-        headers.push(("Content-Type", "application/json"));
+        // Lines 676-689: attributes as headers, named as the attribute: one in mixed case,
+        // and a `uuid` that must not replace the fresh one. Line 691: the Content-Type.
         headers.push(("X-Tenant", "acme"));
         headers.push(("uuid", sent_uuid.as_str()));
+        headers.push(("Content-Type", "application/json"));
     }
+    headers.push(("x-prefer-acknowledge-uri", "true"));
+    headers.push(("x-nifi-transfer-protocol-version", "3"));
+    headers.push(tx_header);
     if gzipped {
-        headers.push(("flowfile-gzipped", "true"));
+        // Lines 696-700.
+        headers.push(if as_flowfile {
+            ("flowfile-gzipped", "true")
+        } else {
+            ("Content-Encoding", "gzip")
+        });
     }
     headers.push(ua);
-    let posted = conn.send("POST", path, &headers, Some(&body), true).await;
+    // Lines 640-645: a known length only for a raw, uncompressed body.
+    let chunked = as_flowfile || gzipped;
+    let posted = conn
+        .send("POST", path, &headers, Some(&body), chunked)
+        .await;
+    // Lines 738-757.
     assert_eq!(posted.status, 303, "{posted:?}");
     assert_eq!(
         posted.header("x-location-uri-intent"),
@@ -298,13 +303,14 @@ async fn post_http(
     );
     let location = posted.header("location").expect("Location").to_owned();
 
-    // Step 3: DELETE the hold URI PostHTTP computes (ContentAcknowledgmentServlet.doDelete).
+    // Lines 790-826: DELETE the hold URI PostHTTP computes (ContentAcknowledgmentServlet
+    // doDelete, line 64), 200 expected.
     let hold = hold_path(path, &location);
     let deleted = conn
         .send(
             "DELETE",
             &hold,
-            &[("Authorization", &auth), ("x-nifi-transaction-id", &tx), ua],
+            &[("Authorization", &auth), tx_header, ua],
             None,
             false,
         )
@@ -326,14 +332,13 @@ fn by_id(landed: &[Landed]) -> BTreeMap<u64, Vec<&Landed>> {
 async fn posthttp_every_mode_on_base_and_stream_paths_lands_each_record_once() {
     let s = server().await;
     let mut conn = Conn::open(&s).await;
-    let mut authorized = false;
     let mut id = 0;
     let mut expect = BTreeMap::new();
     for path in ["/contentListener", "/contentListener/orders"] {
         for as_flowfile in [true, false] {
             for gzipped in [false, true] {
                 id += 1;
-                post_http(&mut conn, path, id, as_flowfile, gzipped, &mut authorized).await;
+                post_http(&mut conn, path, id, as_flowfile, gzipped).await;
                 let stream = if path.ends_with("orders") {
                     "orders"
                 } else {
@@ -360,7 +365,7 @@ async fn posthttp_every_mode_on_base_and_stream_paths_lands_each_record_once() {
             assert_eq!(l.attr("source.uuid"), Some(sent_uuid.as_str()));
             assert_eq!(l.attr("filename"), Some(format!("ff-{id}.json").as_str()));
         } else {
-            // The header keeps the case the client wrote (ListenHTTPServlet
+            // The header keeps the case the client wrote (ListenHTTPServlet.java line 502,
             // addMatchingRequestHeaders: `request.getHeaderNames()`).
             assert_eq!(l.attr("X-Tenant"), Some("acme"), "{:?}", l.meta);
             assert_eq!(l.attr("x-tenant"), None, "{:?}", l.meta);
@@ -412,8 +417,8 @@ async fn invokehttp_with_bearer_and_attributes_as_headers() {
     {
         let body = format!("{{\"id\":{}}}\n{{\"id\":{}}}\n", 10 + i * 2, 11 + i * 2);
         let auth = format!("Bearer {TOKEN}");
-        // InvokeHTTP.configureRequest: the dynamic `Authorization` property, then each
-        // attribute the pattern matches, named as the attribute, then Content-Type.
+        // InvokeHTTP.java 1163-1201: User-Agent, the dynamic `Authorization` property, each
+        // attribute the pattern matches named as the attribute; line 1094: Content-Type.
         let r = conn
             .send(
                 "POST",
@@ -485,8 +490,8 @@ async fn an_expired_hold_lands_nothing_and_its_delete_is_404() {
     assert_eq!(posted.status, 303, "{posted:?}");
     let hold = hold_path(path, posted.header("location").unwrap());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    // ContentAcknowledgmentServlet.doDelete: an expired hold is 404, and PostHTTP then
-    // fails the transfer (it resends the FlowFile later).
+    // ContentAcknowledgmentServlet.java lines 98/141: an expired hold is 404, and PostHTTP
+    // (line 826) fails the transfer; it resends the FlowFile later.
     let deleted = conn
         .send("DELETE", &hold, &[("Authorization", &auth)], None, false)
         .await;
@@ -496,7 +501,7 @@ async fn an_expired_hold_lands_nothing_and_its_delete_is_404() {
 
 #[test]
 fn the_dn_pattern_is_anchored_like_javas_matches() {
-    // ListenHTTPServlet.doPost: `authorizedPattern.matcher(foundSubject).matches()` is a
+    // ListenHTTPServlet.java line 227: `authorizedPattern.matcher(foundSubject).matches()` is a
     // whole-string match; resolve.rs anchors the pattern the same way.
     let re = Regex::new("^(?:CN=nifi)$").unwrap();
     assert!(re.is_match("CN=nifi"));
@@ -505,8 +510,8 @@ fn the_dn_pattern_is_anchored_like_javas_matches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn octet_stream_or_no_type_means_the_streams_format() {
-    // InvokeHTTP behind a ListenHTTP that never set mime.type: `${mime.type}` is empty, and
-    // InvokeHTTP sends application/octet-stream (or, with an empty property, no type at all).
+    // InvokeHTTP behind a ListenHTTP that never set mime.type: `${mime.type}` is blank, and
+    // InvokeHTTP.java line 1094 sends application/octet-stream; other clients send no type.
     let s = TestServer::start_with(|setup| {
         setup.server.auth_token = Some(TOKEN.into());
         setup.server.streams.insert(

@@ -1,11 +1,13 @@
 //! Mutual TLS as ListenHTTP does it, with PostHTTP's requests over it.
 //!
 //! ListenHTTP with an SSL Context Service requiring client authentication verifies the
-//! client's certificate at the handshake; ListenHTTPServlet.doPost then reads
-//! `javax.servlet.request.X509Certificate`, matches the subject DN
-//! (`StandardPrincipalFormatter.getSubject`) against *Authorized Subject DN Pattern* with
-//! `matches()` and answers `403 "not allowed based on subject dn"` on a mismatch; the DN goes
-//! in `restlistener.remote.user.dn` (`saveRequestDetailsAsAttributes`). PostHTTP (1.28.1)
+//! client's certificate at the handshake; ListenHTTPServlet.java (rel/nifi-1.28.1) lines
+//! 220-238 then read `javax.servlet.request.X509Certificate`, take the subject DN
+//! (`getSubjectDN().getName()`; 2.x: StandardPrincipalFormatter, RFC 1779, the same form),
+//! match it against *Authorized Subject DN Pattern* with `matches()` and answer
+//! `403 "not allowed based on subject dn"` on a mismatch; lines 464-471 put the DN in
+//! `restlistener.remote.user.dn`. ContentAcknowledgmentServlet.java lines 71-80 check the DN
+//! of the hold DELETE the same way. PostHTTP (1.28.1)
 //! presents its keystore's certificate on the HEAD, POST and hold DELETE (see
 //! nifi_conformance.rs for the request sequence) and sends no Authorization header.
 
