@@ -1,5 +1,6 @@
-//! FlowFile attributes as NiFi's ListenHTTPServlet keeps them (`handleRequest` and
-//! `saveRequestDetailsAsAttributes`, ListenHTTPServlet.java at rel/nifi-1.28.1):
+//! FlowFile attributes as NiFi's ListenHTTPServlet keeps them (ListenHTTPServlet.java at
+//! rel/nifi-1.28.1: `handleRequest` lines 341-410, `saveRequestDetailsAsAttributes` lines
+//! 464-471, `addMatchingRequestHeaders` lines 502-511):
 //!
 //! - a header the *HTTP Headers to receive as Attributes* regex matches becomes an attribute
 //!   named as the client spelled it (Jetty keeps the case; `getHeaderNames()`), with the

@@ -232,6 +232,11 @@ fn basic_auth(listener: &Listener) -> Result<Vec<server::BasicUser>> {
 /// certificates are required.
 fn authorized_dn(listener: &Listener) -> Result<Option<regex::Regex>> {
     if listener.tls_client_ca.is_none() {
+        if listener.authorized_dn_pattern != ".*" {
+            bail!(
+                "--authorized-dn-pattern applies to client certificates: set --tls-client-ca too"
+            );
+        }
         return Ok(None);
     }
     if listener.tls_cert.is_none() {
