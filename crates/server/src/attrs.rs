@@ -1,5 +1,5 @@
 //! FlowFile attributes as NiFi's ListenHTTPServlet keeps them (ListenHTTPServlet.java at
-//! rel/nifi-1.28.1: `handleRequest` lines 341-410, `saveRequestDetailsAsAttributes` lines
+//! rel/nifi-1.28.1: `handleRequest` lines 341-413, `saveRequestDetailsAsAttributes` lines
 //! 464-471, `addMatchingRequestHeaders` lines 502-511):
 //!
 //! - a header the *HTTP Headers to receive as Attributes* regex matches becomes an attribute
