@@ -36,156 +36,20 @@
 //! `404` for a hold unknown or expired (lines 98, 141).
 
 mod common;
+mod nifi_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
 use common::{Landed, TestServer, gzip, package};
+use nifi_support::Conn;
 use regex::Regex;
 use server::BasicUser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const USER: &str = "nifi";
 const PASSWORD: &str = "pa:ss-w0rd";
 const TOKEN: &str = "invokehttp-token-5b1e";
-
-/// An answer, as read off the socket.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-/// One kept-alive HTTP/1.1 connection, as HttpClient's and OkHttp's pools keep them.
-struct Conn {
-    stream: TcpStream,
-    host: String,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(s: &TestServer) -> Conn {
-        let host = s.base.trim_start_matches("http://").to_owned();
-        let stream = TcpStream::connect(&host).await.expect("connect");
-        Conn {
-            stream,
-            host,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Writes `method path` with `headers` (names as given, in order) and `body` (chunked
-    /// when `chunked`, else with a Content-Length when there is one), reads the answer.
-    async fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-        chunked: bool,
-    ) -> Raw {
-        let mut req = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
-        for (k, v) in headers {
-            req.extend_from_slice(k.as_bytes());
-            req.extend_from_slice(b": ");
-            req.extend_from_slice(v.as_bytes());
-            req.extend_from_slice(b"\r\n");
-        }
-        match body {
-            Some(_) if chunked => req.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-            Some(b) => req.extend_from_slice(format!("Content-Length: {}\r\n", b.len()).as_bytes()),
-            None => {}
-        }
-        req.extend_from_slice(
-            format!("Host: {}\r\nConnection: Keep-Alive\r\n\r\n", self.host).as_bytes(),
-        );
-        if let Some(b) = body {
-            if chunked {
-                // Two chunks, as a streaming entity writes them.
-                let (a, rest) = b.split_at(b.len() / 2);
-                for part in [a, rest] {
-                    if !part.is_empty() {
-                        req.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-                        req.extend_from_slice(part);
-                        req.extend_from_slice(b"\r\n");
-                    }
-                }
-                req.extend_from_slice(b"0\r\n\r\n");
-            } else {
-                req.extend_from_slice(b);
-            }
-        }
-        self.stream.write_all(&req).await.expect("write request");
-        tokio::time::timeout(Duration::from_secs(20), self.read_answer(method == "HEAD"))
-            .await
-            .expect("answer within 20 s")
-    }
-
-    async fn read_answer(&mut self, head: bool) -> Raw {
-        let end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            self.fill().await;
-        };
-        let text = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-        self.buf.drain(..end + 4);
-        let mut lines = text.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-            .collect();
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let len = if head { 0 } else { len };
-        while self.buf.len() < len {
-            self.fill().await;
-        }
-        let body = String::from_utf8_lossy(&self.buf[..len]).into_owned();
-        self.buf.drain(..len);
-        Raw {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn fill(&mut self) {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "server closed the connection");
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-}
 
 fn basic(user: &str, password: &str) -> String {
     let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -331,7 +195,7 @@ fn by_id(landed: &[Landed]) -> BTreeMap<u64, Vec<&Landed>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posthttp_every_mode_on_base_and_stream_paths_lands_each_record_once() {
     let s = server().await;
-    let mut conn = Conn::open(&s).await;
+    let mut conn = Conn::open(&s.base).await;
     let mut id = 0;
     let mut expect = BTreeMap::new();
     for path in ["/contentListener", "/contentListener/orders"] {
@@ -376,7 +240,7 @@ async fn posthttp_every_mode_on_base_and_stream_paths_lands_each_record_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_credentials_are_refused_as_nifi_expects() {
     let s = server().await;
-    let mut conn = Conn::open(&s).await;
+    let mut conn = Conn::open(&s.base).await;
     let body = br#"{"id":1}"#;
     let ct = ("Content-Type", "application/json");
     // PostHTTP must see the challenge on each of HEAD, POST and DELETE.
@@ -409,7 +273,7 @@ async fn wrong_or_missing_credentials_are_refused_as_nifi_expects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invokehttp_with_bearer_and_attributes_as_headers() {
     let s = server().await;
-    let mut conn = Conn::open(&s).await;
+    let mut conn = Conn::open(&s.base).await;
     let ua = ("User-Agent", "okhttp/4.12.0");
     for (i, path) in ["/contentListener", "/contentListener/orders"]
         .iter()
@@ -471,7 +335,7 @@ async fn an_expired_hold_lands_nothing_and_its_delete_is_404() {
         setup.server.hold_timeout = Duration::from_millis(300);
     })
     .await;
-    let mut conn = Conn::open(&s).await;
+    let mut conn = Conn::open(&s.base).await;
     let auth = basic(USER, PASSWORD);
     let path = "/contentListener/orders";
     let posted = conn
@@ -523,7 +387,7 @@ async fn octet_stream_or_no_type_means_the_streams_format() {
         );
     })
     .await;
-    let mut conn = Conn::open(&s).await;
+    let mut conn = Conn::open(&s.base).await;
     let auth = format!("Bearer {TOKEN}");
     for (i, ct) in [Some("application/octet-stream"), None]
         .into_iter()
