@@ -5,18 +5,20 @@
 //! records and hands them to `landing`, answering only once they are durable.
 
 mod config;
+mod deadletter;
 mod error;
 mod holds;
 mod ingest;
 mod listen;
+mod passthrough;
 pub mod s3;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{ServerConfig, StreamOptions};
+pub use config::{OnParseError, ServerConfig, StreamOptions};
 pub use error::ApiError;
-pub use listen::STREAM_HEADER;
+pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
