@@ -84,6 +84,8 @@ enum Role {
     Content,
     /// A sidecar: notified (it is what a COPY loads), not counted as a landed file.
     Sidecar,
+    /// A sidecar not notified (a dead letter's), not counted.
+    Unnotified,
 }
 
 impl Landing {
@@ -103,17 +105,24 @@ impl Landing {
 
     /// Puts a FlowFile's `content` under `{prefix}/{stream}/{key}`, then its `sidecar` under
     /// that key plus [`SIDECAR_SUFFIX`], each with [`Landing::put_whole`]'s retry, and
-    /// resolves with the content's landed key once both are in the sink. With a Snowpipe
-    /// notifier on the stream, the sidecar (not the content) is queued for `insertFiles`.
+    /// resolves with the content's landed key once both are in the sink. With `notify` and a
+    /// Snowpipe notifier on the stream, the sidecar (not the content) is queued for
+    /// `insertFiles`; dead letters are not notified (the stream's pipe loads records).
     pub async fn put_with_sidecar(
         &self,
         stream: &str,
         key: &str,
         content: bytes::Bytes,
         sidecar: bytes::Bytes,
+        notify: bool,
     ) -> Result<String, AppendError> {
         let landed = self.put_one(stream, key, content, Role::Content).await?;
-        self.put_one(stream, &sidecar_key(key), sidecar, Role::Sidecar)
+        let role = if notify {
+            Role::Sidecar
+        } else {
+            Role::Unnotified
+        };
+        self.put_one(stream, &sidecar_key(key), sidecar, role)
             .await?;
         Ok(landed)
     }

@@ -72,7 +72,13 @@ async fn land_one(
     let content = Bytes::from(w.flowfile.content);
     state
         .landing
-        .put_with_sidecar(stream, &key, content, Bytes::from(sidecar))
+        .put_with_sidecar(
+            stream,
+            &key,
+            content,
+            Bytes::from(sidecar),
+            area == Area::Http,
+        )
         .await
 }
 
