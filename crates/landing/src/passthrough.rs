@@ -117,6 +117,10 @@ impl Landing {
         notify: bool,
     ) -> Result<String, AppendError> {
         let landed = self.put_one(stream, key, content, Role::Content).await?;
+        fail::fail_point!("passthrough-sidecar-put", |_| Err(AppendError::Sink {
+            message: "injected: the sidecar put failed (failpoint passthrough-sidecar-put)".into(),
+            retryable: true,
+        }));
         let role = if notify {
             Role::Sidecar
         } else {
@@ -153,6 +157,13 @@ impl Landing {
                 "object key {key:?} cannot be landed as is (pass-through): {e}"
             ))
         })?;
+        // The Snowpipe queue holds one key per line, and Snowpipe takes no control characters.
+        if key.chars().any(char::is_control) {
+            return Err(AppendError::InvalidKey(format!(
+                "object key {key:?} cannot be landed as is (pass-through): \
+                 it contains a control character (newline, tab, …)"
+            )));
+        }
         let bytes = body.len() as u64;
         let policy = RetryPolicy::PUT_WHOLE;
         let mut failed = 0;

@@ -187,6 +187,21 @@ async fn a_key_that_cannot_be_a_sink_key_is_refused() {
         err.message()
     );
     assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
+
+    // One key per line in the Snowpipe queue: a key with a newline cannot land either.
+    let err = put(&t.client(), "files", "in/a\nb.txt", b"x")
+        .send()
+        .await
+        .expect_err("a key with a newline cannot land");
+    assert_eq!(status(&err), Some(400));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("control character"),
+        "{:?}",
+        err.message()
+    );
+    assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
 }
 
 #[tokio::test]
