@@ -51,15 +51,14 @@ async fn land_one(
     stream: &str,
     area: Area,
     received_at: DateTime<Utc>,
-    w: Whole,
+    mut w: Whole,
 ) -> Result<String, landing::AppendError> {
-    let attrs = &w.flowfile.attributes;
-    let uuid = last_value(attrs, "uuid").unwrap_or_default();
-    let uuid = if uuid.is_empty() {
-        uuid::Uuid::new_v4().to_string()
-    } else {
-        uuid.to_owned()
-    };
+    // The key is named by a uuid made here, never by one a client could have set (a header
+    // copied as an attribute): no two FlowFiles can share a key. It is the FlowFile's `uuid`.
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let attrs = &mut w.flowfile.attributes;
+    attrs.retain(|(k, _)| k != "uuid");
+    attrs.push(("uuid".into(), uuid.clone()));
     let key = flowfile_key(area, received_at, &uuid, last_value(attrs, "filename"));
     let landed_key = state.landing.landed_key(stream, &key)?;
     let sidecar = sidecar_json(

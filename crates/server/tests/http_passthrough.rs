@@ -27,7 +27,13 @@ const AREA: &str = "pt/files/_passthrough/http";
 
 /// Streams `customers` and `orders` (parsed) and `files` (prefix `pt`, pass-through).
 async fn start(sink_up: bool) -> TestServer {
+    start_with_headers(sink_up, None).await
+}
+
+/// [`start`], copying the request headers that match `headers` into the attributes.
+async fn start_with_headers(sink_up: bool, headers: Option<&str>) -> TestServer {
     TestServer::start_with(|s| {
+        s.server.headers_as_attributes = headers.map(|r| regex::Regex::new(r).unwrap());
         let mut files = StreamConfig::new(STREAM);
         files.prefix = "pt".into();
         s.streams.push(files);
@@ -240,4 +246,35 @@ async fn an_invalid_package_is_refused_and_lands_nothing() {
         assert_eq!(r.status, 400, "{file}: {}", r.text);
     }
     assert!(!s.landing_dir().join("pt").exists(), "nothing landed");
+}
+
+#[tokio::test]
+async fn a_client_chosen_uuid_never_names_a_key_so_nothing_is_overwritten() {
+    // Even a header regex that copies a client's `uuid` header cannot make two FlowFiles
+    // share a key: keys are named by a uuid snowstream makes, which is the FlowFile's `uuid`.
+    let s = start_with_headers(true, Some("(?i)^uuid$")).await;
+    for body in [&b"first"[..], &b"second"[..]] {
+        let r = send(
+            s.post(&format!("/contentListener/{STREAM}"))
+                .header("content-type", "application/octet-stream")
+                .header("uuid", "00000000-0000-4000-8000-000000000000")
+                .body(body.to_vec()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let w = wholes(&s);
+    assert_eq!(w.len(), 2, "both kept: {w:?}");
+    let mut contents: Vec<&[u8]> = w.iter().map(|w| w.content.as_slice()).collect();
+    contents.sort();
+    assert_eq!(contents, [&b"first"[..], &b"second"[..]]);
+    for w in &w {
+        let uuid = w.attr("uuid").unwrap();
+        assert!(is_uuid_v4(uuid) && uuid != "00000000-0000-4000-8000-000000000000");
+        assert!(
+            w.key.rsplit('/').next().unwrap().starts_with(uuid),
+            "{}",
+            w.key
+        );
+    }
 }
