@@ -11,7 +11,7 @@
 //! - `startup`: [`Landing::start`] checks the configuration, locks the spool, recovers what
 //!   an earlier run left and starts each stream's writer, lander and notifier;
 //! - `service`: [`Landing::append`], [`Landing::flush`], [`Landing::shutdown`] and status;
-//! - `passthrough`: [`Landing::put_whole`], objects put to the sink unchanged;
+//! - `passthrough`: [`Landing::put_whole`], objects put to the sink unchanged, in their own key namespace;
 //! - `spool`: segment files and the per-stream writer thread with group commit;
 //! - `lander`: encodes sealed segments and puts them to the [`sink`], then notifies;
 //! - `gauge`: the spool's size against its limit; `retry`: the one backoff policy;
@@ -25,7 +25,7 @@ mod gauge;
 mod lander;
 pub mod metric_names;
 pub mod notify;
-mod passthrough;
+pub mod passthrough;
 mod retry;
 mod service;
 pub mod sink;

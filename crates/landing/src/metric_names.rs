@@ -24,6 +24,11 @@ pub const S3_OBJECTS_TOTAL: &str = "snowstream_s3_objects_total";
 /// `unavailable`, `internal`, …): HTTP requests answered with an error.
 pub const REJECTED_TOTAL: &str = "snowstream_rejected_total";
 
+/// Counter, labels `stream`: FlowFiles whose content did not parse, landed whole under the
+/// stream's dead-letter prefix instead of refusing their request (`on_parse_error =
+/// "dead-letter"`).
+pub const DEAD_LETTER_FLOWFILES_TOTAL: &str = "snowstream_dead_letter_flowfiles_total";
+
 /// Gauge, no labels: two-phase-commit holds waiting for their confirming DELETE.
 pub const HOLDS: &str = "snowstream_holds";
 

@@ -1,11 +1,92 @@
-//! Pass-through: [`Landing::put_whole`] puts an object to the sink unchanged, bypassing the
-//! spool, with a short bounded retry ([`RetryPolicy::PUT_WHOLE`]).
+//! Pass-through: objects put to the sink unchanged, bypassing the spool, with a short bounded
+//! retry ([`RetryPolicy::PUT_WHOLE`]), in a namespace of their own.
+//!
+//! Key layout under `{prefix}/{stream}/` (batch files and manifests live under `dt=…/`, so no
+//! key below can ever name one of them):
+//! - S3 API objects: `_passthrough/s3/{bucket}/{object key}` ([`s3_object_key`]);
+//! - HTTP FlowFiles: `_passthrough/http/dt=YYYY-MM-DD/hh=HH/{uuid}[.ext]` ([`flowfile_key`]);
+//! - dead letters (FlowFiles that did not parse): `_dead_letter/dt=YYYY-MM-DD/hh=HH/{uuid}[.ext]`.
+//!
+//! A FlowFile's content is followed by its sidecar, `{content key}.attributes.json`
+//! ([`SIDECAR_SUFFIX`]), put last: a sidecar in the sink means its content is there too.
+
+use chrono::{DateTime, Utc};
 
 use crate::error::AppendError;
 use crate::metric_names::{BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, SINK_ERRORS_TOTAL};
 use crate::retry::RetryPolicy;
 use crate::service::Landing;
 use crate::sink;
+
+/// First key segment (under `{prefix}/{stream}/`) of every pass-through object.
+pub const PASS_THROUGH_DIR: &str = "_passthrough";
+/// First key segment (under `{prefix}/{stream}/`) of every dead letter.
+pub const DEAD_LETTER_DIR: &str = "_dead_letter";
+/// Suffix of a FlowFile's sidecar key, after its content's key.
+pub const SIDECAR_SUFFIX: &str = ".attributes.json";
+
+/// Which area of a stream's pass-through namespace a FlowFile lands in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// A pass-through stream's FlowFile received over HTTP.
+    Http,
+    /// A FlowFile that did not parse, set aside by a dead-letter stream.
+    DeadLetter,
+}
+
+/// Key (under `{prefix}/{stream}/`) of an S3 API object landed whole: the bucket is part of
+/// it, so two buckets routed to one stream never overwrite each other.
+pub fn s3_object_key(bucket: &str, key: &str) -> String {
+    format!("{PASS_THROUGH_DIR}/s3/{bucket}/{key}")
+}
+
+/// Key (under `{prefix}/{stream}/`) of a FlowFile's content: unique by the FlowFile's fresh
+/// `uuid`, hour-partitioned by `received_at` (UTC), with the extension of its `filename`
+/// when that is a plain one (1 to 10 ASCII letters or digits), so that a directory table
+/// or a file format can tell the type.
+pub fn flowfile_key(
+    area: Area,
+    received_at: DateTime<Utc>,
+    uuid: &str,
+    filename: Option<&str>,
+) -> String {
+    let dir = match area {
+        Area::Http => format!("{PASS_THROUGH_DIR}/http"),
+        Area::DeadLetter => DEAD_LETTER_DIR.to_owned(),
+    };
+    let ext = filename
+        .and_then(|f| f.rsplit_once('.'))
+        .map(|(stem, ext)| (stem, ext.to_ascii_lowercase()))
+        .filter(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=10).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        .map(|(_, ext)| format!(".{ext}"))
+        .unwrap_or_default();
+    format!(
+        "{dir}/{}/{uuid}{ext}",
+        received_at.format("dt=%Y-%m-%d/hh=%H")
+    )
+}
+
+/// The sidecar key of a content key.
+pub fn sidecar_key(content_key: &str) -> String {
+    format!("{content_key}{SIDECAR_SUFFIX}")
+}
+
+/// What a put is, for notification and counting.
+#[derive(Clone, Copy)]
+enum Role {
+    /// An object standing alone (S3 API pass-through): notified and counted.
+    Whole,
+    /// Content whose sidecar follows: counted, not notified.
+    Content,
+    /// A sidecar: notified (it is what a COPY loads), not counted as a landed file.
+    Sidecar,
+    /// A sidecar not notified (a dead letter's), not counted.
+    Unnotified,
+}
 
 impl Landing {
     /// Pass-through: puts `body` unchanged to the sink under `{prefix}/{stream}/{key}` (the
@@ -19,19 +100,70 @@ impl Landing {
         key: &str,
         body: bytes::Bytes,
     ) -> Result<String, AppendError> {
+        self.put_one(stream, key, body, Role::Whole).await
+    }
+
+    /// Puts a FlowFile's `content` under `{prefix}/{stream}/{key}`, then its `sidecar` under
+    /// that key plus [`SIDECAR_SUFFIX`], each with [`Landing::put_whole`]'s retry, and
+    /// resolves with the content's landed key once both are in the sink. With `notify` and a
+    /// Snowpipe notifier on the stream, the sidecar (not the content) is queued for
+    /// `insertFiles`; dead letters are not notified (the stream's pipe loads records).
+    pub async fn put_with_sidecar(
+        &self,
+        stream: &str,
+        key: &str,
+        content: bytes::Bytes,
+        sidecar: bytes::Bytes,
+        notify: bool,
+    ) -> Result<String, AppendError> {
+        let landed = self.put_one(stream, key, content, Role::Content).await?;
+        fail::fail_point!("passthrough-sidecar-put", |_| Err(AppendError::Sink {
+            message: "injected: the sidecar put failed (failpoint passthrough-sidecar-put)".into(),
+            retryable: true,
+        }));
+        let role = if notify {
+            Role::Sidecar
+        } else {
+            Role::Unnotified
+        };
+        self.put_one(stream, &sidecar_key(key), sidecar, role)
+            .await?;
+        Ok(landed)
+    }
+
+    /// The key `key` of `stream` lands under: `{prefix}/{stream}/{key}`.
+    pub fn landed_key(&self, stream: &str, key: &str) -> Result<String, AppendError> {
+        let handle = self.stream(stream)?;
+        Ok(match handle.config.prefix.as_str() {
+            "" => format!("{stream}/{key}"),
+            p => format!("{p}/{stream}/{key}"),
+        })
+    }
+
+    async fn put_one(
+        &self,
+        stream: &str,
+        key: &str,
+        body: bytes::Bytes,
+        role: Role,
+    ) -> Result<String, AppendError> {
         let handle = self.stream(stream)?;
         if handle.closed() {
             return Err(AppendError::ShuttingDown);
         }
-        let landed = match handle.config.prefix.as_str() {
-            "" => format!("{stream}/{key}"),
-            p => format!("{p}/{stream}/{key}"),
-        };
+        let landed = self.landed_key(stream, key)?;
         sink::validate_key(&landed).map_err(|e| {
             AppendError::InvalidKey(format!(
                 "object key {key:?} cannot be landed as is (pass-through): {e}"
             ))
         })?;
+        // The Snowpipe queue holds one key per line, and Snowpipe takes no control characters.
+        if key.chars().any(char::is_control) {
+            return Err(AppendError::InvalidKey(format!(
+                "object key {key:?} cannot be landed as is (pass-through): \
+                 it contains a control character (newline, tab, …)"
+            )));
+        }
         let bytes = body.len() as u64;
         let policy = RetryPolicy::PUT_WHOLE;
         let mut failed = 0;
@@ -51,12 +183,56 @@ impl Landing {
                 }
             }
         }
-        if let Some(s) = &handle.snowpipe {
+        if matches!(role, Role::Whole | Role::Sidecar)
+            && let Some(s) = &handle.snowpipe
+        {
             s.hook.landed(stream, &landed).await;
         }
-        metrics::counter!(FILES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(1);
-        metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(bytes);
+        if matches!(role, Role::Whole | Role::Content) {
+            metrics::counter!(FILES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(1);
+            metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(bytes);
+        }
         tracing::debug!(%stream, key = %landed, bytes, "pass-through object landed");
         Ok(landed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_layout() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T13:05:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let u = "6f1c2a8e-1b7d-4a57-9d7e-2f0d9b1c3e44";
+        assert_eq!(
+            flowfile_key(Area::Http, at, u, Some("Report.PDF")),
+            format!("_passthrough/http/dt=2026-11-24/hh=13/{u}.pdf")
+        );
+        assert_eq!(
+            flowfile_key(Area::DeadLetter, at, u, Some("a.json")),
+            format!("_dead_letter/dt=2026-11-24/hh=13/{u}.json")
+        );
+        // No extension, a hidden file's name, or one that is not plain: none in the key.
+        for name in [
+            None,
+            Some("long"),
+            Some(".bashrc"),
+            Some("x.tar/gz"),
+            Some("a.ünï"),
+        ] {
+            assert_eq!(
+                flowfile_key(Area::Http, at, u, name),
+                format!("_passthrough/http/dt=2026-11-24/hh=13/{u}"),
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            s3_object_key("files", "in/a.pdf"),
+            "_passthrough/s3/files/in/a.pdf"
+        );
+        assert_eq!(sidecar_key("k/x.pdf"), "k/x.pdf.attributes.json");
     }
 }

@@ -13,8 +13,35 @@ use records::Format;
 pub struct StreamOptions {
     /// Record format when neither content type nor file extension says (default JSON).
     pub format: Format,
-    /// Land each S3 API object whole under its own key instead of parsing records.
+    /// Land each S3 API object and each HTTP FlowFile whole under its own key instead of
+    /// parsing records.
     pub pass_through: bool,
+    /// What a FlowFile whose content does not parse does to its HTTP request.
+    pub on_parse_error: OnParseError,
+}
+
+/// What a FlowFile whose content does not parse does to its HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnParseError {
+    /// The whole request is refused with 400 and nothing of it is kept (all-or-nothing).
+    #[default]
+    Reject,
+    /// The FlowFile lands whole under the stream's dead-letter prefix with its attributes and
+    /// the reason, and the request's other FlowFiles are accepted.
+    DeadLetter,
+}
+
+impl std::str::FromStr for OnParseError {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "reject" => Ok(OnParseError::Reject),
+            "dead-letter" | "dead_letter" => Ok(OnParseError::DeadLetter),
+            _ => Err(format!(
+                "unknown on-parse-error policy {s:?} (expected reject or dead-letter)"
+            )),
+        }
+    }
 }
 
 impl Default for StreamOptions {
@@ -22,6 +49,7 @@ impl Default for StreamOptions {
         StreamOptions {
             format: Format::Json,
             pass_through: false,
+            on_parse_error: OnParseError::Reject,
         }
     }
 }
@@ -85,5 +113,12 @@ impl ServerConfig {
     /// Whether the stream lands objects whole instead of parsing records.
     pub(crate) fn is_pass_through(&self, stream: &str) -> bool {
         self.streams.get(stream).is_some_and(|o| o.pass_through)
+    }
+
+    /// The stream's policy for FlowFiles that do not parse.
+    pub(crate) fn on_parse_error(&self, stream: &str) -> OnParseError {
+        self.streams
+            .get(stream)
+            .map_or(OnParseError::Reject, |o| o.on_parse_error)
     }
 }

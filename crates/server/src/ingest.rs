@@ -181,27 +181,40 @@ fn parse_into(
     batch: &mut Batch,
 ) -> Result<(), ApiError> {
     for (i, ff) in flowfiles.iter().enumerate() {
-        let format = ff
+        parse_flowfile(ff, i, fallback, packaged, batch)?;
+    }
+    Ok(())
+}
+
+/// Parses FlowFile `i` (0-based) into `batch`; on error the batch may hold some of its
+/// records, and the error names the FlowFile and the line.
+pub(crate) fn parse_flowfile(
+    ff: &Received,
+    i: usize,
+    fallback: Format,
+    packaged: bool,
+    batch: &mut Batch,
+) -> Result<(), ApiError> {
+    let format = ff
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "mime.type")
+        .and_then(|(_, v)| Format::from_mime(v))
+        .unwrap_or(fallback);
+    records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| {
+        let name = ff
             .attributes
             .iter()
-            .find(|(k, _)| k == "mime.type")
-            .and_then(|(_, v)| Format::from_mime(v))
-            .unwrap_or(fallback);
-        records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| {
-            let name = ff
-                .attributes
-                .iter()
-                .find(|(k, _)| k == "filename")
-                .map(|(_, v)| format!(" {v:?}"))
-                .unwrap_or_default();
-            let which = if packaged {
-                format!("FlowFile {}{name}", i + 1)
-            } else {
-                "body".to_owned()
-            };
-            ApiError::BadRequest(format!("{which} is not valid {}: {e}", format.name()))
-        })?;
-    }
+            .find(|(k, _)| k == "filename")
+            .map(|(_, v)| format!(" {v:?}"))
+            .unwrap_or_default();
+        let which = if packaged {
+            format!("FlowFile {}{name}", i + 1)
+        } else {
+            "body".to_owned()
+        };
+        ApiError::BadRequest(format!("{which} is not valid {}: {e}", format.name()))
+    })?;
     Ok(())
 }
 

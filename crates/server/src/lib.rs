@@ -7,10 +7,12 @@
 mod attrs;
 mod auth;
 mod config;
+mod deadletter;
 mod error;
 mod holds;
 mod ingest;
 mod listen;
+mod passthrough;
 pub mod s3;
 
 use std::sync::Arc;
@@ -18,9 +20,9 @@ use std::time::Duration;
 
 pub use attrs::RawHeaderNames;
 pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
-pub use config::{ServerConfig, StreamOptions};
+pub use config::{OnParseError, ServerConfig, StreamOptions};
 pub use error::ApiError;
-pub use listen::STREAM_HEADER;
+pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]

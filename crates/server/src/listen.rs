@@ -21,6 +21,8 @@ use records::Format;
 /// Header naming the target stream when the path does not.
 pub const STREAM_HEADER: &str = "x-snowstream-stream";
 const HOLD_HEADER: &str = "x-prefer-acknowledge-uri";
+/// Response header: how many FlowFiles of the request were set aside as dead letters.
+pub const DEAD_LETTERS_HEADER: &str = "x-snowstream-dead-letters";
 const GZIPPED_HEADER: &str = "flowfile-gzipped";
 const PROTOCOL_VERSION_HEADER: &str = "x-nifi-transfer-protocol-version";
 const ACCEPT_VALUE: &str = "application/flowfile-v3,application/flowfile-v2,*/*;q=0.8";
@@ -166,7 +168,8 @@ async fn receive(
             "no stream named {stream:?} is configured"
         )));
     }
-    if state.landing.spool_full() {
+    // A pass-through stream's FlowFiles go to the sink, not to the spool.
+    if !config.is_pass_through(&stream) && state.landing.spool_full() {
         return Err(ApiError::Unavailable {
             reason: "spool is full; retry later".into(),
             retry_after: config.retry_after_secs,
@@ -187,18 +190,25 @@ async fn receive(
     // Attributes as NiFi's ListenHTTPServlet sets them.
     info.apply(&mut flowfiles, package.is_some(), content_type);
 
+    if config.is_pass_through(&stream) {
+        return crate::passthrough::receive(state, &stream, flowfiles).await;
+    }
     let fallback = if package.is_none() {
         Format::from_mime(content_type).unwrap_or_else(|| config.default_format(&stream))
     } else {
         config.default_format(&stream)
     };
-    let batch = ingest::parse_flowfiles(flowfiles, fallback, package.is_some()).await?;
+    let (batch, set_aside) =
+        crate::deadletter::parse(state, &stream, flowfiles, fallback, package.is_some()).await?;
 
     let records = batch.records();
     metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.clone())
         .increment(body_bytes);
 
-    if header_str(headers, HOLD_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    // Dead letters are landed already: a hold that expired would land them again on resend.
+    if set_aside == 0
+        && header_str(headers, HOLD_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         let Some(id) = state.holds.put(stream.clone(), batch) else {
             return Err(ApiError::Unavailable {
                 reason: "too many unconfirmed holds; retry later".into(),
@@ -226,7 +236,12 @@ async fn receive(
         .await
         .map_err(|e| ApiError::from_append(e, config.retry_after_secs))?;
     count_accepted(&stream, records);
-    Ok(accepted(state, &stream, receipt))
+    let mut resp = accepted(state, &stream, receipt);
+    if set_aside > 0 {
+        resp.headers_mut()
+            .insert(DEAD_LETTERS_HEADER, HeaderValue::from(set_aside));
+    }
+    Ok(resp)
 }
 
 /// Counts a request whose records were appended (a POST, or the DELETE confirming a hold).

@@ -1,6 +1,7 @@
 //! Pass-through streams through the S3 front door with aws-sdk-s3: objects land whole and
-//! unparsed under `{prefix}/{stream}/{key}`, the 200 only once they are in the sink, and a
-//! sink that is down gives `503 SlowDown`.
+//! unparsed under `{prefix}/{stream}/_passthrough/s3/{bucket}/{key}`, the 200 only once they
+//! are in the sink, and a sink that is down gives `503 SlowDown`. Their namespace is their
+//! own: no key can overwrite a landed batch file or manifest, nor another bucket's object.
 
 mod s3_support;
 
@@ -18,7 +19,7 @@ use server::{ServerConfig, StreamOptions};
 
 type Switchable = testkit::SwitchableSink<LocalSink>;
 
-/// Stream `blobs` (prefix `pt`, pass-through) behind bucket `files`; stream `customers`
+/// Stream `blobs` (prefix `pt`, pass-through) behind buckets `files` and `files2`; stream `customers`
 /// (parsed) behind bucket `raw`. The sink can be switched off.
 async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -30,6 +31,7 @@ async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
     config.credentials = vec![S3Credential::parse(&format!("{AK}:{SK}")).unwrap()];
     config.routes = vec![
         BucketRoute::parse("files=blobs").unwrap(),
+        BucketRoute::parse("files2=blobs").unwrap(),
         BucketRoute::parse("raw=customers").unwrap(),
     ];
     let mut server = ServerConfig::default();
@@ -44,7 +46,14 @@ async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
 }
 
 fn landed_at(t: &S3Test, key: &str) -> PathBuf {
-    t.landing_dir.join("pt").join("blobs").join(key)
+    landed_in(t, "files", key)
+}
+
+fn landed_in(t: &S3Test, bucket: &str, key: &str) -> PathBuf {
+    t.landing_dir
+        .join("pt/blobs/_passthrough/s3")
+        .join(bucket)
+        .join(key)
 }
 
 #[tokio::test]
@@ -178,4 +187,68 @@ async fn a_key_that_cannot_be_a_sink_key_is_refused() {
         err.message()
     );
     assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
+
+    // One key per line in the Snowpipe queue: a key with a newline cannot land either.
+    let err = put(&t.client(), "files", "in/a\nb.txt", b"x")
+        .send()
+        .await
+        .expect_err("a key with a newline cannot land");
+    assert_eq!(status(&err), Some(400));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("control character"),
+        "{:?}",
+        err.message()
+    );
+    assert!(!t.landing_dir.join("pt").exists(), "nothing landed");
+}
+
+#[tokio::test]
+async fn two_buckets_routed_to_one_stream_never_overwrite_each_other() {
+    let (t, _sink) = start_pass_through(true).await;
+    let c = t.client();
+    put(&c, "files", "same/key.txt", b"from files".to_vec())
+        .send()
+        .await
+        .expect("put to files");
+    put(&c, "files2", "same/key.txt", b"from files2".to_vec())
+        .send()
+        .await
+        .expect("put to files2");
+    assert_eq!(
+        std::fs::read(landed_in(&t, "files", "same/key.txt")).unwrap(),
+        b"from files"
+    );
+    assert_eq!(
+        std::fs::read(landed_in(&t, "files2", "same/key.txt")).unwrap(),
+        b"from files2"
+    );
+}
+
+#[tokio::test]
+async fn a_key_shaped_like_a_batch_file_or_manifest_stays_in_the_pass_through_namespace() {
+    let (t, _sink) = start_pass_through(true).await;
+    let c = t.client();
+    // Exactly the keys (under the stream's folder) the lander gives a batch file and its
+    // manifest (docs/architecture.md, contract 1).
+    let batch = "dt=2026-11-24/hh=13/t1-00000000000000000001.ndjson.zst";
+    let manifest = format!("{batch}.manifest.json");
+    for key in [batch, manifest.as_str()] {
+        put(&c, "files", key, b"not a batch".to_vec())
+            .send()
+            .await
+            .expect("put a batch-shaped key");
+        assert_eq!(
+            std::fs::read(landed_in(&t, "files", key)).unwrap(),
+            b"not a batch"
+        );
+    }
+    // Nothing was written where the stream's batch files and manifests live.
+    let top: Vec<String> = std::fs::read_dir(t.landing_dir.join("pt/blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(top, ["_passthrough"], "only the pass-through namespace");
+    assert!(!t.landing_dir.join("pt/blobs").join(batch).exists());
 }

@@ -213,17 +213,20 @@ fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
     }
 }
 
-/// Pass-through: lands the object whole under its own key; resolves once it is in the sink.
+/// Pass-through: lands the object whole under `_passthrough/s3/{bucket}/{key}` of the
+/// stream (its own namespace, apart from batch files and manifests, and one per bucket);
+/// resolves once it is in the sink.
 pub(crate) async fn land_whole(
     landing: &landing::Landing,
     config: &ServerConfig,
     stream: &str,
-    key: &str,
+    info: &ObjectInfo,
     body: Vec<u8>,
 ) -> S3Result<String> {
     let bytes = body.len() as u64;
+    let key = landing::passthrough::s3_object_key(&info.bucket, &info.key);
     let landed = landing
-        .put_whole(stream, key, bytes::Bytes::from(body))
+        .put_whole(stream, &key, bytes::Bytes::from(body))
         .await
         .map_err(|e| append_error(e, config.retry_after_secs))?;
     metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.to_owned())

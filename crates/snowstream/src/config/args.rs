@@ -127,12 +127,15 @@ settings! {
         #[arg(long = "default-format", env = "SNOWSTREAM_DEFAULT_FORMAT")]
         #[serde(alias = "default_format")]
         format: Format = "json",
-        /// Land each S3 API object whole under its own key instead of parsing records.
+        /// Land each S3 API object and each HTTP FlowFile whole under its own key (with an attributes sidecar for FlowFiles) instead of parsing records.
         #[arg(long, env = "SNOWSTREAM_PASS_THROUGH")]
         pass_through: bool = "false",
         /// When to acknowledge: durable (fsync'd spool), landed (file in the sink), received (no fsync).
         #[arg(long, env = "SNOWSTREAM_ACK")]
         ack: landing::AckMode = "durable",
+        /// A FlowFile whose content does not parse: reject (400 for the whole request) or dead-letter (it lands whole under the stream's dead-letter prefix with its reason; the rest are accepted).
+        #[arg(long, env = "SNOWSTREAM_ON_PARSE_ERROR")]
+        on_parse_error: server::OnParseError = "reject",
         /// Landed file compression: zstd[:level] or gzip[:level].
         #[arg(long, env = "SNOWSTREAM_COMPRESSION")]
         compression: landing::Compression = "zstd:3",

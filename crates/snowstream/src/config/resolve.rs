@@ -189,6 +189,7 @@ fn server_config(
                 let options = server::StreamOptions {
                     format: s.settings.format,
                     pass_through: s.settings.pass_through,
+                    on_parse_error: s.settings.on_parse_error,
                 };
                 (s.name.clone(), options)
             })

@@ -37,6 +37,7 @@ impl Value for bool {}
 impl Value for SocketAddr {}
 impl Value for landing::AckMode {}
 impl Value for landing::Compression {}
+impl Value for server::OnParseError {}
 impl Value for Format {}
 
 /// The record format of a stream.

@@ -165,14 +165,7 @@ impl Front {
         total: u64,
     ) -> S3Result<()> {
         if self.shared.is_pass_through(&meta.stream) {
-            object::land_whole(
-                &self.landing,
-                &self.shared,
-                &meta.stream,
-                &meta.info.key,
-                body,
-            )
-            .await?;
+            object::land_whole(&self.landing, &self.shared, &meta.stream, &meta.info, body).await?;
         } else {
             let batch =
                 object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;

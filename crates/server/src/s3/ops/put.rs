@@ -74,21 +74,20 @@ impl Front {
         )
         .await?;
         let etag = digest::etag_hex(&md5);
+        let info = ObjectInfo {
+            bucket: input.bucket,
+            key: input.key,
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            metadata: metadata_pairs(input.metadata),
+        };
         if self.shared.is_pass_through(&route.stream) {
             let landed =
-                object::land_whole(&self.landing, &self.shared, &route.stream, &input.key, body)
-                    .await?;
-            tracing::debug!(bucket = %input.bucket, key = %input.key, stream = %route.stream,
+                object::land_whole(&self.landing, &self.shared, &route.stream, &info, body).await?;
+            tracing::debug!(bucket = %info.bucket, key = %info.key, stream = %route.stream,
                 %landed, "object landed whole (pass-through)");
         } else {
-            let info = ObjectInfo {
-                bucket: input.bucket,
-                key: input.key,
-                content_type: input.content_type,
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                metadata: metadata_pairs(input.metadata),
-            };
             let bytes = body.len() as u64;
             let batch =
                 object::parse_object(&self.shared, &route.stream, &info, body, &etag).await?;

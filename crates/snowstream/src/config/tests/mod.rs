@@ -276,3 +276,36 @@ fn the_bearer_token_can_come_from_a_file_only() {
         .unwrap_err();
     assert!(format!("{e:#}").contains("nope"), "{e:#}");
 }
+
+#[test]
+fn on_parse_error_is_a_stream_setting_defaulting_to_reject() {
+    let (_dir, file) = toml(
+        r#"
+on_parse_error = "dead-letter"
+
+[[streams]]
+name = "customers"
+
+[[streams]]
+name = "orders"
+on_parse_error = "reject"
+"#,
+    );
+    let s = args(&["--config", &file]).resolve().unwrap();
+    let policy = |name: &str| s.server.streams[name].on_parse_error;
+    assert_eq!(policy("customers"), server::OnParseError::DeadLetter);
+    assert_eq!(policy("orders"), server::OnParseError::Reject);
+    let s = args(&[]).resolve().unwrap();
+    assert!(
+        s.server
+            .streams
+            .values()
+            .all(|o| o.on_parse_error == server::OnParseError::Reject),
+        "reject is the default"
+    );
+    let bad = try_args(&["--on-parse-error", "skip"]).expect_err("an unknown policy");
+    assert!(
+        bad.to_string().contains("expected reject or dead-letter"),
+        "{bad}"
+    );
+}

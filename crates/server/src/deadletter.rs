@@ -1,0 +1,69 @@
+//! The dead-letter policy (`on_parse_error = "dead-letter"`): a FlowFile whose content does
+//! not parse lands whole under the stream's dead-letter prefix, with a sidecar holding its
+//! attributes and the reason, and the request's other FlowFiles are accepted. The default
+//! policy (`reject`) refuses the whole request, as before.
+
+use landing::passthrough::Area;
+use records::{Batch, Format};
+
+use crate::AppState;
+use crate::config::OnParseError;
+use crate::error::ApiError;
+use crate::ingest::{self, Received, parse_off_runtime};
+use crate::passthrough::{Whole, land_all};
+
+/// Parses `flowfiles` into one batch under the stream's policy. Returns the batch and how many
+/// FlowFiles were set aside; those are in the sink already when this returns.
+pub(crate) async fn parse(
+    state: &AppState,
+    stream: &str,
+    flowfiles: Vec<Received>,
+    fallback: Format,
+    packaged: bool,
+) -> Result<(Batch, u64), ApiError> {
+    if state.config.on_parse_error(stream) == OnParseError::Reject {
+        let batch = ingest::parse_flowfiles(flowfiles, fallback, packaged).await?;
+        return Ok((batch, 0));
+    }
+    let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
+    let (batch, bad) = parse_off_runtime(bytes, move || split(flowfiles, fallback, packaged))
+        .await
+        .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))??;
+    let set_aside = bad.len() as u64;
+    if set_aside > 0 {
+        for w in &bad {
+            tracing::info!(%stream, error = w.error.as_deref().unwrap_or_default(),
+                "FlowFile set aside as a dead letter");
+        }
+        land_all(state, stream, Area::DeadLetter, bad).await?;
+        metrics::counter!(landing::metric_names::DEAD_LETTER_FLOWFILES_TOTAL,
+            "stream" => stream.to_owned())
+        .increment(set_aside);
+    }
+    Ok((batch, set_aside))
+}
+
+/// Each FlowFile is parsed on its own first; one that parses is parsed again into the batch
+/// (a failed parse may leave part of its records in the batch it filled), one that does not
+/// is set aside with the reason.
+fn split(
+    flowfiles: Vec<Received>,
+    fallback: Format,
+    packaged: bool,
+) -> Result<(Batch, Vec<Whole>), ApiError> {
+    let now = chrono::Utc::now();
+    let mut batch = Batch::new(now);
+    let mut bad = Vec::new();
+    for (i, ff) in flowfiles.into_iter().enumerate() {
+        let mut trial = Batch::new(now);
+        match ingest::parse_flowfile(&ff, i, fallback, packaged, &mut trial) {
+            Ok(()) => ingest::parse_flowfile(&ff, i, fallback, packaged, &mut batch)?,
+            Err(ApiError::BadRequest(reason)) => bad.push(Whole {
+                flowfile: ff,
+                error: Some(reason),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((batch, bad))
+}

@@ -1,0 +1,151 @@
+//! FlowFiles landed whole over HTTP: a pass-through stream's FlowFiles, and a dead-letter
+//! stream's FlowFiles that do not parse. Each FlowFile's content is put to the sink unchanged
+//! under a unique key ([`landing::passthrough::flowfile_key`]), then its sidecar: a JSON object
+//! with the FlowFile's attributes and snowstream's meta (docs/architecture.md, contract 1b).
+//! The answer comes once every one of them is in the sink.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::{StreamExt, TryStreamExt};
+use landing::passthrough::{Area, flowfile_key};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::ingest::Received;
+
+/// FlowFiles of one request put to the sink at once.
+const CONCURRENT_PUTS: usize = 8;
+
+/// One FlowFile to land whole, with the reason it was set aside (dead letters only).
+pub(crate) struct Whole {
+    pub flowfile: Received,
+    pub error: Option<String>,
+}
+
+/// Lands every FlowFile of `items` in `area` of `stream`, each content then its sidecar.
+/// Resolves with how many landed once all are in the sink; on the first error, no answer
+/// says they are (a client's retry lands them again, under new keys).
+pub(crate) async fn land_all(
+    state: &AppState,
+    stream: &str,
+    area: Area,
+    items: Vec<Whole>,
+) -> Result<u64, ApiError> {
+    let received_at = Utc::now();
+    let retry_after = state.config.retry_after_secs;
+    let landed = futures::stream::iter(items)
+        .map(|w| land_one(state, stream, area, received_at, w))
+        .buffer_unordered(CONCURRENT_PUTS)
+        .map_err(|e| ApiError::from_append(e, retry_after))
+        .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+        .await?;
+    Ok(landed)
+}
+
+async fn land_one(
+    state: &AppState,
+    stream: &str,
+    area: Area,
+    received_at: DateTime<Utc>,
+    mut w: Whole,
+) -> Result<String, landing::AppendError> {
+    // The key is named by a uuid made here, never by one a client could have set (a header
+    // copied as an attribute): no two FlowFiles can share a key. It is the FlowFile's `uuid`.
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let attrs = &mut w.flowfile.attributes;
+    attrs.retain(|(k, _)| k != "uuid");
+    attrs.push(("uuid".into(), uuid.clone()));
+    let key = flowfile_key(area, received_at, &uuid, last_value(attrs, "filename"));
+    let landed_key = state.landing.landed_key(stream, &key)?;
+    let sidecar = sidecar_json(
+        stream,
+        &landed_key,
+        received_at,
+        &w.flowfile,
+        w.error.as_deref(),
+    );
+    let content = Bytes::from(w.flowfile.content);
+    state
+        .landing
+        .put_with_sidecar(
+            stream,
+            &key,
+            content,
+            Bytes::from(sidecar),
+            area == Area::Http,
+        )
+        .await
+}
+
+/// The last value of attribute `key` (a later one wins, as in NiFi's attribute map).
+fn last_value<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The sidecar of a FlowFile landed whole at `landed_key`:
+/// `{"attributes":{…},"meta":{"stream","key","bytes","sha256","received_at"[,"error"]}}`.
+fn sidecar_json(
+    stream: &str,
+    landed_key: &str,
+    received_at: DateTime<Utc>,
+    ff: &Received,
+    error: Option<&str>,
+) -> Vec<u8> {
+    let mut attributes = Map::new();
+    for (k, v) in &ff.attributes {
+        attributes.insert(k.clone(), Value::String(v.clone()));
+    }
+    let mut meta = json!({
+        "stream": stream,
+        "key": landed_key,
+        "bytes": ff.content.len(),
+        "sha256": hex::encode(Sha256::digest(&ff.content)),
+        "received_at": received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+    });
+    if let Some(e) = error {
+        meta["error"] = Value::String(e.to_owned());
+    }
+    let mut out = serde_json::to_vec(&json!({ "attributes": attributes, "meta": meta }))
+        .expect("a JSON value serializes");
+    out.push(b'\n');
+    out
+}
+
+/// A pass-through stream's POST: every FlowFile lands whole; the answer (the configured
+/// success code) comes once all are in the sink. A hold is never offered: there is nothing to
+/// hold once the FlowFiles are landed, and PostHTTP takes any 2xx but 303 as success
+/// (PostHTTP.java at rel/nifi-1.28.1, `onTrigger`: `if (holdUri == null)` … "Successfully
+/// Posted" … `REL_SUCCESS`).
+pub(crate) async fn receive(
+    state: &AppState,
+    stream: &str,
+    flowfiles: Vec<Received>,
+) -> Result<Response, ApiError> {
+    let bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
+    let items = flowfiles
+        .into_iter()
+        .map(|flowfile| Whole {
+            flowfile,
+            error: None,
+        })
+        .collect();
+    let n = land_all(state, stream, Area::Http, items).await?;
+    metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.to_owned())
+        .increment(bytes);
+    let code = StatusCode::from_u16(state.config.success_code).unwrap_or(StatusCode::OK);
+    let text = format!(
+        "landed {n} FlowFile{} whole into {stream}\n",
+        if n == 1 { "" } else { "s" }
+    );
+    let mut resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
+    *resp.status_mut() = code;
+    Ok(resp)
+}
