@@ -131,7 +131,9 @@ impl Shared<'_> {
             .map(|c| notify::start(&sc.name, &dir, c))
             .transpose()
             .map_err(|e| LandingError::Config(e.to_string()))?;
+        let stats = crate::status::stats::StreamStats::start(&sc.name);
         let lander = Lander {
+            stats: stats.clone(),
             notify: snowpipe.as_ref().map(|s| s.hook.clone()),
             dir: dir.clone(),
             config: sc.clone(),
@@ -141,7 +143,8 @@ impl Shared<'_> {
         };
         let lander = tokio::spawn(lander.run(lander_rx));
         let (tx, rx) = std::sync::mpsc::channel();
-        let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        let mut w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        w.stats = Some(stats.clone());
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
             .spawn({
@@ -158,6 +161,7 @@ impl Shared<'_> {
             writer: Mutex::new(Some(writer)),
             lander: Mutex::new(Some(lander)),
             snowpipe,
+            stats,
         })
     }
 }
