@@ -10,6 +10,7 @@ mod holds;
 mod ingest;
 mod listen;
 pub mod s3;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct AppState {
     config: Arc<ServerConfig>,
     holds: Arc<holds::Holds>,
     metrics: Option<listen::Render>,
+    /// Extra status for `GET /api/status` (the demo's local warehouse).
+    status_extra: Option<ui::StatusExtra>,
 }
 
 impl AppState {
@@ -57,7 +60,17 @@ impl AppState {
             config: Arc::new(config),
             holds,
             metrics,
+            status_extra: None,
         }
+    }
+
+    /// Adds `extra()` to every `GET /api/status` answer, as its `warehouse` field.
+    pub fn with_status_extra(
+        mut self,
+        extra: Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>,
+    ) -> Self {
+        self.status_extra = Some(extra);
+        self
     }
 
     pub fn landing(&self) -> &Arc<landing::Landing> {
@@ -77,5 +90,7 @@ pub fn router(state: AppState) -> axum::Router {
     // expected under load, not an error worth an ERROR line per request.
     let trace = tower_http::trace::TraceLayer::new_for_http()
         .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
-    listen::routes(state).layer(trace)
+    listen::routes(state.clone())
+        .merge(ui::routes(state))
+        .layer(trace)
 }
