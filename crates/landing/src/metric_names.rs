@@ -84,6 +84,10 @@ pub const STREAM_LAST_LANDED_TIMESTAMP_SECONDS: &str =
 /// `--stale-after` (published only for watched streams).
 pub const STREAM_STALE: &str = "snowstream_stream_stale";
 
+/// Gauge, no labels: the spool's limit (`--spool-max-bytes`), for fill ratios against
+/// [`SPOOL_BYTES`].
+pub const SPOOL_MAX_BYTES: &str = "snowstream_spool_max_bytes";
+
 /// Counter, labels `outcome` (`sent`, `failed`, `dropped`): staleness webhook posts
 /// (`--alert-webhook`), counted once per alert after its retries.
 pub const ALERT_WEBHOOK_TOTAL: &str = "snowstream_alert_webhook_total";

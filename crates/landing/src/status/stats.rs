@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::metric_names::STREAM_LAST_LANDED_TIMESTAMP_SECONDS;
+use crate::metric_names::{
+    BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, RECORDS_LANDED_TOTAL, SINK_ERRORS_TOTAL,
+    SNOWPIPE_ERRORS_TOTAL, SNOWPIPE_FILES_TOTAL, STREAM_LAST_LANDED_TIMESTAMP_SECONDS,
+};
 
 use super::snapshot::{LandedFile, Latency, RatePoint};
 
@@ -66,9 +69,26 @@ pub(crate) struct StreamStats {
 }
 
 impl StreamStats {
-    /// Statistics for `name`, with a sampler task that lives as long as they do. Inside a
-    /// tokio runtime.
-    pub fn start(name: &str) -> Arc<StreamStats> {
+    /// Statistics for `name`, with a sampler task that lives as long as they do. Also
+    /// publishes the stream's landing (and, with `snowpipe`, notifier) counters at zero, so
+    /// `rate()` and the alert rules see the series from the start. Inside a tokio runtime.
+    pub fn start(name: &str, snowpipe: bool) -> Arc<StreamStats> {
+        for counter in [
+            FILES_LANDED_TOTAL,
+            RECORDS_LANDED_TOTAL,
+            BYTES_LANDED_TOTAL,
+            SINK_ERRORS_TOTAL,
+        ] {
+            metrics::counter!(counter, "stream" => name.to_owned()).increment(0);
+        }
+        if snowpipe {
+            for status in ["loaded", "partially_loaded", "load_failed"] {
+                metrics::counter!(SNOWPIPE_FILES_TOTAL, "stream" => name.to_owned(), "status" => status)
+                    .increment(0);
+            }
+            metrics::counter!(SNOWPIPE_ERRORS_TOTAL, "stream" => name.to_owned(), "operation" => "insertFiles")
+                .increment(0);
+        }
         let stats = Arc::new(StreamStats {
             name: name.to_owned(),
             started_ms: now_ms(),
@@ -271,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn hooks_feed_the_view() {
-        let s = StreamStats::start("s");
+        let s = StreamStats::start("s", false);
         s.acked(10, 1000, Duration::from_millis(3));
         s.batch_open(Some(now_ms() - 1500));
         s.landed("k1", 10, 99);
