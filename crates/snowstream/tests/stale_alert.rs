@@ -40,7 +40,10 @@ async fn receive(
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !f().await {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -80,15 +83,25 @@ async fn a_quiet_stream_goes_stale_alerts_and_recovers() {
         let (http, url) = (http.clone(), format!("{base}{path}"));
         async move { http.get(url).send().await.unwrap().text().await.unwrap() }
     };
-    assert_eq!(stale_gauge(&get("/metrics").await), Some(0.0), "watched and fresh at start");
+    assert_eq!(
+        stale_gauge(&get("/metrics").await),
+        Some(0.0),
+        "watched and fresh at start"
+    );
 
     // Nothing arrives: stale after 2 s; the first post fails (500), the retry delivers it.
-    eventually("the stale alert", async || !hook.lock().unwrap().alerts.is_empty()).await;
+    eventually("the stale alert", async || {
+        !hook.lock().unwrap().alerts.is_empty()
+    })
+    .await;
     let stale = hook.lock().unwrap().alerts[0].clone();
     assert_eq!(stale["state"], "stale", "{stale}");
     assert_eq!(stale["stream"], "customers");
     let text = stale["text"].as_str().expect("a Slack/Teams `text` field");
-    assert!(text.contains("customers") && text.contains("stale"), "{text}");
+    assert!(
+        text.contains("customers") && text.contains("stale"),
+        "{text}"
+    );
     assert!(hook.lock().unwrap().calls >= 2, "delivered by a retry");
     assert_eq!(stale_gauge(&get("/metrics").await), Some(1.0));
     let status: serde_json::Value = serde_json::from_str(&get("/api/status").await).unwrap();
@@ -105,7 +118,10 @@ async fn a_quiet_stream_goes_stale_alerts_and_recovers() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "acknowledged while stale");
-    eventually("the recovery alert", async || hook.lock().unwrap().alerts.len() >= 2).await;
+    eventually("the recovery alert", async || {
+        hook.lock().unwrap().alerts.len() >= 2
+    })
+    .await;
     let recovered = hook.lock().unwrap().alerts[1].clone();
     assert_eq!(recovered["state"], "recovered", "{recovered}");
     assert!(recovered["last_landed_ms"].as_u64().is_some());
@@ -117,6 +133,10 @@ async fn a_quiet_stream_goes_stale_alerts_and_recovers() {
     );
     let status: serde_json::Value = serde_json::from_str(&get("/api/status").await).unwrap();
     let s = &status["streams"][0];
-    assert_eq!((s["stale"].clone(), s["records_landed"].clone()), (false.into(), 1.into()), "{s}");
+    assert_eq!(
+        (s["stale"].clone(), s["records_landed"].clone()),
+        (false.into(), 1.into()),
+        "{s}"
+    );
     app.stop().await.unwrap();
 }

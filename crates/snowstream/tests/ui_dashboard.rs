@@ -13,7 +13,9 @@ use snowstream::App;
 mod inprocess;
 
 fn repo_file(path: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -25,7 +27,8 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 
 /// PromQL expressions of the dashboard's panels.
 fn dashboard_exprs() -> Vec<String> {
-    let doc: serde_json::Value = serde_json::from_str(&repo_file("deploy/grafana/dashboard.json")).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&repo_file("deploy/grafana/dashboard.json")).unwrap();
     let mut out = Vec::new();
     for p in doc["panels"].as_array().unwrap() {
         for t in p["targets"].as_array().into_iter().flatten() {
@@ -78,14 +81,24 @@ async fn dashboard_and_alerts_use_only_exported_metric_names() {
     assert_eq!(post("{not json").await.unwrap().status(), 400);
     let start = Instant::now();
     let metrics = loop {
-        let m = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let m = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         // Landed, and the notifier has tried (and failed) to tell Snowpipe.
         if m.contains("snowstream_stream_last_landed_timestamp_seconds")
             && m.contains("snowstream_snowpipe_errors_total")
         {
             break m;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no landing yet:\n{m}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no landing yet:\n{m}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let exported: BTreeSet<String> = metrics
@@ -99,7 +112,13 @@ async fn dashboard_and_alerts_use_only_exported_metric_names() {
     let alerts = metric_names(&alert_exprs().join("\n"));
     assert!(dashboard.len() >= 10, "{dashboard:?}");
     assert_eq!(alerts.len(), 6, "five rules over six metrics: {alerts:?}");
-    let missing: Vec<_> = dashboard.union(&alerts).filter(|n| !exported.contains(*n)).collect();
-    assert!(missing.is_empty(), "queried but not exported: {missing:?}\nexported: {exported:?}");
+    let missing: Vec<_> = dashboard
+        .union(&alerts)
+        .filter(|n| !exported.contains(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "queried but not exported: {missing:?}\nexported: {exported:?}"
+    );
     app.stop().await.unwrap();
 }
