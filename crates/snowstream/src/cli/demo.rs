@@ -58,15 +58,10 @@ const RECENT_VERSIONS_SQL: &str = "SELECT id, name, country, valid_from, valid_t
 fn warehouse_status(wh: &Warehouse) -> Result<serde_json::Value> {
     let c = wh.counts()?;
     let q = wh.query(RECENT_VERSIONS_SQL)?;
-    let versions: Vec<serde_json::Value> = q
-        .rows
-        .into_iter()
-        .map(|row| serde_json::Value::Object(q.columns.iter().cloned().zip(row).collect()))
-        .collect();
     Ok(serde_json::json!({
         "db": wh.path().display().to_string(),
         "counts": { "raw": c.raw, "latest": c.latest, "history": c.history },
-        "recent_versions": versions,
+        "recent_versions": { "columns": q.columns, "rows": q.rows },
     }))
 }
 
@@ -94,6 +89,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         },
         stream: StreamArgs {
             batch_max_age: Some(args.batch_max_age),
+            // The page shows the stream as fresh, or stale when posting stops for this long.
+            stale_after: Some("30s".parse().map_err(|e| anyhow::anyhow!("{e}"))?),
             ..StreamArgs::default()
         },
         ..ServeArgs::default()
