@@ -12,7 +12,15 @@ use std::time::Duration;
 async fn demo_stay_serves_the_page_with_the_warehouse_until_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_snowstream"))
-        .args(["demo", "--customers", "100", "--changes", "600", "--rate", "0"])
+        .args([
+            "demo",
+            "--customers",
+            "100",
+            "--changes",
+            "600",
+            "--rate",
+            "0",
+        ])
         .args(["--batch-max-age", "200ms", "--stay", "--dir"])
         .arg(dir.path().join("demo"))
         .stdout(Stdio::piped())
@@ -57,7 +65,10 @@ async fn demo_stay_serves_the_page_with_the_warehouse_until_ctrl_c() {
     let wh = &status["warehouse"];
     let acked = &status["streams"][0]["records_total"];
     assert!(acked.as_u64().unwrap() >= 700, "{status}");
-    assert_eq!(&wh["counts"]["raw"], acked, "every acknowledged record is in the raw table: {wh}");
+    assert_eq!(
+        &wh["counts"]["raw"], acked,
+        "every acknowledged record is in the raw table: {wh}"
+    );
     assert!(wh["counts"]["latest"].as_u64().unwrap() > 0, "{wh}");
     let cols = wh["recent_versions"]["columns"].as_array().unwrap();
     assert_eq!(cols[0], "id", "{wh}");
@@ -73,7 +84,10 @@ async fn demo_stay_serves_the_page_with_the_warehouse_until_ctrl_c() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "demo did not stop on SIGINT");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "demo did not stop on SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(exit.success(), "demo exited with {exit}");
