@@ -20,11 +20,15 @@ const PAGE: &str = include_str!("ui/index.html");
 pub(crate) type StatusExtra = Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>;
 
 pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/ui", get(page))
-        .route("/ui/", get(page))
-        .route("/api/status", get(status))
-        .with_state(state)
+    let router = Router::new().route("/api/status", get(status));
+    // `--base-path ui` takes `/ui` for the receiver (POST/HEAD there): the page then stays off.
+    let router = if state.config.base_path.trim_matches('/') == "ui" {
+        tracing::warn!("--base-path ui: the live page is off (GET /api/status still answers)");
+        router
+    } else {
+        router.route("/ui", get(page)).route("/ui/", get(page))
+    };
+    router.with_state(state)
 }
 
 /// Who may read the observability endpoints (`/ui`, `/api/status`): the same rule as
