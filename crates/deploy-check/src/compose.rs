@@ -13,6 +13,8 @@ const REQUIRED: &[(&str, bool)] = &[
     ("snowstream", true),
     ("generator", false),
     ("s3", true),
+    ("prometheus", true),
+    ("grafana", true),
 ];
 
 fn interpolations(text: &str) -> BTreeSet<String> {

@@ -10,6 +10,7 @@
 mod compose;
 mod dockerfile;
 mod flow;
+mod grafana;
 mod known;
 mod params;
 mod template;
@@ -17,6 +18,7 @@ mod template;
 pub use compose::{check_compose, check_env_example};
 pub use dockerfile::check_dockerfile;
 pub use flow::{FlowSummary, check_flow_definition};
+pub use grafana::{check_dashboard, dashboard_metric_names, provisioned_datasource_uids};
 pub use known::{Component, KnownNifi, NifiLine};
 pub use params::parameter_refs;
 pub use template::check_template;

@@ -234,3 +234,63 @@ fn every_file_in_nifi_templates_is_checked() {
     }
     assert_eq!(seen, 3);
 }
+
+#[test]
+fn grafana_dashboard_is_consistent_with_its_provisioning() {
+    let uids = provisioned_datasource_uids(&read(
+        "deploy/grafana/provisioning/datasources/prometheus.yml",
+    ))
+    .unwrap();
+    assert!(!uids.is_empty(), "no datasource uid provisioned");
+    let dashboard = read("deploy/grafana/dashboard.json");
+    assert_clean(
+        "deploy/grafana/dashboard.json",
+        &check_dashboard(&dashboard, &uids).unwrap(),
+    );
+    // The panels the issue asks for: throughput, latency, spool, staleness, Snowpipe, errors.
+    let names = dashboard_metric_names(&dashboard).unwrap();
+    for m in [
+        "snowstream_records_received_total",
+        "snowstream_ack_latency_seconds_bucket",
+        "snowstream_spool_bytes",
+        "snowstream_stream_stale",
+        "snowstream_snowpipe_files_total",
+        "snowstream_sink_errors_total",
+        "snowstream_rejected_total",
+    ] {
+        assert!(names.contains(m), "dashboard has no panel on {m}");
+    }
+}
+
+#[test]
+fn compose_mounts_the_monitoring_files() {
+    let doc: serde_json::Value = serde_norway::from_str(&read("docker-compose.yml")).unwrap();
+    let mounts = |svc: &str| -> Vec<String> {
+        doc["services"][svc]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        mounts("prometheus")
+            .iter()
+            .any(|m| m.starts_with("./deploy/prometheus:/etc/prometheus"))
+    );
+    let g = mounts("grafana");
+    assert!(
+        g.iter()
+            .any(|m| m.starts_with("./deploy/grafana/provisioning:/etc/grafana/provisioning"))
+    );
+    assert!(
+        g.iter()
+            .any(|m| m.starts_with("./deploy/grafana/dashboard.json:"))
+    );
+    // The scrape target is the snowstream service's receiver port.
+    let prom = read("deploy/prometheus/prometheus.yml");
+    assert!(
+        prom.contains("snowstream:8080"),
+        "prometheus.yml does not scrape snowstream:8080"
+    );
+}

@@ -67,6 +67,11 @@ impl SpoolGauge {
         self.used.load(Ordering::Acquire)
     }
 
+    /// The limit.
+    pub(crate) fn max(&self) -> u64 {
+        self.max
+    }
+
     /// Whether the spool is at its limit.
     pub(crate) fn full(&self) -> bool {
         self.used() >= self.max

@@ -30,7 +30,9 @@ mod retry;
 mod service;
 pub mod sink;
 mod spool;
+pub mod stale;
 mod startup;
+pub mod status;
 
 pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
 pub use error::{AppendError, LandingError};

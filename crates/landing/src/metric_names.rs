@@ -78,6 +78,25 @@ pub const SNOWPIPE_ERRORS_TOTAL: &str = "snowstream_snowpipe_errors_total";
 /// already had its maximum open (`--max-connections`).
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "snowstream_connections_refused_total";
 
+// Staleness (crates/landing/src/stale.rs, crates/landing/src/status).
+
+/// Gauge (seconds since the Unix epoch), labels `stream`: when the stream's last batch file
+/// landed (published from the first landing of the run on).
+pub const STREAM_LAST_LANDED_TIMESTAMP_SECONDS: &str =
+    "snowstream_stream_last_landed_timestamp_seconds";
+
+/// Gauge (0 or 1), labels `stream`: 1 while nothing has landed for the stream's
+/// `--stale-after` (published only for watched streams).
+pub const STREAM_STALE: &str = "snowstream_stream_stale";
+
+/// Gauge, no labels: the spool's limit (`--spool-max-bytes`), for fill ratios against
+/// [`SPOOL_BYTES`].
+pub const SPOOL_MAX_BYTES: &str = "snowstream_spool_max_bytes";
+
+/// Counter, labels `outcome` (`sent`, `failed`, `dropped`): staleness webhook posts
+/// (`--alert-webhook`), counted once per alert after its retries.
+pub const ALERT_WEBHOOK_TOTAL: &str = "snowstream_alert_webhook_total";
+
 #[cfg(test)]
 mod tests {
 

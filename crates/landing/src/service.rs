@@ -39,6 +39,8 @@ pub(crate) struct StreamHandle {
     pub writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub snowpipe: Option<notify::Started>,
+    /// Live statistics for the status page.
+    pub stats: Arc<crate::status::stats::StreamStats>,
 }
 
 impl StreamHandle {
@@ -101,6 +103,11 @@ impl Landing {
             return Err(AppendError::ShuttingDown);
         }
         let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
+        (handle.stats).acked(
+            records,
+            reserved - FRAME_OVERHEAD,
+            receipt.received.elapsed(),
+        );
         metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => stream.to_owned())
             .record(receipt.received.elapsed().as_secs_f64());
         Ok(receipt)

@@ -35,6 +35,7 @@ impl Landing {
         }
         let lock = lock_spool(&config.spool_dir)?;
         let gauge = Arc::new(SpoolGauge::new(config.spool_max_bytes));
+        metrics::gauge!(crate::metric_names::SPOOL_MAX_BYTES).set(config.spool_max_bytes as f64);
         let mut streams = HashMap::new();
         for sc in &config.streams {
             if !config::valid_name(&sc.name) {
@@ -131,7 +132,9 @@ impl Shared<'_> {
             .map(|c| notify::start(&sc.name, &dir, c))
             .transpose()
             .map_err(|e| LandingError::Config(e.to_string()))?;
+        let stats = crate::status::stats::StreamStats::start(&sc.name, sc.snowpipe.is_some());
         let lander = Lander {
+            stats: stats.clone(),
             notify: snowpipe.as_ref().map(|s| s.hook.clone()),
             dir: dir.clone(),
             config: sc.clone(),
@@ -141,7 +144,8 @@ impl Shared<'_> {
         };
         let lander = tokio::spawn(lander.run(lander_rx));
         let (tx, rx) = std::sync::mpsc::channel();
-        let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        let mut w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        w.stats = Some(stats.clone());
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
             .spawn({
@@ -158,6 +162,7 @@ impl Shared<'_> {
             writer: Mutex::new(Some(writer)),
             lander: Mutex::new(Some(lander)),
             snowpipe,
+            stats,
         })
     }
 }

@@ -14,6 +14,7 @@ mod ingest;
 mod listen;
 mod passthrough;
 pub mod s3;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub struct AppState {
     config: Arc<ServerConfig>,
     holds: Arc<holds::Holds>,
     metrics: Option<listen::Render>,
+    /// Extra status for `GET /api/status` (the demo's local warehouse).
+    status_extra: Option<ui::StatusExtra>,
 }
 
 impl AppState {
@@ -63,7 +66,17 @@ impl AppState {
             config: Arc::new(config),
             holds,
             metrics,
+            status_extra: None,
         }
+    }
+
+    /// Adds `extra()` to every `GET /api/status` answer, as its `warehouse` field.
+    pub fn with_status_extra(
+        mut self,
+        extra: Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>,
+    ) -> Self {
+        self.status_extra = Some(extra);
+        self
     }
 
     pub fn landing(&self) -> &Arc<landing::Landing> {
@@ -83,5 +96,7 @@ pub fn router(state: AppState) -> axum::Router {
     // expected under load, not an error worth an ERROR line per request.
     let trace = tower_http::trace::TraceLayer::new_for_http()
         .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG));
-    listen::routes(state).layer(trace)
+    listen::routes(state.clone())
+        .merge(ui::routes(state))
+        .layer(trace)
 }

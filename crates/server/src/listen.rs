@@ -76,7 +76,11 @@ async fn healthcheck(State(state): State<AppState>) -> Response {
     (StatusCode::OK, "OK\n").into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // One access rule for /metrics, /ui and /api/status.
+    if let Err(e) = crate::ui::authorize_observer(&state, &headers) {
+        return e.into_response();
+    }
     match &state.metrics {
         Some(render) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -39,6 +39,7 @@ impl App {
             settings,
             sink: None,
             metrics: None,
+            status_extra: None,
         }
     }
 }
@@ -48,7 +49,11 @@ pub struct Builder {
     settings: Settings,
     sink: Option<Arc<dyn Sink>>,
     metrics: Option<Option<MetricsRender>>,
+    status_extra: Option<StatusExtra>,
 }
+
+/// Extra status for `GET /api/status` (its `warehouse` field), e.g. the demo's warehouse.
+pub type StatusExtra = Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>;
 
 impl Builder {
     /// Lands into `sink` instead of the configured one.
@@ -60,6 +65,12 @@ impl Builder {
     /// Serves `render` at `/metrics` instead of the Prometheus recorder (`None`: no page).
     pub fn metrics(mut self, render: Option<MetricsRender>) -> Self {
         self.metrics = Some(render);
+        self
+    }
+
+    /// Adds `extra()` to the status page's API (`GET /api/status`, field `warehouse`).
+    pub fn status_extra(mut self, extra: StatusExtra) -> Self {
+        self.status_extra = Some(extra);
         self
     }
 
@@ -83,7 +94,10 @@ impl Builder {
             landing::Landing::start(settings.landing.clone(), sink)
                 .context("starting the spool")?,
         );
-        let state = server::AppState::new(landing.clone(), settings.server.clone(), render);
+        let mut state = server::AppState::new(landing.clone(), settings.server.clone(), render);
+        if let Some(extra) = self.status_extra {
+            state = state.with_status_extra(extra);
+        }
         let health = match settings.listener.health_check_listen {
             Some(addr) => Some(serve_health(addr, server::health_router(state.clone())).await?),
             None => None,
@@ -135,7 +149,10 @@ impl Builder {
                 can reach the port can write into the pipeline (set --auth-token-file, --basic-auth-file or --tls-client-ca)");
         }
         let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
+        let stale = landing::stale::StaleMonitor::start(&landing, settings.stale)
+            .context("starting the staleness monitor")?;
         Ok(Running {
+            _stale: stale,
             addr,
             health,
             s3,
@@ -157,6 +174,8 @@ pub struct Running {
     stop: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     shutdown_timeout: Duration,
+    /// The staleness monitor, when a stream is watched (stops when dropped).
+    _stale: Option<landing::stale::StaleMonitor>,
 }
 
 impl Drop for Running {

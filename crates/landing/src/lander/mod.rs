@@ -54,6 +54,8 @@ pub(crate) struct Lander {
     pub gauge: Arc<SpoolGauge>,
     /// Queues landed keys for the Snowpipe notifier (before the segment is deleted).
     pub notify: Option<crate::notify::Hook>,
+    /// Live statistics for the status page.
+    pub stats: Arc<crate::status::stats::StreamStats>,
 }
 
 impl Lander {
@@ -154,6 +156,7 @@ impl Lander {
             .increment(manifest.records);
         metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.clone()).increment(manifest.bytes);
         tracing::info!(%stream, %key, records = manifest.records, bytes = manifest.bytes, "landed");
+        self.stats.landed(&key, manifest.records, manifest.bytes);
         for (ack, receipt) in sealed.acks {
             let _ = ack.send(Ok(receipt));
         }

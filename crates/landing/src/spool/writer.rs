@@ -52,6 +52,8 @@ pub(crate) struct Writer {
     /// The open segment's last write failed part-way.
     torn: bool,
     broken: Option<String>,
+    /// Live statistics for the status page (told when a batch opens and closes).
+    pub stats: Option<Arc<crate::status::stats::StreamStats>>,
 }
 
 impl Writer {
@@ -71,6 +73,7 @@ impl Writer {
             active: None,
             torn: false,
             broken: None,
+            stats: None,
         }
     }
 
@@ -182,6 +185,7 @@ impl Writer {
             let seg = SegmentWriter::create(&self.dir, self.next_seq, opened)
                 .map_err(|e| spool_err("create a spool segment", &e))?;
             self.gauge.add(seg.info().bytes);
+            (self.stats.iter()).for_each(|s| s.batch_open(Some(opened as u64)));
             self.active = Some(Active {
                 seg,
                 deadline: Instant::now() + self.config.max_age,
@@ -270,6 +274,7 @@ impl Writer {
         let Some(mut active) = self.active.take() else {
             return;
         };
+        (self.stats.iter()).for_each(|s| s.batch_open(None));
         if let Err(e) = active.seg.sync() {
             tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it");
         }

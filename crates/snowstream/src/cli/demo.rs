@@ -4,7 +4,7 @@
 //! a live summary, then checks the latest and history tables against the generator's oracle.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -42,6 +42,27 @@ pub struct DemoArgs {
     /// Close a landed file after this long (small, so the warehouse fills while you watch).
     #[arg(long, default_value = "1s")]
     pub batch_max_age: Dur,
+    /// Keep serving after the check (the live page at /ui shows the warehouse too) until Ctrl-C.
+    #[arg(long)]
+    pub stay: bool,
+    /// Listen here instead of a free port on 127.0.0.1 (e.g. 127.0.0.1:8080, to keep the page's URL).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// SCD2 versions the page lists.
+const RECENT_VERSIONS_SQL: &str = "SELECT id, name, country, valid_from, valid_to, is_current, is_deleted \
+    FROM customers_history ORDER BY valid_from DESC, id LIMIT 8";
+
+/// The warehouse part of `/api/status`: counts and the latest SCD2 versions.
+fn warehouse_status(wh: &Warehouse) -> Result<serde_json::Value> {
+    let c = wh.counts()?;
+    let q = wh.query(RECENT_VERSIONS_SQL)?;
+    Ok(serde_json::json!({
+        "db": wh.path().display().to_string(),
+        "counts": { "raw": c.raw, "latest": c.latest, "history": c.history },
+        "recent_versions": { "columns": q.columns, "rows": q.rows },
+    }))
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -58,7 +79,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // 1. The receiver, on the embedded default: local folder sink, durable acks.
     let serve_args = ServeArgs {
         listener: ListenerArgs {
-            listen: Some("127.0.0.1:0".parse()?),
+            listen: Some(args.listen.unwrap_or("127.0.0.1:0".parse()?)),
             ..ListenerArgs::default()
         },
         spool: SpoolArgs {
@@ -68,19 +89,27 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         },
         stream: StreamArgs {
             batch_max_age: Some(args.batch_max_age),
+            // The page shows the stream as fresh, or stale when posting stops for this long.
+            stale_after: Some("30s".parse().map_err(|e| anyhow::anyhow!("{e}"))?),
             ..StreamArgs::default()
         },
         ..ServeArgs::default()
     };
     let settings = serve_args.resolve()?;
     let landing_dir = args.dir.join("landing");
-    let running = App::start(settings).await?;
+    let shown: Arc<Mutex<Option<serde_json::Value>>> = Arc::default();
+    let extra = {
+        let shown = shown.clone();
+        Arc::new(move || shown.lock().expect("lock").clone())
+    };
+    let running = App::builder(settings).status_extra(extra).start().await?;
     let url = format!("http://{}/contentListener/customers", running.addr());
     println!(
         "snowstream listening on http://{}  (landing folder: {})",
         running.addr(),
         landing_dir.display()
     );
+    println!("live page: http://{}/ui", running.addr());
 
     // 2. The change stream and what the warehouse must end up holding.
     let cfg = Config {
@@ -104,7 +133,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
 
     // 3. Post them while the warehouse loads what lands.
-    let mut target = HttpTarget::new(url);
+    let mut target = HttpTarget::new(url.clone());
     target.format = format;
     target.batch_size = args.batch.max(1);
     target.rate = args.rate;
@@ -134,6 +163,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         let (load, _) = wh.sync(&landing_dir)?;
         files += load.files_loaded;
         let c = wh.counts()?;
+        *shown.lock().expect("lock") = warehouse_status(&wh).ok();
         let s = progress.summary();
         println!(
             "[{:>5.1}s] acknowledged {:>7} records | landed files {:>4} | raw {:>7} | latest {:>6} | history {:>7}",
@@ -150,7 +180,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     send.await?.context("posting the change stream")?;
-    running.stop().await?;
+    let staying = if args.stay {
+        Some(running)
+    } else {
+        running.stop().await?;
+        None
+    };
 
     // 4. The check: SCD1 and SCD2 equal the oracle, and replaying every file changes nothing.
     let diffs = wh.diff_against_oracle(std::str::from_utf8(&oracle_text)?)?;
@@ -174,5 +209,24 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         db.display()
     );
     println!("  sqlite3 {} '.tables'", db.display());
+    if let Some(running) = staying {
+        println!(
+            "\nServing the live page at http://{}/ui (and receiving at {url}) until Ctrl-C",
+            running.addr()
+        );
+        let stop = snowstream::signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    // Whatever is posted meanwhile lands and loads too.
+                    wh.sync(&landing_dir)?;
+                    *shown.lock().expect("lock") = warehouse_status(&wh).ok();
+                }
+            }
+        }
+        running.stop().await?;
+    }
     Ok(())
 }

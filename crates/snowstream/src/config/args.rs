@@ -89,6 +89,9 @@ settings! {
         /// Log format: text or json.
         #[arg(long, env = "SNOWSTREAM_LOG_FORMAT")]
         log_format: LogFormat = "text",
+        /// POST a Slack/Teams-compatible JSON alert (`{"text": ...}`) here when a stream goes stale and when it recovers (see --stale-after). [default: off]
+        #[arg(long, env = "SNOWSTREAM_ALERT_WEBHOOK")]
+        alert_webhook: String,
     }
 }
 
@@ -154,6 +157,9 @@ settings! {
         /// Key prefix of the pipe's stage location, removed from landed keys in insertFiles. [default: the stream's prefix]
         #[arg(long, env = "SNOWSTREAM_SNOWPIPE_STRIP_PREFIX")]
         snowpipe_strip_prefix: String,
+        /// Call the stream stale (gauge, WARN log, webhook) when no file has landed for this long, e.g. 15m. [default: off]
+        #[arg(long, env = "SNOWSTREAM_STALE_AFTER")]
+        stale_after: Dur,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The S3 API front door, when `--s3-listen` is set.
     pub s3_front: Option<S3FrontSettings>,
+    /// The staleness monitor: watched streams and the alert webhook.
+    pub stale: landing::stale::StaleConfig,
 }
 
 /// One stream: its name and everything it has.
@@ -91,7 +93,17 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
     let s3_front = s3_front(s3_api, &spool, &streams, &listener)?;
+    let stale = landing::stale::StaleConfig {
+        after: streams
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.settings.stale_after?.0)))
+            .filter(|(_, after)| !after.is_zero())
+            .collect(),
+        webhook: spool.alert_webhook.clone(),
+        instance: landing.instance.clone(),
+    };
     Ok(Settings {
+        stale,
         listener,
         tls,
         landing,
