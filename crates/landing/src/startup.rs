@@ -17,8 +17,8 @@ use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, LanderMsg, Sealed, next_seq};
 use crate::notify;
 use crate::service::{Landing, StreamHandle};
 use crate::sink::Sink;
-use crate::spool::segment;
 use crate::spool::writer::Writer;
+use crate::spool::{recover, segment};
 
 impl Landing {
     /// Opens the spool, lands whatever an earlier run left in it, and starts accepting.
@@ -114,7 +114,7 @@ impl Shared<'_> {
     fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
         let dir = self.config.spool_dir.join(&sc.name);
         fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
-        let (recovered, next_seq) = recover_stream(&dir).map_err(spool_err(&dir))?;
+        let (recovered, next_seq) = recover_stream(&dir, &sc.name).map_err(spool_err(&dir))?;
         let (lander_tx, lander_rx) = mpsc::unbounded_channel();
         for info in recovered {
             tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
@@ -141,7 +141,14 @@ impl Shared<'_> {
         };
         let lander = tokio::spawn(lander.run(lander_rx));
         let (tx, rx) = std::sync::mpsc::channel();
-        let w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        let w = Writer::new(
+            dir,
+            sc.clone(),
+            next_seq,
+            lander_tx,
+            self.gauge.clone(),
+            self.config.instance.clone(),
+        );
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
             .spawn({
@@ -163,12 +170,15 @@ impl Shared<'_> {
 }
 
 /// Finds the segments an earlier run left and the next sequence number to use.
-fn recover_stream(dir: &Path) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
+fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(ENCODED_TEMP_SUFFIX) || name == next_seq::TEMP_FILE_NAME {
+        if name.ends_with(ENCODED_TEMP_SUFFIX)
+            || name.ends_with(recover::REWRITE_SUFFIX)
+            || name == next_seq::TEMP_FILE_NAME
+        {
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -181,7 +191,7 @@ fn recover_stream(dir: &Path) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
     let mut next_seq = next_seq::read(dir)?.unwrap_or(1).max(1);
     let mut infos = Vec::new();
     for p in paths {
-        if let Some(info) = segment::recover(&p)? {
+        if let Some(info) = recover::recover(&p, stream)? {
             next_seq = next_seq.max(info.last_seq() + 1);
             infos.push(info);
         }

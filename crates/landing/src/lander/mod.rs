@@ -24,7 +24,7 @@ use crate::metric_names::{
 };
 use crate::retry::Backoff;
 use crate::service::Receipt;
-use crate::sink::Sink;
+use crate::sink::{self, Sink};
 use crate::spool::segment::{SegmentInfo, sync_dir};
 use crate::spool::writer::AckTx;
 
@@ -72,10 +72,16 @@ impl Lander {
     async fn land(&self, sealed: Sealed) {
         let info = sealed.info;
         let stream = self.config.name.clone();
+        // The instance that cut the batch, not this run's: a re-land after a crash (or with a
+        // new host name) puts the file under the same key, so it never lands under two.
+        let instance = info
+            .instance
+            .clone()
+            .unwrap_or_else(|| self.instance.clone());
         let key = LandedKey::new(
             &self.config.prefix,
             &stream,
-            &self.instance,
+            &instance,
             info.opened_at_ms,
             info.first_seq,
             self.config.compression.codec(),
@@ -90,7 +96,7 @@ impl Lander {
                 info.clone(),
                 key.clone(),
                 stream.clone(),
-                self.instance.clone(),
+                instance.clone(),
                 tmp.clone(),
                 self.config.compression,
             );
@@ -121,7 +127,11 @@ impl Lander {
         let manifest_key = manifest_key(&key);
         let mut attempt = 0;
         loop {
-            let result = match self.sink.put_file(&key, &tmp).await {
+            let put = match sink::injected_put_fault(&self.sink.describe(), &key) {
+                Ok(()) => self.sink.put_file(&key, &tmp).await,
+                Err(e) => Err(e),
+            };
+            let result = match put {
                 Ok(()) => {
                     self.sink
                         .put_bytes(&manifest_key, manifest_json.clone())
@@ -141,6 +151,9 @@ impl Lander {
             }
         }
         let _ = std::fs::remove_file(&tmp);
+        // Failpoint `lander-landed`: `panic` stops this lander right after the put, as a crash
+        // does before the segment is deleted (a restart lands it again).
+        fail::fail_point!("lander-landed");
         if let Some(hook) = &self.notify {
             hook.landed(&stream, &key).await;
         }
