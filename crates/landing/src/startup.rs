@@ -34,6 +34,7 @@ impl Landing {
             return Err(LandingError::Config("no streams configured".into()));
         }
         let lock = lock_spool(&config.spool_dir)?;
+        refuse_stranded_streams(&config)?;
         let gauge = Arc::new(SpoolGauge::new(config.spool_max_bytes));
         let mut streams = HashMap::new();
         for sc in &config.streams {
@@ -86,6 +87,47 @@ fn lock_spool(dir: &Path) -> Result<Arc<File>, LandingError> {
         ))
     })?;
     Ok(lock)
+}
+
+/// Refuses to start when the spool holds segments of a stream that is not configured: they
+/// hold acknowledged records that nothing would land (and a stream's options, such as its
+/// prefix and compression, are not in the spool to land them with). The error names the
+/// stream and the fix.
+fn refuse_stranded_streams(config: &LandingConfig) -> Result<(), LandingError> {
+    let dir = &config.spool_dir;
+    let mut stranded = Vec::new();
+    for entry in fs::read_dir(dir).map_err(spool_err(dir))? {
+        let path = entry.map_err(spool_err(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !path.is_dir() || config.streams.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let segments = fs::read_dir(&path)
+            .map_err(spool_err(&path))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(segment::SUFFIX))
+            .count();
+        if segments > 0 {
+            stranded.push(format!(
+                "{name:?} ({segments} batch(es) in {})",
+                path.display()
+            ));
+        }
+    }
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    let why = format!(
+        "the spool holds acknowledged records of streams that are not configured: {}; \
+         configure each again (same name, prefix and options) so they land, then remove it \
+         once its spool folder holds no .seg file; or move the folder out of the spool to \
+         give those records up",
+        stranded.join(", ")
+    );
+    tracing::error!("{why}");
+    Err(LandingError::Config(why))
 }
 
 /// A batch must fit in the spool with room to spare, or a full spool could only drain when
