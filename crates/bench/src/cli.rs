@@ -84,6 +84,18 @@ pub struct Cli {
     /// Seed of the customer record generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Runs other than the benchmark.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// kill -9 cycles, an S3 outage and a disk-full episode against a real `snowstream serve`
+    /// under load; prints acknowledged / landed / lost / duplicated per phase and exits
+    /// non-zero unless 0 lost and 0 duplicated.
+    Chaos(crate::chaos::ChaosArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -9,6 +9,7 @@
 //! flushed and every landed file is read back: the landed record count must equal the
 //! acknowledged count, or the run fails.
 
+mod chaos;
 mod cli;
 mod harness;
 mod landed;
@@ -36,7 +37,10 @@ const SINGLE_BODIES: usize = 20_000;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let ok = run(cli)?;
+    let ok = match cli.command {
+        Some(cli::Command::Chaos(args)) => chaos::run(args)?,
+        None => run(cli)?,
+    };
     if !ok {
         std::process::exit(1);
     }

@@ -1,9 +1,7 @@
 //! Encoding a spool segment into a landed file: compressed NDJSON, one line per record with
 //! its ingestion metadata (docs/architecture.md, contract 1), plus the file's manifest.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
 
 use chrono::Utc;
 use records::landed::{LineWriter, Manifest, format_time};
@@ -33,18 +31,18 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Writes the landed file for `segment` to `out` and returns its manifest (for `key`).
+/// Encodes the landed file for `segment` in memory and returns it with its manifest (for
+/// `key`). Nothing is written to disk: a full spool disk must still be able to drain, and a
+/// batch is at most `batch_max_bytes` (capped at half the spool limit) before compression.
 pub(crate) fn encode_segment(
     segment: &SegmentInfo,
     key: &str,
     stream: &str,
     instance: &str,
     compression: Compression,
-    out: &Path,
-) -> io::Result<Manifest> {
-    let file = File::create(out)?;
+) -> io::Result<(Manifest, Vec<u8>)> {
     let stored = Counting {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: Vec::with_capacity((segment.bytes / 8) as usize),
         bytes: 0,
         hash: Some(Sha256::new()),
     };
@@ -64,8 +62,7 @@ pub(crate) fn encode_segment(
     stored.flush()?;
     let hash = stored.hash.take().expect("hash present").finalize();
     let bytes = stored.bytes;
-    let file = stored.inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
+    let body = stored.inner;
     if records != segment.records {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -76,7 +73,7 @@ pub(crate) fn encode_segment(
             ),
         ));
     }
-    Ok(Manifest {
+    let manifest = Manifest {
         key: key.to_owned(),
         stream: stream.to_owned(),
         instance: instance.to_owned(),
@@ -88,7 +85,8 @@ pub(crate) fn encode_segment(
         sha256: hex::encode(hash),
         compression: compression.codec(),
         created_at: format_time(Utc::now().timestamp_millis()),
-    })
+    };
+    Ok((manifest, body))
 }
 
 fn write_lines(

@@ -45,6 +45,11 @@ pub const SPOOL_APPENDS_TOTAL: &str = "snowstream_spool_appends_total";
 /// meanwhile).
 pub const SPOOL_FSYNCS_TOTAL: &str = "snowstream_spool_fsyncs_total";
 
+/// Counter, labels `stream`: corrupt frames found between intact ones when recovering a spool
+/// segment (disk corruption of acknowledged data; the segment is copied to the stream's
+/// `quarantine/` folder and its intact frames land).
+pub const SPOOL_CORRUPT_FRAMES_TOTAL: &str = "snowstream_spool_corrupt_frames_total";
+
 /// Histogram (seconds), labels `stream`: from a request's arrival at the spool to its
 /// acknowledgement under the stream's ack mode.
 pub const ACK_LATENCY_SECONDS: &str = "snowstream_ack_latency_seconds";

@@ -167,7 +167,12 @@ impl Landing {
         let bytes = body.len() as u64;
         let policy = RetryPolicy::PUT_WHOLE;
         let mut failed = 0;
-        while let Err(e) = self.sink.put_bytes(&landed, body.clone()).await {
+        loop {
+            let put = match sink::injected_put_fault(&self.sink.describe(), &landed) {
+                Ok(()) => self.sink.put_bytes(&landed, body.clone()).await,
+                Err(e) => Err(e),
+            };
+            let Err(e) = put else { break };
             metrics::counter!(SINK_ERRORS_TOTAL, "stream" => stream.to_owned()).increment(1);
             let retryable = e.is_retryable();
             failed += 1;

@@ -17,8 +17,8 @@ use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, LanderMsg, Sealed, next_seq};
 use crate::notify;
 use crate::service::{Landing, StreamHandle};
 use crate::sink::Sink;
-use crate::spool::segment;
 use crate::spool::writer::Writer;
+use crate::spool::{recover, segment};
 
 impl Landing {
     /// Opens the spool, lands whatever an earlier run left in it, and starts accepting.
@@ -34,6 +34,7 @@ impl Landing {
             return Err(LandingError::Config("no streams configured".into()));
         }
         let lock = lock_spool(&config.spool_dir)?;
+        refuse_stranded_streams(&config)?;
         let gauge = Arc::new(SpoolGauge::new(config.spool_max_bytes));
         metrics::gauge!(crate::metric_names::SPOOL_MAX_BYTES).set(config.spool_max_bytes as f64);
         let mut streams = HashMap::new();
@@ -89,6 +90,47 @@ fn lock_spool(dir: &Path) -> Result<Arc<File>, LandingError> {
     Ok(lock)
 }
 
+/// Refuses to start when the spool holds segments of a stream that is not configured: they
+/// hold acknowledged records that nothing would land (and a stream's options, such as its
+/// prefix and compression, are not in the spool to land them with). The error names the
+/// stream and the fix.
+fn refuse_stranded_streams(config: &LandingConfig) -> Result<(), LandingError> {
+    let dir = &config.spool_dir;
+    let mut stranded = Vec::new();
+    for entry in fs::read_dir(dir).map_err(spool_err(dir))? {
+        let path = entry.map_err(spool_err(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !path.is_dir() || config.streams.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let segments = fs::read_dir(&path)
+            .map_err(spool_err(&path))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(segment::SUFFIX))
+            .count();
+        if segments > 0 {
+            stranded.push(format!(
+                "{name:?} ({segments} batch(es) in {})",
+                path.display()
+            ));
+        }
+    }
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    let why = format!(
+        "the spool holds acknowledged records of streams that are not configured: {}; \
+         configure each again (same name, prefix and options) so they land, then remove it \
+         once its spool folder holds no .seg file; or move the folder out of the spool to \
+         give those records up",
+        stranded.join(", ")
+    );
+    tracing::error!("{why}");
+    Err(LandingError::Config(why))
+}
+
 /// A batch must fit in the spool with room to spare, or a full spool could only drain when
 /// the batch ages out: caps the batch size at half the spool limit.
 fn cap_batch_size(sc: &StreamConfig, spool_max_bytes: u64) -> StreamConfig {
@@ -115,7 +157,7 @@ impl Shared<'_> {
     fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
         let dir = self.config.spool_dir.join(&sc.name);
         fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
-        let (recovered, next_seq) = recover_stream(&dir).map_err(spool_err(&dir))?;
+        let (recovered, next_seq) = recover_stream(&dir, &sc.name).map_err(spool_err(&dir))?;
         let (lander_tx, lander_rx) = mpsc::unbounded_channel();
         for info in recovered {
             tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
@@ -144,7 +186,14 @@ impl Shared<'_> {
         };
         let lander = tokio::spawn(lander.run(lander_rx));
         let (tx, rx) = std::sync::mpsc::channel();
-        let mut w = Writer::new(dir, sc.clone(), next_seq, lander_tx, self.gauge.clone());
+        let mut w = Writer::new(
+            dir,
+            sc.clone(),
+            next_seq,
+            lander_tx,
+            self.gauge.clone(),
+            self.config.instance.clone(),
+        );
         w.stats = Some(stats.clone());
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
@@ -168,12 +217,15 @@ impl Shared<'_> {
 }
 
 /// Finds the segments an earlier run left and the next sequence number to use.
-fn recover_stream(dir: &Path) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
+fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(ENCODED_TEMP_SUFFIX) || name == next_seq::TEMP_FILE_NAME {
+        if name.ends_with(ENCODED_TEMP_SUFFIX)
+            || name.ends_with(recover::REWRITE_SUFFIX)
+            || name == next_seq::TEMP_FILE_NAME
+        {
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -186,7 +238,7 @@ fn recover_stream(dir: &Path) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
     let mut next_seq = next_seq::read(dir)?.unwrap_or(1).max(1);
     let mut infos = Vec::new();
     for p in paths {
-        if let Some(info) = segment::recover(&p)? {
+        if let Some(info) = recover::recover(&p, stream)? {
             next_seq = next_seq.max(info.last_seq() + 1);
             infos.push(info);
         }

@@ -35,7 +35,10 @@ async fn refused_records_never_land_and_the_retry_lands_once() {
     fail::cfg("spool-segment-sync", "return").unwrap();
     let refused = landing.append("customers", id_batch(2)).await;
     fail::remove("spool-segment-sync");
-    assert!(refused.is_err(), "no acknowledgement without an fsync");
+    assert!(
+        matches!(refused, Err(landing::AppendError::DiskFault(_))),
+        "no acknowledgement without an fsync; a failed fsync is a retryable refusal: {refused:?}"
+    );
     // The client retries what was refused; the stream serves again without a restart.
     let retried = landing
         .append("customers", id_batch(2))

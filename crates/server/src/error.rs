@@ -106,7 +106,8 @@ impl ApiError {
         use landing::AppendError as A;
         match e {
             A::UnknownStream(_) => ApiError::NotFound(e.to_string()),
-            A::SpoolFull { .. } | A::ShuttingDown => ApiError::Unavailable {
+            // A full or failing disk clears: 503 + Retry-After, as for a full spool.
+            A::SpoolFull { .. } | A::ShuttingDown | A::DiskFault(_) => ApiError::Unavailable {
                 reason: e.to_string(),
                 retry_after,
             },
@@ -118,5 +119,22 @@ impl ApiError {
             },
             A::Spool(_) | A::Sink { .. } | A::InvalidKey(_) => ApiError::Internal(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full or failing spool disk is a 503 with Retry-After (clients back off and retry),
+    /// not a 500; a spool that needs a restart stays a 500.
+    #[test]
+    fn disk_faults_answer_503_with_retry_after() {
+        let full = ApiError::from_append(landing::AppendError::DiskFault("ENOSPC".into()), 7);
+        let resp = full.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+        let broken = ApiError::from_append(landing::AppendError::Spool("broken".into()), 7);
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

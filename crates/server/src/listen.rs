@@ -324,7 +324,10 @@ async fn confirm_hold(
         Err(e) => {
             // Nothing was appended: keep the hold (and its deadline) so the retry that the
             // 503's Retry-After invites can still confirm it.
-            if matches!(e, landing::AppendError::SpoolFull { .. }) {
+            if matches!(
+                e,
+                landing::AppendError::SpoolFull { .. } | landing::AppendError::DiskFault(_)
+            ) {
                 state.holds.restore(id, held);
             }
             ApiError::from_append(e, state.config.retry_after_secs).into_response()

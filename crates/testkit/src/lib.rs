@@ -223,6 +223,11 @@ impl ServerProcess {
         panic!("snowstream did not become ready within {limit:?}");
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");

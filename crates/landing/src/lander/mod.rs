@@ -1,4 +1,5 @@
-//! The per-stream lander: encodes each sealed segment into a compressed file, puts it and its
+//! The per-stream lander: encodes each sealed segment into a compressed file (in memory, never
+//! on the spool disk, which may be full), puts it and its
 //! manifest to the sink (retrying with backoff for as long as the sink is down, while the
 //! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
 //!
@@ -24,11 +25,12 @@ use crate::metric_names::{
 };
 use crate::retry::Backoff;
 use crate::service::Receipt;
-use crate::sink::Sink;
+use crate::sink::{self, Sink};
 use crate::spool::segment::{SegmentInfo, sync_dir};
 use crate::spool::writer::AckTx;
 
-/// Suffix of the file a segment is encoded into before it is put (removed on start).
+/// Suffix of the file earlier versions encoded a segment into before the put (removed on
+/// start; batches are now encoded in memory, so a full spool disk can still drain).
 pub(crate) const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
 
 /// A closed segment handed to the lander, with acknowledgements that wait for landing.
@@ -74,38 +76,39 @@ impl Lander {
     async fn land(&self, sealed: Sealed) {
         let info = sealed.info;
         let stream = self.config.name.clone();
+        // The instance that cut the batch, not this run's: a re-land after a crash (or with a
+        // new host name) puts the file under the same key, so it never lands under two.
+        let instance = info
+            .instance
+            .clone()
+            .unwrap_or_else(|| self.instance.clone());
         let key = LandedKey::new(
             &self.config.prefix,
             &stream,
-            &self.instance,
+            &instance,
             info.opened_at_ms,
             info.first_seq,
             self.config.compression.codec(),
         )
         .to_string();
-        let tmp = self
-            .dir
-            .join(format!("{:020}{ENCODED_TEMP_SUFFIX}", info.first_seq));
         let mut attempt = 0;
-        let manifest = loop {
-            let (info2, key2, stream2, instance, tmp2, compression) = (
+        let (manifest, body) = loop {
+            let (info2, key2, stream2, instance, compression) = (
                 info.clone(),
                 key.clone(),
                 stream.clone(),
-                self.instance.clone(),
-                tmp.clone(),
+                instance.clone(),
                 self.config.compression,
             );
             let encoded = tokio::task::spawn_blocking(move || {
-                encode_segment(&info2, &key2, &stream2, &instance, compression, &tmp2)
+                encode_segment(&info2, &key2, &stream2, &instance, compression)
             })
             .await
             .unwrap_or_else(|e| Err(io::Error::other(e)));
             match encoded {
-                Ok(m) => break m,
+                Ok((m, body)) => break (m, Bytes::from(body)),
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     self.quarantine(&info, &e);
-                    let _ = std::fs::remove_file(&tmp);
                     for (ack, _) in sealed.acks {
                         let _ = ack.send(Err(AppendError::Spool(e.to_string())));
                     }
@@ -123,7 +126,11 @@ impl Lander {
         let manifest_key = manifest_key(&key);
         let mut attempt = 0;
         loop {
-            let result = match self.sink.put_file(&key, &tmp).await {
+            let put = match sink::injected_put_fault(&self.sink.describe(), &key) {
+                Ok(()) => self.sink.put_bytes(&key, body.clone()).await,
+                Err(e) => Err(e),
+            };
+            let result = match put {
                 Ok(()) => {
                     self.sink
                         .put_bytes(&manifest_key, manifest_json.clone())
@@ -142,7 +149,10 @@ impl Lander {
                 }
             }
         }
-        let _ = std::fs::remove_file(&tmp);
+        drop(body);
+        // Failpoint `lander-landed`: `panic` stops this lander right after the put, as a crash
+        // does before the segment is deleted (a restart lands it again).
+        fail::fail_point!("lander-landed");
         if let Some(hook) = &self.notify {
             hook.landed(&stream, &key).await;
         }

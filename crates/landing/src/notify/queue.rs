@@ -125,10 +125,15 @@ impl NotifyQueue {
     /// line: a torn line (disk full, I/O error) left in place would glue the next key to it,
     /// and that key would be lost on replay.
     fn append(&self, st: &mut State, lines: &str) -> io::Result<()> {
-        let written = st
-            .file
-            .write_all(lines.as_bytes())
-            .and_then(|()| st.file.sync_data());
+        let written = (|| {
+            // As a full or failing disk does: half the line is written, then the write fails.
+            fail::fail_point!("notify-queue-append", |arg| {
+                st.file.write_all(&lines.as_bytes()[..lines.len() / 2])?;
+                Err(crate::error::injected_io_error(arg))
+            });
+            st.file.write_all(lines.as_bytes())?;
+            st.file.sync_data()
+        })();
         if let Err(e) = written {
             if let Err(cut) = st.file.set_len(st.len) {
                 tracing::error!(queue = %self.path.display(), error = %cut,

@@ -66,6 +66,22 @@ impl SinkError {
     }
 }
 
+/// Failpoint `sink-put`, checked before every put of a landed file, manifest or pass-through
+/// object: `return` fails the put with ENOSPC, `return(eio)` with EIO, as a sink on a full or
+/// failing disk does (a retryable [`SinkError::Io`]).
+pub(crate) fn injected_put_fault(backend: &str, key: &str) -> Result<(), SinkError> {
+    let fault = |arg: Option<String>| SinkError::Io {
+        backend: backend.to_owned(),
+        key: key.to_owned(),
+        action: "put (failpoint sink-put)",
+        source: crate::error::injected_io_error(arg),
+    };
+    fail::fail_point!("sink-put", |arg| Err(fault(arg)));
+    // Without the `failpoints` feature of `fail` the failpoint compiles to nothing.
+    let _ = fault;
+    Ok(())
+}
+
 fn io_retryable(err: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
     !matches!(

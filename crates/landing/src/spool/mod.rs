@@ -1,4 +1,5 @@
 //! The spool: per-stream directories of segment files written with group commit.
 
+pub(crate) mod recover;
 pub(crate) mod segment;
 pub(crate) mod writer;

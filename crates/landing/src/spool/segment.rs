@@ -1,21 +1,23 @@
 //! Spool segment files: one per batch file to land.
 //!
-//! `{first_seq:020}.seg` = header (`SNOWSEG1`, first_seq u64, opened_at_ms i64) followed by
-//! frames `len u32 | crc32c u32 | payload`, one per appended request. A crash can only tear
-//! the tail of the segment being written; recovery cuts it at the last whole frame, which is
-//! never before anything acknowledged (acks follow the fsync).
+//! `{first_seq:020}.seg` = header (`SNOWSEG2`, first_seq u64, opened_at_ms i64, instance id
+//! as u16 length + bytes: the instance that cut the batch, whose key it keeps when a later run
+//! lands it) followed by frames `len u32 | crc32c u32 | payload`, one per appended request.
+//! Segments of older versions (`SNOWSEG1`: no instance id) are still read. A crash can only
+//! tear the tail of the segment being written; recovery ([`super::recover`]) cuts it at the
+//! last whole frame, which is never before anything acknowledged (acks follow the fsync).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use records::batch::Payload;
-
-const MAGIC: &[u8; 8] = b"SNOWSEG1";
-pub(crate) const SEGMENT_HEADER_LEN: u64 = 24;
-const FRAME_HEADER_LEN: usize = 8;
+const MAGIC_V1: &[u8; 8] = b"SNOWSEG1";
+const MAGIC: &[u8; 8] = b"SNOWSEG2";
+/// Header bytes before the instance id (magic, first_seq, opened_at_ms, instance length).
+const FIXED_HEADER_LEN: usize = 26;
+pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// A frame larger than this is corruption, not data (requests are capped far below).
-const MAX_FRAME_LEN: u32 = 1 << 31;
+pub(crate) const MAX_FRAME_LEN: u32 = 1 << 31;
 
 /// What is known about a segment, from its header and frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,13 +25,85 @@ pub(crate) struct SegmentInfo {
     pub path: PathBuf,
     pub first_seq: u64,
     pub opened_at_ms: i64,
+    /// The instance that cut the batch (`None` in a `SNOWSEG1` segment).
+    pub instance: Option<String>,
+    /// Records in intact frames: what lands.
     pub records: u64,
+    /// Records of corrupt frames that recovery skipped (their sequence numbers stay unused).
+    pub lost: u64,
     pub bytes: u64,
 }
 
 impl SegmentInfo {
     pub fn last_seq(&self) -> u64 {
-        self.first_seq + self.records.saturating_sub(1)
+        self.first_seq + (self.records + self.lost).saturating_sub(1)
+    }
+}
+
+/// A segment's header, as written and as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub first_seq: u64,
+    pub opened_at_ms: i64,
+    pub instance: Option<String>,
+    /// Bytes the header takes: frames start here.
+    pub len: u64,
+}
+
+impl Header {
+    fn encode(first_seq: u64, opened_at_ms: i64, instance: &str) -> io::Result<Vec<u8>> {
+        let id_len = u16::try_from(instance.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "instance id too long"))?;
+        let mut h = Vec::with_capacity(FIXED_HEADER_LEN + instance.len());
+        h.extend_from_slice(MAGIC);
+        h.extend_from_slice(&first_seq.to_le_bytes());
+        h.extend_from_slice(&opened_at_ms.to_le_bytes());
+        h.extend_from_slice(&id_len.to_le_bytes());
+        h.extend_from_slice(instance.as_bytes());
+        Ok(h)
+    }
+
+    /// Parses the header at the start of `bytes`; `None` when it is missing, torn or unknown.
+    pub fn parse(bytes: &[u8]) -> Option<Header> {
+        let magic = bytes.get(..8)?;
+        let first_seq = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+        let opened_at_ms = i64::from_le_bytes(bytes.get(16..24)?.try_into().ok()?);
+        if magic == MAGIC_V1 {
+            return Some(Header {
+                first_seq,
+                opened_at_ms,
+                instance: None,
+                len: 24,
+            });
+        }
+        if magic != MAGIC {
+            return None;
+        }
+        let id_len = u16::from_le_bytes(bytes.get(24..26)?.try_into().ok()?) as usize;
+        let id = bytes.get(FIXED_HEADER_LEN..FIXED_HEADER_LEN + id_len)?;
+        Some(Header {
+            first_seq,
+            opened_at_ms,
+            instance: Some(String::from_utf8(id.to_vec()).ok()?),
+            len: (FIXED_HEADER_LEN + id_len) as u64,
+        })
+    }
+
+    /// The header length of the segment `r` is at the start of (reads its first bytes).
+    fn read_len(r: &mut impl Read) -> io::Result<u64> {
+        let mut fixed = [0u8; FIXED_HEADER_LEN];
+        r.read_exact(&mut fixed)?;
+        match &fixed[..8] {
+            m if m == MAGIC_V1 => Ok(24),
+            m if m == MAGIC => {
+                let id_len = u16::from_le_bytes(fixed[24..26].try_into().unwrap());
+                Ok((FIXED_HEADER_LEN + usize::from(id_len)) as u64)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a spool segment header",
+            )),
+        }
     }
 }
 
@@ -47,19 +121,24 @@ pub(crate) struct SegmentWriter {
     /// `(records, bytes)` as of the last successful sync: what is durable.
     durable: (u64, u64),
     scratch: Vec<u8>,
+    /// A failed append left part of a frame that could not be cut off.
+    torn: bool,
 }
 
 impl SegmentWriter {
-    pub fn create(dir: &Path, first_seq: u64, opened_at_ms: i64) -> io::Result<Self> {
+    /// Creates `{first_seq:020}.seg` in `dir` for a batch cut by `instance`, durably.
+    pub fn create(
+        dir: &Path,
+        first_seq: u64,
+        opened_at_ms: i64,
+        instance: &str,
+    ) -> io::Result<Self> {
+        let header = Header::encode(first_seq, opened_at_ms, instance)?;
         let path = segment_path(dir, first_seq);
         let mut file = OpenOptions::new()
             .create_new(true)
             .write(true)
             .open(&path)?;
-        let mut header = Vec::with_capacity(SEGMENT_HEADER_LEN as usize);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&first_seq.to_le_bytes());
-        header.extend_from_slice(&opened_at_ms.to_le_bytes());
         let made = file
             .write_all(&header)
             .and_then(|()| file.sync_all())
@@ -77,11 +156,14 @@ impl SegmentWriter {
                 path,
                 first_seq,
                 opened_at_ms,
+                instance: Some(instance.to_owned()),
                 records: 0,
-                bytes: SEGMENT_HEADER_LEN,
+                lost: 0,
+                bytes: header.len() as u64,
             },
-            durable: (0, SEGMENT_HEADER_LEN),
+            durable: (0, header.len() as u64),
             scratch: Vec::new(),
+            torn: false,
         })
     }
 
@@ -95,17 +177,41 @@ impl SegmentWriter {
         self.scratch.extend_from_slice(&len.to_le_bytes());
         self.scratch
             .extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        self.file.write_all(&self.scratch)?;
-        self.file.write_all(payload)?;
+        if let Err(e) = self.write_frame(payload) {
+            // Cut the part written (disk full, I/O error) so the file ends at a whole frame
+            // and the next append starts clean; if even that fails, the caller must seal.
+            let end = self.info.bytes;
+            let cut = self
+                .file
+                .set_len(end)
+                .and_then(|()| self.file.seek(SeekFrom::Start(end)).map(drop));
+            self.torn = cut.is_err();
+            return Err(e);
+        }
         self.info.records += records;
         self.info.bytes += (FRAME_HEADER_LEN + payload.len()) as u64;
         Ok(())
     }
 
+    fn write_frame(&mut self, payload: &[u8]) -> io::Result<()> {
+        fail::fail_point!("spool-segment-append", |arg| {
+            // As a full disk does: part of the frame is written, then the write fails.
+            self.file.write_all(&self.scratch[..4])?;
+            Err(crate::error::injected_io_error(arg))
+        });
+        self.file.write_all(&self.scratch)?;
+        self.file.write_all(payload)
+    }
+
+    /// Whether a failed append left part of a frame in the file (it must be sealed).
+    pub fn is_torn(&self) -> bool {
+        self.torn
+    }
+
     pub fn sync(&mut self) -> io::Result<()> {
-        fail::fail_point!("spool-segment-sync", |_| Err(io::Error::other(
-            "injected fsync failure (failpoint spool-segment-sync)"
-        )));
+        fail::fail_point!("spool-segment-sync", |arg| Err(
+            crate::error::injected_io_error(arg)
+        ));
         self.file.sync_data()?;
         self.durable = (self.info.records, self.info.bytes);
         Ok(())
@@ -134,63 +240,9 @@ impl SegmentWriter {
     }
 }
 
-/// Reads a segment left by an earlier run, cutting a torn tail. Returns `None` (and removes
-/// the file) when it holds no whole frame.
-pub(crate) fn recover(path: &Path) -> io::Result<Option<SegmentInfo>> {
-    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
-    let len = file.metadata()?.len();
-    let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
-    if len < SEGMENT_HEADER_LEN || file.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
-        drop(file);
-        fs::remove_file(path)?;
-        return Ok(None);
-    }
-    let first_seq = u64::from_le_bytes(header[8..16].try_into().unwrap());
-    let opened_at_ms = i64::from_le_bytes(header[16..24].try_into().unwrap());
-    let mut info = SegmentInfo {
-        path: path.to_owned(),
-        first_seq,
-        opened_at_ms,
-        records: 0,
-        bytes: SEGMENT_HEADER_LEN,
-    };
-    let mut reader = BufReader::with_capacity(1 << 20, &mut file);
-    let mut good_end = SEGMENT_HEADER_LEN;
-    let mut payload = Vec::new();
-    while let Some(()) = read_frame(&mut reader, &mut payload)? {
-        let Some(p) = Payload::parse(&payload) else {
-            break;
-        };
-        if p.first_seq != first_seq + info.records {
-            break;
-        }
-        info.records += p.records;
-        good_end += (FRAME_HEADER_LEN + payload.len()) as u64;
-    }
-    drop(reader);
-    if good_end < len {
-        tracing::warn!(
-            segment = %path.display(),
-            kept = good_end,
-            dropped = len - good_end,
-            "spool segment had a torn tail (unacknowledged data from a crash); cut it"
-        );
-        file.set_len(good_end)?;
-        file.sync_all()?;
-    }
-    info.bytes = good_end;
-    if info.records == 0 {
-        drop(file);
-        fs::remove_file(path)?;
-        return Ok(None);
-    }
-    file.seek(SeekFrom::Start(0))?;
-    Ok(Some(info))
-}
-
 /// Reads the next whole, checksummed frame into `buf`. `Ok(None)` at the end or at a torn or
 /// corrupt frame.
-fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<()>> {
+pub(crate) fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<()>> {
     let mut head = [0u8; FRAME_HEADER_LEN];
     match r.read_exact(&mut head) {
         Ok(()) => {}
@@ -215,10 +267,10 @@ pub(crate) fn for_each_frame(
     path: &Path,
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
+    let header_len = Header::read_len(&mut file)?;
+    file.seek(SeekFrom::Start(header_len))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
-    reader.read_exact(&mut header)?;
     let mut payload = Vec::new();
     while let Some(()) = read_frame(&mut reader, &mut payload)? {
         f(&payload)?;
@@ -228,74 +280,4 @@ pub(crate) fn for_each_frame(
 
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use records::Batch;
-
-    fn batch(n: u64) -> Batch {
-        let mut b = Batch::new(chrono::Utc::now());
-        for i in 0..n {
-            b.push_record(format!(r#"{{"i":{i}}}"#).as_bytes());
-        }
-        b
-    }
-
-    #[test]
-    fn recover_keeps_whole_frames_and_cuts_torn_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = SegmentWriter::create(dir.path(), 10, 5).unwrap();
-        w.append(&batch(3).into_payload(10), 3).unwrap();
-        w.append(&batch(2).into_payload(13), 2).unwrap();
-        w.sync().unwrap();
-        let whole = w.info().bytes;
-        let path = w.info().path.clone();
-        drop(w);
-        // a torn third frame: header claims more bytes than were written
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&100u32.to_le_bytes()).unwrap();
-        f.write_all(&[1, 2, 3, 4, 5, 6]).unwrap();
-        drop(f);
-        let info = recover(&path).unwrap().unwrap();
-        assert_eq!((info.first_seq, info.records, info.last_seq()), (10, 5, 14));
-        assert_eq!(info.bytes, whole);
-        assert_eq!(fs::metadata(&path).unwrap().len(), whole);
-        let mut frames = 0;
-        for_each_frame(&path, |_| {
-            frames += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(frames, 2);
-    }
-
-    #[test]
-    fn recover_cuts_at_a_corrupt_checksum() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = SegmentWriter::create(dir.path(), 1, 5).unwrap();
-        w.append(&batch(1).into_payload(1), 1).unwrap();
-        w.append(&batch(1).into_payload(2), 1).unwrap();
-        w.sync().unwrap();
-        let path = w.info().path.clone();
-        let len = w.info().bytes;
-        drop(w);
-        let mut bytes = fs::read(&path).unwrap();
-        let last = (len - 1) as usize;
-        bytes[last] ^= 0xff;
-        fs::write(&path, &bytes).unwrap();
-        let info = recover(&path).unwrap().unwrap();
-        assert_eq!(info.records, 1);
-    }
-
-    #[test]
-    fn empty_segment_is_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = SegmentWriter::create(dir.path(), 1, 5).unwrap();
-        let path = w.info().path.clone();
-        drop(w);
-        assert_eq!(recover(&path).unwrap(), None);
-        assert!(!path.exists());
-    }
 }

@@ -48,7 +48,12 @@ pub(crate) struct Writer {
     pub next_seq: u64,
     pub lander: mpsc::UnboundedSender<LanderMsg>,
     pub gauge: Arc<SpoolGauge>,
+    /// The instance id new segments record (their batches keep it in their keys).
+    instance: String,
     active: Option<Active>,
+    /// The last seal could not record the next sequence number (disk full): new segments
+    /// wait until it is recorded.
+    next_seq_unsaved: bool,
     /// The open segment's last write failed part-way.
     torn: bool,
     broken: Option<String>,
@@ -63,6 +68,7 @@ impl Writer {
         next_seq: u64,
         lander: mpsc::UnboundedSender<LanderMsg>,
         gauge: Arc<SpoolGauge>,
+        instance: String,
     ) -> Self {
         Writer {
             dir,
@@ -70,7 +76,9 @@ impl Writer {
             next_seq,
             lander,
             gauge,
+            instance,
             active: None,
+            next_seq_unsaved: false,
             torn: false,
             broken: None,
             stats: None,
@@ -181,8 +189,13 @@ impl Writer {
             return Err(AppendError::Spool(why.clone()));
         }
         if self.active.is_none() {
+            if self.next_seq_unsaved {
+                next_seq::write(&self.dir, self.next_seq)
+                    .map_err(|e| spool_err("record the next sequence number", &e))?;
+                self.next_seq_unsaved = false;
+            }
             let opened = chrono::Utc::now().timestamp_millis();
-            let seg = SegmentWriter::create(&self.dir, self.next_seq, opened)
+            let seg = SegmentWriter::create(&self.dir, self.next_seq, opened, &self.instance)
                 .map_err(|e| spool_err("create a spool segment", &e))?;
             self.gauge.add(seg.info().bytes);
             (self.stats.iter()).for_each(|s| s.batch_open(Some(opened as u64)));
@@ -196,9 +209,9 @@ impl Writer {
         let payload = records::Batch::stamp(payload, first_seq);
         let active = self.active.as_mut().expect("opened above");
         if let Err(e) = active.seg.append(&payload, records) {
-            // The frame may be torn: close this segment (readers stop at a torn frame) and
-            // start the next request in a fresh one.
-            self.torn = true;
+            // The part written was cut off; if it could not be, the frame is torn: close this
+            // segment (readers stop at a torn frame) and start the next request in a fresh one.
+            self.torn = active.seg.is_torn();
             return Err(spool_err("write to the spool", &e));
         }
         self.next_seq += records;
@@ -279,12 +292,11 @@ impl Writer {
             tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it");
         }
         if let Err(e) = next_seq::write(&self.dir, self.next_seq) {
-            let why = format!(
-                "cannot record the next sequence number in {}: {e}; refusing new records so no landed key is ever reused",
-                self.dir.display()
-            );
-            tracing::error!(stream = %self.config.name, "{why}");
-            self.broken = Some(why);
+            // Refuse new segments until it is recorded, so no landed key is ever reused; a
+            // full disk clears, so each new request tries again.
+            tracing::error!(stream = %self.config.name, dir = %self.dir.display(), error = %e,
+                "cannot record the next sequence number; new records are refused until it is");
+            self.next_seq_unsaved = true;
         }
         let acks = std::mem::take(&mut active.landed_acks);
         let info = active.seg.into_info();
@@ -312,5 +324,5 @@ fn msg_len(m: &WriterMsg) -> usize {
 }
 
 fn spool_err(what: &str, e: &io::Error) -> AppendError {
-    AppendError::Spool(format!("could not {what}: {e}"))
+    AppendError::from_io(what, e)
 }

@@ -200,7 +200,9 @@ pub(crate) fn slow_down(reason: &str, retry_after: u32) -> S3Error {
 fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
     use landing::AppendError as A;
     match e {
-        A::SpoolFull { .. } | A::ShuttingDown => slow_down(&e.to_string(), retry_after),
+        A::SpoolFull { .. } | A::ShuttingDown | A::DiskFault(_) => {
+            slow_down(&e.to_string(), retry_after)
+        }
         A::UnknownStream(_) => s3_error!(
             InternalError,
             "the bucket's stream is not configured in snowstream: {e}"

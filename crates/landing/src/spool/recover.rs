@@ -1,0 +1,305 @@
+//! Recovering a segment an earlier run left in the spool.
+//!
+//! A crash can only tear the tail of the segment being written: frames after the last whole
+//! one are cut (nothing acknowledged is there, acks follow the fsync). A bad frame *followed
+//! by intact ones* is something else: the disk corrupted acknowledged data. Such a segment is
+//! copied as it is to `{stream folder}/quarantine/` for inspection, the metric
+//! `snowstream_spool_corrupt_frames_total{stream}` counts its bad frames, an ERROR log says
+//! where the copy is, and the segment is rewritten with its intact frames (the bad ones
+//! replaced by a record-less *gap* frame that keeps their sequence numbers unused), so those
+//! land and a second recovery finds nothing more to quarantine.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use records::batch::Payload;
+
+use super::segment::{FRAME_HEADER_LEN, Header, MAX_FRAME_LEN, SegmentInfo, sync_dir};
+use crate::metric_names::SPOOL_CORRUPT_FRAMES_TOTAL;
+
+/// Name of the stream folder's subfolder that keeps copies of corrupt segments.
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
+/// Suffix of the file a corrupt segment is rewritten into (removed on start if left).
+pub(crate) const REWRITE_SUFFIX: &str = ".rewrite.tmp";
+/// Bytes of a payload header (first_seq, received_at_ms, records).
+const PAYLOAD_HEADER_LEN: usize = 24;
+/// Most sequence numbers a corrupt stretch may hide (a resync candidate further on is noise).
+const MAX_GAP: u64 = 1 << 40;
+
+/// One intact frame found in a segment.
+struct Frame {
+    start: usize,
+    end: usize,
+    first_seq: u64,
+    /// Records it declares.
+    records: u64,
+    /// A gap frame (no entries): stands for records lost to corruption.
+    gap: bool,
+}
+
+/// Reads the segment at `path` (of `stream`), cuts a torn tail and quarantines a corrupt
+/// middle. Returns `None` (and removes the file) when it holds no record to land.
+pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInfo>> {
+    let data = fs::read(path)?;
+    let header = match Header::parse(&data) {
+        Some(h) if h.len as usize <= data.len() => h,
+        // A segment torn while its header was written holds nothing acknowledged.
+        _ => {
+            fs::remove_file(path)?;
+            return Ok(None);
+        }
+    };
+    let mut info = SegmentInfo {
+        path: path.to_owned(),
+        first_seq: header.first_seq,
+        opened_at_ms: header.opened_at_ms,
+        instance: header.instance.clone(),
+        records: 0,
+        lost: 0,
+        bytes: header.len,
+    };
+    let mut frames = Vec::new();
+    let mut bad_spots = Vec::new();
+    let (mut pos, mut expected) = (header.len as usize, header.first_seq);
+    while let Some(f) = next_intact(&data, pos, expected) {
+        if f.start != pos || f.first_seq != expected {
+            bad_spots.push(pos);
+            info.lost += f.first_seq - expected;
+        }
+        if f.gap {
+            info.lost += f.records;
+        } else {
+            info.records += f.records;
+        }
+        (pos, expected) = (f.end, f.first_seq + f.records);
+        frames.push(f);
+    }
+    let good_end = frames.last().map_or(header.len as usize, |f| f.end);
+    if bad_spots.is_empty() && good_end < data.len() {
+        tracing::warn!(segment = %path.display(), kept = good_end, dropped = data.len() - good_end,
+            "spool segment had a torn tail (unacknowledged data from a crash); cut it");
+        let file = fs::OpenOptions::new().write(true).open(path)?;
+        file.set_len(good_end as u64)?;
+        file.sync_all()?;
+    }
+    if !bad_spots.is_empty() {
+        let copy = quarantine(path, &data)?;
+        metrics::counter!(SPOOL_CORRUPT_FRAMES_TOTAL, "stream" => stream.to_owned())
+            .increment(bad_spots.len() as u64);
+        tracing::error!(%stream, segment = %path.display(), quarantined = %copy.display(),
+            bad_frames = bad_spots.len(), at_offsets = ?bad_spots, lost_records = info.lost,
+            landing_records = info.records,
+            "spool segment has corrupt frames between intact ones (disk corruption of acknowledged data): copied it to quarantine, landing its intact frames");
+        rewrite(path, &data, &header, &frames)?;
+    }
+    info.bytes = fs::metadata(path)?.len();
+    if info.records == 0 {
+        fs::remove_file(path)?;
+        return Ok(None);
+    }
+    Ok(Some(info))
+}
+
+/// The first intact frame at or after `from` whose records are not before `expected`.
+fn next_intact(data: &[u8], from: usize, expected: u64) -> Option<Frame> {
+    (from..data
+        .len()
+        .saturating_sub(FRAME_HEADER_LEN + PAYLOAD_HEADER_LEN - 1))
+        .find_map(|at| frame_at(data, at, expected))
+}
+
+fn frame_at(data: &[u8], at: usize, expected: u64) -> Option<Frame> {
+    let u32_at = |i: usize| u32::from_le_bytes(data[i..i + 4].try_into().unwrap());
+    let u64_at = |i: usize| u64::from_le_bytes(data[i..i + 8].try_into().unwrap());
+    let len = u32_at(at);
+    let start = at + FRAME_HEADER_LEN;
+    let end = start.checked_add(len as usize)?;
+    // Cheap checks first: most offsets of a corrupt stretch fail them without a checksum.
+    if len >= MAX_FRAME_LEN || (len as usize) < PAYLOAD_HEADER_LEN || end > data.len() {
+        return None;
+    }
+    let first_seq = u64_at(start);
+    let records = u64_at(start + 16);
+    if first_seq < expected || first_seq - expected > MAX_GAP || records > MAX_GAP {
+        return None;
+    }
+    if crc32c::crc32c(&data[start..end]) != u32_at(at + 4) {
+        return None;
+    }
+    let payload = Payload::parse(&data[start..end])?;
+    Some(Frame {
+        start: at,
+        end,
+        first_seq,
+        records,
+        gap: payload.entries().next().is_none(),
+    })
+}
+
+/// Copies the segment as found to the stream's quarantine folder; returns the copy's path.
+fn quarantine(path: &Path, data: &[u8]) -> io::Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new(".")).join(QUARANTINE_DIR);
+    fs::create_dir_all(&dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let copy = dir.join(format!(
+        "{name}.{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    ));
+    let mut f = fs::File::create(&copy)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    sync_dir(&dir)?;
+    Ok(copy)
+}
+
+/// Replaces the segment with its header and intact frames, each corrupt stretch replaced by a
+/// gap frame, atomically (temp file, fsync, rename, directory fsync).
+fn rewrite(path: &Path, data: &[u8], header: &Header, frames: &[Frame]) -> io::Result<()> {
+    let mut out = data[..header.len as usize].to_vec();
+    let mut expected = header.first_seq;
+    for f in frames {
+        if f.first_seq > expected {
+            push_gap_frame(&mut out, expected, f.first_seq - expected);
+        }
+        out.extend_from_slice(&data[f.start..f.end]);
+        expected = f.first_seq + f.records;
+    }
+    let tmp = path.with_file_name(format!(
+        "{}{REWRITE_SUFFIX}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// A frame whose payload declares `records` records from `first_seq` but holds none.
+fn push_gap_frame(out: &mut Vec<u8>, first_seq: u64, records: u64) {
+    let mut payload = Vec::with_capacity(PAYLOAD_HEADER_LEN);
+    payload.extend_from_slice(&first_seq.to_le_bytes());
+    payload.extend_from_slice(&0i64.to_le_bytes());
+    payload.extend_from_slice(&records.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+
+    use super::*;
+    use crate::spool::segment::{SegmentWriter, for_each_frame};
+    use records::Batch;
+
+    fn batch(n: u64) -> Batch {
+        let mut b = Batch::new(chrono::Utc::now());
+        for i in 0..n {
+            b.push_record(format!(r#"{{"i":{i}}}"#).as_bytes());
+        }
+        b
+    }
+
+    fn frames(path: &Path) -> Vec<(u64, u64)> {
+        let mut v = Vec::new();
+        for_each_frame(path, |p| {
+            let p = Payload::parse(p).unwrap();
+            v.push((p.first_seq, p.records));
+            Ok(())
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn keeps_whole_frames_and_cuts_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 10, 5, "a").unwrap();
+        w.append(&batch(3).into_payload(10), 3).unwrap();
+        w.append(&batch(2).into_payload(13), 2).unwrap();
+        w.sync().unwrap();
+        let whole = w.info().bytes;
+        let path = w.info().path.clone();
+        drop(w);
+        // a torn third frame: header claims more bytes than were written
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&100u32.to_le_bytes()).unwrap();
+        f.write_all(&[1, 2, 3, 4, 5, 6]).unwrap();
+        drop(f);
+        let info = recover(&path, "s").unwrap().unwrap();
+        assert_eq!((info.first_seq, info.records, info.last_seq()), (10, 5, 14));
+        assert_eq!(info.instance.as_deref(), Some("a"));
+        assert_eq!(info.bytes, whole);
+        assert_eq!(fs::metadata(&path).unwrap().len(), whole);
+        assert_eq!(frames(&path), [(10, 3), (13, 2)]);
+        assert!(!dir.path().join(QUARANTINE_DIR).exists());
+    }
+
+    #[test]
+    fn a_corrupt_last_frame_is_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1, 5, "a").unwrap();
+        w.append(&batch(1).into_payload(1), 1).unwrap();
+        w.append(&batch(1).into_payload(2), 1).unwrap();
+        w.sync().unwrap();
+        let path = w.info().path.clone();
+        let len = w.info().bytes;
+        drop(w);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[(len - 1) as usize] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        let info = recover(&path, "s").unwrap().unwrap();
+        assert_eq!((info.records, info.lost), (1, 0));
+        assert!(!dir.path().join(QUARANTINE_DIR).exists());
+    }
+
+    #[test]
+    fn a_corrupt_middle_frame_is_quarantined_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1, 5, "a").unwrap();
+        w.append(&batch(2).into_payload(1), 2).unwrap();
+        let mid = w.info().bytes as usize + 40;
+        w.append(&batch(3).into_payload(3), 3).unwrap();
+        w.append(&batch(4).into_payload(6), 4).unwrap();
+        w.sync().unwrap();
+        let path = w.info().path.clone();
+        drop(w);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[mid] ^= 0x5a;
+        fs::write(&path, &bytes).unwrap();
+        let info = recover(&path, "s").unwrap().unwrap();
+        assert_eq!((info.records, info.lost, info.last_seq()), (6, 3, 9));
+        assert_eq!(
+            frames(&path),
+            [(1, 2), (3, 3), (6, 4)],
+            "gap frame in the middle"
+        );
+        let copies: Vec<_> = fs::read_dir(dir.path().join(QUARANTINE_DIR))
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(copies, [bytes], "the segment as found is in quarantine");
+        // Recovering again finds nothing new to quarantine.
+        let again = recover(&path, "s").unwrap().unwrap();
+        assert_eq!((again.records, again.lost), (6, 3));
+        assert_eq!(
+            fs::read_dir(dir.path().join(QUARANTINE_DIR))
+                .unwrap()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_empty_segment_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SegmentWriter::create(dir.path(), 1, 5, "a").unwrap();
+        let path = w.info().path.clone();
+        drop(w);
+        assert_eq!(recover(&path, "s").unwrap(), None);
+        assert!(!path.exists());
+    }
+}
