@@ -115,6 +115,16 @@ impl TableSpec {
         format!("{}_raw_history_stream", self.name)
     }
 
+    /// Rejects table name (`{name}_rejects`): rows the SCD tasks cannot place.
+    pub fn rejects_table(&self) -> String {
+        format!("{}_rejects", self.name)
+    }
+
+    /// Name of the append-only stream feeding the rejects task (`{name}_raw_rejects_stream`).
+    pub fn rejects_stream(&self) -> String {
+        format!("{}_raw_rejects_stream", self.name)
+    }
+
     /// A one-line description of everything that shapes the tables, stored in the local
     /// database so that reopening it with a different spec is caught.
     pub(crate) fn fingerprint(&self) -> String {
@@ -164,6 +174,8 @@ impl TableSpec {
             "is_deleted",
             "file_name",
             "file_row_number",
+            "stored",
+            "record",
         ];
         for (i, c) in self.columns.iter().enumerate() {
             if !is_identifier(&c.name) {

@@ -73,6 +73,7 @@ pub(super) fn create(conn: &mut Connection, spec: &TableSpec, path: &Path) -> Re
     let raw = spec.raw_table();
     let latest = spec.latest_table();
     let history = spec.history_table();
+    let rejects = spec.rejects_table();
     tx.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {raw} (
     raw_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,10 +95,22 @@ CREATE TABLE IF NOT EXISTS {history} (
     is_current INTEGER NOT NULL,
     is_deleted INTEGER NOT NULL,
     PRIMARY KEY ({key}, valid_from)
+);
+CREATE TABLE IF NOT EXISTS {rejects} (
+    file_name TEXT NOT NULL,
+    file_row_number INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    record TEXT,
+    rejected_at TEXT NOT NULL,
+    PRIMARY KEY (file_name, file_row_number)
 );"
     ))
     .ctx("creating tables")?;
-    for stream in [spec.latest_stream(), spec.history_stream()] {
+    for stream in [
+        spec.latest_stream(),
+        spec.history_stream(),
+        spec.rejects_stream(),
+    ] {
         tx.execute(
             "INSERT OR IGNORE INTO stream_offsets (stream_name, source_table, last_raw_id)
              VALUES (?1, ?2, 0)",

@@ -68,9 +68,9 @@ pub(super) fn streams(n: &Names, o: &RenderOptions) -> String {
     format!(
         "USE ROLE {pr};
 
--- Two append-only streams, one per task: each consumer has its own offset, so the SCD1
--- and SCD2 tasks advance independently and a failure of one never loses rows for the
--- other. Append-only: the raw table only ever receives inserts.
+-- Three append-only streams, one per task: each consumer has its own offset, so the SCD1,
+-- SCD2 and rejects tasks advance independently and a failure of one never loses rows for
+-- another. Append-only: the raw table only ever receives inserts.
 CREATE STREAM IF NOT EXISTS {ls}
     ON TABLE {raw}
     APPEND_ONLY = TRUE
@@ -80,8 +80,14 @@ CREATE STREAM IF NOT EXISTS {hs}
     ON TABLE {raw}
     APPEND_ONLY = TRUE
     SHOW_INITIAL_ROWS = TRUE;
+
+CREATE STREAM IF NOT EXISTS {rs}
+    ON TABLE {raw}
+    APPEND_ONLY = TRUE
+    SHOW_INITIAL_ROWS = TRUE;
 ",
         pr = o.pipeline_role,
+        rs = n.rejects_stream,
         ls = n.latest_stream,
         hs = n.history_stream,
         raw = n.raw,
