@@ -36,6 +36,7 @@ STREAMS = [
 CORRECTNESS = SQL / "tests/correctness_fixture.ndjson"
 EXPECTED = SQL / "tests/correctness_expected.ndjson"
 COLUMNS = ["id", "name", "phone_number", "email", "address", "country", "job", "updated_at", "op"]
+MIGRATION = SQL / "tests/migration"
 
 
 def check_parse():
@@ -136,8 +137,8 @@ def typed_ts(v):
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def accept(rec):
-    """(typed row, None) or (None, reject reason)."""
+def accept(rec, extra=()):
+    """(typed row, None) or (None, reject reason). `extra`: appended integer columns."""
     rec = rec if isinstance(rec, dict) else {}
     for col, typer, what in (("id", typed_int, "not an integer"),
                              ("updated_at", typed_ts, "not a timestamp in an accepted form")):
@@ -147,14 +148,18 @@ def accept(rec):
             return None, f"{col}: {what}"
     row = {c: (None if rec.get(c) is None else as_text(rec[c])) for c in COLUMNS}
     row["id"], row["updated_at"] = typed_int(rec["id"]), typed_ts(rec["updated_at"])
+    for c in extra:
+        row[c] = typed_int(rec.get(c))
     row["is_deleted"] = rec.get("op") == "D"
     return row, None
 
 
-def rank(row):
+def rank(row, extra=()):
     """The total order of versions of one id (greater wins): event time, a delete above an
-    update, then the other columns by UTF-8 bytes, NULL lowest."""
-    ties = tuple((0, b"") if row[c] is None else (1, row[c].encode()) for c in COLUMNS if c not in ("id", "updated_at"))
+    update, then the other columns in spec order (text by UTF-8 bytes), NULL lowest."""
+    def key(v):
+        return (0, b"") if v is None else (1, v.encode() if isinstance(v, str) else v)
+    ties = tuple(key(row[c]) for c in COLUMNS + list(extra) if c not in ("id", "updated_at"))
     return (row["updated_at"], row["is_deleted"]) + ties
 
 
@@ -177,17 +182,17 @@ def arrivals(per_file, seed):
     return [sum(files[i:i + k], []) for i in range(0, len(files), k)]
 
 
-def reference(rows):
+def reference(rows, extra=()):
     """Contract 3 the simple way: all accepted versions per key, the greatest per event
     time, sorted by event time. `rows` are (file, row number, record); also the rejects."""
     by_key, rejects = {}, []
     for name, line, rec in rows:
-        row, reason = accept(rec)
+        row, reason = accept(rec, extra)
         if row is None:
             rejects.append({"file_name": name, "file_row_number": line, "reason": reason, "record": rec})
             continue
         at = by_key.setdefault(row["id"], {})
-        if row["updated_at"] not in at or rank(row) > rank(at[row["updated_at"]]):
+        if row["updated_at"] not in at or rank(row, extra) > rank(at[row["updated_at"]], extra):
             at[row["updated_at"]] = row
     latest, history = [], []
     for key in sorted(by_key):
@@ -209,7 +214,20 @@ def fmt(v):
     return v
 
 
-def run_fakesnow(runs):
+def statements(path, starts):
+    """Every statement of `path` (comment lines dropped) that starts with one of `starts`."""
+    out = []
+    for stmt in path.read_text().split(";\n"):
+        body = "\n".join(l for l in stmt.splitlines() if not l.lstrip().startswith("--")).strip()
+        i = min((body.find(s) for s in starts if s in body), default=-1)
+        if i >= 0 and (i == 0 or body[:i].rstrip().endswith("AS")):
+            out.append(body[i:])
+    return out
+
+
+def run_fakesnow(runs, migrate_before=None):
+    """The SCD1, SCD2 and rejects MERGEs over `runs`; with `migrate_before=k`, the committed
+    migration (sql/tests/migration/migrate.sql) runs before run k, and its MERGEs after."""
     import fakesnow
     import snowflake.connector
 
@@ -236,6 +254,7 @@ def run_fakesnow(runs):
             cur.execute(t)
         cur.execute(f"CREATE TABLE {STANDIN} (RECORD VARIANT, META VARIANT, FILE_NAME VARCHAR, FILE_ROW_NUMBER NUMBER(38, 0))")
         cur.execute("CREATE TABLE SNOWSTREAM.RAW.STANDIN_TEXT (RECORD_TEXT VARCHAR, FILE_NAME VARCHAR, FILE_ROW_NUMBER NUMBER(38, 0))")
+        cur.execute(statement(SQL / "03_raw_table_and_pipe.sql", "CREATE TABLE IF NOT EXISTS").replace("CHANGE_TRACKING = TRUE", ""))
 
         def task_run(rows):
             # The stand-in holds exactly the rows a stream would return for this run.
@@ -244,6 +263,8 @@ def run_fakesnow(runs):
             params = [(json.dumps(rec), name, line) for name, line, rec in rows]
             cur.executemany("INSERT INTO SNOWSTREAM.RAW.STANDIN_TEXT VALUES (%s, %s, %s)", params)
             cur.execute(f"INSERT INTO {STANDIN} SELECT PARSE_JSON(RECORD_TEXT), NULL, FILE_NAME, FILE_ROW_NUMBER FROM SNOWSTREAM.RAW.STANDIN_TEXT")
+            # The raw table holds everything loaded so far (the migration's backfill reads it).
+            cur.execute(f"INSERT INTO SNOWSTREAM.RAW.CUSTOMERS_RAW (RECORD, META, FILE_NAME, FILE_ROW_NUMBER) SELECT RECORD, META, FILE_NAME, FILE_ROW_NUMBER FROM {STANDIN}")
             for m in merges:
                 cur.execute(m)
 
@@ -259,7 +280,12 @@ def run_fakesnow(runs):
                 r["record"] = json.loads(r["record"])
             return read("CUSTOMERS_LATEST", "ID"), read("CUSTOMERS_HISTORY", "ID, VALID_FROM"), rejects
 
-        for rows in runs:
+        for k, rows in enumerate(runs):
+            if k == migrate_before:
+                migration = MIGRATION / "migrate.sql"
+                for st in statements(migration, ["ALTER TABLE", "UPDATE "]):
+                    cur.execute(st)
+                merges[:] = [m.replace(s, STANDIN) for m, s in zip(statements(migration, ["MERGE INTO"]), STREAMS)]
             task_run(rows)
         first = read_all()
         # Replay every run (a re-created stream, a forced reload): nothing may change.
@@ -304,9 +330,29 @@ def check_correctness(write_expected):
             compare(f"correctness seed {seed}: reference {t} vs expected", r, [l["row"] for l in want if l["table"] == t])
 
 
+def check_migration(write_expected):
+    """Runs 1-2 with the customers spec, then the committed migration to customers_v2 (an
+    appended `tier` column, backfilled from the raw records), then run 3 with the new MERGEs:
+    the tables must equal a load of everything with the new spec (the reference), which
+    sql/tests/migration/expected.ndjson holds (the stand-in's test checks it too)."""
+    per_file = fixture_files(CORRECTNESS)
+    ref = reference(sum(per_file, []), extra=["tier"])
+    expected = MIGRATION / "expected.ndjson"
+    if write_expected:
+        expected.write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in expected_lines(*ref)))
+    want = [json.loads(l) for l in expected.read_text().splitlines() if l.strip()]
+    if expected_lines(*ref) != want:
+        sys.exit(f"reference disagrees with {expected}")
+    for seed in (11, 12):
+        got = run_fakesnow(arrivals(per_file, seed), migrate_before=2)
+        for t, g in zip(("latest", "history", "rejects"), got):
+            compare(f"migration seed {seed}: fakesnow {t} vs expected", g, [l["row"] for l in want if l["table"] == t])
+
+
 def main():
     check_parse()
     check_correctness("--write-expected" in sys.argv)
+    check_migration("--write-expected" in sys.argv)
     with tempfile.TemporaryDirectory() as tmp:
         runs, oracle = fixture(pathlib.Path(tmp))
     latest, history, rejects = run_fakesnow(runs)

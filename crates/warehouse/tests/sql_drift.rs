@@ -95,3 +95,40 @@ fn renderer_follows_a_different_spec() {
     );
     assert!(merge.contains("PARTITION BY ID, COUNTRY"), "{merge}");
 }
+
+/// The migration fixture: `sql/tests/migration/migrate.sql` is what
+/// `snowstream sql --from-spec specs/customers.toml --spec sql/tests/migration/customers_v2.toml`
+/// renders; `scripts/check_sql.py` runs it on fakesnow.
+#[test]
+fn committed_migration_matches_renderer() {
+    let dir = sql_dir().join("tests/migration");
+    let new = TableSpec::from_file(&dir.join("customers_v2.toml")).unwrap();
+    let sql = warehouse::snowflake::render_migration(
+        &TableSpec::customers(),
+        &new,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let path = dir.join("migrate.sql");
+    if std::env::var_os("UPDATE_SQL").is_some() {
+        std::fs::write(&path, &sql).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == sql,
+        "{} drifted from the renderer; run UPDATE_SQL=1 cargo test -p warehouse --test sql_drift",
+        path.display()
+    );
+    assert!(sql.contains("ADD COLUMN IF NOT EXISTS TIER NUMBER(38, 0)"));
+    let unsupported = TableSpec::parse(
+        &include_str!("../../../specs/customers.toml").replace("\"job\"", "\"title\""),
+    )
+    .unwrap();
+    let err = warehouse::snowflake::render_migration(
+        &TableSpec::customers(),
+        &unsupported,
+        &RenderOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("only columns appended"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! The embedded warehouse: a SQLite file holding the raw table, load history, stream
 //! offsets and the SCD1/SCD2 tables of one [`TableSpec`].
 
+mod migrate;
 mod oracle;
 mod pipe;
 mod read;

@@ -46,12 +46,20 @@ pub(super) fn create(conn: &mut Connection, spec: &TableSpec, path: &Path) -> Re
         )
         .optional()
         .ctx("reading stored spec")?;
+    let mut added = Vec::new();
     match stored {
         Some(s) if s != fingerprint => {
-            return Err(Error::SpecMismatch {
+            // Columns appended to the spec are a migration (the same the Snowflake renderer
+            // makes): added below, backfilled from the raw records. Anything else is refused.
+            added = crate::migrate::added_columns(&s, spec).map_err(|why| Error::SpecMismatch {
                 path: path.display().to_string(),
-                detail: format!("stored `{s}`, given `{fingerprint}`"),
-            });
+                detail: format!("{why} (stored `{s}`, given `{fingerprint}`)"),
+            })?;
+            tx.execute(
+                "UPDATE warehouse_meta SET value = ?1 WHERE key = 'spec'",
+                [&fingerprint],
+            )
+            .ctx("storing migrated spec")?;
         }
         Some(_) => {}
         None => {
@@ -106,6 +114,9 @@ CREATE TABLE IF NOT EXISTS {rejects} (
 );"
     ))
     .ctx("creating tables")?;
+    if !added.is_empty() {
+        super::migrate::apply(&tx, spec, &added)?;
+    }
     for stream in [
         spec.latest_stream(),
         spec.history_stream(),

@@ -15,6 +15,7 @@
 //!   versions are placed where they belong and replays change nothing.
 
 mod columns;
+mod migration;
 mod monitoring;
 mod pipe;
 mod rejects;
@@ -24,6 +25,7 @@ mod setup;
 
 use crate::spec::TableSpec;
 
+pub use migration::render_migration;
 pub use rejects::rejects_merge;
 pub use scd1::scd1_merge;
 pub use scd2::scd2_merge;
