@@ -172,7 +172,7 @@ fn integral(v: &serde_json::Value) -> Option<u64> {
     } else {
         return None;
     };
-    (f >= 0.0 && f < 9_007_199_254_740_992.0 && f.fract() == 0.0).then_some(f as u64)
+    ((0.0..9_007_199_254_740_992.0).contains(&f) && f.fract() == 0.0).then_some(f as u64)
 }
 
 fn event_time(s: &str) -> Option<EventTime> {

@@ -147,13 +147,19 @@ fn a_newer_insert_after_a_delete_revives_the_row() {
 fn on_equal_id_and_time_the_greater_version_wins_in_any_delivery_order() {
     let lower = ev(1, 1, Op::Insert, "clerk");
     let upper = ev(1, 1, Op::Insert, "CLERK");
-    for events in [[lower.clone(), upper.clone()], [upper.clone(), lower.clone()]] {
+    for events in [
+        [lower.clone(), upper.clone()],
+        [upper.clone(), lower.clone()],
+    ] {
         let o = oracle::compute(&events);
         assert_eq!(o.history.len(), 1);
         assert_eq!(o.latest[0].record.job, "clerk");
     }
     let delete = ev(1, 1, Op::Delete, "CLERK");
-    for events in [[lower.clone(), delete.clone()], [delete.clone(), lower.clone()]] {
+    for events in [
+        [lower.clone(), delete.clone()],
+        [delete.clone(), lower.clone()],
+    ] {
         assert!(oracle::compute(&events).latest[0].is_deleted);
     }
 }
