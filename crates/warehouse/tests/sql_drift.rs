@@ -132,3 +132,29 @@ fn committed_migration_matches_renderer() {
     .unwrap_err();
     assert!(err.to_string().contains("only columns appended"), "{err}");
 }
+
+/// `scd2_tracked` renders the hash-diff view after the SCD2 task (the customers spec has
+/// none, so the committed scripts have no view).
+#[test]
+fn scd2_tracked_renders_the_hash_diff_view() {
+    let text = format!(
+        "scd2_tracked = [\"email\"]\n{}",
+        include_str!("../../../specs/customers.toml")
+    );
+    let spec = TableSpec::parse(&text).unwrap();
+    let scripts = render(&spec, &RenderOptions::default());
+    let scd2 = &scripts
+        .iter()
+        .find(|(n, _)| n == "06_scd2_history.sql")
+        .unwrap()
+        .1;
+    assert!(scd2.contains("CREATE OR REPLACE VIEW SNOWSTREAM.CORE.CUSTOMERS_HISTORY_CHANGES AS"));
+    assert!(scd2.contains("LAG(EMAIL) OVER (PARTITION BY ID ORDER BY VALID_FROM) AS PREV_EMAIL"));
+    let plain = render(&TableSpec::customers(), &RenderOptions::default());
+    assert!(!plain.iter().any(|(_, s)| s.contains("HISTORY_CHANGES")));
+    let bad = format!(
+        "scd2_tracked = [\"id\"]\n{}",
+        include_str!("../../../specs/customers.toml")
+    );
+    assert!(TableSpec::parse(&bad).is_err());
+}

@@ -117,6 +117,13 @@ CREATE TABLE IF NOT EXISTS {rejects} (
     if !added.is_empty() {
         super::migrate::apply(&tx, spec, &added)?;
     }
+    let view = spec.history_changes_view();
+    tx.execute_batch(&format!("DROP VIEW IF EXISTS {view};"))
+        .ctx("dropping the hash-diff view")?;
+    if let Some(select) = spec.history_changes_select(&history, false) {
+        tx.execute_batch(&format!("CREATE VIEW {view} AS {select};"))
+            .ctx("creating the hash-diff view")?;
+    }
     for stream in [
         spec.latest_stream(),
         spec.history_stream(),

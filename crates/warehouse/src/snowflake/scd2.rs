@@ -82,6 +82,23 @@ WHEN NOT MATCHED THEN INSERT ({cols}, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELET
 
 pub(super) fn scd2(spec: &TableSpec, n: &Names, o: &RenderOptions) -> String {
     let key = key_cols(spec).join(", ");
+    let changes = spec
+        .history_changes_select(&n.history, true)
+        .map(|select| {
+            format!(
+                "
+-- Hash-diff SCD2 (scd2_tracked in the spec): only the versions whose tracked columns or
+-- delete flag changed, each valid until the next such version. A view, because the
+-- history table must keep every version to place late ones exactly.
+CREATE OR REPLACE VIEW {view} AS
+{select};
+GRANT SELECT ON VIEW {view} TO ROLE {rr};
+",
+                view = format!("{}_CHANGES", n.history),
+                rr = o.reader_role,
+            )
+        })
+        .unwrap_or_default();
     format!(
         "USE ROLE {pr};
 
@@ -98,7 +115,7 @@ CREATE TABLE IF NOT EXISTS {history} (
 -- A separate task on its own stream (not a second statement in the SCD1 task): a single
 -- MERGE consumes its stream atomically without an explicit transaction, and the two
 -- tables progress independently.
-{task}",
+{task}{changes}",
         pr = o.pipeline_role,
         et = spec.event_time.to_ascii_uppercase(),
         history = n.history,
