@@ -28,36 +28,67 @@ CREATE OR REPLACE TASK SNOWSTREAM.CORE.CUSTOMERS_LATEST_TASK
 AS
 MERGE INTO SNOWSTREAM.CORE.CUSTOMERS_LATEST AS t
 USING (
-    -- Newest version per key in this batch: event time, then file name, then row
-    -- number (later wins). One source row per key, so the MERGE never hits
-    -- "Duplicate row detected during DML action".
+    WITH incoming AS (
+        SELECT *
+        FROM (
+            SELECT
+                CASE
+                    WHEN REGEXP_LIKE(s.RECORD:id::VARCHAR, '^[+-]?[0-9]{1,18}$') THEN TRY_CAST(s.RECORD:id::VARCHAR AS NUMBER(38, 0))
+                    WHEN REGEXP_LIKE(s.RECORD:id::VARCHAR, '^[+-]?[0-9]+([.][0-9]*)?([eE][+-]?[0-9]+)?$')
+                        AND ABS(TRY_TO_DOUBLE(s.RECORD:id::VARCHAR)) < 9007199254740992
+                        AND TRY_TO_DOUBLE(s.RECORD:id::VARCHAR) = FLOOR(TRY_TO_DOUBLE(s.RECORD:id::VARCHAR))
+                        THEN TRY_TO_DOUBLE(s.RECORD:id::VARCHAR)::NUMBER(38, 0)
+                END AS ID,
+                s.RECORD:name::VARCHAR AS NAME,
+                s.RECORD:phone_number::VARCHAR AS PHONE_NUMBER,
+                s.RECORD:email::VARCHAR AS EMAIL,
+                s.RECORD:address::VARCHAR AS ADDRESS,
+                s.RECORD:country::VARCHAR AS COUNTRY,
+                s.RECORD:job::VARCHAR AS JOB,
+                CASE WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?$')
+                    AND TRY_TO_DATE(SUBSTR(s.RECORD:updated_at::VARCHAR, 1, 10), 'YYYY-MM-DD') IS NOT NULL THEN
+                    CONVERT_TIMEZONE('UTC', TRY_TO_TIMESTAMP_TZ(
+                        SUBSTR(s.RECORD:updated_at::VARCHAR, 1, 10) || ' ' || SUBSTR(s.RECORD:updated_at::VARCHAR, 12, 8) || '.'
+                        || SUBSTR(CASE WHEN SUBSTR(s.RECORD:updated_at::VARCHAR, 20, 1) = '.' THEN REGEXP_REPLACE(SUBSTR(s.RECORD:updated_at::VARCHAR, 21), '[^0-9].*', '') ELSE '' END || '000', 1, 3)
+                        || ' ' || CASE
+                            WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^.*[+-][0-9]{2}:[0-9]{2}$') THEN RIGHT(s.RECORD:updated_at::VARCHAR, 6)
+                            WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^.*[+-][0-9]{4}$') THEN LEFT(RIGHT(s.RECORD:updated_at::VARCHAR, 5), 3) || ':' || RIGHT(s.RECORD:updated_at::VARCHAR, 2)
+                            ELSE '+00:00'
+                        END,
+                        'YYYY-MM-DD HH24:MI:SS.FF3 TZH:TZM'))::TIMESTAMP_NTZ(3)
+                END AS UPDATED_AT,
+                s.RECORD:op::VARCHAR AS OP,
+                COALESCE(s.RECORD:op::VARCHAR = 'D', FALSE) AS IS_DELETED,
+                s.FILE_NAME,
+                s.FILE_ROW_NUMBER
+            FROM SNOWSTREAM.RAW.CUSTOMERS_RAW_LATEST_STREAM AS s
+        ) AS typed
+        WHERE ID IS NOT NULL AND UPDATED_AT IS NOT NULL
+    ),
+    candidates AS (
+        SELECT i.ID, i.NAME, i.PHONE_NUMBER, i.EMAIL, i.ADDRESS, i.COUNTRY, i.JOB, i.UPDATED_AT, i.OP, i.IS_DELETED, FALSE AS STORED
+        FROM incoming AS i
+        UNION ALL
+        SELECT l.ID, l.NAME, l.PHONE_NUMBER, l.EMAIL, l.ADDRESS, l.COUNTRY, l.JOB, l.UPDATED_AT, l.OP, l.IS_DELETED, TRUE AS STORED
+        FROM SNOWSTREAM.CORE.CUSTOMERS_LATEST AS l
+        WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE i.ID = l.ID)
+    )
+    -- The greatest version per key in the total order (event time, then a delete above
+    -- an update, then the column values), among the batch and the stored row; the stored
+    -- row wins an exact tie. One source row per key, so the MERGE never hits
+    -- "Duplicate row detected during DML action", and the result never depends on
+    -- which batch a version arrived in.
     SELECT *
-    FROM (
-        SELECT
-            TRY_CAST(s.RECORD:id::VARCHAR AS NUMBER(38, 0)) AS ID,
-            s.RECORD:name::VARCHAR AS NAME,
-            s.RECORD:phone_number::VARCHAR AS PHONE_NUMBER,
-            s.RECORD:email::VARCHAR AS EMAIL,
-            s.RECORD:address::VARCHAR AS ADDRESS,
-            s.RECORD:country::VARCHAR AS COUNTRY,
-            s.RECORD:job::VARCHAR AS JOB,
-            TRY_CAST(s.RECORD:updated_at::VARCHAR AS TIMESTAMP_NTZ(3)) AS UPDATED_AT,
-            s.RECORD:op::VARCHAR AS OP,
-            COALESCE(s.RECORD:op::VARCHAR = 'D', FALSE) AS IS_DELETED,
-            s.FILE_NAME,
-            s.FILE_ROW_NUMBER
-        FROM SNOWSTREAM.RAW.CUSTOMERS_RAW_LATEST_STREAM AS s
-    ) AS typed
-    WHERE ID IS NOT NULL AND UPDATED_AT IS NOT NULL
+    FROM candidates
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY ID
-        ORDER BY UPDATED_AT DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC
+        ORDER BY UPDATED_AT DESC, IS_DELETED DESC, NAME DESC NULLS LAST, PHONE_NUMBER DESC NULLS LAST, EMAIL DESC NULLS LAST, ADDRESS DESC NULLS LAST, COUNTRY DESC NULLS LAST, JOB DESC NULLS LAST, OP DESC NULLS LAST, STORED DESC
     ) = 1
 ) AS s
 ON t.ID = s.ID
--- Only a strictly newer version is applied: duplicates, replays and late older versions
--- change nothing, and a tombstone (IS_DELETED, keeping its UPDATED_AT) blocks older updates.
-WHEN MATCHED AND s.UPDATED_AT > t.UPDATED_AT THEN UPDATE SET
+-- Only a version that outranks the stored one is applied: duplicates, replays and late
+-- older versions change nothing, and a tombstone blocks older updates.
+WHEN MATCHED AND NOT s.STORED THEN UPDATE SET
     t.NAME = s.NAME,
     t.PHONE_NUMBER = s.PHONE_NUMBER,
     t.EMAIL = s.EMAIL,

@@ -34,19 +34,34 @@ AS
 MERGE INTO SNOWSTREAM.CORE.CUSTOMERS_HISTORY AS t
 USING (
     WITH incoming AS (
-        -- Distinct versions in this batch: exact duplicates (same key and UPDATED_AT)
-        -- collapse to one row, the latest by file name and row number.
         SELECT *
         FROM (
             SELECT
-                TRY_CAST(s.RECORD:id::VARCHAR AS NUMBER(38, 0)) AS ID,
+                CASE
+                    WHEN REGEXP_LIKE(s.RECORD:id::VARCHAR, '^[+-]?[0-9]{1,18}$') THEN TRY_CAST(s.RECORD:id::VARCHAR AS NUMBER(38, 0))
+                    WHEN REGEXP_LIKE(s.RECORD:id::VARCHAR, '^[+-]?[0-9]+([.][0-9]*)?([eE][+-]?[0-9]+)?$')
+                        AND ABS(TRY_TO_DOUBLE(s.RECORD:id::VARCHAR)) < 9007199254740992
+                        AND TRY_TO_DOUBLE(s.RECORD:id::VARCHAR) = FLOOR(TRY_TO_DOUBLE(s.RECORD:id::VARCHAR))
+                        THEN TRY_TO_DOUBLE(s.RECORD:id::VARCHAR)::NUMBER(38, 0)
+                END AS ID,
                 s.RECORD:name::VARCHAR AS NAME,
                 s.RECORD:phone_number::VARCHAR AS PHONE_NUMBER,
                 s.RECORD:email::VARCHAR AS EMAIL,
                 s.RECORD:address::VARCHAR AS ADDRESS,
                 s.RECORD:country::VARCHAR AS COUNTRY,
                 s.RECORD:job::VARCHAR AS JOB,
-                TRY_CAST(s.RECORD:updated_at::VARCHAR AS TIMESTAMP_NTZ(3)) AS UPDATED_AT,
+                CASE WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?$')
+                    AND TRY_TO_DATE(SUBSTR(s.RECORD:updated_at::VARCHAR, 1, 10), 'YYYY-MM-DD') IS NOT NULL THEN
+                    CONVERT_TIMEZONE('UTC', TRY_TO_TIMESTAMP_TZ(
+                        SUBSTR(s.RECORD:updated_at::VARCHAR, 1, 10) || ' ' || SUBSTR(s.RECORD:updated_at::VARCHAR, 12, 8) || '.'
+                        || SUBSTR(CASE WHEN SUBSTR(s.RECORD:updated_at::VARCHAR, 20, 1) = '.' THEN REGEXP_REPLACE(SUBSTR(s.RECORD:updated_at::VARCHAR, 21), '[^0-9].*', '') ELSE '' END || '000', 1, 3)
+                        || ' ' || CASE
+                            WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^.*[+-][0-9]{2}:[0-9]{2}$') THEN RIGHT(s.RECORD:updated_at::VARCHAR, 6)
+                            WHEN REGEXP_LIKE(s.RECORD:updated_at::VARCHAR, '^.*[+-][0-9]{4}$') THEN LEFT(RIGHT(s.RECORD:updated_at::VARCHAR, 5), 3) || ':' || RIGHT(s.RECORD:updated_at::VARCHAR, 2)
+                            ELSE '+00:00'
+                        END,
+                        'YYYY-MM-DD HH24:MI:SS.FF3 TZH:TZM'))::TIMESTAMP_NTZ(3)
+                END AS UPDATED_AT,
                 s.RECORD:op::VARCHAR AS OP,
                 COALESCE(s.RECORD:op::VARCHAR = 'D', FALSE) AS IS_DELETED,
                 s.FILE_NAME,
@@ -54,24 +69,26 @@ USING (
             FROM SNOWSTREAM.RAW.CUSTOMERS_RAW_HISTORY_STREAM AS s
         ) AS typed
         WHERE ID IS NOT NULL AND UPDATED_AT IS NOT NULL
-        QUALIFY ROW_NUMBER() OVER (
-            PARTITION BY ID, UPDATED_AT
-            ORDER BY FILE_NAME DESC, FILE_ROW_NUMBER DESC
-        ) = 1
     ),
-    versions AS (
-        -- Every stored version of the keys in this batch...
-        SELECT h.ID, h.NAME, h.PHONE_NUMBER, h.EMAIL, h.ADDRESS, h.COUNTRY, h.JOB, h.UPDATED_AT, h.OP, h.IS_DELETED
+    candidates AS (
+        -- Every stored version of the keys in this batch, plus the batch's versions.
+        SELECT h.ID, h.NAME, h.PHONE_NUMBER, h.EMAIL, h.ADDRESS, h.COUNTRY, h.JOB, h.UPDATED_AT, h.OP, h.IS_DELETED, TRUE AS STORED
         FROM SNOWSTREAM.CORE.CUSTOMERS_HISTORY AS h
         WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE i.ID = h.ID)
         UNION ALL
-        -- ...plus the batch's versions not stored yet (replays add nothing).
-        SELECT i.ID, i.NAME, i.PHONE_NUMBER, i.EMAIL, i.ADDRESS, i.COUNTRY, i.JOB, i.UPDATED_AT, i.OP, i.IS_DELETED
+        SELECT i.ID, i.NAME, i.PHONE_NUMBER, i.EMAIL, i.ADDRESS, i.COUNTRY, i.JOB, i.UPDATED_AT, i.OP, i.IS_DELETED, FALSE AS STORED
         FROM incoming AS i
-        WHERE NOT EXISTS (
-            SELECT 1 FROM SNOWSTREAM.CORE.CUSTOMERS_HISTORY AS h
-            WHERE i.ID = h.ID AND h.VALID_FROM = i.UPDATED_AT
-        )
+    ),
+    versions AS (
+        -- One version per (key, UPDATED_AT): the greatest in the total order (a delete above
+        -- an update, then the column values); the stored row wins an exact tie, so
+        -- replays change nothing and arrival order never matters.
+        SELECT *
+        FROM candidates
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY ID, UPDATED_AT
+            ORDER BY UPDATED_AT DESC, IS_DELETED DESC, NAME DESC NULLS LAST, PHONE_NUMBER DESC NULLS LAST, EMAIL DESC NULLS LAST, ADDRESS DESC NULLS LAST, COUNTRY DESC NULLS LAST, JOB DESC NULLS LAST, OP DESC NULLS LAST, STORED DESC
+        ) = 1
     )
     -- The rebuilt history of those keys: each version is valid until the next one, so a
     -- late version lands in its place and splits the interval it falls into.
@@ -82,7 +99,16 @@ USING (
     FROM versions AS v
 ) AS s
 ON t.ID = s.ID AND t.VALID_FROM = s.VALID_FROM
-WHEN MATCHED AND NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO) THEN UPDATE SET
+WHEN MATCHED AND (NOT s.STORED OR NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO)) THEN UPDATE SET
+    t.NAME = s.NAME,
+    t.PHONE_NUMBER = s.PHONE_NUMBER,
+    t.EMAIL = s.EMAIL,
+    t.ADDRESS = s.ADDRESS,
+    t.COUNTRY = s.COUNTRY,
+    t.JOB = s.JOB,
+    t.UPDATED_AT = s.UPDATED_AT,
+    t.OP = s.OP,
+    t.IS_DELETED = s.IS_DELETED,
     t.VALID_TO = s.VALID_TO,
     t.IS_CURRENT = (s.VALID_TO IS NULL)
 WHEN NOT MATCHED THEN INSERT (ID, NAME, PHONE_NUMBER, EMAIL, ADDRESS, COUNTRY, JOB, UPDATED_AT, OP, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELETED)

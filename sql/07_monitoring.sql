@@ -21,7 +21,7 @@ SELECT name, state, scheduled_time, completed_time, error_message
 FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.TASK_HISTORY(
     SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
 ))
-WHERE name IN ('CUSTOMERS_LATEST_TASK', 'CUSTOMERS_HISTORY_TASK')
+WHERE name IN ('CUSTOMERS_LATEST_TASK', 'CUSTOMERS_HISTORY_TASK', 'CUSTOMERS_REJECTS_TASK')
 ORDER BY scheduled_time DESC;
 
 -- Stream staleness: a stream not consumed within the table's data retention goes stale
@@ -33,14 +33,24 @@ FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));
 -- Rows waiting in each stream (should return to FALSE shortly after loads stop).
 SELECT
     SYSTEM$STREAM_HAS_DATA('SNOWSTREAM.RAW.CUSTOMERS_RAW_LATEST_STREAM') AS latest_pending,
-    SYSTEM$STREAM_HAS_DATA('SNOWSTREAM.RAW.CUSTOMERS_RAW_HISTORY_STREAM') AS history_pending;
+    SYSTEM$STREAM_HAS_DATA('SNOWSTREAM.RAW.CUSTOMERS_RAW_HISTORY_STREAM') AS history_pending,
+    SYSTEM$STREAM_HAS_DATA('SNOWSTREAM.RAW.CUSTOMERS_RAW_REJECTS_STREAM') AS rejects_pending;
 
 -- Row counts along the pipeline.
 SELECT
     (SELECT COUNT(*) FROM SNOWSTREAM.RAW.CUSTOMERS_RAW) AS raw_rows,
     (SELECT COUNT(*) FROM SNOWSTREAM.CORE.CUSTOMERS_LATEST) AS latest_rows,
     (SELECT COUNT(*) FROM SNOWSTREAM.CORE.CUSTOMERS_LATEST WHERE NOT IS_DELETED) AS live_rows,
-    (SELECT COUNT(*) FROM SNOWSTREAM.CORE.CUSTOMERS_HISTORY) AS history_rows;
+    (SELECT COUNT(*) FROM SNOWSTREAM.CORE.CUSTOMERS_HISTORY) AS history_rows,
+    (SELECT COUNT(*) FROM SNOWSTREAM.CORE.CUSTOMERS_REJECTS) AS rejected_rows;
+
+-- Rejected rows of the last 24 hours by reason (key or event time missing or not in an
+-- accepted form; see sql/README.md). Should stay 0; the RECORD column shows the input.
+SELECT REASON, COUNT(*) AS ROW_COUNT, MIN(FILE_NAME) AS FIRST_FILE, MAX(REJECTED_AT) AS LAST_SEEN
+FROM SNOWSTREAM.CORE.CUSTOMERS_REJECTS
+WHERE REJECTED_AT > DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
+GROUP BY REASON
+ORDER BY ROW_COUNT DESC;
 
 -- Invariant: exactly one current history row per id.
 SELECT ID, COUNT(*) AS current_rows

@@ -141,13 +141,27 @@ fn a_newer_insert_after_a_delete_revives_the_row() {
     );
 }
 
+/// The total order of sql/README.md: at equal (id, updated_at) a delete wins, then the
+/// greater column text (bytes), whatever the delivery order.
 #[test]
-fn on_equal_id_and_time_the_last_delivery_wins() {
-    let first = ev(1, 1, Op::Insert, "clerk");
-    let second = ev(1, 1, Op::Insert, "CLERK");
-    let o = oracle::compute(&[first, second]);
-    assert_eq!(o.history.len(), 1);
-    assert_eq!(o.latest[0].record.job, "CLERK");
+fn on_equal_id_and_time_the_greater_version_wins_in_any_delivery_order() {
+    let lower = ev(1, 1, Op::Insert, "clerk");
+    let upper = ev(1, 1, Op::Insert, "CLERK");
+    for events in [
+        [lower.clone(), upper.clone()],
+        [upper.clone(), lower.clone()],
+    ] {
+        let o = oracle::compute(&events);
+        assert_eq!(o.history.len(), 1);
+        assert_eq!(o.latest[0].record.job, "clerk");
+    }
+    let delete = ev(1, 1, Op::Delete, "CLERK");
+    for events in [
+        [lower.clone(), delete.clone()],
+        [delete.clone(), lower.clone()],
+    ] {
+        assert!(oracle::compute(&events).latest[0].is_deleted);
+    }
 }
 
 #[test]

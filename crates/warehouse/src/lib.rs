@@ -10,6 +10,7 @@
 
 mod error;
 mod local;
+pub mod migrate;
 pub mod rest;
 pub mod snowflake;
 pub mod spec;

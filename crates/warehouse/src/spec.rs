@@ -61,6 +61,11 @@ pub struct TableSpec {
     pub delete_marker: DeleteMarker,
     /// Typed columns, in table order.
     pub columns: Vec<Column>,
+    /// Optional hash-diff SCD2: the columns whose change makes a new version in the view
+    /// `{name}_history_changes` (the history table itself keeps every version, so that late
+    /// versions can still be placed exactly). Not set: no view.
+    #[serde(default)]
+    pub scd2_tracked: Vec<String>,
 }
 
 impl TableSpec {
@@ -115,6 +120,82 @@ impl TableSpec {
         format!("{}_raw_history_stream", self.name)
     }
 
+    /// Rejects table name (`{name}_rejects`): rows the SCD tasks cannot place.
+    pub fn rejects_table(&self) -> String {
+        format!("{}_rejects", self.name)
+    }
+
+    /// Name of the append-only stream feeding the rejects task (`{name}_raw_rejects_stream`).
+    pub fn rejects_stream(&self) -> String {
+        format!("{}_raw_rejects_stream", self.name)
+    }
+
+    /// Hash-diff SCD2 view name (`{name}_history_changes`), when `scd2_tracked` is set.
+    pub fn history_changes_view(&self) -> String {
+        format!("{}_history_changes", self.name)
+    }
+
+    /// The SQL (Snowflake and SQLite alike) of the hash-diff view over `history`: the
+    /// versions whose tracked columns or delete flag differ from the previous version of the
+    /// key, each valid until the next such version. `None` when `scd2_tracked` is empty.
+    pub fn history_changes_select(&self, history: &str, upper: bool) -> Option<String> {
+        if self.scd2_tracked.is_empty() {
+            return None;
+        }
+        let id = |s: &str| {
+            if upper {
+                s.to_ascii_uppercase()
+            } else {
+                s.to_string()
+            }
+        };
+        let keys = self
+            .key
+            .iter()
+            .map(|k| id(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let cols = self.columns.iter().map(|c| id(&c.name)).collect::<Vec<_>>();
+        let (vf, del) = (id("valid_from"), id("is_deleted"));
+        let over = format!("OVER (PARTITION BY {keys} ORDER BY {vf})");
+        let tracked: Vec<String> = self
+            .scd2_tracked
+            .iter()
+            .map(|t| id(t))
+            .chain([del.clone()])
+            .collect();
+        let lags: Vec<String> = tracked
+            .iter()
+            .map(|c| format!("LAG({c}) {over} AS PREV_{c}"))
+            .collect();
+        let same: Vec<String> = tracked
+            .iter()
+            .map(|c| format!("(v.{c} = v.PREV_{c} OR (v.{c} IS NULL AND v.PREV_{c} IS NULL))"))
+            .collect();
+        Some(format!(
+            "SELECT {vcols}, v.{vf},
+    LEAD(v.{vf}) {over} AS {valid_to},
+    LEAD(v.{vf}) {over} IS NULL AS {is_current},
+    v.{del}
+FROM (
+    SELECT h.*,
+        ROW_NUMBER() {over} AS FIRST_OF_KEY,
+        {lags}
+    FROM {history} AS h
+) AS v
+WHERE v.FIRST_OF_KEY = 1 OR NOT ({same})",
+            vcols = cols
+                .iter()
+                .map(|c| format!("v.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            valid_to = id("valid_to"),
+            is_current = id("is_current"),
+            lags = lags.join(",\n        "),
+            same = same.join(" AND "),
+        ))
+    }
+
     /// A one-line description of everything that shapes the tables, stored in the local
     /// database so that reopening it with a different spec is caught.
     pub(crate) fn fingerprint(&self) -> String {
@@ -164,6 +245,8 @@ impl TableSpec {
             "is_deleted",
             "file_name",
             "file_row_number",
+            "stored",
+            "record",
         ];
         for (i, c) in self.columns.iter().enumerate() {
             if !is_identifier(&c.name) {
@@ -207,6 +290,17 @@ impl TableSpec {
                 "delete_marker column `{}` is not in [[columns]]",
                 self.delete_marker.column
             ));
+        }
+        for t in &self.scd2_tracked {
+            match self.column(t) {
+                None => return bad(format!("scd2_tracked column `{t}` is not in [[columns]]")),
+                Some(c) if self.key.contains(&c.name) || c.name == self.event_time => {
+                    return bad(format!(
+                        "scd2_tracked column `{t}` is the key or the event time"
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         if self.delete_marker.value.contains('\'') {
             return bad("delete_marker value must not contain a quote".into());

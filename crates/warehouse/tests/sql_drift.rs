@@ -95,3 +95,66 @@ fn renderer_follows_a_different_spec() {
     );
     assert!(merge.contains("PARTITION BY ID, COUNTRY"), "{merge}");
 }
+
+/// The migration fixture: `sql/tests/migration/migrate.sql` is what
+/// `snowstream sql --from-spec specs/customers.toml --spec sql/tests/migration/customers_v2.toml`
+/// renders; `scripts/check_sql.py` runs it on fakesnow.
+#[test]
+fn committed_migration_matches_renderer() {
+    let dir = sql_dir().join("tests/migration");
+    let new = TableSpec::from_file(&dir.join("customers_v2.toml")).unwrap();
+    let sql = warehouse::snowflake::render_migration(
+        &TableSpec::customers(),
+        &new,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let path = dir.join("migrate.sql");
+    if std::env::var_os("UPDATE_SQL").is_some() {
+        std::fs::write(&path, &sql).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == sql,
+        "{} drifted from the renderer; run UPDATE_SQL=1 cargo test -p warehouse --test sql_drift",
+        path.display()
+    );
+    assert!(sql.contains("ADD COLUMN IF NOT EXISTS TIER NUMBER(38, 0)"));
+    let unsupported = TableSpec::parse(
+        &include_str!("../../../specs/customers.toml").replace("\"job\"", "\"title\""),
+    )
+    .unwrap();
+    let err = warehouse::snowflake::render_migration(
+        &TableSpec::customers(),
+        &unsupported,
+        &RenderOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("only columns appended"), "{err}");
+}
+
+/// `scd2_tracked` renders the hash-diff view after the SCD2 task (the customers spec has
+/// none, so the committed scripts have no view).
+#[test]
+fn scd2_tracked_renders_the_hash_diff_view() {
+    let text = format!(
+        "scd2_tracked = [\"email\"]\n{}",
+        include_str!("../../../specs/customers.toml")
+    );
+    let spec = TableSpec::parse(&text).unwrap();
+    let scripts = render(&spec, &RenderOptions::default());
+    let scd2 = &scripts
+        .iter()
+        .find(|(n, _)| n == "06_scd2_history.sql")
+        .unwrap()
+        .1;
+    assert!(scd2.contains("CREATE OR REPLACE VIEW SNOWSTREAM.CORE.CUSTOMERS_HISTORY_CHANGES AS"));
+    assert!(scd2.contains("LAG(EMAIL) OVER (PARTITION BY ID ORDER BY VALID_FROM) AS PREV_EMAIL"));
+    let plain = render(&TableSpec::customers(), &RenderOptions::default());
+    assert!(!plain.iter().any(|(_, s)| s.contains("HISTORY_CHANGES")));
+    let bad = format!(
+        "scd2_tracked = [\"id\"]\n{}",
+        include_str!("../../../specs/customers.toml")
+    );
+    assert!(TableSpec::parse(&bad).is_err());
+}

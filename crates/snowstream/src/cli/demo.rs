@@ -166,13 +166,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         *shown.lock().expect("lock") = warehouse_status(&wh).ok();
         let s = progress.summary();
         println!(
-            "[{:>5.1}s] acknowledged {:>7} records | landed files {:>4} | raw {:>7} | latest {:>6} | history {:>7}",
+            "[{:>5.1}s] acknowledged {:>7} records | landed files {:>4} | raw {:>7} | latest {:>6} | history {:>7} | rejected {:>4}",
             started.elapsed().as_secs_f64(),
             s.acknowledged,
             files,
             c.raw,
             c.latest,
-            c.history
+            c.history,
+            c.rejects
         );
         if done {
             break;

@@ -1,5 +1,6 @@
 //! `snowstream sql`: renders the Snowflake objects (stage, pipe, streams, SCD1/SCD2 tasks,
-//! monitoring) for a table spec, printed or written as numbered scripts.
+//! monitoring) for a table spec, printed or written as numbered scripts; with `--from-spec`,
+//! the migration script from an older spec.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,11 @@ pub struct SqlArgs {
     /// Write the numbered scripts into this folder instead of printing them.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The spec the existing Snowflake objects were made from: render only the migration
+    /// to --spec (new columns appended: ALTER TABLE, backfill from the raw VARIANT, task
+    /// replacement), as `migrate.sql` in --out or printed.
+    #[arg(long)]
+    pub from_spec: Option<PathBuf>,
     /// Database to create.
     #[arg(long, default_value = "SNOWSTREAM")]
     pub database: String,
@@ -43,6 +49,20 @@ pub fn sql(args: SqlArgs) -> Result<()> {
         warehouse: args.warehouse,
         ..Default::default()
     };
+    if let Some(old) = args.from_spec.as_ref() {
+        let old = load_spec(Some(old))?;
+        let text = warehouse::snowflake::render_migration(&old, &spec, &opts)?;
+        match args.out {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join("migrate.sql");
+                std::fs::write(&path, text)?;
+                println!("{}", path.display());
+            }
+            None => print!("{text}"),
+        }
+        return Ok(());
+    }
     match args.out {
         Some(dir) => {
             for p in warehouse::snowflake::write(&spec, &opts, &dir)? {

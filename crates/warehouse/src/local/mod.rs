@@ -1,6 +1,7 @@
 //! The embedded warehouse: a SQLite file holding the raw table, load history, stream
 //! offsets and the SCD1/SCD2 tables of one [`TableSpec`].
 
+mod migrate;
 mod oracle;
 mod pipe;
 mod read;
@@ -21,7 +22,7 @@ pub use tasks::TaskReport;
 /// The local stand-in for Snowpipe + streams + tasks over one SQLite file.
 ///
 /// The file is a plain SQLite database (`sqlite3 data/warehouse.db` opens it) with the
-/// tables `{name}_raw`, `{name}_latest`, `{name}_history`, `load_history` and
+/// tables `{name}_raw`, `{name}_latest`, `{name}_history`, `{name}_rejects`, `load_history` and
 /// `stream_offsets`.
 pub struct Warehouse {
     conn: Connection,
@@ -121,6 +122,13 @@ impl Warehouse {
     /// The SCD2 table in the oracle's format (contract 3), sorted by key then `valid_from`.
     pub fn history_rows(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, Error> {
         read::history_rows(&self.conn, &self.spec)
+    }
+
+    /// The rejects table (rows whose key or event time is missing or not in an accepted
+    /// form) as `{file_name, file_row_number, reason, record}` objects, sorted by file name
+    /// then row number.
+    pub fn rejects_rows(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, Error> {
+        read::rejects_rows(&self.conn, &self.spec)
     }
 
     /// Compares both tables with an oracle file's text (`snowstream-gen … --expect FILE`,

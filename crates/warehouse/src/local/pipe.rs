@@ -40,7 +40,9 @@ pub struct FileError {
 }
 
 /// Scans `dir/{stream}` (or `dir` itself when it has no such subfolder) and loads new files.
-/// File names in the raw table and load history are relative to `dir`, with `/`.
+/// File names in the raw table and load history are relative to `dir`, with `/`. Like the
+/// Snowflake pipe's `PATTERN` (`.*/…`, matched against the path after `@stage/{stream}/`),
+/// a file must sit in a subfolder of the stream folder: one directly in it is not loaded.
 pub(super) fn load_new_files(
     conn: &mut Connection,
     spec: &TableSpec,
@@ -164,6 +166,10 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Error
                 collect(&entry.path(), depth + 1, out)?;
             }
         } else if ft.is_file() && is_data_file(&name) {
+            if depth == 0 {
+                tracing::warn!(file = %entry.path().display(), "not loading a file directly in the stream folder (the Snowflake pipe's PATTERN needs a subfolder)");
+                continue;
+            }
             out.push(entry.path());
         }
     }

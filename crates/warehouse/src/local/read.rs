@@ -18,6 +18,9 @@ pub struct Counts {
     pub latest: u64,
     /// Rows in `{name}_history`.
     pub history: u64,
+    /// Rows in `{name}_rejects`: raw rows whose key or event time is missing or not in an
+    /// accepted form (the stand-in's rejects metric).
+    pub rejects: u64,
 }
 
 /// Result of [`crate::Warehouse::query`]: column names and rows of JSON values.
@@ -45,6 +48,7 @@ pub(super) fn counts(conn: &Connection, spec: &TableSpec) -> Result<Counts, Erro
         raw: count(spec.raw_table())?,
         latest: count(spec.latest_table())?,
         history: count(spec.history_table())?,
+        rejects: count(spec.rejects_table())?,
     })
 }
 
@@ -85,6 +89,38 @@ pub(super) fn latest_rows(
         key = spec.key.join(", "),
     );
     read_rows(conn, spec, &sql, &[("is_deleted", ColumnType::Boolean)])
+}
+
+/// The rejects table as `{file_name, file_row_number, reason, record}` objects (record
+/// as JSON), sorted by file name and row number.
+pub(super) fn rejects_rows(
+    conn: &Connection,
+    spec: &TableSpec,
+) -> Result<Vec<Map<String, Json>>, Error> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT file_name, file_row_number, reason, record FROM {}
+             ORDER BY file_name, file_row_number",
+            spec.rejects_table()
+        ))
+        .ctx("preparing rejects read")?;
+    let rows = stmt
+        .query_map([], |r| {
+            let record: Option<String> = r.get(3)?;
+            let mut m = Map::new();
+            m.insert("file_name".into(), Json::String(r.get(0)?));
+            m.insert("file_row_number".into(), Json::from(r.get::<_, i64>(1)?));
+            m.insert("reason".into(), Json::String(r.get(2)?));
+            m.insert(
+                "record".into(),
+                record
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Json::Null),
+            );
+            Ok(m)
+        })
+        .ctx("reading rejects")?;
+    rows.collect::<Result<_, _>>().ctx("reading reject row")
 }
 
 pub(super) fn history_rows(

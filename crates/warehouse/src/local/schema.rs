@@ -46,12 +46,20 @@ pub(super) fn create(conn: &mut Connection, spec: &TableSpec, path: &Path) -> Re
         )
         .optional()
         .ctx("reading stored spec")?;
+    let mut added = Vec::new();
     match stored {
         Some(s) if s != fingerprint => {
-            return Err(Error::SpecMismatch {
+            // Columns appended to the spec are a migration (the same the Snowflake renderer
+            // makes): added below, backfilled from the raw records. Anything else is refused.
+            added = crate::migrate::added_columns(&s, spec).map_err(|why| Error::SpecMismatch {
                 path: path.display().to_string(),
-                detail: format!("stored `{s}`, given `{fingerprint}`"),
-            });
+                detail: format!("{why} (stored `{s}`, given `{fingerprint}`)"),
+            })?;
+            tx.execute(
+                "UPDATE warehouse_meta SET value = ?1 WHERE key = 'spec'",
+                [&fingerprint],
+            )
+            .ctx("storing migrated spec")?;
         }
         Some(_) => {}
         None => {
@@ -73,6 +81,7 @@ pub(super) fn create(conn: &mut Connection, spec: &TableSpec, path: &Path) -> Re
     let raw = spec.raw_table();
     let latest = spec.latest_table();
     let history = spec.history_table();
+    let rejects = spec.rejects_table();
     tx.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {raw} (
     raw_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,10 +103,32 @@ CREATE TABLE IF NOT EXISTS {history} (
     is_current INTEGER NOT NULL,
     is_deleted INTEGER NOT NULL,
     PRIMARY KEY ({key}, valid_from)
+);
+CREATE TABLE IF NOT EXISTS {rejects} (
+    file_name TEXT NOT NULL,
+    file_row_number INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    record TEXT,
+    rejected_at TEXT NOT NULL,
+    PRIMARY KEY (file_name, file_row_number)
 );"
     ))
     .ctx("creating tables")?;
-    for stream in [spec.latest_stream(), spec.history_stream()] {
+    if !added.is_empty() {
+        super::migrate::apply(&tx, spec, &added)?;
+    }
+    let view = spec.history_changes_view();
+    tx.execute_batch(&format!("DROP VIEW IF EXISTS {view};"))
+        .ctx("dropping the hash-diff view")?;
+    if let Some(select) = spec.history_changes_select(&history, false) {
+        tx.execute_batch(&format!("CREATE VIEW {view} AS {select};"))
+            .ctx("creating the hash-diff view")?;
+    }
+    for stream in [
+        spec.latest_stream(),
+        spec.history_stream(),
+        spec.rejects_stream(),
+    ] {
         tx.execute(
             "INSERT OR IGNORE INTO stream_offsets (stream_name, source_table, last_raw_id)
              VALUES (?1, ?2, 0)",

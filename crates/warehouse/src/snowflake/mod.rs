@@ -15,14 +15,18 @@
 //!   versions are placed where they belong and replays change nothing.
 
 mod columns;
+mod migration;
 mod monitoring;
 mod pipe;
+mod rejects;
 mod scd1;
 mod scd2;
 mod setup;
 
 use crate::spec::TableSpec;
 
+pub use migration::render_migration;
+pub use rejects::rejects_merge;
 pub use scd1::scd1_merge;
 pub use scd2::scd2_merge;
 
@@ -83,6 +87,9 @@ pub(super) struct Names {
     pub(super) history: String,
     pub(super) latest_task: String,
     pub(super) history_task: String,
+    pub(super) rejects: String,
+    pub(super) rejects_stream: String,
+    pub(super) rejects_task: String,
 }
 
 impl Names {
@@ -104,6 +111,9 @@ impl Names {
             history: core(spec.history_table()),
             latest_task: core(format!("{}_task", spec.latest_table())),
             history_task: core(format!("{}_task", spec.history_table())),
+            rejects: core(spec.rejects_table()),
+            rejects_stream: raw(spec.rejects_stream()),
+            rejects_task: core(format!("{}_task", spec.rejects_table())),
         }
     }
 }
@@ -125,7 +135,7 @@ const STEPS: [(&str, &str); 7] = [
     ),
     (
         "04_streams.sql",
-        "append-only streams on the raw table, one per task.",
+        "append-only streams on the raw table, one per task, and the rejects table and task.",
     ),
     (
         "05_scd1_latest.sql",
@@ -153,7 +163,7 @@ pub fn render(spec: &TableSpec, o: &RenderOptions) -> Vec<(String, String)> {
         setup::setup(&n, o),
         setup::stage(spec, &n, o),
         pipe::raw_and_pipe(spec, &n, o),
-        pipe::streams(&n, o),
+        pipe::streams(&n, o) + &rejects::rejects(spec, &n, o),
         scd1::scd1(spec, &n, o),
         scd2::scd2(spec, &n, o),
         monitoring::monitoring(spec, &n, o),

@@ -26,7 +26,7 @@ SELECT name, state, scheduled_time, completed_time, error_message
 FROM TABLE({db}.INFORMATION_SCHEMA.TASK_HISTORY(
     SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
 ))
-WHERE name IN ('{lt}', '{ht}')
+WHERE name IN ('{lt}', '{ht}', '{rt}')
 ORDER BY scheduled_time DESC;
 
 -- Stream staleness: a stream not consumed within the table's data retention goes stale
@@ -38,14 +38,24 @@ FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));
 -- Rows waiting in each stream (should return to FALSE shortly after loads stop).
 SELECT
     SYSTEM$STREAM_HAS_DATA('{ls}') AS latest_pending,
-    SYSTEM$STREAM_HAS_DATA('{hs}') AS history_pending;
+    SYSTEM$STREAM_HAS_DATA('{hs}') AS history_pending,
+    SYSTEM$STREAM_HAS_DATA('{rs}') AS rejects_pending;
 
 -- Row counts along the pipeline.
 SELECT
     (SELECT COUNT(*) FROM {raw}) AS raw_rows,
     (SELECT COUNT(*) FROM {latest}) AS latest_rows,
     (SELECT COUNT(*) FROM {latest} WHERE NOT IS_DELETED) AS live_rows,
-    (SELECT COUNT(*) FROM {history}) AS history_rows;
+    (SELECT COUNT(*) FROM {history}) AS history_rows,
+    (SELECT COUNT(*) FROM {rejects}) AS rejected_rows;
+
+-- Rejected rows of the last 24 hours by reason (key or event time missing or not in an
+-- accepted form; see sql/README.md). Should stay 0; the RECORD column shows the input.
+SELECT REASON, COUNT(*) AS ROW_COUNT, MIN(FILE_NAME) AS FIRST_FILE, MAX(REJECTED_AT) AS LAST_SEEN
+FROM {rejects}
+WHERE REJECTED_AT > DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
+GROUP BY REASON
+ORDER BY ROW_COUNT DESC;
 
 -- Invariant: exactly one current history row per {key_name}.
 SELECT {keys}, COUNT(*) AS current_rows
@@ -61,6 +71,9 @@ HAVING COUNT(*) <> 1;
         raw = n.raw,
         lt = n.latest_task.rsplit('.').next().unwrap_or_default(),
         ht = n.history_task.rsplit('.').next().unwrap_or_default(),
+        rt = n.rejects_task.rsplit('.').next().unwrap_or_default(),
+        rs = n.rejects_stream,
+        rejects = n.rejects,
         raw_schema = n.raw_schema,
         ls = n.latest_stream,
         hs = n.history_stream,

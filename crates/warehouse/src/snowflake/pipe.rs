@@ -26,7 +26,8 @@ CHANGE_TRACKING = TRUE;
 -- Snowpipe loads each file once (its load history is keyed by file name for 14 days), so
 -- re-sent S3 events do not duplicate rows. Load metadata comes from METADATA$ columns,
 -- not CURRENT_TIMESTAMP. A bad line is skipped (ON_ERROR = CONTINUE) and shows in
--- COPY_HISTORY.
+-- COPY_HISTORY. IF NOT EXISTS: a changed definition does not take effect when this script
+-- is re-run; see \"Re-deploying the pipe\" in sql/README.md (recreating loses load history).
 CREATE PIPE IF NOT EXISTS {pipe}
     AUTO_INGEST = TRUE
     COMMENT = 'snowstream: landed {stream} files into {raw}'
@@ -68,9 +69,9 @@ pub(super) fn streams(n: &Names, o: &RenderOptions) -> String {
     format!(
         "USE ROLE {pr};
 
--- Two append-only streams, one per task: each consumer has its own offset, so the SCD1
--- and SCD2 tasks advance independently and a failure of one never loses rows for the
--- other. Append-only: the raw table only ever receives inserts.
+-- Three append-only streams, one per task: each consumer has its own offset, so the SCD1,
+-- SCD2 and rejects tasks advance independently and a failure of one never loses rows for
+-- another. Append-only: the raw table only ever receives inserts.
 CREATE STREAM IF NOT EXISTS {ls}
     ON TABLE {raw}
     APPEND_ONLY = TRUE
@@ -80,8 +81,14 @@ CREATE STREAM IF NOT EXISTS {hs}
     ON TABLE {raw}
     APPEND_ONLY = TRUE
     SHOW_INITIAL_ROWS = TRUE;
+
+CREATE STREAM IF NOT EXISTS {rs}
+    ON TABLE {raw}
+    APPEND_ONLY = TRUE
+    SHOW_INITIAL_ROWS = TRUE;
 ",
         pr = o.pipeline_role,
+        rs = n.rejects_stream,
         ls = n.latest_stream,
         hs = n.history_stream,
         raw = n.raw,

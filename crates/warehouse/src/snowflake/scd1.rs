@@ -1,15 +1,21 @@
 //! The SCD1 latest table, its `MERGE` and the task that runs it (step 5).
 
-use super::columns::{col, column_ddl, join_on, key_cols, one_row_per, task};
+use super::columns::{col, column_ddl, join_on, key_cols, task, valid_rows, version_order};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
 /// The SCD1 `MERGE` reading `source` (the stream; a stand-in table in tests).
 pub fn scd1_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
     let n = Names::new(spec, o);
-    let et = spec.event_time.to_ascii_uppercase();
     let keys = key_cols(spec).join(", ");
     let cols: Vec<String> = spec.columns.iter().map(col).collect();
+    let prefixed = |p: &str| {
+        cols.iter()
+            .map(|c| format!("{p}.{c}"))
+            .chain([format!("{p}.IS_DELETED")])
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let updates: Vec<String> = spec
         .non_key_columns()
         .map(col)
@@ -24,26 +30,42 @@ pub fn scd1_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
     format!(
         "MERGE INTO {latest} AS t
 USING (
-    -- Newest version per key in this batch: event time, then file name, then row
-    -- number (later wins). One source row per key, so the MERGE never hits
-    -- \"Duplicate row detected during DML action\".
-    {newest}
+    WITH incoming AS (
+        {valid}
+    ),
+    candidates AS (
+        SELECT {i_cols}, FALSE AS STORED
+        FROM incoming AS i
+        UNION ALL
+        SELECT {l_cols}, TRUE AS STORED
+        FROM {latest} AS l
+        WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {i_l})
+    )
+    -- The greatest version per key in the total order (event time, then a delete above
+    -- an update, then the column values), among the batch and the stored row; the stored
+    -- row wins an exact tie. One source row per key, so the MERGE never hits
+    -- \"Duplicate row detected during DML action\", and the result never depends on
+    -- which batch a version arrived in.
+    SELECT *
+    FROM candidates
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY {keys}
+        ORDER BY {order}
+    ) = 1
 ) AS s
 ON {on}
--- Only a strictly newer version is applied: duplicates, replays and late older versions
--- change nothing, and a tombstone (IS_DELETED, keeping its {et}) blocks older updates.
-WHEN MATCHED AND s.{et} > t.{et} THEN UPDATE SET
+-- Only a version that outranks the stored one is applied: duplicates, replays and late
+-- older versions change nothing, and a tombstone blocks older updates.
+WHEN MATCHED AND NOT s.STORED THEN UPDATE SET
     {updates}
 WHEN NOT MATCHED THEN INSERT ({cols}, IS_DELETED)
     VALUES ({values})",
         latest = n.latest,
-        newest = one_row_per(
-            spec,
-            source,
-            &keys,
-            &format!("{et} DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC"),
-            4
-        ),
+        valid = valid_rows(spec, source, 8),
+        i_cols = prefixed("i"),
+        l_cols = prefixed("l"),
+        i_l = join_on(spec, "i", "l"),
+        order = version_order(spec, "STORED DESC"),
         on = join_on(spec, "t", "s"),
         updates = updates.join(",\n    "),
         cols = cols.join(", "),

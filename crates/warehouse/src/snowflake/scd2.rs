@@ -1,6 +1,6 @@
 //! The SCD2 history table, its `MERGE` and the task that runs it (step 6).
 
-use super::columns::{col, column_ddl, join_on, key_cols, one_row_per, task};
+use super::columns::{col, column_ddl, join_on, key_cols, task, valid_rows, version_order};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -18,28 +18,38 @@ pub fn scd2_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
             .join(", ")
     };
     let v_keys: Vec<String> = key_cols(spec).iter().map(|k| format!("v.{k}")).collect();
+    let updates: Vec<String> = spec
+        .non_key_columns()
+        .map(col)
+        .chain(["IS_DELETED".to_string()])
+        .map(|c| format!("t.{c} = s.{c}"))
+        .collect();
     let values: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
     format!(
         "MERGE INTO {history} AS t
 USING (
     WITH incoming AS (
-        -- Distinct versions in this batch: exact duplicates (same key and {et})
-        -- collapse to one row, the latest by file name and row number.
-        {distinct}
+        {valid}
     ),
-    versions AS (
-        -- Every stored version of the keys in this batch...
-        SELECT {h_cols}
+    candidates AS (
+        -- Every stored version of the keys in this batch, plus the batch's versions.
+        SELECT {h_cols}, TRUE AS STORED
         FROM {history} AS h
         WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {i_h})
         UNION ALL
-        -- ...plus the batch's versions not stored yet (replays add nothing).
-        SELECT {i_cols}
+        SELECT {i_cols}, FALSE AS STORED
         FROM incoming AS i
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {history} AS h
-            WHERE {i_h} AND h.VALID_FROM = i.{et}
-        )
+    ),
+    versions AS (
+        -- One version per (key, {et}): the greatest in the total order (a delete above
+        -- an update, then the column values); the stored row wins an exact tie, so
+        -- replays change nothing and arrival order never matters.
+        SELECT *
+        FROM candidates
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY {keys}, {et}
+            ORDER BY {order}
+        ) = 1
     )
     -- The rebuilt history of those keys: each version is valid until the next one, so a
     -- late version lands in its place and splits the interval it falls into.
@@ -50,24 +60,21 @@ USING (
     FROM versions AS v
 ) AS s
 ON {on} AND t.VALID_FROM = s.VALID_FROM
-WHEN MATCHED AND NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO) THEN UPDATE SET
+WHEN MATCHED AND (NOT s.STORED OR NOT EQUAL_NULL(t.VALID_TO, s.VALID_TO)) THEN UPDATE SET
+    {updates},
     t.VALID_TO = s.VALID_TO,
     t.IS_CURRENT = (s.VALID_TO IS NULL)
 WHEN NOT MATCHED THEN INSERT ({cols}, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELETED)
     VALUES ({values}, s.VALID_FROM, s.VALID_TO, (s.VALID_TO IS NULL), s.IS_DELETED)",
         history = n.history,
-        distinct = one_row_per(
-            spec,
-            source,
-            &format!("{keys}, {et}"),
-            "FILE_NAME DESC, FILE_ROW_NUMBER DESC",
-            8
-        ),
+        valid = valid_rows(spec, source, 8),
         h_cols = prefixed("h"),
         i_cols = prefixed("i"),
         i_h = join_on(spec, "i", "h"),
+        order = version_order(spec, "STORED DESC"),
         v_keys = v_keys.join(", "),
         on = join_on(spec, "t", "s"),
+        updates = updates.join(",\n    "),
         cols = cols.join(", "),
         values = values.join(", "),
     )
@@ -75,6 +82,23 @@ WHEN NOT MATCHED THEN INSERT ({cols}, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELET
 
 pub(super) fn scd2(spec: &TableSpec, n: &Names, o: &RenderOptions) -> String {
     let key = key_cols(spec).join(", ");
+    let changes = spec
+        .history_changes_select(&n.history, true)
+        .map(|select| {
+            format!(
+                "
+-- Hash-diff SCD2 (scd2_tracked in the spec): only the versions whose tracked columns or
+-- delete flag changed, each valid until the next such version. A view, because the
+-- history table must keep every version to place late ones exactly.
+CREATE OR REPLACE VIEW {view} AS
+{select};
+GRANT SELECT ON VIEW {view} TO ROLE {rr};
+",
+                view = format!("{}_CHANGES", n.history),
+                rr = o.reader_role,
+            )
+        })
+        .unwrap_or_default();
     format!(
         "USE ROLE {pr};
 
@@ -91,7 +115,7 @@ CREATE TABLE IF NOT EXISTS {history} (
 -- A separate task on its own stream (not a second statement in the SCD1 task): a single
 -- MERGE consumes its stream atomically without an explicit transaction, and the two
 -- tables progress independently.
-{task}",
+{task}{changes}",
         pr = o.pipeline_role,
         et = spec.event_time.to_ascii_uppercase(),
         history = n.history,

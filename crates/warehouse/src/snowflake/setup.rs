@@ -101,13 +101,17 @@ pub(super) fn teardown(n: &Names, o: &RenderOptions) -> String {
 
 ALTER TASK IF EXISTS {lt} SUSPEND;
 ALTER TASK IF EXISTS {ht} SUSPEND;
+ALTER TASK IF EXISTS {rt} SUSPEND;
 DROP TASK IF EXISTS {lt};
 DROP TASK IF EXISTS {ht};
+DROP TASK IF EXISTS {rt};
 DROP STREAM IF EXISTS {ls};
 DROP STREAM IF EXISTS {hs};
+DROP STREAM IF EXISTS {rs};
 DROP PIPE IF EXISTS {pipe};
 DROP TABLE IF EXISTS {latest};
 DROP TABLE IF EXISTS {history};
+DROP TABLE IF EXISTS {rejects};
 DROP TABLE IF EXISTS {raw};
 DROP STAGE IF EXISTS {stage};
 DROP FILE FORMAT IF EXISTS {ff};
@@ -121,6 +125,9 @@ DROP ROLE IF EXISTS {pr};
 ",
         lt = n.latest_task,
         ht = n.history_task,
+        rt = n.rejects_task,
+        rs = n.rejects_stream,
+        rejects = n.rejects,
         ls = n.latest_stream,
         hs = n.history_stream,
         pipe = n.pipe,

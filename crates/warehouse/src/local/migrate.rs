@@ -1,0 +1,108 @@
+//! Applying a spec migration to the local tables (appended columns): the same plan as the
+//! Snowflake migration script (`snowflake::render_migration`): add the columns, then
+//! backfill every stored version from the raw record it came from; of several raw records
+//! with the same old columns, the greatest in the new ones, so the tables equal a reload
+//! of the raw table with the new spec.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{Transaction, params_from_iter};
+use serde_json::Value as Json;
+
+use crate::error::{Error, SqlContext};
+use crate::spec::{Column, TableSpec};
+use crate::typing::{cmp_values, typed};
+
+pub(super) fn apply(tx: &Transaction<'_>, spec: &TableSpec, added: &[Column]) -> Result<(), Error> {
+    for table in [spec.latest_table(), spec.history_table()] {
+        for c in added {
+            tx.execute(
+                &format!(
+                    "ALTER TABLE {table} ADD COLUMN {} {}",
+                    c.name,
+                    super::schema::sqlite_type(c.ty)
+                ),
+                [],
+            )
+            .ctx("adding a migrated column")?;
+        }
+    }
+    let n_old = spec.columns.len() - added.len();
+    let required: Vec<usize> = spec
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| spec.key.contains(&c.name) || c.name == spec.event_time)
+        .map(|(i, _)| i)
+        .collect();
+    // (old column values, is_deleted) -> the greatest new column values.
+    let mut best: HashMap<String, (Vec<Value>, bool, Vec<Value>)> = HashMap::new();
+    {
+        let mut stmt = tx
+            .prepare(&format!("SELECT record FROM {}", spec.raw_table()))
+            .ctx("reading raw records for the backfill")?;
+        let mut rows = stmt.query([]).ctx("reading raw records")?;
+        while let Some(row) = rows.next().ctx("reading raw record")? {
+            let text: String = row.get(0).ctx("record")?;
+            let parsed = serde_json::from_str::<Json>(&text).ok();
+            let obj = parsed.as_ref().and_then(Json::as_object);
+            let values: Vec<Value> = spec
+                .columns
+                .iter()
+                .map(|c| typed(c.ty, obj.and_then(|o| o.get(&c.name))))
+                .collect();
+            if required.iter().any(|&i| values[i] == Value::Null) {
+                continue;
+            }
+            let deleted = obj
+                .and_then(|o| o.get(&spec.delete_marker.column))
+                .and_then(Json::as_str)
+                .is_some_and(|op| op == spec.delete_marker.value);
+            let (old, new) = values.split_at(n_old);
+            let id = format!("{old:?}{deleted}");
+            let greater = |cur: &[Value]| {
+                new.iter()
+                    .zip(cur)
+                    .map(|(a, b)| cmp_values(a, b))
+                    .find(|o| o.is_ne())
+                    .is_some_and(|o| o.is_gt())
+            };
+            match best.get(&id) {
+                Some((_, _, cur)) if !greater(cur) => {}
+                _ => {
+                    best.insert(id, (old.to_vec(), deleted, new.to_vec()));
+                }
+            }
+        }
+    }
+    for table in [spec.latest_table(), spec.history_table()] {
+        let sets: Vec<String> = added
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", c.name, i + 1))
+            .collect();
+        let conds: Vec<String> = spec.columns[..n_old]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} IS ?{}", c.name, added.len() + i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE {} AND is_deleted = ?{}",
+            sets.join(", "),
+            conds.join(" AND "),
+            added.len() + n_old + 1
+        );
+        let mut stmt = tx.prepare(&sql).ctx("preparing the backfill")?;
+        for (old, deleted, new) in best.values() {
+            let params = new
+                .iter()
+                .chain(old)
+                .cloned()
+                .chain([Value::Integer(i64::from(*deleted))]);
+            stmt.execute(params_from_iter(params))
+                .ctx("backfilling a migrated column")?;
+        }
+    }
+    Ok(())
+}
