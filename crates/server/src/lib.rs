@@ -14,7 +14,9 @@ pub mod s3;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{ServerConfig, StreamOptions};
+pub use config::{
+    DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST, ServerConfig, StreamOptions,
+};
 pub use error::ApiError;
 pub use listen::STREAM_HEADER;
 

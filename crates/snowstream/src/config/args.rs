@@ -23,7 +23,7 @@ settings! {
         /// Request headers whose names match become FlowFile attributes in landed metadata. [NiFi ListenHTTP: HTTP Headers to receive as Attributes (Regex)]
         #[arg(long, env = "SNOWSTREAM_HEADERS_AS_ATTRIBUTES")]
         headers_as_attributes: String,
-        /// Largest request body after decompression (413 above).
+        /// Largest request body after decompression, and most its records may expand to once landed, FlowFile attributes repeated on every line (413 above).
         #[arg(long, env = "SNOWSTREAM_MAX_REQUEST_SIZE")]
         max_request_size: Size = "256MiB",
         /// Drop a two-phase hold not confirmed within this. [NiFi ListenHTTP: Max Unconfirmed Flowfile Time]
@@ -53,6 +53,12 @@ settings! {
         /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
         body_read_timeout: Dur = "60s",
+        /// Most FlowFiles in one request (413 above); the default fits a NiFi PostHTTP batch (100 MB) of FlowFiles of 525 bytes or more.
+        #[arg(long, env = "SNOWSTREAM_MAX_FLOWFILES_PER_REQUEST")]
+        max_flowfiles_per_request: u64 = "200000",
+        /// Most bytes of attribute keys plus values per FlowFile, headers kept as attributes included (413 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_ATTRIBUTE_BYTES")]
+        max_attribute_bytes: Size = "128KiB",
     }
 }
 

@@ -178,6 +178,8 @@ fn server_config(
         success_code: listener.success_code,
         headers_as_attributes,
         max_request_bytes: listener.max_request_size.0,
+        max_flowfiles_per_request: listener.max_flowfiles_per_request,
+        max_attribute_bytes: listener.max_attribute_bytes.0,
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
         default_stream: spool.default_stream.clone(),
