@@ -102,7 +102,15 @@ pub struct S3Config {
     pub header_read_timeout: Duration,
     /// Most connections open at once; more are closed at once.
     pub max_connections: usize,
+    /// Most multipart uploads in progress at once; CreateMultipartUpload gets SlowDown above.
+    pub max_open_uploads: usize,
+    /// Most bytes the stored parts of every upload in progress plus the spool may hold
+    /// together (the spool limit): UploadPart gets SlowDown above it.
+    pub max_parts_bytes: u64,
 }
+
+/// Default of [`S3Config::max_open_uploads`].
+pub const DEFAULT_MAX_OPEN_UPLOADS: usize = 1000;
 
 impl S3Config {
     /// A configuration with defaults for everything but credentials and routes.
@@ -115,6 +123,8 @@ impl S3Config {
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
+            max_parts_bytes: 1 << 30,
         }
     }
 

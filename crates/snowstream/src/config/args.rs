@@ -193,5 +193,9 @@ settings! {
         #[arg(long, env = "SNOWSTREAM_S3_UPLOAD_MAX_AGE")]
         #[serde(rename = "upload_max_age")]
         s3_upload_max_age: Dur = "7d",
+        /// Most multipart uploads in progress at once (SlowDown above); their parts count against --spool-max-bytes with the spool.
+        #[arg(long, env = "SNOWSTREAM_S3_MAX_OPEN_UPLOADS")]
+        #[serde(rename = "max_open_uploads")]
+        s3_max_open_uploads: u64 = "1000",
     }
 }
