@@ -54,7 +54,23 @@ pub struct ServerConfig {
     pub max_flowfiles_per_request: u64,
     /// Most bytes of attribute keys plus values one FlowFile may carry (413 above it).
     pub max_attribute_bytes: u64,
+    /// Request headers never copied into attributes, even when `headers_as_attributes`
+    /// matches them: credentials must not land in data (lowercase names).
+    pub header_deny_list: Vec<String>,
 }
+
+/// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
+pub const DEFAULT_HEADER_DENY_LIST: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-amz-security-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+];
 
 /// Default of [`ServerConfig::max_flowfiles_per_request`]: a NiFi 1.x PostHTTP batch (Max
 /// Batch Size 100 MB of content, no count limit: PostHTTP.java, onTrigger) of FlowFiles
@@ -81,6 +97,10 @@ impl Default for ServerConfig {
             retry_after_secs: 5,
             max_flowfiles_per_request: DEFAULT_MAX_FLOWFILES_PER_REQUEST,
             max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
+            header_deny_list: DEFAULT_HEADER_DENY_LIST
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
         }
     }
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{
-    DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST, ServerConfig, StreamOptions,
+    DEFAULT_HEADER_DENY_LIST, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST,
+    ServerConfig, StreamOptions,
 };
 pub use error::ApiError;
 pub use listen::STREAM_HEADER;

@@ -346,7 +346,8 @@ fn request_attributes(
         for (name, value) in headers {
             let name = name.as_str();
             // Never copy credentials into landed data.
-            if name == "authorization" || name == "cookie" || name == "proxy-authorization" {
+            let denied = state.config.header_deny_list.iter();
+            if name == "authorization" || denied.into_iter().any(|d| d.eq_ignore_ascii_case(name)) {
                 continue;
             }
             if re.is_match(name)

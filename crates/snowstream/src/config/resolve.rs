@@ -180,6 +180,12 @@ fn server_config(
         max_request_bytes: listener.max_request_size.0,
         max_flowfiles_per_request: listener.max_flowfiles_per_request,
         max_attribute_bytes: listener.max_attribute_bytes.0,
+        header_deny_list: listener
+            .header_deny_list
+            .0
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect(),
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
         default_stream: spool.default_stream.clone(),
