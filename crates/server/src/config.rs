@@ -57,6 +57,8 @@ pub struct ServerConfig {
     /// Request headers never copied into attributes, even when `headers_as_attributes`
     /// matches them: credentials must not land in data (lowercase names).
     pub header_deny_list: Vec<String>,
+    /// When set, `GET /metrics` must carry `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 /// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
                 .iter()
                 .map(|h| (*h).to_owned())
                 .collect(),
+            metrics_token: None,
         }
     }
 }

@@ -72,7 +72,12 @@ async fn healthcheck(State(state): State<AppState>) -> Response {
     (StatusCode::OK, "OK\n").into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = state.config.metrics_token.as_deref()
+        && !constant_time_eq(bearer(&headers).as_bytes(), token.as_bytes())
+    {
+        return ApiError::Unauthorized.into_response();
+    }
     match &state.metrics {
         Some(render) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -124,19 +129,23 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = state.config.auth_token.as_deref() else {
         return Ok(());
     };
-    let given = headers
+    if constant_time_eq(bearer(headers).as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, or "" when there is none.
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         // The auth scheme is case-insensitive (RFC 7235); the token is not.
         .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token))
         .map(str::trim)
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
+        .unwrap_or("")
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

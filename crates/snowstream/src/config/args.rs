@@ -62,6 +62,12 @@ settings! {
         /// Request headers never kept as attributes, even when --headers-as-attributes matches them (credentials), comma-separated; replaces the default list (Authorization is always dropped).
         #[arg(long, env = "SNOWSTREAM_HEADER_DENY_LIST")]
         header_deny_list: List = "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-auth-token,x-amz-security-token,x-csrf-token,x-xsrf-token",
+        /// Require the bearer token of --auth-token (or --auth-token-file) on GET /metrics too.
+        #[arg(long, env = "SNOWSTREAM_METRICS_AUTH")]
+        metrics_auth: bool = "false",
+        /// Require `Authorization: Bearer TOKEN` on GET /metrics, the token read from this file (its first line); a scraper needs no ingest token.
+        #[arg(long, env = "SNOWSTREAM_METRICS_TOKEN_FILE")]
+        metrics_token_file: PathBuf,
     }
 }
 

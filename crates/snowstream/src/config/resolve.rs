@@ -188,6 +188,7 @@ fn server_config(
             .collect(),
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
+        metrics_token: metrics_token(listener)?,
         default_stream: spool.default_stream.clone(),
         streams: streams
             .iter()
@@ -201,6 +202,34 @@ fn server_config(
             .collect(),
         ..server::ServerConfig::default()
     })
+}
+
+/// The token `GET /metrics` requires: read from `--metrics-token-file`, or the ingest token
+/// with `--metrics-auth`, or none.
+fn metrics_token(listener: &Listener) -> Result<Option<String>> {
+    match (&listener.metrics_token_file, listener.metrics_auth) {
+        (Some(_), true) => bail!("give --metrics-auth or --metrics-token-file, not both"),
+        (Some(path), false) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --metrics-token-file {}", path.display()))?;
+            let token = text.lines().next().unwrap_or("").trim();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--metrics-token-file {} is empty",
+                path.display()
+            );
+            Ok(Some(token.to_owned()))
+        }
+        (None, true) => {
+            let token = auth_token(listener)?;
+            anyhow::ensure!(
+                token.is_some(),
+                "--metrics-auth needs --auth-token or --auth-token-file"
+            );
+            Ok(token)
+        }
+        (None, false) => Ok(None),
+    }
 }
 
 /// The bearer token, given directly or in a file (its first line).
