@@ -151,6 +151,12 @@ impl Batch {
         self.buf.len()
     }
 
+    /// Bytes allocated for the packed batch (at least [`Batch::packed_len`]): what holding it
+    /// in memory costs.
+    pub fn allocated_len(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The packed bytes, sequence not yet assigned.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf

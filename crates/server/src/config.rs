@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub header_deny_list: Vec<String>,
     /// When set, `GET /metrics` must carry `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Most two-phase holds awaiting confirmation at once (503 above it).
+    pub max_holds: usize,
 }
 
 /// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
@@ -104,6 +106,7 @@ impl Default for ServerConfig {
                 .map(|h| (*h).to_owned())
                 .collect(),
             metrics_token: None,
+            max_holds: 1000,
         }
     }
 }

@@ -40,6 +40,7 @@ impl AppState {
     ) -> Self {
         let holds = Arc::new(holds::Holds::new(
             config.max_hold_bytes,
+            config.max_holds,
             config.hold_timeout,
         ));
         let weak = Arc::downgrade(&holds);

@@ -68,6 +68,12 @@ settings! {
         /// Require `Authorization: Bearer TOKEN` on GET /metrics, the token read from this file (its first line); a scraper needs no ingest token.
         #[arg(long, env = "SNOWSTREAM_METRICS_TOKEN_FILE")]
         metrics_token_file: PathBuf,
+        /// Most two-phase holds (PostHTTP's unconfirmed FlowFiles) awaiting their DELETE at once (503 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_HOLDS")]
+        max_holds: u64 = "1000",
+        /// Most memory the held batches may take, counted as allocated (503 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_HOLD_SIZE")]
+        max_hold_size: Size = "256MiB",
     }
 }
 

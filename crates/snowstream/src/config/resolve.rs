@@ -189,6 +189,8 @@ fn server_config(
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
         metrics_token: metrics_token(listener)?,
+        max_holds: usize::try_from(listener.max_holds).unwrap_or(usize::MAX),
+        max_hold_bytes: listener.max_hold_size.0,
         default_stream: spool.default_stream.clone(),
         streams: streams
             .iter()

@@ -288,6 +288,8 @@ fn hostile_input_limits_default_to_the_libraries_and_resolve() {
     assert_eq!(s.server.max_attribute_bytes, server.max_attribute_bytes);
     assert_eq!(s.server.header_deny_list, server.header_deny_list);
     assert_eq!(s.server.metrics_token, None);
+    assert_eq!(s.server.max_holds, server.max_holds);
+    assert_eq!(s.server.max_hold_bytes, server.max_hold_bytes);
     let front = args(&["--s3-listen", "127.0.0.1:0", "--s3-credentials", "A:B"])
         .resolve()
         .unwrap()
