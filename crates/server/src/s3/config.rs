@@ -102,6 +102,9 @@ pub struct S3Config {
     pub header_read_timeout: Duration,
     /// Most connections open at once; more are closed at once.
     pub max_connections: usize,
+    /// A request whose body sends nothing for this long fails (`RequestTimeout`), its
+    /// connection closed; nothing of it is kept.
+    pub body_read_timeout: Duration,
     /// Most multipart uploads in progress at once; CreateMultipartUpload gets SlowDown above.
     pub max_open_uploads: usize,
     /// Most bytes the stored parts of every upload in progress plus the spool may hold
@@ -123,6 +126,7 @@ impl S3Config {
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            body_read_timeout: Duration::from_secs(60),
             max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
             max_parts_bytes: 1 << 30,
         }

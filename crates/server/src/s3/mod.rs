@@ -109,7 +109,15 @@ pub async fn serve(
     grace: Duration,
     header_read_timeout: Duration,
     max_connections: usize,
+    body_read_timeout: Duration,
 ) {
+    // Every request body fails once it sends nothing for `body_read_timeout`, so a stalled
+    // client cannot hold a connection (and its partly read object) forever.
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let mut service = service.clone();
+        let req = req.map(|body| stall_timeout(body, body_read_timeout));
+        tower::Service::call(&mut service, req)
+    });
     let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = ConnBuilder::new(TokioExecutor::new());
@@ -142,6 +150,27 @@ pub async fn serve(
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }
 
+/// The message of a body that stalled past the body read timeout (the S3 handlers answer
+/// it with `RequestTimeout`).
+pub(crate) const BODY_STALLED: &str = "the request body sent nothing within the body read timeout";
+
+type TimedBody = http_body_util::combinators::MapErr<
+    tower_http::timeout::TimeoutBody<hyper::body::Incoming>,
+    fn(tower_http::BoxError) -> std::io::Error,
+>;
+
+fn stall_timeout(body: hyper::body::Incoming, timeout: Duration) -> TimedBody {
+    use http_body_util::BodyExt;
+    fn stalled(e: tower_http::BoxError) -> std::io::Error {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_STALLED)
+        } else {
+            std::io::Error::other(e)
+        }
+    }
+    tower_http::timeout::TimeoutBody::new(timeout, body).map_err(stalled as fn(_) -> _)
+}
+
 /// A running S3 front door on its own task.
 pub struct S3Server {
     pub addr: SocketAddr,
@@ -159,6 +188,7 @@ impl S3Server {
     ) -> Result<S3Server, S3SetupError> {
         let header_read_timeout = config.header_read_timeout;
         let max_connections = config.max_connections;
+        let body_read_timeout = config.body_read_timeout;
         let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
@@ -176,6 +206,7 @@ impl S3Server {
             Duration::from_secs(10),
             header_read_timeout,
             max_connections,
+            body_read_timeout,
         ));
         Ok(S3Server { addr, stop, task })
     }

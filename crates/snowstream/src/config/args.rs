@@ -50,7 +50,7 @@ settings! {
         /// Most connections open at once on each listener (HTTP receiver, S3 API); more are closed at once.
         #[arg(long, env = "SNOWSTREAM_MAX_CONNECTIONS")]
         max_connections: u64 = "1024",
-        /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
+        /// Fail a request (HTTP receiver and S3 API) whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
         body_read_timeout: Dur = "60s",
         /// Most FlowFiles in one request (413 above); the default fits a NiFi PostHTTP batch (100 MB) of FlowFiles of 525 bytes or more.

@@ -386,6 +386,7 @@ fn s3_front(
     config.header_read_timeout = listener.header_read_timeout.0;
     config.max_connections = usize::try_from(listener.max_connections).unwrap_or(usize::MAX);
     config.max_open_uploads = usize::try_from(api.s3_max_open_uploads).unwrap_or(usize::MAX);
+    config.body_read_timeout = listener.body_read_timeout.0;
     config.max_parts_bytes = spool.spool_max_bytes.0;
     Ok(Some(S3FrontSettings { listen, config }))
 }
