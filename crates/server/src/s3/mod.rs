@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_server::accept::Accept as _;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -110,6 +112,7 @@ pub async fn serve(
     header_read_timeout: Duration,
     max_connections: usize,
     body_read_timeout: Duration,
+    tls: Option<RustlsAcceptor>,
 ) {
     // Every request body fails once it sends nothing for `body_read_timeout`, so a stalled
     // client cannot hold a connection (and its partly read object) forever.
@@ -136,12 +139,31 @@ pub async fn serve(
                         .increment(1);
                     continue;
                 };
-                let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                    drop(permit);
-                });
+                match tls.clone() {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
+                        let conn = graceful.watch(conn.into_owned());
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                            drop(permit);
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake is bounded like the request headers it precedes.
+                        let (builder, service) = (builder.clone(), service.clone());
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let handshake = acceptor.accept(socket, ());
+                            if let Ok(Ok((stream, _))) =
+                                tokio::time::timeout(header_read_timeout, handshake).await
+                            {
+                                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                                let _ = watcher.watch(conn.into_owned()).await;
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
@@ -189,6 +211,19 @@ impl S3Server {
         let header_read_timeout = config.header_read_timeout;
         let max_connections = config.max_connections;
         let body_read_timeout = config.body_read_timeout;
+        let tls = match &config.tls {
+            None => None,
+            Some((cert, key)) => {
+                let tls = RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                    S3SetupError::Config(format!(
+                        "loading TLS certificate {} and key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?;
+                Some(RustlsAcceptor::new(tls))
+            }
+        };
         let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
@@ -207,6 +242,7 @@ impl S3Server {
             header_read_timeout,
             max_connections,
             body_read_timeout,
+            tls,
         ));
         Ok(S3Server { addr, stop, task })
     }

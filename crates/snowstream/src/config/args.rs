@@ -212,5 +212,13 @@ settings! {
         #[arg(long, env = "SNOWSTREAM_S3_MAX_OPEN_UPLOADS")]
         #[serde(rename = "max_open_uploads")]
         s3_max_open_uploads: u64 = "1000",
+        /// PEM certificate chain: serve the S3 API over HTTPS (with --s3-api-tls-key).
+        #[arg(long, env = "SNOWSTREAM_S3_API_TLS_CERT")]
+        #[serde(rename = "tls_cert")]
+        s3_api_tls_cert: PathBuf,
+        /// PEM private key for --s3-api-tls-cert.
+        #[arg(long, env = "SNOWSTREAM_S3_API_TLS_KEY")]
+        #[serde(rename = "tls_key")]
+        s3_api_tls_key: PathBuf,
     }
 }

@@ -387,6 +387,11 @@ fn s3_front(
     config.max_connections = usize::try_from(listener.max_connections).unwrap_or(usize::MAX);
     config.max_open_uploads = usize::try_from(api.s3_max_open_uploads).unwrap_or(usize::MAX);
     config.body_read_timeout = listener.body_read_timeout.0;
+    config.tls = match (api.s3_api_tls_cert, api.s3_api_tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => bail!("TLS on the S3 API needs both --s3-api-tls-cert and --s3-api-tls-key"),
+    };
     config.max_parts_bytes = spool.spool_max_bytes.0;
     Ok(Some(S3FrontSettings { listen, config }))
 }
