@@ -16,7 +16,7 @@ async fn create(c: &aws_sdk_s3::Client, key: &str) -> Result<String, String> {
         .send()
         .await
         .map(|o| o.upload_id().expect("upload id").to_owned())
-        .map_err(|e| format!("{}", e.code().unwrap_or("?")))
+        .map_err(|e| e.code().unwrap_or("?").to_owned())
 }
 
 async fn part(

@@ -101,19 +101,33 @@ pub fn service(
     Ok(builder.build())
 }
 
+/// How [`serve`] treats connections.
+struct ConnOptions {
+    /// A connection whose request headers (or TLS handshake) are not complete this long after
+    /// it opened, or after its previous request, is closed.
+    header_read_timeout: Duration,
+    max_connections: usize,
+    /// A request body that sends nothing this long fails.
+    body_read_timeout: Duration,
+    /// Serve HTTPS with this acceptor.
+    tls: Option<RustlsAcceptor>,
+}
+
 /// Serves `service` on `listener` until `shutdown` resolves, then lets open requests finish
-/// (up to `grace`). A connection whose request headers are not complete within
-/// `header_read_timeout` (after it opened or after its previous request) is closed.
-pub async fn serve(
+/// (up to `grace`), treating connections as `options` say.
+async fn serve(
     listener: TcpListener,
     service: S3Service,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-    header_read_timeout: Duration,
-    max_connections: usize,
-    body_read_timeout: Duration,
-    tls: Option<RustlsAcceptor>,
+    options: ConnOptions,
 ) {
+    let ConnOptions {
+        header_read_timeout,
+        max_connections,
+        body_read_timeout,
+        tls,
+    } = options;
     // Every request body fails once it sends nothing for `body_read_timeout`, so a stalled
     // client cannot hold a connection (and its partly read object) forever.
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -239,10 +253,12 @@ impl S3Server {
                 let _ = stopped.await;
             },
             Duration::from_secs(10),
-            header_read_timeout,
-            max_connections,
-            body_read_timeout,
-            tls,
+            ConnOptions {
+                header_read_timeout,
+                max_connections,
+                body_read_timeout,
+                tls,
+            },
         ));
         Ok(S3Server { addr, stop, task })
     }
