@@ -190,21 +190,56 @@ async fn serve(
 /// it with `RequestTimeout`).
 pub(crate) const BODY_STALLED: &str = "the request body sent nothing within the body read timeout";
 
-type TimedBody = http_body_util::combinators::MapErr<
-    tower_http::timeout::TimeoutBody<hyper::body::Incoming>,
-    fn(tower_http::BoxError) -> std::io::Error,
->;
+/// A request body that fails once it sends nothing for `timeout`; its size and end are
+/// reported as the connection's (s3s tells an empty body from a missing length by them).
+struct StallTimeout {
+    inner: hyper::body::Incoming,
+    timeout: Duration,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
 
-fn stall_timeout(body: hyper::body::Incoming, timeout: Duration) -> TimedBody {
-    use http_body_util::BodyExt;
-    fn stalled(e: tower_http::BoxError) -> std::io::Error {
-        if e.is::<tower_http::timeout::TimeoutError>() {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_STALLED)
-        } else {
-            std::io::Error::other(e)
+fn stall_timeout(inner: hyper::body::Incoming, timeout: Duration) -> StallTimeout {
+    StallTimeout {
+        inner,
+        timeout,
+        sleep: None,
+    }
+}
+
+impl hyper::body::Body for StallTimeout {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            this.sleep = None;
+            return Poll::Ready(frame.map(|f| f.map_err(std::io::Error::other)));
+        }
+        let timeout = this.timeout;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                BODY_STALLED,
+            )))),
+            Poll::Pending => Poll::Pending,
         }
     }
-    tower_http::timeout::TimeoutBody::new(timeout, body).map_err(stalled as fn(_) -> _)
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A running S3 front door on its own task.
