@@ -5,6 +5,11 @@
 //! length-prefixed body: `G len attrs_json` starts a group of records sharing FlowFile
 //! attributes; `R len record_json` is one record. The spool writer fills in `first_seq`
 //! ([`Batch::stamp`]); [`Payload`] reads a stored batch back entry by entry.
+//!
+//! A batch also keeps its *expanded* size ([`Batch::expanded_len`]): what it will cost once
+//! landed, where every record's line repeats its group's attributes and the line's metadata.
+//! A front door sets a limit on it ([`Batch::set_limit`]) so that a small request cannot
+//! grow into gigabytes of spool or landed lines ([`Batch::try_push_record`]).
 
 use chrono::{DateTime, Utc};
 
@@ -12,12 +17,32 @@ const HEADER_LEN: usize = 24;
 const TAG_GROUP: u8 = b'G';
 const TAG_RECORD: u8 = b'R';
 
+/// Bytes a landed line adds to its record and attributes: the fixed JSON of the line's
+/// `meta` with a 20-digit sequence number, plus up to 64 bytes of stream and instance names
+/// (the test `line_overhead_covers_the_landed_line` measures it against the line writer).
+pub const LINE_OVERHEAD: u64 = 224;
+
+/// A batch would pass its expanded-size limit ([`Batch::set_limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the request expands to over {limit} bytes once landed (records, with their FlowFile \
+     attributes repeated on every landed line); send it in smaller requests"
+)]
+pub struct TooLarge {
+    /// The limit, in bytes.
+    pub limit: u64,
+}
+
 /// Records of one request, with the attributes of the FlowFile each came from.
 #[derive(Debug, Clone)]
 pub struct Batch {
     buf: Vec<u8>,
     records: u64,
     groups: u32,
+    /// Length of the current group's attributes JSON (repeated on each of its landed lines).
+    group_attrs: u64,
+    expanded: u64,
+    limit: u64,
 }
 
 impl Batch {
@@ -31,21 +56,68 @@ impl Batch {
             buf,
             records: 0,
             groups: 0,
+            group_attrs: 2,
+            expanded: HEADER_LEN as u64,
+            limit: u64::MAX,
         }
+    }
+
+    /// Sets the most bytes the batch may expand to ([`Batch::expanded_len`]); the fallible
+    /// pushes refuse what would pass it. No limit by default.
+    pub fn set_limit(&mut self, max_expanded_bytes: u64) {
+        self.limit = max_expanded_bytes;
+    }
+
+    /// What the batch will cost once stored and landed: the packed groups, plus per record
+    /// its bytes, its group's attributes and [`LINE_OVERHEAD`].
+    pub fn expanded_len(&self) -> u64 {
+        self.expanded
+    }
+
+    /// Whether one more record of `record_len` bytes in the current group (or in a new group
+    /// with `new_group` bytes of attributes JSON) still fits the limit.
+    fn fits(&self, record_len: usize, new_group: Option<u64>) -> Result<(), TooLarge> {
+        let attrs = new_group.unwrap_or(self.group_attrs);
+        let cost = new_group.map_or(0, |g| g + 5) + record_len as u64 + 5 + attrs + LINE_OVERHEAD;
+        if self.expanded.saturating_add(cost) > self.limit {
+            Err(TooLarge { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts a group and adds its first record, or adds nothing when that would pass the
+    /// limit. The batch is unchanged on error.
+    pub fn try_begin_group_with<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        attributes: &[(K, V)],
+        first_record: &[u8],
+    ) -> Result<(), TooLarge> {
+        let json = attributes_json(attributes);
+        self.fits(first_record.len(), Some(json.len() as u64))?;
+        self.push_group_json(&json);
+        self.push_record(first_record);
+        Ok(())
+    }
+
+    /// Adds one record to the current group, or nothing when that would pass the limit.
+    pub fn try_push_record(&mut self, json: &[u8]) -> Result<(), TooLarge> {
+        let new_group = (self.groups == 0).then_some(2);
+        self.fits(json.len(), new_group)?;
+        self.push_record(json);
+        Ok(())
     }
 
     /// Starts a group: the records pushed after this carry these attributes.
     pub fn begin_group<K: AsRef<str>, V: AsRef<str>>(&mut self, attributes: &[(K, V)]) {
-        let mut map = serde_json::Map::with_capacity(attributes.len());
-        for (k, v) in attributes {
-            map.insert(
-                k.as_ref().to_owned(),
-                serde_json::Value::String(v.as_ref().to_owned()),
-            );
-        }
-        let json = serde_json::to_vec(&map).expect("a map of strings always serializes");
-        self.push_entry(TAG_GROUP, &json);
+        self.push_group_json(&attributes_json(attributes));
+    }
+
+    fn push_group_json(&mut self, json: &[u8]) {
+        self.push_entry(TAG_GROUP, json);
         self.groups += 1;
+        self.group_attrs = json.len() as u64;
+        self.expanded += 5 + json.len() as u64;
     }
 
     /// Adds one record: a single-line JSON object (as produced by the record parser).
@@ -55,6 +127,7 @@ impl Batch {
         }
         self.push_entry(TAG_RECORD, json);
         self.records += 1;
+        self.expanded += 5 + json.len() as u64 + self.group_attrs + LINE_OVERHEAD;
         self.buf[16..24].copy_from_slice(&self.records.to_le_bytes());
     }
 
@@ -78,6 +151,12 @@ impl Batch {
         self.buf.len()
     }
 
+    /// Bytes allocated for the packed batch (at least [`Batch::packed_len`]): what holding it
+    /// in memory costs.
+    pub fn allocated_len(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The packed bytes, sequence not yet assigned.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
@@ -96,6 +175,18 @@ impl Batch {
     pub fn into_payload(self, first_seq: u64) -> Vec<u8> {
         Self::stamp(self.buf, first_seq)
     }
+}
+
+/// Attributes as the JSON object of strings a group stores.
+fn attributes_json<K: AsRef<str>, V: AsRef<str>>(attributes: &[(K, V)]) -> Vec<u8> {
+    let mut map = serde_json::Map::with_capacity(attributes.len());
+    for (k, v) in attributes {
+        map.insert(
+            k.as_ref().to_owned(),
+            serde_json::Value::String(v.as_ref().to_owned()),
+        );
+    }
+    serde_json::to_vec(&map).expect("a map of strings always serializes")
 }
 
 /// A read-only view of a stored batch payload.
@@ -209,6 +300,43 @@ mod tests {
         let p = Payload::parse(&bytes).unwrap();
         let first = p.entries().next().unwrap().unwrap();
         assert!(matches!(first, Entry::Group(g) if g == b"{}"));
+    }
+
+    #[test]
+    fn line_overhead_covers_the_landed_line() {
+        // 64 bytes of stream and instance names, the largest sequence number.
+        let mut w = crate::landed::LineWriter::new(&"s".repeat(32), &"i".repeat(32));
+        let at = crate::landed::format_time(1_700_000_000_123);
+        let line = w.line(b"{}", u64::MAX, &at, b"{}").len() as u64;
+        assert!(line - 4 <= LINE_OVERHEAD, "{line}");
+        assert!(line + 32 > LINE_OVERHEAD, "not wildly over: {line}");
+    }
+
+    #[test]
+    fn expanded_size_counts_attributes_on_every_record() {
+        let attrs = [("a", "x".repeat(1000))];
+        let mut b = Batch::new(Utc::now());
+        b.set_limit(10 * (1000 + LINE_OVERHEAD));
+        b.try_begin_group_with(&attrs, b"{}").unwrap();
+        let mut n = 1;
+        let err = loop {
+            match b.try_push_record(b"{}") {
+                Ok(()) => n += 1,
+                Err(e) => break e,
+            }
+            assert!(n < 100, "the limit stops it");
+        };
+        assert_eq!(err.limit, 10 * (1000 + LINE_OVERHEAD));
+        assert!((8..10).contains(&n), "{n}");
+        assert_eq!(b.records(), n);
+        assert!(b.expanded_len() <= 10 * (1000 + LINE_OVERHEAD));
+        // Unlimited pushes count the same way.
+        let mut u = Batch::new(Utc::now());
+        u.begin_group(&attrs);
+        for _ in 0..n {
+            u.push_record(b"{}");
+        }
+        assert_eq!(u.expanded_len(), b.expanded_len());
     }
 
     #[test]

@@ -31,4 +31,4 @@ mod parse;
 pub use batch::Batch;
 pub use format::{Format, UnknownFormat};
 pub use gzip::{Gunzip, GunzipError, gunzip};
-pub use parse::{ParseError, fill_batch, parse};
+pub use parse::{FillError, ParseError, fill_batch, parse};

@@ -9,6 +9,7 @@
 mod csv_rows;
 mod json;
 
+use crate::batch::TooLarge;
 use crate::{Batch, Format};
 
 /// Why content could not be parsed, and where.
@@ -53,6 +54,19 @@ pub fn parse(
     format: Format,
     emit: &mut dyn FnMut(&[u8]),
 ) -> Result<u64, ParseError> {
+    parse_while(content, format, &mut |record: &[u8]| {
+        emit(record);
+        true
+    })
+}
+
+/// [`parse`], stopping (with `Ok` of the records emitted so far) as soon as `emit` returns
+/// false.
+fn parse_while(
+    content: &[u8],
+    format: Format,
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<u64, ParseError> {
     let content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
     match format {
         Format::Json => json::parse_json(content, emit),
@@ -61,25 +75,52 @@ pub fn parse(
     }
 }
 
+/// Why [`fill_batch`] stopped: bad content, or a batch past its expanded-size limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
+    /// The content is not valid in its format.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The records would take the batch past its limit ([`Batch::set_limit`]); parsing
+    /// stopped at the first record that did not fit.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+}
+
 /// Parses `content` as `format` and appends its records to `batch` as one group carrying
 /// `attributes` (no group at all when the content holds no record). Returns the record count.
 ///
 /// All or nothing for the caller: on error the batch may hold some of the records, so a front
-/// door drops the whole batch (the error names the line of the bad record).
+/// door drops the whole batch (the error names the line of the bad record, or the limit).
+/// Parsing stops at the first record that would pass the batch's limit, so a small body that
+/// expands (a wide CSV header, large attributes over many records) is refused early.
 pub fn fill_batch<K: AsRef<str>, V: AsRef<str>>(
     batch: &mut Batch,
     attributes: &[(K, V)],
     content: &[u8],
     format: Format,
-) -> Result<u64, ParseError> {
+) -> Result<u64, FillError> {
     let mut started = false;
-    parse(content, format, &mut |record: &[u8]| {
-        if !started {
-            batch.begin_group(attributes);
+    let mut over = None;
+    let count = parse_while(content, format, &mut |record: &[u8]| {
+        let pushed = if started {
+            batch.try_push_record(record)
+        } else {
             started = true;
+            batch.try_begin_group_with(attributes, record)
+        };
+        match pushed {
+            Ok(()) => true,
+            Err(e) => {
+                over = Some(e);
+                false
+            }
         }
-        batch.push_record(record);
-    })
+    })?;
+    match over {
+        Some(e) => Err(FillError::TooLarge(e)),
+        None => Ok(count),
+    }
 }
 
 /// 1-based line number of byte `offset` in `content`.

@@ -22,7 +22,7 @@ fn fill(
     filename: &str,
     content: &[u8],
     format: Format,
-) -> Result<u64, records::ParseError> {
+) -> Result<u64, records::FillError> {
     fill_batch(batch, &[("filename", filename)], content, format)
 }
 
@@ -65,7 +65,33 @@ fn empty_content_adds_no_group() {
 fn the_error_names_the_line_of_the_bad_record() {
     let mut batch = Batch::new(chrono::Utc::now());
     let bad = b"{\"id\":1}\n{\"id\":2}\n{\"id\":3,]\n";
-    let err = fill(&mut batch, "bad.ndjson", bad, Format::Ndjson).unwrap_err();
+    let records::FillError::Parse(err) =
+        fill(&mut batch, "bad.ndjson", bad, Format::Ndjson).unwrap_err()
+    else {
+        panic!("a parse error")
+    };
     assert_eq!((err.line, err.record), (3, 3));
     assert!(err.to_string().starts_with("line 3 (record 3): "), "{err}");
+}
+
+#[test]
+fn a_wide_csv_header_over_many_rows_stops_at_the_limit() {
+    // One 8 KiB header name and 200,000 one-character rows: 400 KB of content that would
+    // expand to 1.6 GB of records. Parsing stops at the first row past the limit.
+    let mut csv = "k".repeat(8 << 10).into_bytes();
+    csv.extend_from_slice(&b"\nx".repeat(200_000));
+    let mut batch = Batch::new(chrono::Utc::now());
+    batch.set_limit(4 << 20);
+    let err = fill(&mut batch, "wide.csv", &csv, Format::Csv).unwrap_err();
+    assert_eq!(
+        err,
+        records::FillError::TooLarge(records::batch::TooLarge { limit: 4 << 20 })
+    );
+    assert!(batch.expanded_len() <= 4 << 20);
+    assert!(batch.packed_len() <= 4 << 20);
+    assert!(
+        batch.records() > 100 && batch.records() < 600,
+        "{}",
+        batch.records()
+    );
 }

@@ -26,8 +26,6 @@ use crate::auth::ClientCert;
 use crate::ingest::{Received, set_attr};
 
 /// Headers never copied into landed data.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
-
 /// The request's header names as the client spelled them (HTTP/1 only; HTTP/2 names are
 /// lowercase on the wire). The acceptor reads them off the connection and inserts this as a
 /// request extension; without it, names are lowercase.
@@ -57,6 +55,8 @@ pub(crate) struct RequestInfo<'a> {
     pub peer: SocketAddr,
     pub uri: &'a Uri,
     pub cert: Option<&'a ClientCert>,
+    /// Header names (lowercase) never kept as attributes (`--header-deny-list`).
+    pub deny: &'a [String],
 }
 
 /// A header value as text: UTF-8 if it is, else each byte as ISO-8859-1.
@@ -75,7 +75,12 @@ impl RequestInfo<'_> {
             // `keys()` yields each name once; `get` its first value.
             for name in self.headers.keys() {
                 let lower = name.as_str();
-                if SECRET_HEADERS.contains(&lower) || lower == "uuid" {
+                // Credentials never land (Authorization whatever the list says), and the
+                // FlowFile's uuid is always the fresh one.
+                if lower == "authorization"
+                    || lower == "uuid"
+                    || self.deny.iter().any(|d| d == lower)
+                {
                     continue;
                 }
                 let spelled = self

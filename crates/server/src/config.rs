@@ -83,7 +83,41 @@ pub struct ServerConfig {
     pub streams: HashMap<String, StreamOptions>,
     /// Seconds clients are told to wait in `Retry-After` when the spool is full.
     pub retry_after_secs: u32,
+    /// Most FlowFiles one request (package) may carry (413 above it).
+    pub max_flowfiles_per_request: u64,
+    /// Most bytes of attribute keys plus values one FlowFile may carry (413 above it).
+    pub max_attribute_bytes: u64,
+    /// Request headers never copied into attributes, even when `headers_as_attributes`
+    /// matches them: credentials must not land in data (lowercase names).
+    pub header_deny_list: Vec<String>,
+    /// When set, `GET /metrics` must carry `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Most two-phase holds awaiting confirmation at once (503 above it).
+    pub max_holds: usize,
 }
+
+/// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
+pub const DEFAULT_HEADER_DENY_LIST: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-amz-security-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+];
+
+/// Default of [`ServerConfig::max_flowfiles_per_request`]: a NiFi 1.x PostHTTP batch (Max
+/// Batch Size 100 MB of content, no count limit: PostHTTP.java, onTrigger) of FlowFiles
+/// averaging 525 bytes or more still fits.
+pub const DEFAULT_MAX_FLOWFILES_PER_REQUEST: u64 = 200_000;
+
+/// Default of [`ServerConfig::max_attribute_bytes`]: 128 KiB per FlowFile, so a NiFi
+/// attribute past the 65,535-byte short length (written with the `FF FF` escape,
+/// FlowFilePackagerV3.java, writeFieldLength) still fits.
+pub const DEFAULT_MAX_ATTRIBUTE_BYTES: u64 = 128 << 10;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -100,6 +134,14 @@ impl Default for ServerConfig {
             default_stream: "customers".into(),
             streams: HashMap::new(),
             retry_after_secs: 5,
+            max_flowfiles_per_request: DEFAULT_MAX_FLOWFILES_PER_REQUEST,
+            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
+            header_deny_list: DEFAULT_HEADER_DENY_LIST
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+            metrics_token: None,
+            max_holds: 1000,
         }
     }
 }

@@ -9,7 +9,7 @@ use records::{Batch, Format};
 use crate::AppState;
 use crate::config::OnParseError;
 use crate::error::ApiError;
-use crate::ingest::{self, Received, parse_off_runtime};
+use crate::ingest::{self, BodySpec, Received, parse_off_runtime};
 use crate::passthrough::{Whole, land_all};
 
 /// Parses `flowfiles` into one batch under the stream's policy. Returns the batch and how many
@@ -20,15 +20,19 @@ pub(crate) async fn parse(
     flowfiles: Vec<Received>,
     fallback: Format,
     packaged: bool,
+    limits: &BodySpec,
 ) -> Result<(Batch, u64), ApiError> {
     if state.config.on_parse_error(stream) == OnParseError::Reject {
-        let batch = ingest::parse_flowfiles(flowfiles, fallback, packaged).await?;
+        let batch = ingest::parse_flowfiles(flowfiles, fallback, packaged, limits).await?;
         return Ok((batch, 0));
     }
     let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
-    let (batch, bad) = parse_off_runtime(bytes, move || split(flowfiles, fallback, packaged))
-        .await
-        .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))??;
+    let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
+    let (batch, bad) = parse_off_runtime(bytes, move || {
+        split(flowfiles, fallback, packaged, max_bytes, max_attrs)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))??;
     let set_aside = bad.len() as u64;
     if set_aside > 0 {
         for w in &bad {
@@ -45,19 +49,23 @@ pub(crate) async fn parse(
 
 /// Each FlowFile is parsed on its own first; one that parses is parsed again into the batch
 /// (a failed parse may leave part of its records in the batch it filled), one that does not
-/// is set aside with the reason.
+/// is set aside with the reason. Limits (413) still fail the whole request.
 fn split(
     flowfiles: Vec<Received>,
     fallback: Format,
     packaged: bool,
+    max_bytes: u64,
+    max_attrs: u64,
 ) -> Result<(Batch, Vec<Whole>), ApiError> {
     let now = chrono::Utc::now();
     let mut batch = Batch::new(now);
+    batch.set_limit(max_bytes);
     let mut bad = Vec::new();
     for (i, ff) in flowfiles.into_iter().enumerate() {
         let mut trial = Batch::new(now);
-        match ingest::parse_flowfile(&ff, i, fallback, packaged, &mut trial) {
-            Ok(()) => ingest::parse_flowfile(&ff, i, fallback, packaged, &mut batch)?,
+        trial.set_limit(max_bytes);
+        match ingest::parse_flowfile(&ff, i, fallback, packaged, max_attrs, &mut trial) {
+            Ok(()) => ingest::parse_flowfile(&ff, i, fallback, packaged, max_attrs, &mut batch)?,
             Err(ApiError::BadRequest(reason)) => bad.push(Whole {
                 flowfile: ff,
                 error: Some(reason),

@@ -17,6 +17,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("request body is over the {0}-byte limit (after decompression)")]
     TooLarge(u64),
+    /// Over a limit other than the body size (expanded size, FlowFiles, attribute bytes);
+    /// the text names the limit.
+    #[error("{0}")]
+    OverLimit(String),
     /// A `Content-Encoding` we cannot decode (RFC 9110 §15.5.16: 415, not data).
     #[error("Content-Encoding {0:?} is not supported (send gzip or no encoding)")]
     UnsupportedEncoding(String),
@@ -36,7 +40,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge(_) | ApiError::OverLimit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -51,7 +55,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::TooLarge(_) => "too_large",
+            ApiError::TooLarge(_) | ApiError::OverLimit(_) => "too_large",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Timeout => "timeout",

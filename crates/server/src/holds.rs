@@ -22,29 +22,41 @@ pub(crate) struct Holds {
     map: Mutex<HashMap<String, Held>>,
     bytes: AtomicU64,
     max_bytes: u64,
+    max_holds: usize,
     timeout: Duration,
 }
 
+/// What holding `batch` costs against the memory limit: its allocation, not its length.
+fn cost(batch: &Batch) -> u64 {
+    batch.allocated_len() as u64
+}
+
 impl Holds {
-    pub fn new(max_bytes: u64, timeout: Duration) -> Self {
+    pub fn new(max_bytes: u64, max_holds: usize, timeout: Duration) -> Self {
         Holds {
             map: Mutex::new(HashMap::new()),
             bytes: AtomicU64::new(0),
             max_bytes,
+            max_holds,
             timeout,
         }
     }
 
-    /// Stores a batch; `None` when holding it would exceed the memory limit.
+    /// Stores a batch; `None` when holding it would exceed the memory limit (counted in
+    /// allocated bytes) or the number of holds.
     pub fn put(&self, stream: String, batch: Batch) -> Option<String> {
-        let size = batch.packed_len() as u64;
+        let mut map = self.map.lock().expect("lock");
+        if map.len() >= self.max_holds {
+            return None;
+        }
+        let size = cost(&batch);
         let before = self.bytes.fetch_add(size, Ordering::AcqRel);
         if before > 0 && before + size > self.max_bytes {
             self.bytes.fetch_sub(size, Ordering::AcqRel);
             return None;
         }
         let id = uuid::Uuid::new_v4().to_string();
-        self.map.lock().expect("lock").insert(
+        map.insert(
             id.clone(),
             Held {
                 stream,
@@ -59,8 +71,7 @@ impl Holds {
     /// Takes a hold for confirmation.
     pub fn take(&self, id: &str) -> Option<Held> {
         let held = self.map.lock().expect("lock").remove(id)?;
-        self.bytes
-            .fetch_sub(held.batch.packed_len() as u64, Ordering::AcqRel);
+        self.bytes.fetch_sub(cost(&held.batch), Ordering::AcqRel);
         metrics::gauge!(landing::metric_names::HOLDS).decrement(1.0);
         if held.created.elapsed() > self.timeout {
             return None;
@@ -71,8 +82,7 @@ impl Holds {
     /// Puts back a hold whose confirmation could not be made durable; it keeps its original
     /// deadline and its place within the memory limit.
     pub fn restore(&self, id: String, held: Held) {
-        self.bytes
-            .fetch_add(held.batch.packed_len() as u64, Ordering::AcqRel);
+        self.bytes.fetch_add(cost(&held.batch), Ordering::AcqRel);
         self.map.lock().expect("lock").insert(id, held);
         metrics::gauge!(landing::metric_names::HOLDS).increment(1.0);
     }
@@ -87,8 +97,7 @@ impl Holds {
             .collect();
         for k in &old {
             if let Some(h) = map.remove(k) {
-                self.bytes
-                    .fetch_sub(h.batch.packed_len() as u64, Ordering::AcqRel);
+                self.bytes.fetch_sub(cost(&h.batch), Ordering::AcqRel);
                 tracing::warn!(hold = %k, stream = %h.stream, records = h.batch.records(),
                     "hold not confirmed in time; its records were dropped (the client will resend)");
             }

@@ -47,14 +47,23 @@ pub(crate) struct BodySpec {
     pub gzip: bool,
     pub package: Option<flowfile::Version>,
     pub max_bytes: u64,
+    /// Most FlowFiles in one package.
+    pub max_flowfiles: u64,
+    /// Most attribute bytes (keys plus values) of one FlowFile.
+    pub max_attribute_bytes: u64,
 }
+
+/// Bytes counted against the request limit for each FlowFile of a package on top of its
+/// bytes on the wire: its bookkeeping in memory and the attributes the front door adds
+/// (uuid, source address, request URI…), so that many empty FlowFiles cost what they take.
+const FLOWFILE_OVERHEAD: u64 = 512;
 
 /// Reads the whole body into FlowFiles (one for a raw body), enforcing the size limit on the
 /// decompressed bytes. The FlowFile decoder sees the body incrementally.
 pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Received>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut gz = spec.gzip.then(|| Gunzip::new(spec.max_bytes));
-    let mut sink = Unpack::new(spec.package);
+    let mut sink = Unpack::new(spec);
     let mut feed = |data: &[u8]| sink.feed(data);
     let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -89,19 +98,39 @@ enum Unpack {
         buf: BytesMut,
         current: Option<Received>,
         done: Vec<Received>,
+        /// FlowFiles begun so far, and the most allowed.
+        flowfiles: u64,
+        max_flowfiles: u64,
+        /// Per-FlowFile overhead counted so far, and the request limit it counts against
+        /// (with the body bytes).
+        overhead: u64,
+        wire: u64,
+        max_bytes: u64,
     },
 }
 
 impl Unpack {
-    fn new(package: Option<flowfile::Version>) -> Self {
-        match package {
+    fn new(spec: &BodySpec) -> Self {
+        match spec.package {
             None => Unpack::Raw(Vec::new()),
-            Some(v) => Unpack::Package {
-                decoder: Box::new(flowfile::Decoder::new(v, flowfile::Limits::default())),
-                buf: BytesMut::new(),
-                current: None,
-                done: Vec::new(),
-            },
+            Some(v) => {
+                let limits = flowfile::Limits {
+                    max_attribute_bytes: u32::try_from(spec.max_attribute_bytes)
+                        .unwrap_or(u32::MAX),
+                    ..flowfile::Limits::default()
+                };
+                Unpack::Package {
+                    decoder: Box::new(flowfile::Decoder::new(v, limits)),
+                    buf: BytesMut::new(),
+                    current: None,
+                    done: Vec::new(),
+                    flowfiles: 0,
+                    max_flowfiles: spec.max_flowfiles,
+                    overhead: 0,
+                    wire: 0,
+                    max_bytes: spec.max_bytes,
+                }
+            }
         }
     }
 
@@ -113,11 +142,33 @@ impl Unpack {
                 buf,
                 current,
                 done,
+                flowfiles,
+                max_flowfiles,
+                overhead,
+                wire,
+                max_bytes,
             } => {
                 buf.extend_from_slice(data);
+                *wire += data.len() as u64;
                 while let Some(event) = decoder.decode(buf).map_err(package_err)? {
                     match event {
                         flowfile::Event::Header(h) => {
+                            *flowfiles += 1;
+                            if *flowfiles > *max_flowfiles {
+                                return Err(ApiError::OverLimit(format!(
+                                    "the request carries over {max_flowfiles} FlowFiles \
+                                     (--max-flowfiles-per-request); send them in smaller batches"
+                                )));
+                            }
+                            *overhead += FLOWFILE_OVERHEAD;
+                            if *wire + *overhead > *max_bytes {
+                                return Err(ApiError::OverLimit(format!(
+                                    "the request's {flowfiles} FlowFiles with {wire} bytes \
+                                     expand to over the {max_bytes}-byte limit \
+                                     (--max-request-size; each FlowFile counts \
+                                     {FLOWFILE_OVERHEAD} bytes more)"
+                                )));
+                            }
                             *current = Some(Received {
                                 attributes: h.attributes,
                                 content: Vec::with_capacity(h.content_len.min(1 << 20) as usize),
@@ -153,21 +204,33 @@ impl Unpack {
 }
 
 fn package_err(e: flowfile::DecodeError) -> ApiError {
-    ApiError::BadRequest(format!("invalid FlowFile package: {e}"))
+    match e {
+        flowfile::DecodeError::AttributesTooLarge { .. } => ApiError::OverLimit(format!(
+            "{e} (--max-attribute-bytes); nothing of the request was kept"
+        )),
+        _ => ApiError::BadRequest(format!("invalid FlowFile package: {e}")),
+    }
 }
 
 /// Parses every FlowFile's content into one batch, each FlowFile a group carrying its
 /// attributes: all records or an error naming the FlowFile and the line. The format comes
 /// from the FlowFile's `mime.type`, else `fallback`.
+///
+/// The batch may expand (records, with their FlowFile's attributes on every landed line) to
+/// `limits.max_bytes` at most, and each FlowFile carry `limits.max_attribute_bytes` of
+/// attributes: parsing stops with a 413 at the first record past either.
 pub(crate) async fn parse_flowfiles(
     flowfiles: Vec<Received>,
     fallback: Format,
     packaged: bool,
+    limits: &BodySpec,
 ) -> Result<Batch, ApiError> {
     let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
+    let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
     let parse = move || {
         let mut batch = Batch::new(chrono::Utc::now());
-        parse_into(&flowfiles, fallback, packaged, &mut batch).map(|()| batch)
+        batch.set_limit(max_bytes);
+        parse_into(flowfiles, fallback, packaged, max_attrs, &mut batch).map(|()| batch)
     };
     parse_off_runtime(bytes, parse)
         .await
@@ -175,45 +238,71 @@ pub(crate) async fn parse_flowfiles(
 }
 
 fn parse_into(
-    flowfiles: &[Received],
+    flowfiles: Vec<Received>,
     fallback: Format,
     packaged: bool,
+    max_attribute_bytes: u64,
     batch: &mut Batch,
 ) -> Result<(), ApiError> {
-    for (i, ff) in flowfiles.iter().enumerate() {
-        parse_flowfile(ff, i, fallback, packaged, batch)?;
+    for (i, ff) in flowfiles.into_iter().enumerate() {
+        parse_flowfile(&ff, i, fallback, packaged, max_attribute_bytes, batch)?;
+        // The content is in the batch now; free it before the next one is parsed.
+        drop(ff);
     }
     Ok(())
 }
 
-/// Parses FlowFile `i` (0-based) into `batch`; on error the batch may hold some of its
-/// records, and the error names the FlowFile and the line.
+/// Parses FlowFile `i` (0-based) into `batch`: 413 when its attributes pass
+/// `max_attribute_bytes` or the batch its limit, 400 naming the FlowFile and the line when its
+/// content does not parse (the batch may then hold some of its records).
 pub(crate) fn parse_flowfile(
     ff: &Received,
     i: usize,
     fallback: Format,
     packaged: bool,
+    max_attribute_bytes: u64,
     batch: &mut Batch,
 ) -> Result<(), ApiError> {
-    let format = ff
-        .attributes
-        .iter()
-        .find(|(k, _)| k == "mime.type")
-        .and_then(|(_, v)| Format::from_mime(v))
-        .unwrap_or(fallback);
-    records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| {
+    let which = || {
         let name = ff
             .attributes
             .iter()
             .find(|(k, _)| k == "filename")
             .map(|(_, v)| format!(" {v:?}"))
             .unwrap_or_default();
-        let which = if packaged {
+        if packaged {
             format!("FlowFile {}{name}", i + 1)
         } else {
             "body".to_owned()
-        };
-        ApiError::BadRequest(format!("{which} is not valid {}: {e}", format.name()))
+        }
+    };
+    let attr_bytes: u64 = ff
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum();
+    if attr_bytes > max_attribute_bytes {
+        return Err(ApiError::OverLimit(format!(
+            "the attributes of {} (with the request's headers) are {attr_bytes} bytes, \
+             over the {max_attribute_bytes}-byte limit (--max-attribute-bytes)",
+            which()
+        )));
+    }
+    let format = ff
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "mime.type")
+        .and_then(|(_, v)| Format::from_mime(v))
+        .unwrap_or(fallback);
+    records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| match e {
+        records::FillError::TooLarge(e) => ApiError::OverLimit(format!(
+            "{e} (--max-request-size, {} bytes; stopped at {})",
+            e.limit,
+            which()
+        )),
+        records::FillError::Parse(e) => {
+            ApiError::BadRequest(format!("{} is not valid {}: {e}", which(), format.name()))
+        }
     })?;
     Ok(())
 }

@@ -21,7 +21,10 @@ use std::time::Duration;
 
 pub use attrs::RawHeaderNames;
 pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
-pub use config::{OnParseError, ServerConfig, StreamOptions};
+pub use config::{
+    DEFAULT_HEADER_DENY_LIST, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST,
+    OnParseError, ServerConfig, StreamOptions,
+};
 pub use error::ApiError;
 pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 
@@ -46,6 +49,7 @@ impl AppState {
     ) -> Self {
         let holds = Arc::new(holds::Holds::new(
             config.max_hold_bytes,
+            config.max_holds,
             config.hold_timeout,
         ));
         let weak = Arc::downgrade(&holds);

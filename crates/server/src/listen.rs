@@ -131,6 +131,7 @@ async fn post_records(
         peer,
         uri: &parts.uri,
         cert: parts.extensions.get::<ClientCert>(),
+        deny: &state.config.header_deny_list,
     };
     respond(receive(&state, stream, &info, body).await)
 }
@@ -187,6 +188,8 @@ async fn receive(
         gzip,
         package,
         max_bytes: config.max_request_bytes,
+        max_flowfiles: config.max_flowfiles_per_request,
+        max_attribute_bytes: config.max_attribute_bytes,
     };
     let mut flowfiles = ingest::read_flowfiles(body, &spec).await?;
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
@@ -202,8 +205,15 @@ async fn receive(
     } else {
         config.default_format(&stream)
     };
-    let (batch, set_aside) =
-        crate::deadletter::parse(state, &stream, flowfiles, fallback, package.is_some()).await?;
+    let (batch, set_aside) = crate::deadletter::parse(
+        state,
+        &stream,
+        flowfiles,
+        fallback,
+        package.is_some(),
+        &spec,
+    )
+    .await?;
 
     let records = batch.records();
     metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.clone())

@@ -31,11 +31,19 @@ pub(crate) fn routes(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Who may read the observability endpoints (`/ui`, `/api/status`): the same rule as
-/// `GET /metrics`, which today is open to anyone who can reach the port (it carries no
-/// records). One function, so a future `/metrics` auth applies to all three.
-pub(crate) fn authorize_observer(_state: &AppState, _headers: &HeaderMap) -> Result<(), ApiError> {
-    Ok(())
+/// Who may read the observability endpoints (`/metrics`, `/ui`, `/api/status`): anyone who
+/// can reach the port, unless a metrics token is set (`--metrics-token-file`, or
+/// `--metrics-auth` for the ingest token); then `Authorization: Bearer <token>`.
+pub(crate) fn authorize_observer(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = state.config.metrics_token.as_deref() else {
+        return Ok(());
+    };
+    crate::auth::Guard {
+        bearer: Some(token),
+        basic: &[],
+        dn_pattern: None,
+    }
+    .check(headers, None)
 }
 
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -4,7 +4,10 @@ use std::collections::HashSet;
 
 use super::ParseError;
 
-pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u64, ParseError> {
+pub(super) fn parse_csv(
+    content: &[u8],
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<u64, ParseError> {
     if content.iter().all(u8::is_ascii_whitespace) {
         return Ok(0);
     }
@@ -39,7 +42,9 @@ pub(super) fn parse_csv(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u
             serde_json::to_writer(&mut out, value).expect("writing a string to a Vec cannot fail");
         }
         out.push(b'}');
-        emit(&out);
+        if !emit(&out) {
+            return Ok(count);
+        }
         count += 1;
     }
     // The csv crate ends a quoted field that is still open at the end of the content without

@@ -5,7 +5,10 @@ use serde_json::value::RawValue;
 use super::{ParseError, line_at};
 
 /// Objects, arrays of objects, or several of them one after another.
-pub(super) fn parse_json(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u64, ParseError> {
+pub(super) fn parse_json(
+    content: &[u8],
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<u64, ParseError> {
     let mut count = 0u64;
     let mut scratch = Vec::new();
     let stream = serde_json::Deserializer::from_slice(content).into_iter::<&RawValue>();
@@ -14,7 +17,9 @@ pub(super) fn parse_json(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<
         let raw = value.get().as_bytes();
         match raw.first() {
             Some(b'{') => {
-                emit_record(raw, &mut scratch, emit);
+                if !emit_record(raw, &mut scratch, emit) {
+                    return Ok(count);
+                }
                 count += 1;
             }
             Some(b'[') => {
@@ -27,7 +32,9 @@ pub(super) fn parse_json(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<
                     if item.first() != Some(&b'{') {
                         return Err(not_an_object(content, item, count + 1, " in the array"));
                     }
-                    emit_record(item, &mut scratch, emit);
+                    if !emit_record(item, &mut scratch, emit) {
+                        return Ok(count);
+                    }
                     count += 1;
                 }
             }
@@ -39,7 +46,10 @@ pub(super) fn parse_json(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<
 
 /// One object per line; blank (whitespace-only) lines are skipped. A leading RS (0x1E, JSON
 /// text sequences) on a line is ignored.
-pub(super) fn parse_ndjson(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Result<u64, ParseError> {
+pub(super) fn parse_ndjson(
+    content: &[u8],
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<u64, ParseError> {
     let mut count = 0u64;
     let mut scratch = Vec::new();
     let mut line_no = 0u64;
@@ -70,19 +80,22 @@ pub(super) fn parse_ndjson(content: &[u8], emit: &mut dyn FnMut(&[u8])) -> Resul
         if let Err(e) = serde_json::from_slice::<&RawValue>(line) {
             return Err(syntax_error(&e, line_no, record));
         }
-        emit_record(line, &mut scratch, emit);
+        if !emit_record(line, &mut scratch, emit) {
+            return Ok(count);
+        }
         count += 1;
     }
     Ok(count)
 }
 
 /// Emits `raw` as is when it is one line, else without its (insignificant) line breaks.
-fn emit_record(raw: &[u8], scratch: &mut Vec<u8>, emit: &mut dyn FnMut(&[u8])) {
+/// Returns what `emit` said: whether to go on.
+fn emit_record(raw: &[u8], scratch: &mut Vec<u8>, emit: &mut dyn FnMut(&[u8]) -> bool) -> bool {
     if memchr::memchr2(b'\n', b'\r', raw).is_none() {
-        emit(raw);
+        emit(raw)
     } else {
         minify(raw, scratch);
-        emit(scratch);
+        emit(scratch)
     }
 }
 

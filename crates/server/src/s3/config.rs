@@ -102,7 +102,20 @@ pub struct S3Config {
     pub header_read_timeout: Duration,
     /// Most connections open at once; more are closed at once.
     pub max_connections: usize,
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// A request whose body sends nothing for this long fails (`RequestTimeout`), its
+    /// connection closed; nothing of it is kept.
+    pub body_read_timeout: Duration,
+    /// Most multipart uploads in progress at once; CreateMultipartUpload gets SlowDown above.
+    pub max_open_uploads: usize,
+    /// Most bytes the stored parts of every upload in progress plus the spool may hold
+    /// together (the spool limit): UploadPart gets SlowDown above it.
+    pub max_parts_bytes: u64,
 }
+
+/// Default of [`S3Config::max_open_uploads`].
+pub const DEFAULT_MAX_OPEN_UPLOADS: usize = 1000;
 
 impl S3Config {
     /// A configuration with defaults for everything but credentials and routes.
@@ -115,6 +128,10 @@ impl S3Config {
             upload_max_age: Duration::from_secs(7 * 24 * 3600),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            tls: None,
+            body_read_timeout: Duration::from_secs(60),
+            max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
+            max_parts_bytes: 1 << 30,
         }
     }
 

@@ -42,7 +42,9 @@ pub(crate) async fn read_body(body: Option<StreamingBlob>, max: u64) -> S3Result
         let chunk = chunk.map_err(|e| {
             // s3s reports bad chunk signatures and bad payload hashes as stream errors.
             let msg = e.to_string();
-            if msg.to_ascii_lowercase().contains("signature") {
+            if msg.contains(super::BODY_STALLED) {
+                s3_error!(RequestTimeout, "{msg}; nothing of the request was kept")
+            } else if msg.to_ascii_lowercase().contains("signature") {
                 s3_error!(SignatureDoesNotMatch, "request body: {msg}")
             } else if msg.to_ascii_lowercase().contains("checksum")
                 || msg.to_ascii_lowercase().contains("sha256")

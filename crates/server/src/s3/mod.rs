@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_server::accept::Accept as _;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -99,17 +101,40 @@ pub fn service(
     Ok(builder.build())
 }
 
+/// How [`serve`] treats connections.
+struct ConnOptions {
+    /// A connection whose request headers (or TLS handshake) are not complete this long after
+    /// it opened, or after its previous request, is closed.
+    header_read_timeout: Duration,
+    max_connections: usize,
+    /// A request body that sends nothing this long fails.
+    body_read_timeout: Duration,
+    /// Serve HTTPS with this acceptor.
+    tls: Option<RustlsAcceptor>,
+}
+
 /// Serves `service` on `listener` until `shutdown` resolves, then lets open requests finish
-/// (up to `grace`). A connection whose request headers are not complete within
-/// `header_read_timeout` (after it opened or after its previous request) is closed.
-pub async fn serve(
+/// (up to `grace`), treating connections as `options` say.
+async fn serve(
     listener: TcpListener,
     service: S3Service,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-    header_read_timeout: Duration,
-    max_connections: usize,
+    options: ConnOptions,
 ) {
+    let ConnOptions {
+        header_read_timeout,
+        max_connections,
+        body_read_timeout,
+        tls,
+    } = options;
+    // Every request body fails once it sends nothing for `body_read_timeout`, so a stalled
+    // client cannot hold a connection (and its partly read object) forever.
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let mut service = service.clone();
+        let req = req.map(|body| stall_timeout(body, body_read_timeout));
+        tower::Service::call(&mut service, req)
+    });
     let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = ConnBuilder::new(TokioExecutor::new());
@@ -128,18 +153,93 @@ pub async fn serve(
                         .increment(1);
                     continue;
                 };
-                let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                    drop(permit);
-                });
+                match tls.clone() {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(socket), service.clone());
+                        let conn = graceful.watch(conn.into_owned());
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                            drop(permit);
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake is bounded like the request headers it precedes.
+                        let (builder, service) = (builder.clone(), service.clone());
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let handshake = acceptor.accept(socket, ());
+                            if let Ok(Ok((stream, _))) =
+                                tokio::time::timeout(header_read_timeout, handshake).await
+                            {
+                                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                                let _ = watcher.watch(conn.into_owned()).await;
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// The message of a body that stalled past the body read timeout (the S3 handlers answer
+/// it with `RequestTimeout`).
+pub(crate) const BODY_STALLED: &str = "the request body sent nothing within the body read timeout";
+
+/// A request body that fails once it sends nothing for `timeout`; its size and end are
+/// reported as the connection's (s3s tells an empty body from a missing length by them).
+struct StallTimeout {
+    inner: hyper::body::Incoming,
+    timeout: Duration,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+fn stall_timeout(inner: hyper::body::Incoming, timeout: Duration) -> StallTimeout {
+    StallTimeout {
+        inner,
+        timeout,
+        sleep: None,
+    }
+}
+
+impl hyper::body::Body for StallTimeout {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            this.sleep = None;
+            return Poll::Ready(frame.map(|f| f.map_err(std::io::Error::other)));
+        }
+        let timeout = this.timeout;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                BODY_STALLED,
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A running S3 front door on its own task.
@@ -159,6 +259,20 @@ impl S3Server {
     ) -> Result<S3Server, S3SetupError> {
         let header_read_timeout = config.header_read_timeout;
         let max_connections = config.max_connections;
+        let body_read_timeout = config.body_read_timeout;
+        let tls = match &config.tls {
+            None => None,
+            Some((cert, key)) => {
+                let tls = RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                    S3SetupError::Config(format!(
+                        "loading TLS certificate {} and key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?;
+                Some(RustlsAcceptor::new(tls))
+            }
+        };
         let service = service(landing, config, shared)?;
         let listener = TcpListener::bind(addr)
             .await
@@ -174,8 +288,12 @@ impl S3Server {
                 let _ = stopped.await;
             },
             Duration::from_secs(10),
-            header_read_timeout,
-            max_connections,
+            ConnOptions {
+                header_read_timeout,
+                max_connections,
+                body_read_timeout,
+                tls,
+            },
         ));
         Ok(S3Server { addr, stop, task })
     }

@@ -142,12 +142,17 @@ pub(crate) async fn parse_object(
             body
         };
         let mut batch = Batch::new(chrono::Utc::now());
-        records::fill_batch(&mut batch, &attrs, &content, format).map_err(|e| {
-            s3_error!(
+        batch.set_limit(max);
+        records::fill_batch(&mut batch, &attrs, &content, format).map_err(|e| match e {
+            records::FillError::TooLarge(e) => s3_error!(
+                EntityTooLarge,
+                "object {key:?}: {e} (--max-request-size); nothing of it was kept"
+            ),
+            records::FillError::Parse(e) => s3_error!(
                 InvalidArgument,
                 "object {key:?} is not valid {}: {e}; nothing of it was kept",
                 format.name()
-            )
+            ),
         })?;
         Ok(batch)
     };

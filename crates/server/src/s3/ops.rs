@@ -68,6 +68,7 @@ fn owner() -> Owner {
 
 impl Front {
     fn route(&self, bucket: &str, key: &str) -> S3Result<BucketRoute> {
+        check_key(key)?;
         self.config.route(bucket, key).cloned().ok_or_else(|| {
             let prefixes: Vec<_> = self
                 .config
@@ -199,4 +200,29 @@ impl S3 for Handler {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         self.0.list_parts(req)
     }
+}
+
+/// Longest object key S3 accepts, in bytes of UTF-8 (the S3 user guide, "Naming Amazon S3
+/// objects": "The name for a key is a sequence of Unicode characters whose UTF-8 encoding is
+/// at most 1,024 bytes long").
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+
+/// Refuses keys S3 would refuse (over 1,024 bytes: `KeyTooLongError`), and keys with control
+/// characters (a line break would split the line of the key in the Snowpipe notify queue):
+/// 400 both, never a 500 from deeper down.
+pub(crate) fn check_key(key: &str) -> S3Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(s3_error!(
+            KeyTooLongError,
+            "the key is {} bytes long, over the {MAX_KEY_BYTES}-byte limit",
+            key.len()
+        ));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "the key {key:?} contains a control character (line break, tab…); such keys are refused"
+        ));
+    }
+    Ok(())
 }

@@ -170,6 +170,19 @@ impl Uploads {
         serde_json::from_slice(&b).ok()
     }
 
+    /// Bytes of every stored part of every upload in progress.
+    pub fn parts_bytes(&self) -> io::Result<u64> {
+        let mut total = 0;
+        for m in self.list()? {
+            total += self
+                .parts(&m.upload_id)?
+                .iter()
+                .map(|p| p.size)
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
     /// Every upload in progress.
     pub fn list(&self) -> io::Result<Vec<UploadMeta>> {
         let mut out = Vec::new();

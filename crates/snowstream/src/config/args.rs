@@ -23,7 +23,7 @@ settings! {
         /// Request headers whose names match become FlowFile attributes in landed metadata. [NiFi ListenHTTP: HTTP Headers to receive as Attributes (Regex)]
         #[arg(long, env = "SNOWSTREAM_HEADERS_AS_ATTRIBUTES")]
         headers_as_attributes: String,
-        /// Largest request body after decompression (413 above).
+        /// Largest request body after decompression, and most its records may expand to once landed, FlowFile attributes repeated on every line (413 above).
         #[arg(long, env = "SNOWSTREAM_MAX_REQUEST_SIZE")]
         max_request_size: Size = "256MiB",
         /// Drop a two-phase hold not confirmed within this. [NiFi ListenHTTP: Max Unconfirmed Flowfile Time]
@@ -50,7 +50,7 @@ settings! {
         /// Most connections open at once on each listener (HTTP receiver, S3 API); more are closed at once.
         #[arg(long, env = "SNOWSTREAM_MAX_CONNECTIONS")]
         max_connections: u64 = "1024",
-        /// Fail a request whose body sends nothing for this long (a stalled client); nothing of it is kept.
+        /// Fail a request (HTTP receiver and S3 API) whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
         body_read_timeout: Dur = "60s",
         /// HTTP Basic users, one `user:password` a line (`#` comments), for NiFi PostHTTP's Username/Password; challenged with 401 `WWW-Authenticate: Basic`. Either this or the bearer token is enough. [NiFi PostHTTP: Username, Password]
@@ -62,6 +62,27 @@ settings! {
         /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*, O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
         #[arg(long, env = "SNOWSTREAM_AUTHORIZED_DN_PATTERN")]
         authorized_dn_pattern: String = ".*",
+        /// Most FlowFiles in one request (413 above); the default fits a NiFi PostHTTP batch (100 MB) of FlowFiles of 525 bytes or more.
+        #[arg(long, env = "SNOWSTREAM_MAX_FLOWFILES_PER_REQUEST")]
+        max_flowfiles_per_request: u64 = "200000",
+        /// Most bytes of attribute keys plus values per FlowFile, headers kept as attributes included (413 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_ATTRIBUTE_BYTES")]
+        max_attribute_bytes: Size = "128KiB",
+        /// Request headers never kept as attributes, even when --headers-as-attributes matches them (credentials), comma-separated; replaces the default list (Authorization is always dropped).
+        #[arg(long, env = "SNOWSTREAM_HEADER_DENY_LIST")]
+        header_deny_list: List = "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-auth-token,x-amz-security-token,x-csrf-token,x-xsrf-token",
+        /// Require the bearer token of --auth-token (or --auth-token-file) on GET /metrics too.
+        #[arg(long, env = "SNOWSTREAM_METRICS_AUTH")]
+        metrics_auth: bool = "false",
+        /// Require `Authorization: Bearer TOKEN` on GET /metrics, the token read from this file (its first line); a scraper needs no ingest token.
+        #[arg(long, env = "SNOWSTREAM_METRICS_TOKEN_FILE")]
+        metrics_token_file: PathBuf,
+        /// Most two-phase holds (PostHTTP's unconfirmed FlowFiles) awaiting their DELETE at once (503 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_HOLDS")]
+        max_holds: u64 = "1000",
+        /// Most memory the held batches may take, counted as allocated (503 above).
+        #[arg(long, env = "SNOWSTREAM_MAX_HOLD_SIZE")]
+        max_hold_size: Size = "256MiB",
     }
 }
 
@@ -205,5 +226,17 @@ settings! {
         #[arg(long, env = "SNOWSTREAM_S3_UPLOAD_MAX_AGE")]
         #[serde(rename = "upload_max_age")]
         s3_upload_max_age: Dur = "7d",
+        /// Most multipart uploads in progress at once (SlowDown above); their parts count against --spool-max-bytes with the spool.
+        #[arg(long, env = "SNOWSTREAM_S3_MAX_OPEN_UPLOADS")]
+        #[serde(rename = "max_open_uploads")]
+        s3_max_open_uploads: u64 = "1000",
+        /// PEM certificate chain: serve the S3 API over HTTPS (with --s3-api-tls-key).
+        #[arg(long, env = "SNOWSTREAM_S3_API_TLS_CERT")]
+        #[serde(rename = "tls_cert")]
+        s3_api_tls_cert: PathBuf,
+        /// PEM private key for --s3-api-tls-cert.
+        #[arg(long, env = "SNOWSTREAM_S3_API_TLS_KEY")]
+        #[serde(rename = "tls_key")]
+        s3_api_tls_key: PathBuf,
     }
 }

@@ -190,10 +190,21 @@ fn server_config(
         success_code: listener.success_code,
         headers_as_attributes,
         max_request_bytes: listener.max_request_size.0,
+        max_flowfiles_per_request: listener.max_flowfiles_per_request,
+        max_attribute_bytes: listener.max_attribute_bytes.0,
+        header_deny_list: listener
+            .header_deny_list
+            .0
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect(),
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
         basic_auth: basic_auth(listener)?,
         authorized_dn: authorized_dn(listener)?,
+        metrics_token: metrics_token(listener)?,
+        max_holds: usize::try_from(listener.max_holds).unwrap_or(usize::MAX),
+        max_hold_bytes: listener.max_hold_size.0,
         default_stream: spool.default_stream.clone(),
         streams: streams
             .iter()
@@ -208,6 +219,34 @@ fn server_config(
             .collect(),
         ..server::ServerConfig::default()
     })
+}
+
+/// The token `GET /metrics` requires: read from `--metrics-token-file`, or the ingest token
+/// with `--metrics-auth`, or none.
+fn metrics_token(listener: &Listener) -> Result<Option<String>> {
+    match (&listener.metrics_token_file, listener.metrics_auth) {
+        (Some(_), true) => bail!("give --metrics-auth or --metrics-token-file, not both"),
+        (Some(path), false) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --metrics-token-file {}", path.display()))?;
+            let token = text.lines().next().unwrap_or("").trim();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--metrics-token-file {} is empty",
+                path.display()
+            );
+            Ok(Some(token.to_owned()))
+        }
+        (None, true) => {
+            let token = auth_token(listener)?;
+            anyhow::ensure!(
+                token.is_some(),
+                "--metrics-auth needs --auth-token or --auth-token-file"
+            );
+            Ok(token)
+        }
+        (None, false) => Ok(None),
+    }
 }
 
 /// The bearer token, given directly or in a file (its first line).
@@ -392,6 +431,14 @@ fn s3_front(
     config.upload_max_age = api.s3_upload_max_age.0;
     config.header_read_timeout = listener.header_read_timeout.0;
     config.max_connections = usize::try_from(listener.max_connections).unwrap_or(usize::MAX);
+    config.max_open_uploads = usize::try_from(api.s3_max_open_uploads).unwrap_or(usize::MAX);
+    config.body_read_timeout = listener.body_read_timeout.0;
+    config.tls = match (api.s3_api_tls_cert, api.s3_api_tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => bail!("TLS on the S3 API needs both --s3-api-tls-cert and --s3-api-tls-key"),
+    };
+    config.max_parts_bytes = spool.spool_max_bytes.0;
     Ok(Some(S3FrontSettings { listen, config }))
 }
 

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::super::digest;
-use super::super::object::ObjectInfo;
+use super::super::object::{self, ObjectInfo};
 use super::super::uploads::UploadMeta;
 use super::put::read_checked;
 use super::{Front, blocking, metadata_pairs};
@@ -24,6 +24,19 @@ impl Front {
         let i = req.input;
         let route = self.route(&i.bucket, &i.key)?;
         self.check_room(&route.stream)?;
+        let open = {
+            let me = self.clone();
+            blocking(move || me.uploads.list()).await?.len()
+        };
+        if open >= self.config.max_open_uploads {
+            return Err(object::slow_down(
+                &format!(
+                    "{open} multipart uploads are in progress, the most allowed \
+                     (--s3-max-open-uploads); complete or abort some, or retry later"
+                ),
+                self.shared.retry_after_secs,
+            ));
+        }
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let meta = UploadMeta {
             upload_id: upload_id.clone(),
@@ -70,6 +83,8 @@ impl Front {
             req.trailing_headers.as_ref(),
         )
         .await?;
+        self.check_part_room(&meta.upload_id, i.part_number, body.len() as u64)
+            .await?;
         let etag = digest::etag_hex(&md5);
         let (id, n, e) = (meta.upload_id, i.part_number, etag.clone());
         blocking(move || self.uploads.put_part(&id, n, &body, &e)).await?;
@@ -77,6 +92,43 @@ impl Front {
             e_tag: Some(ETag::Strong(etag)),
             ..Default::default()
         }))
+    }
+
+    /// Refuses a part of `size` bytes that would take its upload past the request limit
+    /// (EntityTooLarge: Complete could never accept it), or the stored parts of every upload
+    /// plus the spool past the spool limit (SlowDown: retry once uploads complete and land).
+    async fn check_part_room(self: &Arc<Self>, id: &str, number: i32, size: u64) -> S3Result<()> {
+        let (me, id_owned) = (self.clone(), id.to_owned());
+        let (this, all) = blocking(move || {
+            let this: u64 = me
+                .uploads
+                .parts(&id_owned)?
+                .iter()
+                .filter(|p| p.number != number)
+                .map(|p| p.size)
+                .sum();
+            Ok((this, me.uploads.parts_bytes()?))
+        })
+        .await?;
+        let max = self.shared.max_request_bytes;
+        if this + size > max {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "the upload's parts would be over the {max}-byte limit (--max-request-size)"
+            ));
+        }
+        let spooled = self.landing.spool_bytes();
+        if all + size + spooled > self.config.max_parts_bytes && all > 0 {
+            return Err(object::slow_down(
+                &format!(
+                    "multipart parts ({all} bytes) and the spool ({spooled} bytes) are at the \
+                     spool limit of {} bytes; retry later",
+                    self.config.max_parts_bytes
+                ),
+                self.shared.retry_after_secs,
+            ));
+        }
+        Ok(())
     }
 
     pub(super) async fn abort_multipart_upload(

@@ -309,3 +309,47 @@ on_parse_error = "reject"
         "{bad}"
     );
 }
+
+#[test]
+fn hostile_input_limits_default_to_the_libraries_and_resolve() {
+    let s = args(&[]).resolve().unwrap();
+    let server = server::ServerConfig::default();
+    assert_eq!(
+        s.server.max_flowfiles_per_request,
+        server.max_flowfiles_per_request
+    );
+    assert_eq!(s.server.max_attribute_bytes, server.max_attribute_bytes);
+    assert_eq!(s.server.header_deny_list, server.header_deny_list);
+    assert_eq!(s.server.metrics_token, None);
+    assert_eq!(s.server.max_holds, server.max_holds);
+    assert_eq!(s.server.max_hold_bytes, server.max_hold_bytes);
+    let front = args(&["--s3-listen", "127.0.0.1:0", "--s3-credentials", "A:B"])
+        .resolve()
+        .unwrap()
+        .s3_front
+        .unwrap();
+    let s3 = server::s3::S3Config::new("x");
+    assert_eq!(front.config.max_open_uploads, s3.max_open_uploads);
+    assert_eq!(front.config.max_parts_bytes, 1 << 30, "the spool limit");
+
+    let s = args(&["--header-deny-list", "X-Secret, x-other"])
+        .resolve()
+        .unwrap();
+    assert_eq!(s.server.header_deny_list, ["x-secret", "x-other"]);
+}
+
+#[test]
+fn metrics_token_comes_from_its_file_or_the_ingest_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics-token");
+    std::fs::write(&file, "scrape-me\n").unwrap();
+    let path = file.to_str().unwrap();
+    let s = args(&["--metrics-token-file", path]).resolve().unwrap();
+    assert_eq!(s.server.metrics_token.as_deref(), Some("scrape-me"));
+    let s = args(&["--metrics-auth", "true", "--auth-token", "ingest"])
+        .resolve()
+        .unwrap();
+    assert_eq!(s.server.metrics_token.as_deref(), Some("ingest"));
+    let err = args(&["--metrics-auth", "true"]).resolve().unwrap_err();
+    assert!(format!("{err:#}").contains("--auth-token"), "{err:#}");
+}
