@@ -13,7 +13,6 @@
 mod s3_support;
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
@@ -23,7 +22,7 @@ use landing::sink::LocalSink;
 use s3_support::*;
 
 /// Failpoints are process-wide: one test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const KEY: &str = "mp/once.ndjson";
 const ROWS: usize = 3000;
@@ -122,7 +121,7 @@ async fn crash_and_restart(mut t: S3Test) -> S3Test {
 /// after the restart the batch lands from the spool, and the retried Complete appends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_after_append_before_marker_then_retry_lands_once() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
     let t = start(|_| {}).await;
     let c = t.client();
@@ -157,7 +156,7 @@ async fn crash_after_append_before_marker_then_retry_lands_once() {
 /// lands it): the key outlives the batch, so the retry still appends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_after_the_batch_landed_then_retry_lands_once() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
     let t = start(|_| {}).await;
     let c = t.client();
@@ -179,7 +178,7 @@ async fn crash_after_the_batch_landed_then_retry_lands_once() {
 /// 503 SlowDown, nothing kept; the retry once the fault clears lands every record once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_faults_on_complete_answer_503_and_the_retry_lands_once() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
     for (point, err) in [
         ("spool-segment-append", "enospc"),
