@@ -259,7 +259,7 @@ fuzz_target!(|input: &[u8]| {
         assert_eq!(
             got.len(),
             decoded_len,
-            "stored length differs from the declared one"
+            "stored {:?}: its length differs from the declared one", got
         );
         let _ = std::fs::remove_file(stored);
     }
