@@ -259,7 +259,8 @@ fuzz_target!(|input: &[u8]| {
         assert_eq!(
             got.len(),
             decoded_len,
-            "stored {:?}: its length differs from the declared one", got
+            "stored {:?}: its length differs from the declared one",
+            got
         );
         let _ = std::fs::remove_file(stored);
     }
