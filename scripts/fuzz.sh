@@ -3,6 +3,10 @@
 #   flowfile: decode   (FlowFile v3/v2 packages, whole and in chunks)
 #   records:  parse    (JSON / NDJSON / CSV content, plain or through the capped gunzip)
 #   records:  landed   (landed-file keys and lines)
+#   server:   aws_chunked (S3 PutObject bodies framed as aws-chunked, unsigned-trailer and
+#             signed streaming, through the real S3 front door in-process; fewer runs in
+#             --short, each is a whole request; seeds in crates/server/fuzz/seeds/; run
+#             only with FUZZ_S3=1 for now)
 # Usage: scripts/fuzz.sh [--short | --seconds N]
 #   --short      what CI runs: a fixed number of runs from a fixed seed, so a run is
 #                reproducible (same inputs every time) and bounded (about a minute in all)
@@ -27,10 +31,23 @@ fi
 export RUSTC_BOOTSTRAP=1
 
 status=0
-for t in "flowfile decode" "records parse" "records landed"; do
+targets=("flowfile decode" "records parse" "records landed")
+# Opt-in until the crash kept in crates/server/fuzz/regressions/aws_chunked/ is fixed (a
+# signed aws-chunked body shorter than its declared decoded length gets a 2xx).
+if [[ "${FUZZ_S3:-}" == 1 ]]; then targets+=("server aws_chunked 20000"); fi
+for t in "${targets[@]}"; do
   set -- $t
-  echo "--- fuzz $1/$2 (${mode[*]})"
-  if ! (cd "crates/$1/fuzz" && cargo fuzz run "$2" -- "${mode[@]}" -max_len=4096 > "/tmp/fuzz-$1-$2.log" 2>&1); then
+  run=("${mode[@]}")
+  # A target may cap --short's runs (its third word).
+  if [[ -n "${3:-}" && "${run[0]}" == -runs=* ]]; then run[0]="-runs=$3"; fi
+  # Seed inputs kept in the repo (crates/*/fuzz/seeds/TARGET) join the working corpus.
+  corpus=()
+  if [[ -d "crates/$1/fuzz/seeds/$2" ]]; then
+    mkdir -p "crates/$1/fuzz/corpus/$2"
+    corpus=("corpus/$2" "seeds/$2")
+  fi
+  echo "--- fuzz $1/$2 (${run[*]})"
+  if ! (cd "crates/$1/fuzz" && cargo fuzz run "$2" "${corpus[@]}" -- "${run[@]}" -max_len=4096 > "/tmp/fuzz-$1-$2.log" 2>&1); then
     status=1
     grep -E 'panicked|SUMMARY|Reproduce|artifact' "/tmp/fuzz-$1-$2.log" || tail -40 "/tmp/fuzz-$1-$2.log"
   fi

@@ -29,6 +29,17 @@ pub struct Receipt {
     /// Records the request held.
     pub records: u64,
     pub(crate) received: Instant,
+    /// The batch's idempotency key was taken before: nothing was appended this time
+    /// ([`Landing::append_once`]).
+    pub(crate) duplicate: bool,
+}
+
+impl Receipt {
+    /// Whether this append was a repeat of a keyed batch the stream already took (its records
+    /// were not appended again; `first_seq` and `records` are those of the first append).
+    pub fn is_duplicate(&self) -> bool {
+        self.duplicate
+    }
 }
 
 /// One configured stream: its spool writer thread, its lander task and its notifier.
@@ -69,6 +80,34 @@ impl Landing {
     /// Appends a request's records; resolves once they are acknowledged per the stream's ack
     /// mode. Either all records of the batch are accepted or none.
     pub async fn append(&self, stream: &str, batch: Batch) -> Result<Receipt, AppendError> {
+        self.append_keyed(stream, None, batch).await
+    }
+
+    /// Appends a batch at most once per `key` (an idempotency key such as a multipart upload
+    /// id: no whitespace, at most 1 KiB): when the stream already took a batch under `key`
+    /// (in the spool or already landed, across restarts, for 30 days) nothing is appended and
+    /// the receipt says [`Receipt::is_duplicate`]. Either way it resolves once the batch is
+    /// acknowledged per the stream's ack mode.
+    pub async fn append_once(
+        &self,
+        stream: &str,
+        key: &str,
+        batch: Batch,
+    ) -> Result<Receipt, AppendError> {
+        if !crate::spool::keys::valid_key(key) {
+            return Err(AppendError::InvalidKey(format!(
+                "idempotency key {key:?} is empty, over 1 KiB or has whitespace"
+            )));
+        }
+        self.append_keyed(stream, Some(key.to_owned()), batch).await
+    }
+
+    async fn append_keyed(
+        &self,
+        stream: &str,
+        key: Option<String>,
+        batch: Batch,
+    ) -> Result<Receipt, AppendError> {
         let handle = self.stream(stream)?;
         let records = batch.records();
         if records == 0 {
@@ -77,6 +116,7 @@ impl Landing {
                 first_seq: 0,
                 records: 0,
                 received: Instant::now(),
+                duplicate: false,
             });
         }
         let payload = batch.into_bytes();
@@ -92,6 +132,7 @@ impl Landing {
                         records,
                         reserved,
                         received: Instant::now(),
+                        key,
                         ack,
                     })
                     .is_ok(),
@@ -103,6 +144,9 @@ impl Landing {
             return Err(AppendError::ShuttingDown);
         }
         let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
+        if receipt.duplicate {
+            return Ok(receipt);
+        }
         (handle.stats).acked(
             records,
             reserved - FRAME_OVERHEAD,

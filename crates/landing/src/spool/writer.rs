@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::keys::{KeyLedger, KeyedBatch};
 use super::segment::SegmentWriter;
 use crate::config::{AckMode, StreamConfig};
 use crate::error::AppendError;
@@ -30,6 +31,8 @@ pub(crate) enum WriterMsg {
         records: u64,
         reserved: u64,
         received: Instant,
+        /// Idempotency key: a batch with a key the stream already took is not written again.
+        key: Option<String>,
         ack: AckTx,
     },
     /// Close the open batch now and report once everything before it has landed.
@@ -57,6 +60,11 @@ pub(crate) struct Writer {
     /// The open segment's last write failed part-way.
     torn: bool,
     broken: Option<String>,
+    /// The idempotency keys of batches taken (loaded when the thread starts), or why they
+    /// could not be read (then keyed appends are refused).
+    keys: Result<KeyLedger, String>,
+    /// Ledger length as of the last successful segment sync (what a rollback cuts back to).
+    keys_durable: u64,
     /// Live statistics for the status page (told when a batch opens and closes).
     pub stats: Option<Arc<crate::status::stats::StreamStats>>,
 }
@@ -81,11 +89,20 @@ impl Writer {
             next_seq_unsaved: false,
             torn: false,
             broken: None,
+            keys: Err("not loaded yet".to_owned()),
+            keys_durable: 0,
             stats: None,
         }
     }
 
     pub fn run(mut self, rx: Receiver<WriterMsg>) {
+        // Before any append: the ledger is checked against the next sequence number recovered.
+        self.keys = KeyLedger::load(&self.dir, self.next_seq, now_ms()).map_err(|e| {
+            tracing::error!(stream = %self.config.name, error = %e,
+                "cannot read the idempotency-key ledger; keyed appends are refused");
+            format!("cannot read the idempotency-key ledger: {e}")
+        });
+        self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
         loop {
             let first = match &self.active {
                 Some(a) => {
@@ -137,8 +154,20 @@ impl Writer {
                     records,
                     reserved,
                     received,
+                    key,
                     ack,
-                } => match self.write(payload, records) {
+                } => match self.write(payload, records, key.as_deref()) {
+                    Ok(receipt) if receipt.duplicate => {
+                        // Taken before: nothing written. Still answered only once durable.
+                        self.gauge.release(reserved);
+                        durable.push((
+                            ack,
+                            Receipt {
+                                received,
+                                ..receipt
+                            },
+                        ));
+                    }
                     Ok(receipt) => {
                         let receipt = Receipt {
                             received,
@@ -184,9 +213,28 @@ impl Writer {
         })
     }
 
-    fn write(&mut self, payload: Vec<u8>, records: u64) -> Result<Receipt, AppendError> {
+    fn write(
+        &mut self,
+        payload: Vec<u8>,
+        records: u64,
+        key: Option<&str>,
+    ) -> Result<Receipt, AppendError> {
         if let Some(why) = &self.broken {
             return Err(AppendError::Spool(why.clone()));
+        }
+        if let Some(key) = key {
+            let ledger = self
+                .keys
+                .as_ref()
+                .map_err(|e| AppendError::Spool(e.clone()))?;
+            if let Some(b) = ledger.get(key) {
+                return Ok(Receipt {
+                    first_seq: b.first_seq,
+                    records: b.records,
+                    received: Instant::now(),
+                    duplicate: true,
+                });
+            }
         }
         if self.active.is_none() {
             if self.next_seq_unsaved {
@@ -207,11 +255,19 @@ impl Writer {
         }
         let first_seq = self.next_seq;
         let payload = records::Batch::stamp(payload, first_seq);
+        let keys_before = self.keys.as_ref().map_or(0, KeyLedger::len);
+        if let (Some(key), Ok(ledger)) = (key, self.keys.as_mut()) {
+            let b = KeyedBatch { first_seq, records };
+            ledger
+                .record(key, b, now_ms())
+                .map_err(|e| spool_err("record the idempotency key", &e))?;
+        }
         let active = self.active.as_mut().expect("opened above");
         if let Err(e) = active.seg.append(&payload, records) {
             // The part written was cut off; if it could not be, the frame is torn: close this
             // segment (readers stop at a torn frame) and start the next request in a fresh one.
             self.torn = active.seg.is_torn();
+            self.cut_keys(keys_before);
             return Err(spool_err("write to the spool", &e));
         }
         self.next_seq += records;
@@ -220,7 +276,30 @@ impl Writer {
             first_seq,
             records,
             received: Instant::now(),
+            duplicate: false,
         })
+    }
+
+    /// Cuts the key ledger back to `len` (its batches were not kept); if that fails, the
+    /// stream refuses new records until a restart (a kept line would hide a lost batch).
+    fn cut_keys(&mut self, len: u64) {
+        let Ok(ledger) = self.keys.as_mut() else {
+            return;
+        };
+        if ledger.len() == len {
+            return;
+        }
+        if let Err(e) = ledger.truncate(len) {
+            let why = format!(
+                "the idempotency keys of refused records could not be cut off the ledger: {e}; refusing new records until a restart"
+            );
+            tracing::error!(stream = %self.config.name, "{why}");
+            self.broken = Some(why);
+        }
+    }
+
+    fn keys_synced(&mut self) {
+        self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
     }
 
     /// Makes written frames durable and acknowledges who waited for that.
@@ -236,6 +315,7 @@ impl Writer {
         metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => self.config.name.clone()).increment(1);
         match synced {
             Ok(()) => {
+                self.keys_synced();
                 for (ack, receipt) in waiting.drain(..) {
                     match (self.config.ack, self.active.as_mut()) {
                         (AckMode::Landed, Some(a)) => a.landed_acks.push((ack, receipt)),
@@ -261,6 +341,7 @@ impl Writer {
     /// the open segment and gives their sequence numbers and spool bytes back. If even that
     /// fails, the stream refuses new records until a restart recovers the segment.
     fn roll_back_refused(&mut self) {
+        self.cut_keys(self.keys_durable);
         let Some(active) = self.active.as_mut() else {
             return;
         };
@@ -288,8 +369,11 @@ impl Writer {
             return;
         };
         (self.stats.iter()).for_each(|s| s.batch_open(None));
-        if let Err(e) = active.seg.sync() {
-            tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it");
+        match active.seg.sync() {
+            Ok(()) => self.keys_synced(),
+            Err(e) => {
+                tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it")
+            }
         }
         if let Err(e) = next_seq::write(&self.dir, self.next_seq) {
             // Refuse new segments until it is recorded, so no landed key is ever reused; a
@@ -321,6 +405,10 @@ fn msg_len(m: &WriterMsg) -> usize {
         WriterMsg::Append { payload, .. } => payload.len(),
         WriterMsg::Flush { .. } => 0,
     }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn spool_err(what: &str, e: &io::Error) -> AppendError {

@@ -202,7 +202,7 @@ pub(crate) fn slow_down(reason: &str, retry_after: u32) -> S3Error {
     e
 }
 
-fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
+pub(crate) fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
     use landing::AppendError as A;
     match e {
         A::SpoolFull { .. } | A::ShuttingDown | A::DiskFault(_) => {

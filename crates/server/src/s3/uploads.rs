@@ -145,6 +145,9 @@ impl Uploads {
     /// Records that upload `id` completed with `etag` (so a retried Complete gets the same
     /// answer instead of NoSuchUpload), then removes its parts.
     pub fn finish(&self, meta: &UploadMeta, etag: &str) -> io::Result<()> {
+        // A crash here (after the records were appended, before the marker) is what the
+        // idempotency key of the append makes harmless.
+        fail::fail_point!("s3-complete-marker");
         let done = self.dir.join("done");
         fs::create_dir_all(&done)?;
         let marker = Completed {

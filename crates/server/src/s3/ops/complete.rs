@@ -1,6 +1,15 @@
 //! CompleteMultipartUpload: checks the listed parts against the stored ones, assembles the
 //! object, ingests it exactly once and leaves a completion marker so a retried Complete gets
 //! the same answer without appending the records again.
+//!
+//! Exactly once across a crash: the records are appended with the upload id as idempotency
+//! key ([`landing::Landing::append_once`]), whose ledger survives restarts and outlives the
+//! batch's landing. The upload's folder (its parts) is removed only after the completion
+//! marker is durable, so a crash anywhere between the append and the marker leaves the upload
+//! in place: the client's retried Complete assembles it again, the spool answers "already
+//! taken" without appending, and the marker is written then. A crash after the marker: the
+//! retry is answered from the marker. An append refused (disk full or failing: 503 SlowDown)
+//! keeps nothing, key included, so the retry appends it once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -169,8 +178,34 @@ impl Front {
         } else {
             let batch =
                 object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;
-            object::append(&self.landing, &self.shared, &meta.stream, batch, total).await?;
+            self.append_once(meta, batch, total).await?;
         }
+        Ok(())
+    }
+
+    /// Appends the upload's records under its id as idempotency key (see the module doc).
+    async fn append_once(
+        &self,
+        meta: &UploadMeta,
+        batch: records::Batch,
+        total: u64,
+    ) -> S3Result<()> {
+        let (stream, records) = (&meta.stream, batch.records());
+        let receipt = self
+            .landing
+            .append_once(stream, &meta.upload_id, batch)
+            .await
+            .map_err(|e| object::append_error(e, self.shared.retry_after_secs))?;
+        if receipt.is_duplicate() {
+            tracing::info!(upload_id = %meta.upload_id, %stream, first_seq = receipt.first_seq,
+                records = receipt.records,
+                "a retried CompleteMultipartUpload: its records were taken before, not appended again");
+            return Ok(());
+        }
+        use landing::metric_names as m;
+        metrics::counter!(m::BYTES_RECEIVED_TOTAL, "stream" => stream.clone()).increment(total);
+        metrics::counter!(m::RECORDS_RECEIVED_TOTAL, "stream" => stream.clone()).increment(records);
+        metrics::counter!(m::S3_OBJECTS_TOTAL, "stream" => stream.clone()).increment(1);
         Ok(())
     }
 
@@ -183,7 +218,7 @@ impl Front {
             .map_err(internal)?;
         if let Err(e) = removed {
             tracing::warn!(upload_id = %id, error = %e,
-                "the object is durable but the upload's parts could not be removed");
+                "the object is durable but its completion marker could not be written or its parts removed (a retried Complete still appends nothing)");
         }
         Ok(())
     }
