@@ -25,6 +25,21 @@ pub(super) async fn read_checked(
     trailers: Option<&s3s::TrailingHeaders>,
 ) -> S3Result<(Vec<u8>, [u8; 16])> {
     let data = digest::read_body(body, max).await?;
+    // An aws-chunked body declares its decoded length. s3s compares it with what the chunks
+    // decoded to only when that is not empty, so a body cut short to its final 0-size chunk
+    // would otherwise be taken as an empty object (found by crates/server/fuzz, aws_chunked).
+    if let Some(declared) = headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && declared != data.len() as u64
+    {
+        return Err(s3_error!(
+            IncompleteBody,
+            "x-amz-decoded-content-length says {declared} bytes, the aws-chunked body decoded to {}",
+            data.len()
+        ));
+    }
     let mut declared = Declared {
         content_md5,
         ..Declared::default()
