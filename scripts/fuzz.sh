@@ -6,7 +6,10 @@
 #   server:   aws_chunked (S3 PutObject bodies framed as aws-chunked, unsigned-trailer and
 #             signed streaming, through the real S3 front door in-process; fewer runs in
 #             --short, each is a whole request; seeds in crates/server/fuzz/seeds/; run
-#             only with FUZZ_S3=1 for now)
+#             only with FUZZ_S3=1: its first build compiles s3s, hyper and tokio with
+#             coverage instrumentation, which does not fit CI's time budget; its first find,
+#             a cut body taken as an empty object, is fixed and kept as a test in
+#             crates/server/tests/s3_wire.rs)
 # Usage: scripts/fuzz.sh [--short | --seconds N]
 #   --short      what CI runs: a fixed number of runs from a fixed seed, so a run is
 #                reproducible (same inputs every time) and bounded (about a minute in all)
