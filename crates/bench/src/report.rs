@@ -133,7 +133,10 @@ pub fn targets_check(rows: &[Row]) {
     let ratio = |a: f64, b: f64| a / b.max(1e-9);
     println!("goals (issue 14), measured in this run:");
     if let (Some(snow), Some(bare)) = (find("snowstream", "single"), find("bare", "single")) {
-        let (s, b) = (snow.outcome.requests_per_sec(), bare.outcome.requests_per_sec());
+        let (s, b) = (
+            snow.outcome.requests_per_sec(),
+            bare.outcome.requests_per_sec(),
+        );
         let r = ratio(s, b);
         println!(
             "  single-record: snowstream/bare = {s:.0}/{b:.0} req/s = {r:.2}x  (goal >= 0.70x): {}",
@@ -155,7 +158,10 @@ pub fn targets_check(rows: &[Row]) {
         );
     }
     if let (Some(snow), Some(bare)) = (find("snowstream", "s3-small"), find("bare", "s3-small")) {
-        let (s, b) = (snow.outcome.requests_per_sec(), bare.outcome.requests_per_sec());
+        let (s, b) = (
+            snow.outcome.requests_per_sec(),
+            bare.outcome.requests_per_sec(),
+        );
         let r = ratio(s, b);
         println!(
             "  s3-small (PutObject): snowstream/bare = {s:.0}/{b:.0} PUTs/s = {r:.2}x; {:.1} vs \

@@ -30,7 +30,7 @@ fn one_record() -> Batch {
 }
 
 /// A started service with one stream `b` under a fresh temp dir on the target's disk.
-fn landing(rt: &tokio::runtime::Runtime, ack: AckMode) -> (tempfile::TempDir, Arc<Landing>) {
+fn start(rt: &tokio::runtime::Runtime, ack: AckMode) -> (tempfile::TempDir, Arc<Landing>) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let sink = LocalSink::new(dir.path().join("landing")).expect("sink");
     let mut stream = StreamConfig::new("b");
@@ -61,7 +61,7 @@ fn append(c: &mut Criterion) {
         ("one_record_durable_fsync", AckMode::Durable),
         ("one_record_received_no_fsync", AckMode::Received),
     ] {
-        let (_dir, landing) = landing(&rt, ack);
+        let (_dir, landing) = start(&rt, ack);
         group.bench_function(name, |b| {
             b.iter(|| {
                 rt.block_on(landing.append("b", one_record()))
@@ -72,7 +72,7 @@ fn append(c: &mut Criterion) {
         rt.block_on(landing.shutdown());
     }
     // 64 requests in flight, as 64 NiFi connections: one fsync covers many of them.
-    let (_dir, landing) = landing(&rt, AckMode::Durable);
+    let (_dir, landing) = start(&rt, AckMode::Durable);
     group.throughput(Throughput::Elements(64));
     group.bench_function("64_in_flight_durable_group_commit", |b| {
         b.iter(|| {

@@ -75,7 +75,12 @@ fn bench_fill(c: &mut Criterion, name: &str, content: &[u8], format: Format) {
 
 fn parse(c: &mut Criterion) {
     bench_fill(c, "json_single_record", record(7).as_bytes(), Format::Json);
-    bench_fill(c, "ndjson_256KiB", ndjson(256 * 1024).as_bytes(), Format::Ndjson);
+    bench_fill(
+        c,
+        "ndjson_256KiB",
+        ndjson(256 * 1024).as_bytes(),
+        Format::Ndjson,
+    );
     bench_fill(c, "csv_256KiB", csv(256 * 1024).as_bytes(), Format::Csv);
 }
 
