@@ -152,7 +152,7 @@ pub fn targets_check(rows: &[Row]) {
         });
         let refused = snow.outcome.unavailable;
         println!(
-            "  bulk: {landed:.0} MB/s landed end to end ({:.0} MB/s acknowledged in the window{bare};              {refused} 503s)  (goal >= 500 MB/s landed, no 503s): {}",
+            "  bulk: {landed:.0} MB/s landed end to end ({:.0} MB/s acknowledged in the window{bare}; {refused} 503s)  (goal >= 500 MB/s landed, no 503s): {}",
             snow.outcome.mb_per_sec(),
             verdict(landed >= 500.0 && refused == 0)
         );
