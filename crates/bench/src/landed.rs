@@ -10,8 +10,15 @@ use crate::rows::Acked;
 use crate::{report, verify};
 
 /// Flushes, scans the landing folder with `threads` threads and prints the verdict; false
-/// when records were lost or duplicated.
-pub fn check(h: &Harness, acked: Acked, compression: &str, threads: usize) -> Result<bool> {
+/// when records were lost or duplicated. `record_bytes` is the workload's mean record size,
+/// against which the landed line's size is checked (issue 14: at most 1.3x).
+pub fn check(
+    h: &Harness,
+    acked: Acked,
+    compression: &str,
+    threads: usize,
+    record_bytes: f64,
+) -> Result<bool> {
     let Acked {
         records: acked,
         unknown,
@@ -35,6 +42,15 @@ pub fn check(h: &Harness, acked: Acked, compression: &str, threads: usize) -> Re
         compression,
         landed.uncompressed_bytes as f64 / landed.compressed_bytes.max(1) as f64
     );
+    if landed.lines > 0 {
+        let per_line = landed.uncompressed_bytes as f64 / landed.lines as f64;
+        let r = per_line / record_bytes.max(1.0);
+        println!(
+            "  landed bytes: {per_line:.0} bytes per uncompressed landed line for a {record_bytes:.0}-byte \
+             record = {r:.2}x  (goal <= 1.30x): {}",
+            report::verdict(r <= 1.3)
+        );
+    }
     println!(
         "acknowledged by snowstream (2xx, warm-up included): {acked} records{}",
         if unknown > 0 {

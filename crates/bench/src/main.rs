@@ -32,6 +32,11 @@ use crate::cli::{Cli, Scenario};
 use crate::harness::Harness;
 use crate::rows::Pools;
 
+/// The allocator the `snowstream` binary uses (its main.rs), so the app measured here
+/// allocates as the shipped one does.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Distinct single-record bodies to cycle through.
 const SINGLE_BODIES: usize = 20_000;
 
@@ -65,7 +70,7 @@ fn run(cli: Cli) -> Result<bool> {
         cli.warmup,
         cli.duration
     );
-    let (singles, bulk) = http_bodies(&cli);
+    let (singles, bulk, record_bytes) = http_bodies(&cli);
     let mut h = Harness::start(&cli, server_threads)?;
     let (small, uploads) = s3_bodies(&cli);
     let pools = Pools {
@@ -77,7 +82,7 @@ fn run(cli: Cli) -> Result<bool> {
 
     let (rows, acked) = rows::run_all(&cli, &h, &pools);
     let mut passed = report::results(&rows);
-    passed &= landed::check(&h, acked, cli.compression.name(), cores)?;
+    passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
 
     h.stop_services()?;
     let (hwm, rss) = proc::memory();
@@ -96,8 +101,8 @@ fn run(cli: Cli) -> Result<bool> {
     Ok(passed)
 }
 
-/// Builds the single and bulk bodies and describes them.
-fn http_bodies(cli: &Cli) -> (Vec<workload::Payload>, Vec<workload::Payload>) {
+/// Builds the single and bulk bodies and describes them; also returns the mean record size.
+fn http_bodies(cli: &Cli) -> (Vec<workload::Payload>, Vec<workload::Payload>, f64) {
     let built = Instant::now();
     let work = workload::build(
         cli.seed,
@@ -116,7 +121,7 @@ fn http_bodies(cli: &Cli) -> (Vec<workload::Payload>, Vec<workload::Payload>) {
         bulk_records as f64 / work.bulk.len().max(1) as f64,
         built.elapsed().as_secs_f64()
     );
-    (work.singles, work.bulk)
+    (work.singles, work.bulk, work.mean_record_bytes)
 }
 
 /// Builds the bodies of the S3 scenarios that will run, and describes them.

@@ -103,8 +103,13 @@ impl Builder {
             None => None,
         };
         let timeouts = &settings.listener;
-        let app = server::router(state)
-            .layer(axum::middleware::from_fn(crate::peer::client_cert))
+        let mut app = server::router(state);
+        if settings.tls.is_some() {
+            // Only a TLS connection can carry a client certificate; without TLS the
+            // middleware would cost a boxed future per request for nothing.
+            app = app.layer(axum::middleware::from_fn(crate::peer::client_cert));
+        }
+        let app = app
             .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
             .into_make_service_with_connect_info::<SocketAddr>();
         let listen = settings.listener.listen;

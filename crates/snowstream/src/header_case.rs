@@ -154,18 +154,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Scanned<T> {
 }
 
 /// Where in the byte stream the scanner is.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum State {
-    /// Reading a request head (the bytes so far).
-    Head(Vec<u8>),
+    /// Reading a request head (the bytes so far are in the scanner's buffer).
+    Head,
     /// Skipping this many body bytes.
     Body(u64),
-    /// Reading a chunk-size line.
-    ChunkSize(Vec<u8>),
+    /// Reading a chunk-size line (into the buffer).
+    ChunkSize,
     /// Skipping a chunk's data and its CRLF.
     ChunkData(u64),
-    /// Reading trailer lines until an empty one.
-    Trailer(Vec<u8>),
+    /// Reading trailer lines until an empty one (each into the buffer).
+    Trailer,
     /// Not HTTP/1 as understood: stop.
     Off,
 }
@@ -174,24 +174,35 @@ enum State {
 #[derive(Debug)]
 pub(crate) struct Scanner {
     state: State,
+    /// The head or line being read; one buffer for the connection's life, so a keep-alive
+    /// connection does not allocate one per request.
+    buf: Vec<u8>,
     heads: VecDeque<Vec<String>>,
 }
 
 impl Default for Scanner {
     fn default() -> Self {
         Scanner {
-            state: State::Head(Vec::new()),
+            state: State::Head,
+            buf: Vec::new(),
             heads: VecDeque::new(),
         }
     }
 }
 
 impl Scanner {
+    /// Moves to `state` with an empty buffer.
+    fn enter(&mut self, state: State) {
+        self.buf.clear();
+        self.state = state;
+    }
+
     fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            match &mut self.state {
+            match self.state {
                 State::Off => return,
-                State::Head(head) => {
+                State::Head => {
+                    let head = &mut self.buf;
                     // A blank line before a request line is allowed (RFC 9112 §2.2).
                     if head.is_empty() && (data[0] == b'\r' || data[0] == b'\n') {
                         data = &data[1..];
@@ -204,55 +215,59 @@ impl Scanner {
                         Some(i) => {
                             let end = start + i + 4;
                             let rest = head.len() - end;
-                            let head = std::mem::take(head);
                             data = &data[take - rest..];
-                            self.state = self.head_done(&head[..end]);
+                            let next = self.head_done(end);
+                            self.enter(next);
                         }
-                        None if head.len() > MAX_HEAD => self.state = State::Off,
+                        None if head.len() > MAX_HEAD => self.enter(State::Off),
                         None => data = &data[take..],
                     }
                 }
                 State::Body(left) | State::ChunkData(left) => {
-                    let n = (*left).min(data.len() as u64);
-                    *left -= n;
+                    let n = left.min(data.len() as u64);
+                    let left = left - n;
                     data = &data[n as usize..];
-                    if *left == 0 {
-                        self.state = match self.state {
-                            State::ChunkData(_) => State::ChunkSize(Vec::new()),
-                            _ => State::Head(Vec::new()),
-                        };
-                    }
+                    self.state = match (self.state, left) {
+                        (State::ChunkData(_), 0) => State::ChunkSize,
+                        (State::ChunkData(_), l) => State::ChunkData(l),
+                        (_, 0) => State::Head,
+                        (_, l) => State::Body(l),
+                    };
                 }
-                State::ChunkSize(line) | State::Trailer(line) => {
+                State::ChunkSize | State::Trailer => {
                     let nl = data.iter().position(|&b| b == b'\n');
                     let take = nl.map_or(data.len(), |i| i + 1);
-                    line.extend_from_slice(&data[..take]);
+                    self.buf.extend_from_slice(&data[..take]);
                     data = &data[take..];
-                    if line.len() > MAX_HEAD {
-                        self.state = State::Off;
+                    if self.buf.len() > MAX_HEAD {
+                        self.enter(State::Off);
                     } else if nl.is_some() {
-                        let text = String::from_utf8_lossy(line).trim().to_owned();
-                        self.state = match self.state {
-                            State::ChunkSize(_) => {
+                        let text = String::from_utf8_lossy(&self.buf);
+                        let text = text.trim();
+                        let next = match self.state {
+                            State::ChunkSize => {
                                 let size = text.split(';').next().unwrap_or("").trim();
                                 match u64::from_str_radix(size, 16) {
-                                    Ok(0) => State::Trailer(Vec::new()),
+                                    Ok(0) => State::Trailer,
                                     // The data, then its CRLF.
                                     Ok(n) => State::ChunkData(n + 2),
                                     Err(_) => State::Off,
                                 }
                             }
-                            _ if text.is_empty() => State::Head(Vec::new()),
-                            _ => State::Trailer(Vec::new()),
+                            _ if text.is_empty() => State::Head,
+                            _ => State::Trailer,
                         };
+                        self.enter(next);
                     }
                 }
             }
         }
     }
 
-    /// Records a complete head's names; the state after it.
-    fn head_done(&mut self, head: &[u8]) -> State {
+    /// Records the names of the complete head in the buffer's first `len` bytes; the state
+    /// after it.
+    fn head_done(&mut self, len: usize) -> State {
+        let head = &self.buf[..len];
         if head.starts_with(b"PRI * HTTP/2") {
             return State::Off;
         }
@@ -277,11 +292,11 @@ impl Scanner {
         }
         self.heads.push_back(names);
         if chunked {
-            State::ChunkSize(Vec::new())
+            State::ChunkSize
         } else if length > 0 {
             State::Body(length)
         } else {
-            State::Head(Vec::new())
+            State::Head
         }
     }
 }

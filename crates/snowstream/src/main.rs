@@ -9,6 +9,11 @@ use snowstream::{App, ServeArgs};
 
 use cli::{demo, pipe, query, sql};
 
+/// mimalloc, not glibc malloc: per-request allocations (headers, attributes, batches) were
+/// ~19% of the receiver's CPU under glibc (docs/performance.md). The benchmark uses the same.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "snowstream",
