@@ -13,6 +13,7 @@ pub mod config;
 mod header_case;
 mod limit;
 mod peer;
+mod wrap;
 
 pub use app::{App, Builder, MetricsRender, Running, make_sink, signal};
 pub use config::{ServeArgs, Settings};
