@@ -17,7 +17,7 @@ use chrono::{NaiveDate, NaiveTime};
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 
-use crate::spec::ColumnType;
+use crate::spec::{ColumnType, TableSpec};
 
 /// Largest magnitude (exclusive) of an integer given in non-integer notation: 2^53, where
 /// doubles stop being exact.
@@ -217,6 +217,24 @@ fn rank(v: &Value) -> u8 {
         Value::Text(_) => 2,
         Value::Blob(_) => 3,
     }
+}
+
+/// A raw record (its JSON text) typed column by column as `spec` declares them, and whether
+/// it carries the spec's delete marker; a record that is not a JSON object types every column
+/// to NULL and is no delete.
+pub(crate) fn typed_record(spec: &TableSpec, record: &str) -> (Vec<Value>, bool) {
+    let parsed = serde_json::from_str::<Json>(record).ok();
+    let obj = parsed.as_ref().and_then(Json::as_object);
+    let values = spec
+        .columns
+        .iter()
+        .map(|c| typed(c.ty, obj.and_then(|o| o.get(&c.name))))
+        .collect();
+    let is_deleted = obj
+        .and_then(|o| o.get(&spec.delete_marker.column))
+        .and_then(Json::as_str)
+        .is_some_and(|op| op == spec.delete_marker.value);
+    (values, is_deleted)
 }
 
 #[cfg(test)]

@@ -8,11 +8,10 @@ use std::collections::HashMap;
 
 use rusqlite::types::Value;
 use rusqlite::{Transaction, params_from_iter};
-use serde_json::Value as Json;
 
 use crate::error::{Error, SqlContext};
 use crate::spec::{Column, TableSpec};
-use crate::typing::{cmp_values, typed};
+use crate::typing::{cmp_values, typed_record};
 
 pub(super) fn apply(tx: &Transaction<'_>, spec: &TableSpec, added: &[Column]) -> Result<(), Error> {
     for table in [spec.latest_table(), spec.history_table()] {
@@ -45,20 +44,10 @@ pub(super) fn apply(tx: &Transaction<'_>, spec: &TableSpec, added: &[Column]) ->
         let mut rows = stmt.query([]).ctx("reading raw records")?;
         while let Some(row) = rows.next().ctx("reading raw record")? {
             let text: String = row.get(0).ctx("record")?;
-            let parsed = serde_json::from_str::<Json>(&text).ok();
-            let obj = parsed.as_ref().and_then(Json::as_object);
-            let values: Vec<Value> = spec
-                .columns
-                .iter()
-                .map(|c| typed(c.ty, obj.and_then(|o| o.get(&c.name))))
-                .collect();
+            let (values, deleted) = typed_record(spec, &text);
             if required.iter().any(|&i| values[i] == Value::Null) {
                 continue;
             }
-            let deleted = obj
-                .and_then(|o| o.get(&spec.delete_marker.column))
-                .and_then(Json::as_str)
-                .is_some_and(|op| op == spec.delete_marker.value);
             let (old, new) = values.split_at(n_old);
             let id = format!("{old:?}{deleted}");
             let greater = |cur: &[Value]| {

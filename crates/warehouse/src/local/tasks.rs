@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 
 use crate::error::{Error, SqlContext};
 use crate::spec::{ColumnType, TableSpec};
-use crate::typing::{cmp_values, reject_reason, typed};
+use crate::typing::{cmp_values, reject_reason, typed_record};
 
 /// Rows read from a stream per transaction.
 const BATCH: i64 = 5_000;
@@ -178,13 +178,7 @@ fn read_batch(
 fn typed_versions(spec: &TableSpec, layout: &Layout, rows: &[RawRow]) -> (Vec<Version>, u64) {
     let (mut versions, mut invalid) = (Vec::new(), 0u64);
     for row in rows {
-        let parsed = serde_json::from_str::<Json>(&row.record).ok();
-        let obj = parsed.as_ref().and_then(Json::as_object);
-        let values: Vec<Value> = spec
-            .columns
-            .iter()
-            .map(|c| typed(c.ty, obj.and_then(|o| o.get(&c.name))))
-            .collect();
+        let (values, is_deleted) = typed_record(spec, &row.record);
         let required = layout.key.iter().chain([&layout.event_time]);
         if required.clone().any(|&i| values[i] == Value::Null) {
             invalid += 1;
@@ -194,10 +188,6 @@ fn typed_versions(spec: &TableSpec, layout: &Layout, rows: &[RawRow]) -> (Vec<Ve
             "{:?}",
             layout.key.iter().map(|&i| &values[i]).collect::<Vec<_>>()
         );
-        let is_deleted = obj
-            .and_then(|o| o.get(&spec.delete_marker.column))
-            .and_then(Json::as_str)
-            .is_some_and(|op| op == spec.delete_marker.value);
         versions.push(Version {
             values,
             key_id,
