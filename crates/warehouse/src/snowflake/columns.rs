@@ -171,6 +171,27 @@ pub(super) fn not_null_filter(spec: &TableSpec) -> String {
         .join(" AND ")
 }
 
+/// Every column then `IS_DELETED`, each as `{alias}.{COLUMN}`, comma-separated: a version's
+/// full row in the MERGEs' ordering subqueries.
+pub(super) fn prefixed_row(spec: &TableSpec, alias: &str) -> String {
+    spec.columns
+        .iter()
+        .map(col)
+        .chain(["IS_DELETED".to_string()])
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `t.{C} = s.{C}` for every non-key column and `IS_DELETED`: the MERGEs' UPDATE SET list.
+pub(super) fn update_sets(spec: &TableSpec) -> Vec<String> {
+    spec.non_key_columns()
+        .map(col)
+        .chain(["IS_DELETED".to_string()])
+        .map(|c| format!("t.{c} = s.{c}"))
+        .collect()
+}
+
 pub(super) fn join_on(spec: &TableSpec, left: &str, right: &str) -> String {
     key_cols(spec)
         .iter()

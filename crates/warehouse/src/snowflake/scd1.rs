@@ -1,6 +1,8 @@
 //! The SCD1 latest table, its `MERGE` and the task that runs it (step 5).
 
-use super::columns::{col, column_ddl, join_on, key_cols, task, valid_rows, version_order};
+use super::columns::{
+    col, column_ddl, join_on, key_cols, prefixed_row, task, update_sets, valid_rows, version_order,
+};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -9,19 +11,8 @@ pub fn scd1_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
     let n = Names::new(spec, o);
     let keys = key_cols(spec).join(", ");
     let cols: Vec<String> = spec.columns.iter().map(col).collect();
-    let prefixed = |p: &str| {
-        cols.iter()
-            .map(|c| format!("{p}.{c}"))
-            .chain([format!("{p}.IS_DELETED")])
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let updates: Vec<String> = spec
-        .non_key_columns()
-        .map(col)
-        .chain(["IS_DELETED".to_string()])
-        .map(|c| format!("t.{c} = s.{c}"))
-        .collect();
+    let prefixed = |alias: &str| prefixed_row(spec, alias);
+    let updates = update_sets(spec);
     let values: Vec<String> = cols
         .iter()
         .chain(&["IS_DELETED".to_string()])

@@ -1,6 +1,8 @@
 //! The SCD2 history table, its `MERGE` and the task that runs it (step 6).
 
-use super::columns::{col, column_ddl, join_on, key_cols, task, valid_rows, version_order};
+use super::columns::{
+    col, column_ddl, join_on, key_cols, prefixed_row, task, update_sets, valid_rows, version_order,
+};
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -10,20 +12,9 @@ pub fn scd2_merge(spec: &TableSpec, o: &RenderOptions, source: &str) -> String {
     let et = spec.event_time.to_ascii_uppercase();
     let keys = key_cols(spec).join(", ");
     let cols: Vec<String> = spec.columns.iter().map(col).collect();
-    let prefixed = |p: &str| {
-        cols.iter()
-            .map(|c| format!("{p}.{c}"))
-            .chain([format!("{p}.IS_DELETED")])
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let prefixed = |alias: &str| prefixed_row(spec, alias);
     let v_keys: Vec<String> = key_cols(spec).iter().map(|k| format!("v.{k}")).collect();
-    let updates: Vec<String> = spec
-        .non_key_columns()
-        .map(col)
-        .chain(["IS_DELETED".to_string()])
-        .map(|c| format!("t.{c} = s.{c}"))
-        .collect();
+    let updates = update_sets(spec);
     let values: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
     format!(
         "MERGE INTO {history} AS t
