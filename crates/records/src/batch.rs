@@ -33,6 +33,16 @@ pub struct TooLarge {
     pub limit: u64,
 }
 
+/// A point in a [`Batch`] to roll back to ([`Batch::checkpoint`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint {
+    len: usize,
+    records: u64,
+    groups: u32,
+    group_attrs: u64,
+    expanded: u64,
+}
+
 /// Records of one request, with the attributes of the FlowFile each came from.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -139,6 +149,28 @@ impl Batch {
                 .to_le_bytes(),
         );
         self.buf.extend_from_slice(body);
+    }
+
+    /// Where the batch is now, to [`Batch::rollback`] to: what a caller keeps before adding
+    /// something it may have to take back (a FlowFile that turns out not to parse).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            len: self.buf.len(),
+            records: self.records,
+            groups: self.groups,
+            group_attrs: self.group_attrs,
+            expanded: self.expanded,
+        }
+    }
+
+    /// Takes back everything added since `at` was taken from this batch.
+    pub fn rollback(&mut self, at: Checkpoint) {
+        self.buf.truncate(at.len);
+        self.records = at.records;
+        self.groups = at.groups;
+        self.group_attrs = at.group_attrs;
+        self.expanded = at.expanded;
+        self.buf[16..24].copy_from_slice(&self.records.to_le_bytes());
     }
 
     /// Number of records.

@@ -28,7 +28,7 @@ mod gzip;
 pub mod landed;
 mod parse;
 
-pub use batch::Batch;
+pub use batch::{Batch, Checkpoint};
 pub use format::{Format, UnknownFormat};
 pub use gzip::{Gunzip, GunzipError, gunzip};
 pub use parse::{FillError, ParseError, fill_batch, parse};

@@ -95,3 +95,36 @@ fn a_wide_csv_header_over_many_rows_stops_at_the_limit() {
         batch.records()
     );
 }
+
+#[test]
+fn a_rollback_takes_back_a_half_filled_content_exactly() {
+    let now = chrono::Utc::now();
+    let mut batch = Batch::new(now);
+    let attrs = [("filename", "good.ndjson")];
+    fill_batch(&mut batch, &attrs, b"{\"id\":1}\n", Format::Ndjson).unwrap();
+    let at = batch.checkpoint();
+    let (records, expanded, bytes) = (batch.records(), batch.expanded_len(), batch.packed_len());
+    // Its first line parses and is added before the second fails.
+    let bad = [("filename", "bad.ndjson")];
+    fill_batch(&mut batch, &bad, b"{\"id\":2}\nnot json\n", Format::Ndjson).unwrap_err();
+    assert_eq!(
+        batch.records(),
+        records + 1,
+        "the bad content left a record"
+    );
+    batch.rollback(at);
+    assert_eq!(
+        (batch.records(), batch.expanded_len(), batch.packed_len()),
+        (records, expanded, bytes)
+    );
+    fill_batch(&mut batch, &attrs, b"{\"id\":3}\n", Format::Ndjson).unwrap();
+    assert_eq!(
+        entries(batch),
+        [
+            "G{\"filename\":\"good.ndjson\"}",
+            "R{\"id\":1}",
+            "G{\"filename\":\"good.ndjson\"}",
+            "R{\"id\":3}"
+        ]
+    );
+}

@@ -47,9 +47,9 @@ pub(crate) async fn parse(
     Ok((batch, set_aside))
 }
 
-/// Each FlowFile is parsed on its own first; one that parses is parsed again into the batch
-/// (a failed parse may leave part of its records in the batch it filled), one that does not
-/// is set aside with the reason. Limits (413) still fail the whole request.
+/// Each FlowFile is parsed into the batch; one that does not parse is taken back out (it may
+/// have added some of its records before the bad one) and set aside with the reason. Limits
+/// (413) still fail the whole request.
 fn split(
     flowfiles: Vec<Received>,
     fallback: Format,
@@ -57,19 +57,20 @@ fn split(
     max_bytes: u64,
     max_attrs: u64,
 ) -> Result<(Batch, Vec<Whole>), ApiError> {
-    let now = chrono::Utc::now();
-    let mut batch = Batch::new(now);
+    let mut batch = Batch::new(chrono::Utc::now());
     batch.set_limit(max_bytes);
     let mut bad = Vec::new();
     for (i, ff) in flowfiles.into_iter().enumerate() {
-        let mut trial = Batch::new(now);
-        trial.set_limit(max_bytes);
-        match ingest::parse_flowfile(&ff, i, fallback, packaged, max_attrs, &mut trial) {
-            Ok(()) => ingest::parse_flowfile(&ff, i, fallback, packaged, max_attrs, &mut batch)?,
-            Err(ApiError::BadRequest(reason)) => bad.push(Whole {
-                flowfile: ff,
-                error: Some(reason),
-            }),
+        let before = batch.checkpoint();
+        match ingest::parse_flowfile(&ff, i, fallback, packaged, max_attrs, &mut batch) {
+            Ok(()) => {}
+            Err(ApiError::BadRequest(reason)) => {
+                batch.rollback(before);
+                bad.push(Whole {
+                    flowfile: ff,
+                    error: Some(reason),
+                });
+            }
             Err(e) => return Err(e),
         }
     }
