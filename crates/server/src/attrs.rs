@@ -79,7 +79,7 @@ impl RequestInfo<'_> {
                 // FlowFile's uuid is always the fresh one.
                 if lower == "authorization"
                     || lower == "uuid"
-                    || self.deny.iter().any(|d| d == lower)
+                    || self.deny.iter().any(|d| d.eq_ignore_ascii_case(lower))
                 {
                     continue;
                 }
