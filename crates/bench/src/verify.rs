@@ -164,6 +164,7 @@ mod tests {
             sha256: String::new(),
             compression: landed::Codec::Zstd,
             created_at: landed::format_time(0),
+            envelope: landed::Envelope::Meta,
         };
         fs::write(
             dir.join(landed::manifest_key(name)),

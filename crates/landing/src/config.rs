@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use records::landed::Codec;
+use records::landed::{Codec, Envelope};
 
 /// When a request is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,6 +99,9 @@ pub struct StreamConfig {
     pub ack: AckMode,
     /// Notify a Snowpipe through its REST API after each file lands (off when `None`).
     pub snowpipe: Option<crate::notify::SnowpipeConfig>,
+    /// The form of every landed line: `meta` (record plus lineage and attributes, the
+    /// default) or `record` (the record alone).
+    pub envelope: Envelope,
 }
 
 impl StreamConfig {
@@ -112,6 +115,7 @@ impl StreamConfig {
             compression: Compression::default(),
             ack: AckMode::Durable,
             snowpipe: None,
+            envelope: Envelope::Meta,
         }
     }
 }

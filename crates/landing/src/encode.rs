@@ -4,7 +4,7 @@
 use std::io::{self, BufWriter, Write};
 
 use chrono::Utc;
-use records::landed::{LineWriter, Manifest, format_time};
+use records::landed::{Envelope, LineWriter, Manifest, format_time};
 use sha2::{Digest, Sha256};
 
 use crate::config::Compression;
@@ -32,7 +32,7 @@ impl<W: Write> Write for Counting<W> {
 }
 
 /// Encodes the landed file for `segment` in memory and returns it with its manifest (for
-/// `key`). Nothing is written to disk: a full spool disk must still be able to drain, and a
+/// `key`), its lines in `envelope`. Nothing is written to disk: a full spool disk must still be able to drain, and a
 /// batch is at most `batch_max_bytes` (capped at half the spool limit) before compression.
 pub(crate) fn encode_segment(
     segment: &SegmentInfo,
@@ -40,6 +40,7 @@ pub(crate) fn encode_segment(
     stream: &str,
     instance: &str,
     compression: Compression,
+    envelope: Envelope,
 ) -> io::Result<(Manifest, Vec<u8>)> {
     let stored = Counting {
         inner: Vec::with_capacity((segment.bytes / 8) as usize),
@@ -50,12 +51,12 @@ pub(crate) fn encode_segment(
         Compression::Zstd { level } => {
             let mut enc = zstd::stream::write::Encoder::new(stored, level)?;
             enc.include_checksum(true)?;
-            let (u, r) = write_lines(segment, stream, instance, &mut enc)?;
+            let (u, r) = write_lines(segment, stream, instance, envelope, &mut enc)?;
             (u, r, enc.finish()?)
         }
         Compression::Gzip { level } => {
             let mut enc = flate2::write::GzEncoder::new(stored, flate2::Compression::new(level));
-            let (u, r) = write_lines(segment, stream, instance, &mut enc)?;
+            let (u, r) = write_lines(segment, stream, instance, envelope, &mut enc)?;
             (u, r, enc.finish()?)
         }
     };
@@ -85,6 +86,7 @@ pub(crate) fn encode_segment(
         sha256: hex::encode(hash),
         compression: compression.codec(),
         created_at: format_time(Utc::now().timestamp_millis()),
+        envelope,
     };
     Ok((manifest, body))
 }
@@ -93,6 +95,7 @@ fn write_lines(
     segment: &SegmentInfo,
     stream: &str,
     instance: &str,
+    envelope: Envelope,
     w: &mut impl Write,
 ) -> io::Result<(u64, u64)> {
     let mut out = Counting {
@@ -100,7 +103,7 @@ fn write_lines(
         bytes: 0,
         hash: None,
     };
-    let mut lines = LineWriter::new(stream, instance);
+    let mut lines = LineWriter::new(stream, instance).with_envelope(envelope);
     let mut records = 0u64;
     for_each_frame(&segment.path, |frame| {
         let payload = Payload::parse(frame).ok_or_else(|| corrupt(segment))?;

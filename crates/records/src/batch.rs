@@ -7,11 +7,14 @@
 //! ([`Batch::stamp`]); [`Payload`] reads a stored batch back entry by entry.
 //!
 //! A batch also keeps its *expanded* size ([`Batch::expanded_len`]): what it will cost once
-//! landed, where every record's line repeats its group's attributes and the line's metadata.
+//! landed, where every record's line repeats its group's attributes and the line's metadata
+//! (envelope `meta`), or is the record alone (envelope `record`, [`Batch::set_envelope`]).
 //! A front door sets a limit on it ([`Batch::set_limit`]) so that a small request cannot
 //! grow into gigabytes of spool or landed lines ([`Batch::try_push_record`]).
 
 use chrono::{DateTime, Utc};
+
+use crate::landed::Envelope;
 
 const HEADER_LEN: usize = 24;
 const TAG_GROUP: u8 = b'G';
@@ -22,11 +25,15 @@ const TAG_RECORD: u8 = b'R';
 /// (the test `line_overhead_covers_the_landed_line` measures it against the line writer).
 pub const LINE_OVERHEAD: u64 = 224;
 
+/// Bytes a `record`-envelope line adds to its record: the newline.
+const RECORD_LINE_OVERHEAD: u64 = 1;
+
 /// A batch would pass its expanded-size limit ([`Batch::set_limit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the request expands to over {limit} bytes once landed (records, with their FlowFile \
-     attributes repeated on every landed line); send it in smaller requests"
+     attributes repeated on every landed line unless the stream's envelope is record); send \
+     it in smaller requests"
 )]
 pub struct TooLarge {
     /// The limit, in bytes.
@@ -53,6 +60,7 @@ pub struct Batch {
     group_attrs: u64,
     expanded: u64,
     limit: u64,
+    envelope: Envelope,
 }
 
 impl Batch {
@@ -69,7 +77,18 @@ impl Batch {
             group_attrs: 2,
             expanded: HEADER_LEN as u64,
             limit: u64::MAX,
+            envelope: Envelope::Meta,
         }
+    }
+
+    /// Counts the landed lines in `envelope` (`meta` by default): a `record` line costs its
+    /// record and a newline, its FlowFile's attributes nothing. Set it before adding records.
+    ///
+    /// # Panics
+    /// When the batch already holds records (they were counted in the other envelope).
+    pub fn set_envelope(&mut self, envelope: Envelope) {
+        assert_eq!(self.records, 0, "set the envelope before adding records");
+        self.envelope = envelope;
     }
 
     /// Sets the most bytes the batch may expand to ([`Batch::expanded_len`]); the fallible
@@ -79,16 +98,27 @@ impl Batch {
     }
 
     /// What the batch will cost once stored and landed: the packed groups, plus per record
-    /// its bytes, its group's attributes and [`LINE_OVERHEAD`].
+    /// its packed bytes and, envelope `meta`, its group's attributes and [`LINE_OVERHEAD`]
+    /// (envelope `record`: a newline).
     pub fn expanded_len(&self) -> u64 {
         self.expanded
+    }
+
+    /// What one record of `record_len` bytes adds to [`Batch::expanded_len`] in a group with
+    /// `attrs` bytes of attributes JSON.
+    fn record_cost(&self, record_len: usize, attrs: u64) -> u64 {
+        let line = match self.envelope {
+            Envelope::Meta => attrs + LINE_OVERHEAD,
+            Envelope::Record => RECORD_LINE_OVERHEAD,
+        };
+        5 + record_len as u64 + line
     }
 
     /// Whether one more record of `record_len` bytes in the current group (or in a new group
     /// with `new_group` bytes of attributes JSON) still fits the limit.
     fn fits(&self, record_len: usize, new_group: Option<u64>) -> Result<(), TooLarge> {
         let attrs = new_group.unwrap_or(self.group_attrs);
-        let cost = new_group.map_or(0, |g| g + 5) + record_len as u64 + 5 + attrs + LINE_OVERHEAD;
+        let cost = new_group.map_or(0, |g| g + 5) + self.record_cost(record_len, attrs);
         if self.expanded.saturating_add(cost) > self.limit {
             Err(TooLarge { limit: self.limit })
         } else {
@@ -137,7 +167,7 @@ impl Batch {
         }
         self.push_entry(TAG_RECORD, json);
         self.records += 1;
-        self.expanded += 5 + json.len() as u64 + self.group_attrs + LINE_OVERHEAD;
+        self.expanded += self.record_cost(json.len(), self.group_attrs);
         self.buf[16..24].copy_from_slice(&self.records.to_le_bytes());
     }
 
@@ -369,6 +399,44 @@ mod tests {
             u.push_record(b"{}");
         }
         assert_eq!(u.expanded_len(), b.expanded_len());
+    }
+
+    #[test]
+    fn record_envelope_counts_no_attributes() {
+        let attrs = [("a", "x".repeat(1000))];
+        let record = br#"{"id":1}"#;
+        let limit = 10 * (1000 + LINE_OVERHEAD);
+        let fill = |envelope| {
+            let mut b = Batch::new(Utc::now());
+            b.set_envelope(envelope);
+            b.set_limit(limit);
+            b.try_begin_group_with(&attrs, record).unwrap();
+            let mut n = 1u64;
+            while b.try_push_record(record).is_ok() {
+                n += 1;
+                assert!(n < 100_000, "the limit stops it");
+            }
+            (n, b.expanded_len(), b.packed_len() as u64)
+        };
+        let (meta, _, _) = fill(Envelope::Meta);
+        assert!((8..10).contains(&meta), "{meta}");
+        let (n, expanded, packed) = fill(Envelope::Record);
+        // The group's attributes once, then each record its packed bytes and a newline.
+        let per_record = 5 + record.len() as u64 + 1;
+        assert_eq!(expanded, packed + n);
+        assert!(
+            expanded <= limit && expanded + per_record > limit,
+            "{expanded}"
+        );
+        assert!(n > 50 * meta, "{n} vs {meta}");
+    }
+
+    #[test]
+    #[should_panic(expected = "before adding records")]
+    fn envelope_is_set_before_records() {
+        let mut b = Batch::new(Utc::now());
+        b.push_record(b"{}");
+        b.set_envelope(Envelope::Record);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct StreamOptions {
     pub pass_through: bool,
     /// What a FlowFile whose content does not parse does to its HTTP request.
     pub on_parse_error: OnParseError,
+    /// The form of the stream's landed lines; with `record` a record's FlowFile attributes
+    /// do not count against `max_request_bytes` once per record.
+    pub envelope: records::landed::Envelope,
 }
 
 /// What a FlowFile whose content does not parse does to its HTTP request.
@@ -50,6 +53,7 @@ impl Default for StreamOptions {
             format: Format::Json,
             pass_through: false,
             on_parse_error: OnParseError::Reject,
+            envelope: records::landed::Envelope::Meta,
         }
     }
 }
@@ -155,6 +159,13 @@ impl ServerConfig {
     /// Whether the stream lands objects whole instead of parsing records.
     pub(crate) fn is_pass_through(&self, stream: &str) -> bool {
         self.streams.get(stream).is_some_and(|o| o.pass_through)
+    }
+
+    /// The form of the stream's landed lines.
+    pub(crate) fn envelope(&self, stream: &str) -> records::landed::Envelope {
+        self.streams
+            .get(stream)
+            .map_or_else(Default::default, |o| o.envelope)
     }
 
     /// The stream's policy for FlowFiles that do not parse.

@@ -28,8 +28,11 @@ pub(crate) async fn parse(
     }
     let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
     let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
+    let envelope = limits.envelope;
     let (batch, bad) = parse_off_runtime(bytes, move || {
-        split(flowfiles, fallback, packaged, max_bytes, max_attrs)
+        split(
+            flowfiles, fallback, packaged, max_bytes, max_attrs, envelope,
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(format!("record parser failed: {e}")))??;
@@ -56,8 +59,10 @@ fn split(
     packaged: bool,
     max_bytes: u64,
     max_attrs: u64,
+    envelope: records::landed::Envelope,
 ) -> Result<(Batch, Vec<Whole>), ApiError> {
     let mut batch = Batch::new(chrono::Utc::now());
+    batch.set_envelope(envelope);
     batch.set_limit(max_bytes);
     let mut bad = Vec::new();
     for (i, ff) in flowfiles.into_iter().enumerate() {

@@ -51,6 +51,8 @@ pub(crate) struct BodySpec {
     pub max_flowfiles: u64,
     /// Most attribute bytes (keys plus values) of one FlowFile.
     pub max_attribute_bytes: u64,
+    /// The stream's landed-line form, which decides what counts against `max_bytes`.
+    pub envelope: records::landed::Envelope,
 }
 
 /// Bytes counted against the request limit for each FlowFile of a package on top of its
@@ -227,8 +229,10 @@ pub(crate) async fn parse_flowfiles(
 ) -> Result<Batch, ApiError> {
     let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
     let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
+    let envelope = limits.envelope;
     let parse = move || {
         let mut batch = Batch::new(chrono::Utc::now());
+        batch.set_envelope(envelope);
         batch.set_limit(max_bytes);
         parse_into(flowfiles, fallback, packaged, max_attrs, &mut batch).map(|()| batch)
     };

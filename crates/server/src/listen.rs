@@ -190,6 +190,7 @@ async fn receive(
         max_bytes: config.max_request_bytes,
         max_flowfiles: config.max_flowfiles_per_request,
         max_attribute_bytes: config.max_attribute_bytes,
+        envelope: config.envelope(&stream),
     };
     let mut flowfiles = ingest::read_flowfiles(body, &spec).await?;
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();

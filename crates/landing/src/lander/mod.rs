@@ -100,8 +100,9 @@ impl Lander {
                 instance.clone(),
                 self.config.compression,
             );
+            let envelope = self.config.envelope;
             let encoded = tokio::task::spawn_blocking(move || {
-                encode_segment(&info2, &key2, &stream2, &instance, compression)
+                encode_segment(&info2, &key2, &stream2, &instance, compression, envelope)
             })
             .await
             .unwrap_or_else(|e| Err(io::Error::other(e)));

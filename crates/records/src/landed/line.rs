@@ -1,4 +1,5 @@
-//! The lines of a landed data file: `{"record":{…},"meta":{…}}`, built and parsed.
+//! The lines of a landed data file, built and parsed: `{"record":{…},"meta":{…}}` (envelope
+//! `meta`) or the record alone (envelope `record`).
 
 use std::io::Write;
 
@@ -6,30 +7,46 @@ use chrono::{DateTime, SecondsFormat};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::{Envelope, LandedKey, Lineage, Manifest};
+
 /// Builds the lines of one landed file (one stream, one instance), reusing one buffer.
 #[derive(Debug)]
 pub struct LineWriter {
     stream_json: String,
     instance_json: String,
+    envelope: Envelope,
     line: Vec<u8>,
 }
 
 impl LineWriter {
-    /// A writer of lines whose `meta` names `stream` and `instance`.
+    /// A writer of `meta`-envelope lines whose `meta` names `stream` and `instance`.
     pub fn new(stream: &str, instance: &str) -> LineWriter {
         LineWriter {
             stream_json: serde_json::to_string(stream).expect("a string serializes"),
             instance_json: serde_json::to_string(instance).expect("a string serializes"),
+            envelope: Envelope::Meta,
             line: Vec::with_capacity(4096),
         }
     }
 
-    /// The line (ending in `\n`) of one record: `record` verbatim (one compact JSON object),
-    /// then `meta` with `seq`, `received_at` (as from [`format_time`]) and `attributes` (a
-    /// JSON object, verbatim). The slice is valid until the next call.
+    /// The same writer, writing lines in `envelope`.
+    pub fn with_envelope(mut self, envelope: Envelope) -> LineWriter {
+        self.envelope = envelope;
+        self
+    }
+
+    /// The line (ending in `\n`) of one record. Envelope `meta`: `record` verbatim (one
+    /// compact JSON object), then `meta` with `seq`, `received_at` (as from [`format_time`])
+    /// and `attributes` (a JSON object, verbatim). Envelope `record`: the record verbatim and
+    /// nothing else. The slice is valid until the next call.
     pub fn line(&mut self, record: &[u8], seq: u64, received_at: &str, attributes: &[u8]) -> &[u8] {
         let line = &mut self.line;
         line.clear();
+        if self.envelope == Envelope::Record {
+            line.extend_from_slice(record);
+            line.push(b'\n');
+            return line;
+        }
         line.extend_from_slice(b"{\"record\":");
         line.extend_from_slice(record);
         line.extend_from_slice(b",\"meta\":{\"stream\":");
@@ -64,7 +81,8 @@ pub fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
         .filter(|(_, line)| !line.trim().is_empty())
 }
 
-/// One parsed line, borrowing its text: the record and the metadata, as written.
+/// One parsed line, borrowing its text: the record and the metadata, as written (no
+/// metadata for a `record`-envelope line).
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct LandedLine<'a> {
     /// The record, verbatim (always a JSON object).
@@ -75,7 +93,8 @@ pub struct LandedLine<'a> {
     pub meta: Option<&'a RawValue>,
 }
 
-/// Why a line is not `{"record":{…},"meta":…}`.
+/// Why a line is not `{"record":{…},"meta":…}` (envelope `meta`) or a JSON object
+/// (envelope `record`).
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
     /// Not a JSON object with a `record` field.
@@ -84,16 +103,54 @@ pub enum LineError {
     /// `record` is not a JSON object.
     #[error("\"record\" is not a JSON object")]
     RecordNotObject,
+    /// A `record`-envelope line is not one JSON object.
+    #[error("not a JSON object: {0}")]
+    NotObject(serde_json::Error),
+    /// A `meta` holds no `stream`, `instance` and `seq`.
+    #[error("\"meta\" has no stream, instance and seq: {0}")]
+    Meta(serde_json::Error),
 }
 
 impl<'a> LandedLine<'a> {
-    /// Parses one line (without its `\n`).
+    /// Parses one `meta`-envelope line (without its `\n`).
     pub fn parse(line: &'a str) -> Result<LandedLine<'a>, LineError> {
         let parsed: LandedLine<'a> = serde_json::from_str(line)?;
         if parsed.record.get().trim_start().starts_with('{') {
             Ok(parsed)
         } else {
             Err(LineError::RecordNotObject)
+        }
+    }
+
+    /// Parses one line (without its `\n`) of a file written in `envelope`: a `record` line
+    /// is the record itself and has no `meta`.
+    pub fn parse_in(envelope: Envelope, line: &'a str) -> Result<LandedLine<'a>, LineError> {
+        match envelope {
+            Envelope::Meta => Self::parse(line),
+            Envelope::Record => {
+                let record: &'a RawValue =
+                    serde_json::from_str(line).map_err(LineError::NotObject)?;
+                if record.get().trim_start().starts_with('{') {
+                    Ok(LandedLine { record, meta: None })
+                } else {
+                    Err(LineError::RecordNotObject)
+                }
+            }
+        }
+    }
+
+    /// Where line `row` (1-based) of the file at `key` came from: its `meta` when it has one,
+    /// else (a `record` line) derived from the key, the row and the manifest (see
+    /// [`Lineage::of_row`]).
+    pub fn lineage(
+        &self,
+        key: &LandedKey,
+        manifest: Option<&Manifest>,
+        row: u64,
+    ) -> Result<Lineage, LineError> {
+        match self.meta {
+            Some(meta) => serde_json::from_str(meta.get()).map_err(LineError::Meta),
+            None => Ok(Lineage::of_row(key, manifest, row)),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Codec;
+use super::{Codec, Envelope};
 
 /// What a landed data file holds, as written beside it; fields in contract order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -29,4 +29,8 @@ pub struct Manifest {
     pub compression: Codec,
     /// When the file was encoded, RFC 3339 UTC with milliseconds (see [`super::format_time`]).
     pub created_at: String,
+    /// The form of the file's lines (`"meta"` or `"record"`); a manifest written before
+    /// envelopes existed has none, which means `meta`.
+    #[serde(default)]
+    pub envelope: Envelope,
 }

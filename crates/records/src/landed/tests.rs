@@ -125,6 +125,7 @@ fn manifest() -> Manifest {
         sha256: "ab".repeat(32),
         compression: Codec::Zstd,
         created_at: "2026-11-24T13:45:01.123Z".into(),
+        envelope: Envelope::Meta,
     }
 }
 
@@ -137,20 +138,47 @@ fn manifest_serde_is_the_contract() {
         format!(
             "{{\"key\":\"{}\",\"stream\":\"customers\",\"instance\":\"ss-1\",\"records\":1000,\
              \"first_seq\":1,\"last_seq\":1000,\"uncompressed_bytes\":123456,\"bytes\":23456,\
-             \"sha256\":\"{}\",\"compression\":\"zstd\",\"created_at\":\"2026-11-24T13:45:01.123Z\"}}",
+             \"sha256\":\"{}\",\"compression\":\"zstd\",\"created_at\":\"2026-11-24T13:45:01.123Z\",\
+             \"envelope\":\"meta\"}}",
             m.key, m.sha256
         )
     );
     assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), m);
     let gz = Manifest {
         compression: Codec::Gzip,
-        ..m
+        ..m.clone()
     };
     let pretty = serde_json::to_vec_pretty(&gz).unwrap();
     assert!(String::from_utf8_lossy(&pretty).contains("\"compression\": \"gzip\""));
     assert_eq!(serde_json::from_slice::<Manifest>(&pretty).unwrap(), gz);
     let unknown = json.replace("\"zstd\"", "\"lz4\"");
     assert!(serde_json::from_str::<Manifest>(&unknown).is_err());
+    // A manifest written before envelopes existed means `meta`.
+    let old = json.replace(",\"envelope\":\"meta\"", "");
+    assert!(!old.contains("envelope"));
+    assert_eq!(serde_json::from_str::<Manifest>(&old).unwrap(), m);
+    let record = json.replace("\"envelope\":\"meta\"", "\"envelope\":\"record\"");
+    assert_eq!(
+        serde_json::from_str::<Manifest>(&record).unwrap().envelope,
+        Envelope::Record
+    );
+    let bad = json.replace("\"envelope\":\"meta\"", "\"envelope\":\"both\"");
+    assert!(serde_json::from_str::<Manifest>(&bad).is_err());
+}
+
+#[test]
+fn envelope_names_parse_back() {
+    for e in [Envelope::Meta, Envelope::Record] {
+        assert_eq!(e.name().parse::<Envelope>(), Ok(e));
+        assert_eq!(e.to_string().to_uppercase().parse::<Envelope>(), Ok(e));
+    }
+    assert_eq!(Envelope::default(), Envelope::Meta);
+    assert!(
+        "none"
+            .parse::<Envelope>()
+            .unwrap_err()
+            .contains("meta or record")
+    );
 }
 
 #[test]
@@ -283,5 +311,97 @@ fn unreadable_files_are_errors() {
         );
         let err = open(&path).and_then(LandedFile::count_lines).unwrap_err();
         assert!(matches!(err, ReadError::Decompress { .. }), "{err}");
+    }
+}
+
+#[test]
+fn record_lines_are_the_record_alone() {
+    let at = format_time(ms("2026-11-24T13:45:01.123Z"));
+    let mut w = LineWriter::new("customers", "ss-1").with_envelope(Envelope::Record);
+    let record = br#"{"id":1,"name":"A"}"#;
+    let line = w.line(record, 42, &at, br#"{"uuid":"u","big":"xxxxxxxx"}"#);
+    assert_eq!(line, b"{\"id\":1,\"name\":\"A\"}\n");
+    let meta = LineWriter::new("customers", "ss-1")
+        .line(record, 42, &at, b"{}")
+        .len();
+    assert!(meta > 2 * line.len(), "{meta}");
+}
+
+#[test]
+fn lines_parse_in_their_envelope() {
+    let l = LandedLine::parse_in(Envelope::Record, r#"{"a":[1, 2]}"#).unwrap();
+    assert_eq!(l.record.get(), r#"{"a":[1, 2]}"#);
+    assert!(l.meta.is_none());
+    // A record that happens to look like a meta line is still the record.
+    let looks = r#"{"record":{"id":1},"meta":{}}"#;
+    let l = LandedLine::parse_in(Envelope::Record, looks).unwrap();
+    assert_eq!(l.record.get(), looks);
+    let l = LandedLine::parse_in(Envelope::Meta, looks).unwrap();
+    assert_eq!(l.record.get(), r#"{"id":1}"#);
+    for bad in ["[1]", "1", "\"s\""] {
+        assert!(
+            matches!(
+                LandedLine::parse_in(Envelope::Record, bad),
+                Err(LineError::RecordNotObject)
+            ),
+            "{bad}"
+        );
+    }
+    for bad in ["not json", "{\"a\":1} {}", "{"] {
+        assert!(
+            matches!(
+                LandedLine::parse_in(Envelope::Record, bad),
+                Err(LineError::NotObject(_))
+            ),
+            "{bad}"
+        );
+    }
+}
+
+/// Writes `records` (first sequence number `first_seq`) in `envelope` and reads them back
+/// with their lineage: the record verbatim, the same stream, instance and seq either way.
+#[test]
+fn both_envelopes_round_trip_with_lineage() {
+    let records = [
+        r#"{"id":1}"#,
+        r#"{"id":2,"n":"é"}"#,
+        r#"{"id":3,"x":{"y":null}}"#,
+    ];
+    let received = 1_764_000_000_000;
+    let key = LandedKey::new("raw", "customers", "ss-1", received, 10, Codec::Zstd);
+    for envelope in [Envelope::Meta, Envelope::Record] {
+        let mut w = LineWriter::new("customers", "ss-1").with_envelope(envelope);
+        let at = format_time(received);
+        let mut text = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            text.extend_from_slice(w.line(r.as_bytes(), 10 + i as u64, &at, br#"{"k":"v"}"#));
+        }
+        let text = String::from_utf8(text).unwrap();
+        let m = Manifest {
+            key: key.to_string(),
+            first_seq: 10,
+            last_seq: 12,
+            records: 3,
+            envelope,
+            ..manifest()
+        };
+        let parsed: Vec<_> = lines(&text).collect();
+        assert_eq!(parsed.len(), records.len(), "{envelope}");
+        for (i, (row, line)) in parsed.into_iter().enumerate() {
+            let l = LandedLine::parse_in(m.envelope, line).unwrap();
+            assert_eq!(l.record.get(), records[i]);
+            let lineage = l.lineage(&key, Some(&m), row).unwrap();
+            assert_eq!(lineage.stream, "customers");
+            assert_eq!(lineage.instance, "ss-1");
+            assert_eq!(lineage.seq, 10 + i as u64, "{envelope} row {row}");
+            let when = lineage.received_at.unwrap();
+            match envelope {
+                Envelope::Meta => assert_eq!(when, at),
+                Envelope::Record => assert_eq!(when, m.created_at),
+            }
+            if envelope == Envelope::Record {
+                assert_eq!(l.lineage(&key, None, row).unwrap().received_at, None);
+            }
+        }
     }
 }

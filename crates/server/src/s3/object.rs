@@ -134,6 +134,7 @@ pub(crate) async fn parse_object(
     let attrs = info.attributes(etag);
     let key = info.key.clone();
     let max = config.max_request_bytes;
+    let envelope = config.envelope(stream);
     let bytes = body.len() as u64;
     let parse = move || -> S3Result<Batch> {
         let content = if gzip {
@@ -142,6 +143,7 @@ pub(crate) async fn parse_object(
             body
         };
         let mut batch = Batch::new(chrono::Utc::now());
+        batch.set_envelope(envelope);
         batch.set_limit(max);
         records::fill_batch(&mut batch, &attrs, &content, format).map_err(|e| match e {
             records::FillError::TooLarge(e) => s3_error!(

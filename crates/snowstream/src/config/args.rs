@@ -181,6 +181,9 @@ settings! {
         /// Call the stream stale (gauge, WARN log, webhook) when no file has landed for this long, e.g. 15m. [default: off]
         #[arg(long, env = "SNOWSTREAM_STALE_AFTER")]
         stale_after: Dur,
+        /// Form of each landed line: meta (`{"record":…,"meta":{stream,instance,seq,received_at,attributes}}`) or record (the record alone, no FlowFile attributes; lineage from the file name). The table spec's `envelope` must match.
+        #[arg(long, env = "SNOWSTREAM_ENVELOPE")]
+        envelope: records::landed::Envelope = "meta",
     }
 }
 

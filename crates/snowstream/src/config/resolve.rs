@@ -213,6 +213,7 @@ fn server_config(
                     format: s.settings.format,
                     pass_through: s.settings.pass_through,
                     on_parse_error: s.settings.on_parse_error,
+                    envelope: s.settings.envelope,
                 };
                 (s.name.clone(), options)
             })
@@ -338,6 +339,7 @@ fn landing_streams(
                 compression: st.compression,
                 ack: st.ack,
                 snowpipe,
+                envelope: st.envelope,
                 ..landing::StreamConfig::new(s.name.clone())
             })
         })

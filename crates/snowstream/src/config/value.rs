@@ -38,6 +38,7 @@ impl Value for SocketAddr {}
 impl Value for landing::AckMode {}
 impl Value for landing::Compression {}
 impl Value for server::OnParseError {}
+impl Value for records::landed::Envelope {}
 impl Value for Format {}
 
 /// The record format of a stream.

@@ -353,3 +353,40 @@ fn metrics_token_comes_from_its_file_or_the_ingest_token() {
     let err = args(&["--metrics-auth", "true"]).resolve().unwrap_err();
     assert!(format!("{err:#}").contains("--auth-token"), "{err:#}");
 }
+
+#[test]
+fn envelope_is_a_stream_setting_defaulting_to_meta() {
+    use records::landed::Envelope;
+    let (_dir, file) = toml(
+        r#"
+[[streams]]
+name = "customers"
+
+[[streams]]
+name = "events"
+envelope = "record"
+"#,
+    );
+    let s = args(&["--config", &file]).resolve().unwrap();
+    let landed = |name: &str| {
+        s.landing
+            .streams
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .envelope
+    };
+    assert_eq!(landed("customers"), Envelope::Meta);
+    assert_eq!(landed("events"), Envelope::Record);
+    // The front doors count a record stream's landed bytes by the same setting.
+    assert_eq!(s.server.streams["events"].envelope, Envelope::Record);
+    assert_eq!(s.server.streams["customers"].envelope, Envelope::Meta);
+    let s = args(&["--envelope", "record"]).resolve().unwrap();
+    assert_eq!(s.landing.streams[0].envelope, Envelope::Record);
+    assert_eq!(
+        landing::StreamConfig::new("x").envelope,
+        args(&[]).resolve().unwrap().landing.streams[0].envelope
+    );
+    let bad = try_args(&["--envelope", "both"]).expect_err("an unknown envelope");
+    assert!(bad.to_string().contains("expected meta or record"), "{bad}");
+}
