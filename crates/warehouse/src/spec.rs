@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use records::landed::Envelope;
 use serde::Deserialize;
 
 use crate::Error;
@@ -66,6 +67,11 @@ pub struct TableSpec {
     /// versions can still be placed exactly). Not set: no view.
     #[serde(default)]
     pub scd2_tracked: Vec<String>,
+    /// The form of the stream's landed lines: `meta` (the default) or `record`. Must be the
+    /// stream's `--envelope`: the pipe reads the record from `$1:record` or `$1` by it, and
+    /// the local stand-in refuses a file whose manifest says otherwise.
+    #[serde(default)]
+    pub envelope: Envelope,
 }
 
 impl TableSpec {

@@ -158,3 +158,46 @@ fn scd2_tracked_renders_the_hash_diff_view() {
     );
     assert!(TableSpec::parse(&bad).is_err());
 }
+
+/// The record-envelope fixture: `sql/tests/envelope_record/03_raw_table_and_pipe.sql` is the
+/// pipe script rendered for `customers_record.toml` (the customers spec with
+/// `envelope = "record"`); `scripts/check_sql.py` parses it with the Snowflake dialect. Its
+/// COPY takes the whole line as RECORD and NULL as META; every other script is the same as
+/// for `meta`, since the SCD1, SCD2 and rejects tasks read RECORD, FILE_NAME and
+/// FILE_ROW_NUMBER only.
+#[test]
+fn record_envelope_pipe_matches_renderer() {
+    let dir = sql_dir().join("tests/envelope_record");
+    let spec = TableSpec::from_file(&dir.join("customers_record.toml")).unwrap();
+    assert_eq!(spec.envelope, records::landed::Envelope::Record);
+    let opts = RenderOptions::default();
+    let scripts = render(&spec, &opts);
+    let name = "03_raw_table_and_pipe.sql";
+    let pipe = &scripts.iter().find(|(n, _)| n == name).unwrap().1;
+    let path = dir.join(name);
+    if std::env::var_os("UPDATE_SQL").is_some() {
+        std::fs::write(&path, pipe).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == *pipe,
+        "{} drifted from the renderer; run UPDATE_SQL=1 cargo test -p warehouse --test sql_drift",
+        path.display()
+    );
+    assert!(
+        pipe.contains("        $1,\n        NULL,\n        METADATA$FILENAME,"),
+        "{pipe}"
+    );
+    assert!(
+        !pipe.contains("$1:record") && !pipe.contains("$1:meta"),
+        "{pipe}"
+    );
+    let meta = render(&TableSpec::customers(), &opts);
+    for ((n, record_sql), (m, meta_sql)) in scripts.iter().zip(&meta) {
+        assert_eq!(n, m);
+        if n != name {
+            assert_eq!(record_sql, meta_sql, "{n} does not depend on the envelope");
+            assert!(!record_sql.contains("META"), "{n} reads META");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{SecondsFormat, Utc};
-use records::landed::{self, LandedLine, is_data_file};
+use records::landed::{self, Envelope, LandedLine, is_data_file};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::value::RawValue;
 
@@ -21,8 +21,9 @@ pub struct LoadReport {
     pub files_loaded: usize,
     /// Rows inserted into the raw table.
     pub rows_loaded: u64,
-    /// Lines that were not a JSON object with a `record` object (skipped, like
-    /// `ON_ERROR = CONTINUE`).
+    /// Lines that were not a landed line of their file's envelope: a JSON object with a
+    /// `record` object (`meta`), a JSON object (`record`). Skipped, like
+    /// `ON_ERROR = CONTINUE`.
     pub rows_rejected: u64,
     /// Files seen that were already in the load history.
     pub files_already_loaded: usize,
@@ -79,6 +80,16 @@ pub(super) fn load_new_files(
             report.files_already_loaded += 1;
             continue;
         }
+        let envelope = match file_envelope(spec, &path) {
+            Ok(e) => e,
+            Err(e) => {
+                report.failed.push(FileError {
+                    file_name: name,
+                    error: e,
+                });
+                continue;
+            }
+        };
         let (bytes, text) = match read_landed(&path) {
             Ok(v) => v,
             Err(e) => {
@@ -90,7 +101,7 @@ pub(super) fn load_new_files(
                 continue;
             }
         };
-        let (rows, rejected) = load_one(conn, spec, &name, bytes, &text)?;
+        let (rows, rejected) = load_one(conn, spec, envelope, &name, bytes, &text)?;
         report.files_loaded += 1;
         report.rows_loaded += rows;
         report.rows_rejected += rejected;
@@ -98,10 +109,55 @@ pub(super) fn load_new_files(
     Ok(report)
 }
 
-/// Loads one file's lines and its load-history row in one transaction.
+/// The envelope of the data file at `path`, from the manifest beside it, checked against the
+/// spec's: a file of the other envelope is refused loudly (an error, every run, until the spec
+/// or the stream is fixed) instead of loading garbage. Without a manifest (one not written
+/// yet, or a file from before manifests) a `meta` spec loads the file as `meta` lines, and a
+/// `record` spec waits for the manifest.
+fn file_envelope(spec: &TableSpec, path: &Path) -> Result<Envelope, String> {
+    let manifest_path = PathBuf::from(landed::manifest_key(&path.to_string_lossy()));
+    let text = match std::fs::read(&manifest_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match spec.envelope {
+                Envelope::Meta => Ok(Envelope::Meta),
+                Envelope::Record => {
+                    let error = "no manifest beside it (yet): a record-envelope file is loaded \
+                                 only with its manifest; will retry";
+                    tracing::warn!(file = %path.display(), error);
+                    Err(error.into())
+                }
+            };
+        }
+        Err(e) => return Err(format!("reading {}: {e}", manifest_path.display())),
+    };
+    /// The one manifest field the pipe needs (`records::landed::Manifest::envelope`); read
+    /// alone so that a manifest with fields added later still loads.
+    #[derive(serde::Deserialize)]
+    struct EnvelopeField {
+        #[serde(default)]
+        envelope: Envelope,
+    }
+    let manifest: EnvelopeField = serde_json::from_slice(&text)
+        .map_err(|e| format!("bad manifest {}: {e}", manifest_path.display()))?;
+    if manifest.envelope != spec.envelope {
+        let error = format!(
+            "refused: its manifest says envelope {} but the table spec of {} says {}; the \
+             spec's `envelope` must be the stream's --envelope",
+            manifest.envelope, spec.name, spec.envelope
+        );
+        tracing::error!(file = %path.display(), %error, "not loading a landed file");
+        return Err(error);
+    }
+    Ok(manifest.envelope)
+}
+
+/// Loads one file's lines (written in `envelope`) and its load-history row in one
+/// transaction. A `record` line has no META (NULL), like the Snowflake pipe's.
 fn load_one(
     conn: &mut Connection,
     spec: &TableSpec,
+    envelope: Envelope,
     name: &str,
     bytes: u64,
     text: &str,
@@ -118,7 +174,7 @@ fn load_one(
             ))
             .ctx("preparing raw insert")?;
         for (row, line) in landed::lines(text) {
-            match LandedLine::parse(line) {
+            match LandedLine::parse_in(envelope, line) {
                 Ok(l) => {
                     insert
                         .execute(params![
@@ -132,7 +188,7 @@ fn load_one(
                     rows += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(file = %name, line = row, error = %e, "skipping line that is not {{\"record\":{{…}},\"meta\":…}}");
+                    tracing::warn!(file = %name, line = row, %envelope, error = %e, "skipping line that is not a landed line of its envelope");
                     rejected += 1;
                 }
             }

@@ -1,5 +1,7 @@
 //! The raw table and its auto-ingest pipe (step 3), and the two streams on it (step 4).
 
+use records::landed::Envelope;
+
 use super::{Names, RenderOptions};
 use crate::spec::TableSpec;
 
@@ -7,8 +9,27 @@ use crate::spec::TableSpec;
 /// and not the `*.manifest.json` written beside each file.
 pub(super) const LANDED_PATTERN: &str = ".*/[^./][^/]*[.]ndjson[.](zst|gz)$";
 
+/// What the pipe's SELECT takes as RECORD and META, with the comment saying why, by the
+/// spec's envelope. A `record` line is the record itself and carries no META: its lineage is
+/// FILE_NAME (stream, instance and first sequence number are in the name) and
+/// FILE_ROW_NUMBER (sequence number = first + row - 1), see sql/README.md.
+fn record_and_meta(envelope: Envelope) -> (&'static str, &'static str, &'static str) {
+    match envelope {
+        Envelope::Meta => ("", "$1:record", "$1:meta"),
+        Envelope::Record => (
+            "-- Envelope record: each line is the record alone, so RECORD is the whole line and
+-- META is NULL; the lineage is FILE_NAME ({stream}/dt=…/hh=…/{instance}-{first_seq}…) and
+-- FILE_ROW_NUMBER (sequence number = first_seq + FILE_ROW_NUMBER - 1).
+",
+            "$1",
+            "NULL",
+        ),
+    }
+}
+
 pub(super) fn raw_and_pipe(spec: &TableSpec, n: &Names, o: &RenderOptions) -> String {
     let pipe_name = format!("{}_PIPE", spec.name.to_ascii_uppercase());
+    let (envelope_note, record, meta) = record_and_meta(spec.envelope);
     format!(
         "USE ROLE {pr};
 
@@ -28,15 +49,15 @@ CHANGE_TRACKING = TRUE;
 -- not CURRENT_TIMESTAMP. A bad line is skipped (ON_ERROR = CONTINUE) and shows in
 -- COPY_HISTORY. IF NOT EXISTS: a changed definition does not take effect when this script
 -- is re-run; see \"Re-deploying the pipe\" in sql/README.md (recreating loses load history).
-CREATE PIPE IF NOT EXISTS {pipe}
+{envelope_note}CREATE PIPE IF NOT EXISTS {pipe}
     AUTO_INGEST = TRUE
     COMMENT = 'snowstream: landed {stream} files into {raw}'
 AS
 COPY INTO {raw} (RECORD, META, FILE_NAME, FILE_ROW_NUMBER, LOADED_AT)
 FROM (
     SELECT
-        $1:record,
-        $1:meta,
+        {record},
+        {meta},
         METADATA$FILENAME,
         METADATA$FILE_ROW_NUMBER,
         METADATA$START_SCAN_TIME
