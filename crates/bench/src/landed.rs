@@ -46,9 +46,9 @@ pub fn check(
         let per_line = landed.uncompressed_bytes as f64 / landed.lines as f64;
         let r = per_line / record_bytes.max(1.0);
         println!(
-            "  landed bytes: {per_line:.0} bytes per uncompressed landed line for a {record_bytes:.0}-byte \
-             record = {r:.2}x  (goal <= 1.30x): {}",
-            report::verdict(r <= 1.3)
+            "  landed bytes (this run's stream, --envelope meta): {per_line:.0} bytes per \
+             uncompressed landed line for a {record_bytes:.0}-byte record = {r:.2}x (issue 14's \
+             goal is measured on a --envelope record stream below)"
         );
     }
     println!(

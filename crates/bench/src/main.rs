@@ -11,6 +11,7 @@
 
 mod chaos;
 mod cli;
+mod envelope;
 mod harness;
 mod landed;
 mod load;
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> Result<bool> {
     let (rows, acked) = rows::run_all(&cli, &h, &pools);
     let mut passed = report::results(&rows);
     passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
+    passed &= envelope::check(&h, &cli, &pools.bulk, record_bytes);
 
     h.stop_services()?;
     let (hwm, rss) = proc::memory();

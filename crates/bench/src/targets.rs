@@ -51,10 +51,13 @@ impl Snowstream {
 }
 
 /// Landing settings the bench varies.
+#[derive(Clone)]
 pub struct LandingSettings {
     pub ack: AckMode,
     pub compression: Compression,
     pub spool_max_bytes: u64,
+    /// The stream's landed-line form (`--envelope`).
+    pub envelope: records::landed::Envelope,
 }
 
 /// Starts the shipped app ([`snowstream::App`], as `snowstream serve` does) on 127.0.0.1
@@ -76,6 +79,7 @@ pub async fn start_snowstream(dir: &Path, settings: &LandingSettings) -> Result<
         stream: StreamArgs {
             ack: Some(settings.ack),
             compression: Some(settings.compression),
+            envelope: Some(settings.envelope),
             ..StreamArgs::default()
         },
         s3_api: S3ApiArgs {
