@@ -32,7 +32,7 @@ impl<W: Write> Write for Counting<W> {
 }
 
 /// Encodes the landed file for `segment` in memory and returns it with its manifest (for
-/// `key`), its lines in `envelope`. Nothing is written to disk: a full spool disk must still be able to drain, and a
+/// `key`). Nothing is written to disk: a full spool disk must still be able to drain, and a
 /// batch is at most `batch_max_bytes` (capped at half the spool limit) before compression.
 pub(crate) fn encode_segment(
     segment: &SegmentInfo,

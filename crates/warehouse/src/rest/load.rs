@@ -194,6 +194,13 @@ impl PipeState {
                     std::fs::hard_link(&src, &dest)
                         .or_else(|_| std::fs::copy(&src, &dest).map(|_| ()))
                 });
+            // The manifest comes along (when there is one): the pipe checks its envelope.
+            let manifest =
+                |p: &Path| PathBuf::from(records::landed::manifest_key(&p.to_string_lossy()));
+            if linked.is_ok() && manifest(&src).is_file() {
+                let _ = std::fs::hard_link(manifest(&src), manifest(&dest))
+                    .or_else(|_| std::fs::copy(manifest(&src), manifest(&dest)).map(|_| ()));
+            }
             match linked {
                 Ok(()) => staged.push((path, size)),
                 Err(e) => self.fail(path, size, &received, format!("cannot stage the file: {e}")),
@@ -312,6 +319,55 @@ impl PipeState {
 #[cfg(test)]
 mod tests {
     use super::check_path;
+
+    /// insertFiles stages a record-envelope file with its manifest, so a `record` spec loads
+    /// it (the pipe checks the manifest's envelope).
+    #[test]
+    fn record_envelope_files_load_with_their_manifest() {
+        use records::landed::{Codec, Envelope, LandedKey, LineWriter, Manifest, manifest_key};
+        let tmp = tempfile::tempdir().unwrap();
+        let landing = tmp.path().join("landing");
+        let key = LandedKey::new("", "customers", "ss-1", 0, 1, Codec::Zstd).to_string();
+        let mut w = LineWriter::new("customers", "ss-1").with_envelope(Envelope::Record);
+        let mut text = Vec::new();
+        for id in [1, 2] {
+            let r = format!(r#"{{"id":{id},"updated_at":"2026-11-24T13:00:00.000Z","op":"I"}}"#);
+            text.extend_from_slice(w.line(r.as_bytes(), id, "", b"{}"));
+        }
+        let path = landing.join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+        let manifest = Manifest {
+            key: key.clone(),
+            stream: "customers".into(),
+            instance: "ss-1".into(),
+            records: 2,
+            first_seq: 1,
+            last_seq: 2,
+            uncompressed_bytes: text.len() as u64,
+            bytes: 0,
+            sha256: String::new(),
+            compression: Codec::Zstd,
+            created_at: "2026-11-24T13:45:01.123Z".into(),
+            envelope: Envelope::Record,
+        };
+        std::fs::write(
+            landing.join(manifest_key(&key)),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        let spec = crate::TableSpec {
+            envelope: Envelope::Record,
+            ..crate::TableSpec::customers()
+        };
+        let wh = crate::Warehouse::open(&tmp.path().join("wh.db"), &spec).unwrap();
+        let mut pipe = super::PipeState::new(wh, landing, true).unwrap();
+        pipe.insert_files(std::slice::from_ref(&key)).unwrap();
+        let (files, _) = pipe.report(None);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(files[0].status, "LOADED", "{files:?}");
+        assert_eq!(files[0].rows_inserted, Some(2));
+    }
 
     #[test]
     fn paths_are_checked() {
