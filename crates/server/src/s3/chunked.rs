@@ -154,7 +154,7 @@ impl Csv {
     }
 }
 
-/// Accumulates content and cuts it after the last record boundary once `target` bytes are in.
+/// Accumulates content and cuts it at the first record boundary at least `target` bytes in.
 struct Cutter {
     format: Format,
     target: usize,
@@ -163,11 +163,9 @@ struct Cutter {
     /// Bytes at the front of `buf` that are the repeated header.
     header: usize,
     header_lines: u64,
-    /// Bytes of `buf` already scanned for boundaries, the CSV state there, and the end of the
-    /// last record found (past `header` when there is one).
+    /// Bytes of `buf` already scanned for a boundary, and the CSV state there.
     scanned: usize,
     csv: Csv,
-    boundary: usize,
     index: u64,
     lines_before: u64,
 }
@@ -176,13 +174,12 @@ impl Cutter {
     fn new(format: Format, target: usize) -> Cutter {
         Cutter {
             format,
-            target,
+            target: target.max(1),
             buf: Vec::new(),
             header: 0,
             header_lines: 0,
             scanned: 0,
             csv: Csv::FieldStart,
-            boundary: 0,
             index: 0,
             lines_before: 0,
         }
@@ -194,41 +191,54 @@ impl Cutter {
         each: &mut dyn FnMut(Chunk<'_>) -> S3Result<()>,
     ) -> S3Result<()> {
         self.buf.extend_from_slice(piece);
-        self.scan();
-        if self.buf.len() - self.header >= self.target && self.boundary > self.header {
-            self.cut(each)?;
+        while let Some(end) = self.next_cut() {
+            self.cut(end, each)?;
         }
         Ok(())
     }
 
-    /// Finds record boundaries in the bytes not scanned yet.
-    fn scan(&mut self) {
-        let new = &self.buf[self.scanned..];
+    /// Scans on for the end of the first record that ends `target` or more bytes past the
+    /// header; None (everything scanned) when the content has none yet.
+    fn next_cut(&mut self) -> Option<usize> {
+        let min = self.header + self.target;
         match self.format {
             Format::Ndjson => {
-                if let Some(i) = new.iter().rposition(|&b| b == b'\n') {
-                    self.boundary = self.scanned + i + 1;
+                // Any line feed ends a record: only the bytes from `min` on need looking at.
+                let from = self.scanned.max(min - 1).min(self.buf.len());
+                match self.buf[from..].iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        self.scanned = from + i + 1;
+                        Some(self.scanned)
+                    }
+                    None => {
+                        self.scanned = self.buf.len();
+                        None
+                    }
                 }
             }
             Format::Csv => {
                 let mut state = self.csv;
-                for (i, &b) in new.iter().enumerate() {
+                for i in self.scanned..self.buf.len() {
+                    let b = self.buf[i];
                     state = state.step(b);
-                    if b == b'\n' && state == Csv::FieldStart {
-                        self.boundary = self.scanned + i + 1;
+                    if b == b'\n' && state == Csv::FieldStart && i + 1 >= min {
+                        self.scanned = i + 1;
+                        self.csv = state;
+                        return Some(i + 1);
                     }
                 }
+                self.scanned = self.buf.len();
                 self.csv = state;
+                None
             }
             // A JSON document is never cut.
-            Format::Json => {}
+            Format::Json => None,
         }
-        self.scanned = self.buf.len();
     }
 
-    /// Hands out the content up to the last boundary and keeps the rest (after the header).
-    fn cut(&mut self, each: &mut dyn FnMut(Chunk<'_>) -> S3Result<()>) -> S3Result<()> {
-        let end = self.boundary;
+    /// Hands out the content up to `end` (a record boundary) and keeps the rest after the
+    /// header.
+    fn cut(&mut self, end: usize, each: &mut dyn FnMut(Chunk<'_>) -> S3Result<()>) -> S3Result<()> {
         each(Chunk {
             index: self.index,
             content: &self.buf[..end],
@@ -239,15 +249,13 @@ impl Cutter {
                 self.header_lines
             },
         })?;
-        let own = &self.buf[self.header..end];
-        self.lines_before += lines(own);
+        self.lines_before += lines(&self.buf[self.header..end]);
         if self.index == 0 && self.format == Format::Csv {
             self.header = header_len(&self.buf[..end]);
             self.header_lines = lines(&self.buf[..self.header]);
         }
         self.buf.drain(self.header..end);
-        self.scanned -= end - self.header;
-        self.boundary = self.header;
+        self.scanned = self.header + self.scanned.saturating_sub(end);
         self.index += 1;
         Ok(())
     }
@@ -257,8 +265,8 @@ impl Cutter {
     fn finish(mut self, each: &mut dyn FnMut(Chunk<'_>) -> S3Result<()>) -> S3Result<()> {
         let rest = &self.buf[self.header..];
         if self.index == 0 || !rest.iter().all(u8::is_ascii_whitespace) {
-            self.boundary = self.buf.len();
-            self.cut(each)?;
+            let end = self.buf.len();
+            self.cut(end, each)?;
         }
         Ok(())
     }
@@ -286,4 +294,70 @@ fn header_len(chunk: &[u8]) -> usize {
 
 fn lines(content: &[u8]) -> u64 {
     content.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunks `content` is cut into when fed `piece` bytes at a time.
+    fn chunks(content: &[u8], format: Format, target: usize, piece: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut each = |c: Chunk<'_>| -> S3Result<()> {
+            assert_eq!(c.index as usize, out.len());
+            out.push(c.content.to_vec());
+            Ok(())
+        };
+        let mut cutter = Cutter::new(format, target);
+        for p in content.chunks(piece) {
+            cutter.push(p, &mut each).unwrap();
+        }
+        cutter.finish(&mut each).unwrap();
+        out
+    }
+
+    #[test]
+    fn ndjson_cuts_after_the_first_line_end_past_the_target() {
+        let body = b"{\"a\":1}\n{\"a\":22}\n{\"a\":333}\n";
+        for piece in [1, 3, 100] {
+            let c = chunks(body, Format::Ndjson, 9, piece);
+            assert_eq!(
+                c,
+                [&b"{\"a\":1}\n{\"a\":22}\n"[..], b"{\"a\":333}\n"],
+                "{piece}"
+            );
+        }
+        // A JSON document is never cut.
+        assert_eq!(chunks(body, Format::Json, 1, 2).len(), 1);
+    }
+
+    #[test]
+    fn csv_cuts_only_between_records_and_repeats_the_header() {
+        let body = "\u{feff}h1,h2\r\n1,\"a\nb\"\n2,\"x\"\"\ny\"\n3,z\n";
+        let c = chunks(body.as_bytes(), Format::Csv, 1, 2);
+        let c: Vec<String> = c
+            .into_iter()
+            .map(|c| String::from_utf8(c).unwrap())
+            .collect();
+        let header = "\u{feff}h1,h2\r\n";
+        assert_eq!(
+            c,
+            [
+                header.to_owned(),
+                format!("{header}1,\"a\nb\"\n"),
+                format!("{header}2,\"x\"\"\ny\"\n"),
+                format!("{header}3,z\n"),
+            ]
+        );
+        // Every chunk parses on its own into the rows it holds.
+        let mut rows = Vec::new();
+        for chunk in &c {
+            records::parse(chunk.as_bytes(), Format::Csv, &mut |r| {
+                rows.push(r.to_vec())
+            })
+            .unwrap();
+        }
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1], br#"{"h1":"2","h2":"x\"\ny"}"#);
+    }
 }

@@ -357,4 +357,24 @@ mod tests {
             s3s::S3ErrorCode::BadDigest
         );
     }
+
+    #[test]
+    fn streamed_digests_match_whole_ones() {
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let algos: Vec<String> = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"]
+            .map(String::from)
+            .to_vec();
+        let mut h = Hashers::new(&algos);
+        for piece in body.chunks(777) {
+            h.update(piece);
+        }
+        let c = h.finish();
+        assert_eq!(c.md5, <[u8; 16]>::from(Md5::digest(&body)));
+        for (algo, value) in &c.checksums {
+            assert_eq!(*value, B64.encode(compute(algo, &body).unwrap()), "{algo}");
+            let again = hash_reader(algo, &mut &body[..]).unwrap().unwrap();
+            assert_eq!(again, *value, "{algo}");
+        }
+        assert_eq!(c.checksums.len(), 5);
+    }
 }

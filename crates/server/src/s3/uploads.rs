@@ -190,27 +190,34 @@ impl Uploads {
         let dir = self
             .upload_dir(id)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such upload"))?;
-        let path = dir.join(CHOSEN);
-        match fs::read(&path) {
-            Ok(b) => {
-                let before: Vec<(i32, String)> = serde_json::from_slice(&b)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                return Ok(if before == parts {
-                    Choice::Same
-                } else {
-                    Choice::Other(before)
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if let Some(before) = self.chosen(id)? {
+            return Ok(if before == parts {
+                Choice::Same
+            } else {
+                Choice::Other(before)
+            });
         }
         let tmp = dir.join(format!(".{CHOSEN}"));
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&serde_json::to_vec(parts).map_err(io::Error::other)?)?;
         f.sync_all()?;
-        fs::rename(&tmp, &path)?;
+        fs::rename(&tmp, dir.join(CHOSEN))?;
         sync_dir(&dir)?;
         Ok(Choice::New)
+    }
+
+    /// The part list a Complete of upload `id` recorded, if one did.
+    pub fn chosen(&self, id: &str) -> io::Result<Option<Vec<(i32, String)>>> {
+        let Some(dir) = self.upload_dir(id) else {
+            return Ok(None);
+        };
+        match fs::read(dir.join(CHOSEN)) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Forgets the part list [`Uploads::choose`] recorded (no record of it was kept).

@@ -32,19 +32,19 @@ use md5::{Digest as _, Md5};
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
-use super::super::chunked::{self, CHUNK_BYTES};
+use super::super::chunked;
 use super::super::object;
 use super::super::uploads::{Choice, StoredPart, UploadMeta};
 use super::{Front, blocking, internal};
 
 /// Memory (MiB) the Completes in flight may use for chunk buffers and batches together. A
-/// chunked Complete takes [`CHUNKED_MIB`] of it; a whole one three times its size (capped at
+/// chunked Complete takes [`CHUNKED_SHARE`] chunks of it; a whole one three times its size (capped at
 /// the budget, so one over it runs alone).
 pub(crate) const COMPLETE_MEMORY_MIB: u32 = 128;
 
-/// A chunked Complete's share: the chunk being cut, the batch parsed from it, the first
-/// chunk's batch kept from the checking pass, read buffers.
-const CHUNKED_MIB: u32 = ((4 * CHUNK_BYTES) >> 20) as u32;
+/// A chunked Complete's share, in chunks: the chunk being cut, the batch parsed from it, the
+/// first chunk's batch kept from the checking pass, read buffers.
+const CHUNKED_SHARE: u64 = 4;
 
 /// Upload ids being completed right now, each with the lock its completions queue on.
 pub(crate) struct Completing {
@@ -237,13 +237,14 @@ impl Front {
         let format = meta.info.format(&self.shared, &meta.stream);
         let pass_through = self.shared.is_pass_through(&meta.stream);
         let chunked = !pass_through && chunked::splits(format);
-        let need = if chunked {
-            CHUNKED_MIB
+        let bytes = if chunked {
+            CHUNKED_SHARE * self.config.complete_chunk_bytes as u64
         } else {
-            u32::try_from(total.saturating_mul(3) >> 20)
-                .unwrap_or(u32::MAX)
-                .clamp(1, COMPLETE_MEMORY_MIB)
+            total.saturating_mul(3)
         };
+        let need = u32::try_from(bytes >> 20)
+            .unwrap_or(u32::MAX)
+            .clamp(1, COMPLETE_MEMORY_MIB);
         let _memory = self
             .completing
             .memory
@@ -254,6 +255,13 @@ impl Front {
             .iter()
             .map(|p| (p.number, p.md5_hex.clone()))
             .collect();
+        // A retry with other parts is refused before anything is read.
+        let (me, id) = (self.clone(), meta.upload_id.clone());
+        if let Some(before) = blocking(move || me.uploads.chosen(&id)).await?
+            && before != chosen
+        {
+            return Err(other_parts(&before));
+        }
         let files = blocking(move || open_parts(&parts)).await?;
         if chunked {
             let appended = self
@@ -342,6 +350,7 @@ impl Front {
             let format = meta.info.format(&self.shared, &meta.stream);
             let gzip = meta.info.gzipped();
             let max = self.shared.max_request_bytes;
+            let chunk_bytes = self.config.complete_chunk_bytes.max(1);
             let key = meta.info.key.as_str();
             let mut attrs = meta.info.attributes(&etag);
             // The same on every chunk, and on the chunks a retry appends.
@@ -351,7 +360,7 @@ impl Front {
             // Pass 1: every record parses and the object fits the limit; nothing appended.
             let (mut expanded, mut records, mut chunks) = (0u64, 0u64, 0u64);
             let mut first = None;
-            chunked::for_each_chunk(&mut files, gzip, max, format, CHUNK_BYTES, &mut |c| {
+            chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
                 let limit = max.saturating_sub(expanded);
                 let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
                 expanded += batch.expanded_len();
@@ -380,7 +389,7 @@ impl Front {
             append(0, first.take().expect("an object has a first chunk"))?;
             if chunks > 1 {
                 let (mut expanded, mut records) = (0u64, 0u64);
-                chunked::for_each_chunk(&mut files, gzip, max, format, CHUNK_BYTES, &mut |c| {
+                chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
                     let limit = max.saturating_sub(expanded);
                     let batch =
                         chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
