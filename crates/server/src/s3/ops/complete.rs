@@ -6,7 +6,8 @@
 //! records (`chunked`, about 8 MiB each), parsed and appended chunk by chunk, so its size
 //! does not matter. It is read twice: first every chunk is parsed and checked against
 //! `--max-request-size` (a bad record anywhere keeps nothing, as for a PutObject), then each
-//! chunk is parsed again and appended. A JSON object (one document or an array) does not
+//! chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
+//! others parsed again. A JSON object (one document or an array) does not
 //! split: it is read and parsed whole, within `--max-request-size`; so is the object of a
 //! pass-through stream, which the sink takes as one body. Completes in flight share a memory
 //! budget ([`COMPLETE_MEMORY_MIB`]) and wait for their share.
@@ -42,9 +43,13 @@ use super::{Front, blocking, internal};
 /// the budget, so one over it runs alone).
 pub(crate) const COMPLETE_MEMORY_MIB: u32 = 128;
 
-/// A chunked Complete's share, in chunks: the chunk being cut, the batch parsed from it, the
-/// first chunk's batch kept from the checking pass, read buffers.
-const CHUNKED_SHARE: u64 = 4;
+/// Batches of the first chunks a chunked Complete keeps from its checking pass, so an object
+/// of up to this many chunks is parsed once (see the module doc).
+const KEPT_CHUNKS: u64 = 3;
+
+/// A chunked Complete's share, in chunks: the kept batches, the chunk being cut and the
+/// batch parsed from it.
+const CHUNKED_SHARE: u64 = KEPT_CHUNKS + 2;
 
 /// Upload ids being completed right now, each with the lock its completions queue on.
 pub(crate) struct Completing {
@@ -358,21 +363,23 @@ impl Front {
                 .map_or_else(|_| meta.upload_id.clone(), |u| u.to_string());
             crate::ingest::set_attr(&mut attrs, "uuid", &uuid);
             // Pass 1: every record parses and the object fits the limit; nothing appended.
-            let (mut expanded, mut records, mut chunks) = (0u64, 0u64, 0u64);
-            let mut first = None;
+            // The first chunks' batches are kept for pass 2, and each chunk's size noted.
+            let (mut expanded, mut records) = (0u64, 0u64);
+            let mut sizes: Vec<(u64, u64)> = Vec::new();
+            let mut kept = Vec::new();
             chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
                 let limit = max.saturating_sub(expanded);
                 let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
+                sizes.push((batch.expanded_len(), batch.records()));
                 expanded += batch.expanded_len();
                 records += batch.records();
-                chunks += 1;
-                if c.index == 0 {
-                    first = Some(batch);
+                if kept.len() < KEPT_CHUNKS as usize {
+                    kept.push(batch);
                 }
                 Ok(())
             })?;
             let created = runtime.block_on(self.record_choice(&meta, chosen))?;
-            // Pass 2: each chunk appended under its own key.
+            // Pass 2: each chunk appended under its own key; those not kept parsed again.
             let mut appended = Appended::default();
             let mut append = |n: u64, batch: records::Batch| -> S3Result<()> {
                 let a = runtime.block_on(self.append_chunk(&meta, n, batch, created))?;
@@ -386,18 +393,23 @@ impl Front {
                 )));
                 Ok(())
             };
-            append(0, first.take().expect("an object has a first chunk"))?;
-            if chunks > 1 {
+            let kept_count = kept.len();
+            for (n, batch) in kept.into_iter().enumerate() {
+                append(n as u64, batch)?;
+            }
+            if sizes.len() > kept_count {
                 let (mut expanded, mut records) = (0u64, 0u64);
                 chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
-                    let limit = max.saturating_sub(expanded);
-                    let batch =
-                        chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
-                    expanded += batch.expanded_len();
-                    records += batch.records();
-                    if c.index > 0 {
+                    let n = c.index as usize;
+                    if n >= kept_count {
+                        let limit = max.saturating_sub(expanded);
+                        let batch =
+                            chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
                         append(c.index, batch)?;
                     }
+                    let (e, r) = sizes.get(n).copied().unwrap_or_default();
+                    expanded += e;
+                    records += r;
                     Ok(())
                 })?;
             }
