@@ -7,10 +7,11 @@
 //! does not matter. It is read twice: first every chunk is parsed and checked against
 //! `--max-request-size` (a bad record anywhere keeps nothing, as for a PutObject), then each
 //! chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
-//! others parsed again. A JSON object (one document or an array) does not
-//! split: it is read and parsed whole, within `--max-request-size`; so is the object of a
-//! pass-through stream, which the sink takes as one body. Completes in flight share a memory
-//! budget ([`COMPLETE_MEMORY_MIB`]) and wait for their share.
+//! others parsed again. A JSON object (one document or an array) does not split: it is
+//! read and parsed whole, within `--max-request-size`; so is the object of a pass-through
+//! stream, which the sink takes as one body (`Landing::put_whole` wants the whole body).
+//! Completes in flight share a memory budget ([`COMPLETE_MEMORY_MIB`]) and wait for their
+//! share.
 //!
 //! Exactly once across a crash: chunk `n` is appended with the key `{upload_id}/{n}`
 //! ([`landing::Landing::append_once`]), whose ledger survives restarts and outlives the
@@ -39,8 +40,8 @@ use super::super::uploads::{Choice, StoredPart, UploadMeta};
 use super::{Front, blocking, internal};
 
 /// Memory (MiB) the Completes in flight may use for chunk buffers and batches together. A
-/// chunked Complete takes [`CHUNKED_SHARE`] chunks of it; a whole one three times its size (capped at
-/// the budget, so one over it runs alone).
+/// chunked Complete takes [`CHUNKED_SHARE`] chunks of it; a whole one three times its size
+/// (capped at the budget, so one over it runs alone).
 pub(crate) const COMPLETE_MEMORY_MIB: u32 = 128;
 
 /// Batches of the first chunks a chunked Complete keeps from its checking pass, so an object
