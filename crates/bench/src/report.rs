@@ -177,13 +177,16 @@ pub fn targets_check(rows: &[Row]) {
     ) {
         let (s, b) = (snow.outcome.mb_per_sec(), bare.outcome.mb_per_sec());
         let r = ratio(s, b);
+        // Issue 14: peak RSS <= 256 MiB with two 24 MiB uploads in flight (the defaults).
+        let rss_ok = snow.peak_rss.is_some_and(|p| p <= 256 << 20);
         println!(
             "  s3-multipart (Create + UploadPart x N + Complete): snowstream/bare = {s:.0}/{b:.0} \
-             MB/s = {r:.2}x; {:.2}/{:.2} uploads/s; peak RSS {}  (goal >= 0.70x): {}",
+             MB/s = {r:.2}x; {:.2}/{:.2} uploads/s; peak RSS {} vs 256 MiB  (goal >= 0.70x, \
+             peak RSS <= 256 MiB): {}",
             snow.outcome.requests_per_sec(),
             bare.outcome.requests_per_sec(),
             snow.peak_rss.map_or("-".into(), mib),
-            verdict(r >= 0.7)
+            verdict(r >= 0.7 && rss_ok)
         );
     }
 }

@@ -207,3 +207,100 @@ async fn disk_faults_on_complete_answer_503_and_the_retry_lands_once() {
     }
     scenario.teardown();
 }
+
+/// Chunks of 1 KiB: the upload's ~36 KB of records are appended in many chunks.
+fn small_chunks(s: &mut Setup) {
+    s.s3.complete_chunk_bytes = 1024;
+}
+
+/// Crash after chunk 3 of many was appended: the retried Complete (after the restart) skips
+/// chunks 0..=3, appends the rest, and every record lands exactly once. Before that, a retry
+/// listing other parts is refused: its chunks would not be the same chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_a_chunk_then_retry_appends_the_rest_once() {
+    let _one = SERIAL.lock().await;
+    let scenario = fail::FailScenario::setup();
+    let t = start(small_chunks).await;
+    let c = t.client();
+    let (id, parts) = upload(&c).await;
+    // Off for chunks 0, 1 and 2; the crash comes right after chunk 3 is durable.
+    fail::cfg("s3-complete-chunk", "3*off->panic").unwrap();
+    let (code, st) = complete(&c, &id, &parts)
+        .await
+        .expect_err("the crash point");
+    assert_eq!(st, 500, "{code}");
+    fail::remove("s3-complete-chunk");
+    let t = crash_and_restart(t).await;
+    let c = t.client();
+    let (code, st) = complete(&c, &id, &parts[..1])
+        .await
+        .expect_err("other parts");
+    assert_eq!((code.as_str(), st), ("InvalidPart", 400));
+    let etag = complete(&c, &id, &parts).await.expect("retried complete");
+    assert!(etag.ends_with("-2\""), "multipart ETag: {etag}");
+    assert_eq!(complete(&c, &id, &parts).await.expect("again"), etag);
+    assert_exactly_once(&t.landed().await);
+    scenario.teardown();
+}
+
+/// A Complete that fails after some chunks without a crash (and one that hits a full disk
+/// on a later chunk), retried in the same process: exactly once. A part re-uploaded with
+/// other bytes in between is refused, the original is still accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_complete_after_some_chunks_retries_once() {
+    let _one = SERIAL.lock().await;
+    let scenario = fail::FailScenario::setup();
+    for (point, action) in [
+        ("s3-complete-chunk", "1*off->return"),
+        ("spool-segment-append", "5*off->return(enospc)"),
+    ] {
+        let t = start(small_chunks).await;
+        let c = t.client();
+        let (id, parts) = upload(&c).await;
+        fail::cfg(point, action).unwrap();
+        let (code, st) = complete(&c, &id, &parts).await.expect_err(point);
+        assert!(
+            st == 500 || (code.as_str(), st) == ("SlowDown", 503),
+            "{point}: {code} {st}"
+        );
+        fail::remove(point);
+        // Part 2 again with other bytes: a Complete listing its new ETag is refused.
+        let other = c
+            .upload_part()
+            .bucket("raw")
+            .key(KEY)
+            .upload_id(&id)
+            .part_number(2)
+            .body(ByteStream::from(b"{\"id\":-1}\n".to_vec()))
+            .send()
+            .await
+            .expect("re-upload part 2");
+        let changed = vec![
+            parts[0].clone(),
+            CompletedPart::builder()
+                .part_number(2)
+                .e_tag(other.e_tag().unwrap())
+                .build(),
+        ];
+        let (code, st) = complete(&c, &id, &changed).await.expect_err("changed part");
+        assert_eq!((code.as_str(), st), ("InvalidPart", 400), "{point}");
+        // The original part 2 is gone (replaced), so put it back as it was, then retry.
+        let (_, again) = {
+            let body: String = (0..ROWS).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+            let (a, b) = body.as_bytes().split_at(body.len() / 2);
+            (a.to_vec(), b.to_vec())
+        };
+        c.upload_part()
+            .bucket("raw")
+            .key(KEY)
+            .upload_id(&id)
+            .part_number(2)
+            .body(ByteStream::from(again))
+            .send()
+            .await
+            .expect("part 2 as it was");
+        complete(&c, &id, &parts).await.expect("retry");
+        assert_exactly_once(&t.landed().await);
+    }
+    scenario.teardown();
+}

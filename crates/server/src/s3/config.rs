@@ -112,6 +112,10 @@ pub struct S3Config {
     /// Most bytes the stored parts of every upload in progress plus the spool may hold
     /// together (the spool limit): UploadPart gets SlowDown above it.
     pub max_parts_bytes: u64,
+    /// Bytes of records CompleteMultipartUpload parses and appends at a time (NDJSON and CSV
+    /// objects; see `ops::complete`). Not a setting: tests make it small to cut objects into
+    /// many chunks.
+    pub complete_chunk_bytes: usize,
 }
 
 /// Default of [`S3Config::max_open_uploads`].
@@ -132,6 +136,7 @@ impl S3Config {
             body_read_timeout: Duration::from_secs(60),
             max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
             max_parts_bytes: 1 << 30,
+            complete_chunk_bytes: super::chunked::CHUNK_BYTES,
         }
     }
 

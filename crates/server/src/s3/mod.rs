@@ -5,6 +5,7 @@
 //! pass-through stream instead lands each object whole, under its own key, in the sink.
 
 mod auth;
+mod chunked;
 mod config;
 mod digest;
 mod object;

@@ -21,7 +21,7 @@ pub(crate) struct ObjectInfo {
 }
 
 impl ObjectInfo {
-    fn gzipped(&self) -> bool {
+    pub(crate) fn gzipped(&self) -> bool {
         let by_encoding = self
             .content_encoding
             .as_deref()
@@ -30,7 +30,7 @@ impl ObjectInfo {
     }
 
     /// Content type, else key extension, else the stream's default.
-    fn format(&self, config: &ServerConfig, stream: &str) -> Format {
+    pub(crate) fn format(&self, config: &ServerConfig, stream: &str) -> Format {
         self.content_type
             .as_deref()
             .and_then(Format::from_mime)
@@ -38,7 +38,7 @@ impl ObjectInfo {
             .unwrap_or_else(|| config.default_format(stream))
     }
 
-    fn attributes(&self, etag: &str) -> Vec<(String, String)> {
+    pub(crate) fn attributes(&self, etag: &str) -> Vec<(String, String)> {
         let (dir, base) = match self.key.rsplit_once('/') {
             Some((d, b)) => (format!("{d}/"), b.to_owned()),
             None => ("./".to_owned(), self.key.clone()),
@@ -164,7 +164,7 @@ pub(crate) async fn parse_object(
 }
 
 /// A corrupt gzip object is a bad argument; one that inflates past the limit is too large.
-fn gzip_error(e: GunzipError) -> S3Error {
+pub(crate) fn gzip_error(e: GunzipError) -> S3Error {
     match e {
         GunzipError::TooLarge { .. } => s3_error!(EntityTooLarge, "object is {e}"),
         GunzipError::Corrupt(_) => s3_error!(InvalidArgument, "object is {e}"),

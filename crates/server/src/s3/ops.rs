@@ -38,7 +38,7 @@ pub(crate) struct Front {
 /// The s3s handler: every operation delegates to [`Front`].
 pub(crate) struct Handler(pub Arc<Front>);
 
-fn internal(e: impl std::fmt::Display) -> S3Error {
+pub(crate) fn internal(e: impl std::fmt::Display) -> S3Error {
     s3_error!(InternalError, "{e}")
 }
 

@@ -1,6 +1,7 @@
 //! Multipart uploads spooled on disk, so an upload survives a restart:
 //! `{dir}/{upload_id}/upload.json` (what CreateMultipartUpload said) and one file per part,
-//! `{part:05}-{md5 hex}.part`, each written to a temp file, fsync'd and renamed into place.
+//! `{part:05}-{md5 hex}.part`, each written to a temp file, fsync'd and renamed into place,
+//! and once a Complete starts appending, `complete.json`: the parts it chose.
 
 use std::fs;
 use std::io::{self, Write};
@@ -46,6 +47,52 @@ pub(crate) struct StoredPart {
 
 pub(crate) struct Uploads {
     dir: PathBuf,
+}
+
+/// The part list a Complete chose, in the upload's folder.
+const CHOSEN: &str = "complete.json";
+
+/// What [`Uploads::choose`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// The list is recorded now.
+    New,
+    /// An earlier Complete recorded the same list.
+    Same,
+    /// An earlier Complete recorded this other list.
+    Other(Vec<(i32, String)>),
+}
+
+/// Bytes of a part buffered before they are written to its file.
+const PART_WRITE_BUFFER: usize = 256 << 10;
+
+/// A part being received: its temp file, removed on drop unless committed.
+pub(crate) struct NewPart {
+    dir: PathBuf,
+    tmp: PathBuf,
+    number: i32,
+    file: Option<io::BufWriter<fs::File>>,
+}
+
+impl NewPart {
+    /// Appends `data` to the part.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.as_mut().expect("not committed").write_all(data)
+    }
+
+    /// The part's bytes so far, read from the start (after flushing what is buffered).
+    pub fn read_back(&mut self) -> io::Result<fs::File> {
+        self.file.as_mut().expect("not committed").flush()?;
+        fs::File::open(&self.tmp)
+    }
+}
+
+impl Drop for NewPart {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Upload ids are ours (32 hex digits); anything else cannot name a directory.
@@ -99,20 +146,90 @@ impl Uploads {
         }
     }
 
-    /// Stores a part durably, replacing an earlier part with the same number.
-    pub fn put_part(&self, id: &str, number: i32, body: &[u8], md5_hex: &str) -> io::Result<()> {
+    /// Starts part `number` of upload `id`: a temp file in the upload's folder that
+    /// [`Uploads::commit_part`] makes the part, or that is removed when dropped.
+    pub fn new_part(&self, id: &str, number: i32) -> io::Result<NewPart> {
         let dir = self
             .upload_dir(id)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such upload"))?;
         let tmp = dir.join(format!(".part-{number}-{}", uuid::Uuid::new_v4().simple()));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        for old in self.parts(id)?.into_iter().filter(|p| p.number == number) {
+        let file = io::BufWriter::with_capacity(PART_WRITE_BUFFER, fs::File::create(&tmp)?);
+        Ok(NewPart {
+            dir,
+            tmp,
+            number,
+            file: Some(file),
+        })
+    }
+
+    /// Makes `part` durable under its MD5, replacing an earlier part with the same number.
+    pub fn commit_part(&self, id: &str, mut part: NewPart, md5_hex: &str) -> io::Result<()> {
+        let file = part.file.take().expect("a part is committed once");
+        file.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()?;
+        for old in self
+            .parts(id)?
+            .into_iter()
+            .filter(|p| p.number == part.number)
+        {
             fs::remove_file(old.path)?;
         }
-        fs::rename(&tmp, dir.join(format!("{number:05}-{md5_hex}.part")))?;
-        sync_dir(&dir)
+        fs::rename(
+            &part.tmp,
+            part.dir.join(format!("{:05}-{md5_hex}.part", part.number)),
+        )?;
+        part.tmp = PathBuf::new();
+        sync_dir(&part.dir)
+    }
+
+    /// Records durably which parts (number, MD5) a Complete of upload `id` ingests, before
+    /// its first record is appended. When a Complete already recorded a list, nothing is
+    /// written and that list is returned as [`Choice::Other`] unless it is the same.
+    pub fn choose(&self, id: &str, parts: &[(i32, String)]) -> io::Result<Choice> {
+        let dir = self
+            .upload_dir(id)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such upload"))?;
+        if let Some(before) = self.chosen(id)? {
+            return Ok(if before == parts {
+                Choice::Same
+            } else {
+                Choice::Other(before)
+            });
+        }
+        let tmp = dir.join(format!(".{CHOSEN}"));
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(parts).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(CHOSEN))?;
+        sync_dir(&dir)?;
+        Ok(Choice::New)
+    }
+
+    /// The part list a Complete of upload `id` recorded, if one did.
+    pub fn chosen(&self, id: &str) -> io::Result<Option<Vec<(i32, String)>>> {
+        let Some(dir) = self.upload_dir(id) else {
+            return Ok(None);
+        };
+        match fs::read(dir.join(CHOSEN)) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the part list [`Uploads::choose`] recorded (no record of it was kept).
+    pub fn unchoose(&self, id: &str) -> io::Result<()> {
+        let Some(dir) = self.upload_dir(id) else {
+            return Ok(());
+        };
+        match fs::remove_file(dir.join(CHOSEN)) {
+            Ok(()) => sync_dir(&dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stored parts in part-number order.

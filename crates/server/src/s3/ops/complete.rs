@@ -1,30 +1,72 @@
-//! CompleteMultipartUpload: checks the listed parts against the stored ones, assembles the
-//! object, ingests it exactly once and leaves a completion marker so a retried Complete gets
-//! the same answer without appending the records again.
+//! CompleteMultipartUpload: checks the listed parts against the stored ones, ingests the
+//! object exactly once and leaves a completion marker so a retried Complete gets the same
+//! answer without appending the records again.
 //!
-//! Exactly once across a crash: the records are appended with the upload id as idempotency
-//! key ([`landing::Landing::append_once`]), whose ledger survives restarts and outlives the
-//! batch's landing. The upload's folder (its parts) is removed only after the completion
-//! marker is durable, so a crash anywhere between the append and the marker leaves the upload
-//! in place: the client's retried Complete assembles it again, the spool answers "already
-//! taken" without appending, and the marker is written then. A crash after the marker: the
-//! retry is answered from the marker. An append refused (disk full or failing: 503 SlowDown)
-//! keeps nothing, key included, so the retry appends it once.
+//! Bounded memory: an NDJSON or CSV object is read from its parts' files in chunks of whole
+//! records (`chunked`, about 8 MiB each), parsed and appended chunk by chunk, so its size
+//! does not matter. It is read twice: first every chunk is parsed and checked against
+//! `--max-request-size` (a bad record anywhere keeps nothing, as for a PutObject), then each
+//! chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
+//! others parsed again. A JSON object (one document or an array) does not split: it is
+//! read and parsed whole, within `--max-request-size`; so is the object of a pass-through
+//! stream, which the sink takes as one body (`Landing::put_whole` wants the whole body).
+//! Completes in flight share a memory budget ([`COMPLETE_MEMORY_MIB`]) and wait for their
+//! share.
+//!
+//! Exactly once across a crash: chunk `n` is appended with the key `{upload_id}/{n}`
+//! ([`landing::Landing::append_once`]), whose ledger survives restarts and outlives the
+//! batch's landing. Before the first append the chosen parts (number and MD5) are recorded
+//! durably in the upload's folder, and a retry that lists other parts is refused (InvalidPart):
+//! the chunks are only the same chunks when the object is the same bytes. The upload's
+//! folder is removed only after the completion marker is durable, so a crash anywhere between
+//! the first append and the marker leaves the upload in place: the client's retried Complete
+//! reads it again, the spool answers "already taken" for the chunks it has and the rest are
+//! appended, and the marker is written then. A crash after the marker: the retry is answered
+//! from the marker. An append refused (disk full or failing: 503 SlowDown) keeps nothing of
+//! its chunk, key included, so the retry appends it once.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read as _;
 use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
+use super::super::chunked;
 use super::super::object;
-use super::super::uploads::{StoredPart, UploadMeta};
+use super::super::uploads::{Choice, StoredPart, UploadMeta};
 use super::{Front, blocking, internal};
 
+/// Memory (MiB) the Completes in flight may use for chunk buffers and batches together. A
+/// chunked Complete takes [`CHUNKED_SHARE`] chunks of it; a whole one three times its size
+/// (capped at the budget, so one over it runs alone).
+pub(crate) const COMPLETE_MEMORY_MIB: u32 = 128;
+
+/// Batches of the first chunks a chunked Complete keeps from its checking pass, so an object
+/// of up to this many chunks is parsed once (see the module doc).
+const KEPT_CHUNKS: u64 = 3;
+
+/// A chunked Complete's share, in chunks: the kept batches, the chunk being cut and the
+/// batch parsed from it.
+const CHUNKED_SHARE: u64 = KEPT_CHUNKS + 2;
+
 /// Upload ids being completed right now, each with the lock its completions queue on.
-#[derive(Default)]
-pub(crate) struct Completing(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub(crate) struct Completing {
+    claims: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// [`COMPLETE_MEMORY_MIB`], one permit per MiB.
+    memory: tokio::sync::Semaphore,
+}
+
+impl Default for Completing {
+    fn default() -> Self {
+        Completing {
+            claims: Default::default(),
+            memory: tokio::sync::Semaphore::new(COMPLETE_MEMORY_MIB as usize),
+        }
+    }
+}
 
 /// Holds one upload id's completion lock; forgets the id when nobody else waits for it.
 struct Claim<'a> {
@@ -36,7 +78,7 @@ struct Claim<'a> {
 impl Completing {
     fn claim(&self, id: &str) -> Claim<'_> {
         let lock = self
-            .0
+            .claims
             .lock()
             .expect("lock")
             .entry(id.to_owned())
@@ -52,7 +94,7 @@ impl Completing {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        let mut map = self.map.0.lock().expect("lock");
+        let mut map = self.map.claims.lock().expect("lock");
         // Only the map and this claim hold it: nobody else is waiting.
         if Arc::strong_count(&self.lock) == 2 {
             map.remove(&self.id);
@@ -107,22 +149,47 @@ fn choose_parts(requested: &[CompletedPart], stored: &[StoredPart]) -> S3Result<
     Ok(chosen)
 }
 
-/// Concatenates the parts (`total` bytes) and computes the multipart ETag: the MD5 of the
-/// parts' MD5s, then `-` and the number of parts.
-async fn assemble(parts: Vec<StoredPart>, total: u64) -> S3Result<(Vec<u8>, String)> {
-    blocking(move || {
-        let mut body = Vec::with_capacity(total as usize);
-        let mut md5s = Md5::new();
-        for p in &parts {
-            body.extend_from_slice(&std::fs::read(&p.path)?);
-            md5s.update(hex::decode(&p.md5_hex).unwrap_or_default());
-        }
-        Ok((
-            body,
-            format!("{}-{}", hex::encode(md5s.finalize()), parts.len()),
-        ))
-    })
-    .await
+/// The multipart ETag: the MD5 of the parts' MD5s, then `-` and the number of parts.
+fn multipart_etag(parts: &[StoredPart]) -> String {
+    let mut md5s = Md5::new();
+    for p in parts {
+        md5s.update(hex::decode(&p.md5_hex).unwrap_or_default());
+    }
+    format!("{}-{}", hex::encode(md5s.finalize()), parts.len())
+}
+
+/// Opens every chosen part now: a part re-uploaded while the Complete runs cannot change
+/// what it reads.
+fn open_parts(parts: &[StoredPart]) -> std::io::Result<Vec<File>> {
+    parts.iter().map(|p| File::open(&p.path)).collect()
+}
+
+/// Reads the parts whole (at most `--max-request-size` bytes, checked by the caller).
+fn read_whole(files: &mut [File], total: u64) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(total as usize);
+    for f in files {
+        f.read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
+
+/// The refusal of a retried Complete that lists other parts than the first attempt.
+fn other_parts(before: &[(i32, String)]) -> S3Error {
+    let list: Vec<String> = before.iter().map(|(n, m)| format!("{n}:{m}")).collect();
+    s3_error!(
+        InvalidPart,
+        "an earlier CompleteMultipartUpload of this upload started ingesting parts [{}] \
+         (number:ETag); a retry must list the same parts with the same contents",
+        list.join(", ")
+    )
+}
+
+/// What a Complete appended: records new to the spool, and chunks already taken earlier.
+#[derive(Default)]
+struct Appended {
+    records: u64,
+    new_chunks: u64,
+    taken_chunks: u64,
 }
 
 impl Front {
@@ -159,54 +226,216 @@ impl Front {
             ));
         }
         self.check_room(&meta.stream)?;
-        let (body, etag) = assemble(parts, total).await?;
-        self.ingest(&meta, body, &etag, total).await?;
+        let etag = multipart_etag(&parts);
+        self.ingest(&meta, parts, &etag, total).await?;
         self.clone().finish(meta, etag.clone()).await?;
         Ok(S3Response::new(completed(i.bucket, i.key, etag)))
     }
 
-    /// Appends the assembled object's records, or lands it whole for a pass-through stream.
+    /// Appends the object's records, or lands it whole for a pass-through stream.
     async fn ingest(
-        &self,
+        self: &Arc<Self>,
         meta: &UploadMeta,
-        body: Vec<u8>,
+        parts: Vec<StoredPart>,
         etag: &str,
         total: u64,
     ) -> S3Result<()> {
-        if self.shared.is_pass_through(&meta.stream) {
-            object::land_whole(&self.landing, &self.shared, &meta.stream, &meta.info, body).await?;
+        let format = meta.info.format(&self.shared, &meta.stream);
+        let pass_through = self.shared.is_pass_through(&meta.stream);
+        let chunked = !pass_through && chunked::splits(format);
+        let bytes = if chunked {
+            CHUNKED_SHARE * self.config.complete_chunk_bytes as u64
         } else {
-            let batch =
-                object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;
-            self.append_once(meta, batch, total).await?;
+            total.saturating_mul(3)
+        };
+        let need = u32::try_from(bytes >> 20)
+            .unwrap_or(u32::MAX)
+            .clamp(1, COMPLETE_MEMORY_MIB);
+        let _memory = self
+            .completing
+            .memory
+            .acquire_many(need)
+            .await
+            .map_err(internal)?;
+        let chosen: Vec<(i32, String)> = parts
+            .iter()
+            .map(|p| (p.number, p.md5_hex.clone()))
+            .collect();
+        // A retry with other parts is refused before anything is read.
+        let (me, id) = (self.clone(), meta.upload_id.clone());
+        if let Some(before) = blocking(move || me.uploads.chosen(&id)).await?
+            && before != chosen
+        {
+            return Err(other_parts(&before));
         }
+        let files = blocking(move || open_parts(&parts)).await?;
+        if chunked {
+            let appended = self
+                .clone()
+                .ingest_chunked(meta.clone(), files, chosen, etag.to_owned())
+                .await?;
+            self.count(meta, &appended, total);
+            return Ok(());
+        }
+        let mut files = files;
+        let body = blocking(move || read_whole(&mut files, total)).await?;
+        if pass_through {
+            object::land_whole(&self.landing, &self.shared, &meta.stream, &meta.info, body).await?;
+            return Ok(());
+        }
+        let batch =
+            object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;
+        let created = self.record_choice(meta, chosen).await?;
+        let appended = self.append_chunk(meta, 0, batch, created).await?;
+        self.count(meta, &appended, total);
         Ok(())
     }
 
-    /// Appends the upload's records under its id as idempotency key (see the module doc).
-    async fn append_once(
+    /// Records the chosen parts before the first append (see the module doc); true when
+    /// this Complete recorded them (no earlier attempt did).
+    async fn record_choice(
+        self: &Arc<Self>,
+        meta: &UploadMeta,
+        chosen: Vec<(i32, String)>,
+    ) -> S3Result<bool> {
+        let (me, id) = (self.clone(), meta.upload_id.clone());
+        match blocking(move || me.uploads.choose(&id, &chosen)).await? {
+            Choice::New => Ok(true),
+            Choice::Same => Ok(false),
+            Choice::Other(before) => Err(other_parts(&before)),
+        }
+    }
+
+    /// Appends chunk `n` under its key. When the first chunk of a Complete that recorded the
+    /// part list is refused, nothing of the object is kept, so the list is forgotten too.
+    async fn append_chunk(
         &self,
         meta: &UploadMeta,
+        n: u64,
         batch: records::Batch,
-        total: u64,
-    ) -> S3Result<()> {
-        let (stream, records) = (&meta.stream, batch.records());
-        let receipt = self
-            .landing
-            .append_once(stream, &meta.upload_id, batch)
-            .await
-            .map_err(|e| object::append_error(e, self.shared.retry_after_secs))?;
+        created: bool,
+    ) -> S3Result<Appended> {
+        let key = format!("{}/{n}", meta.upload_id);
+        let receipt = match self.landing.append_once(&meta.stream, &key, batch).await {
+            Ok(r) => r,
+            Err(e) => {
+                if n == 0
+                    && created
+                    && let Err(e) = self.uploads.unchoose(&meta.upload_id)
+                {
+                    tracing::warn!(upload_id = %meta.upload_id, error = %e,
+                        "could not forget the part list of a Complete that kept nothing");
+                }
+                return Err(object::append_error(e, self.shared.retry_after_secs));
+            }
+        };
+        let mut a = Appended::default();
         if receipt.is_duplicate() {
-            tracing::info!(upload_id = %meta.upload_id, %stream, first_seq = receipt.first_seq,
-                records = receipt.records,
-                "a retried CompleteMultipartUpload: its records were taken before, not appended again");
-            return Ok(());
+            tracing::info!(upload_id = %meta.upload_id, stream = %meta.stream, chunk = n,
+                first_seq = receipt.first_seq, records = receipt.records,
+                "a retried CompleteMultipartUpload: this chunk's records were taken before, not appended again");
+            a.taken_chunks = 1;
+        } else {
+            a.records = receipt.records;
+            a.new_chunks = 1;
+        }
+        Ok(a)
+    }
+
+    /// Parses the object chunk by chunk twice on a blocking thread: every chunk checked, then
+    /// each appended (see the module doc).
+    async fn ingest_chunked(
+        self: Arc<Self>,
+        meta: UploadMeta,
+        mut files: Vec<File>,
+        chosen: Vec<(i32, String)>,
+        etag: String,
+    ) -> S3Result<Appended> {
+        let runtime = tokio::runtime::Handle::current();
+        let work = move || -> S3Result<Appended> {
+            let format = meta.info.format(&self.shared, &meta.stream);
+            let gzip = meta.info.gzipped();
+            let max = self.shared.max_request_bytes;
+            let chunk_bytes = self.config.complete_chunk_bytes.max(1);
+            let key = meta.info.key.as_str();
+            let mut attrs = meta.info.attributes(&etag);
+            // The same on every chunk, and on the chunks a retry appends.
+            let uuid = uuid::Uuid::parse_str(&meta.upload_id)
+                .map_or_else(|_| meta.upload_id.clone(), |u| u.to_string());
+            crate::ingest::set_attr(&mut attrs, "uuid", &uuid);
+            // Pass 1: every record parses and the object fits the limit; nothing appended.
+            // The first chunks' batches are kept for pass 2, and each chunk's size noted.
+            let (mut expanded, mut records) = (0u64, 0u64);
+            let mut sizes: Vec<(u64, u64)> = Vec::new();
+            let mut kept = Vec::new();
+            chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
+                let limit = max.saturating_sub(expanded);
+                let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
+                sizes.push((batch.expanded_len(), batch.records()));
+                expanded += batch.expanded_len();
+                records += batch.records();
+                if kept.len() < KEPT_CHUNKS as usize {
+                    kept.push(batch);
+                }
+                Ok(())
+            })?;
+            let created = runtime.block_on(self.record_choice(&meta, chosen))?;
+            // Pass 2: each chunk appended under its own key; those not kept parsed again.
+            let mut appended = Appended::default();
+            let mut append = |n: u64, batch: records::Batch| -> S3Result<()> {
+                let a = runtime.block_on(self.append_chunk(&meta, n, batch, created))?;
+                appended.records += a.records;
+                appended.new_chunks += a.new_chunks;
+                appended.taken_chunks += a.taken_chunks;
+                // Fails or crashes (per the test's action) after a chunk is durable.
+                fail::fail_point!("s3-complete-chunk", |_| Err(s3_error!(
+                    InternalError,
+                    "injected failure after chunk {n}"
+                )));
+                Ok(())
+            };
+            let kept_count = kept.len();
+            for (n, batch) in kept.into_iter().enumerate() {
+                append(n as u64, batch)?;
+            }
+            if sizes.len() > kept_count {
+                let (mut expanded, mut records) = (0u64, 0u64);
+                chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
+                    let n = c.index as usize;
+                    if n >= kept_count {
+                        let limit = max.saturating_sub(expanded);
+                        let batch =
+                            chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
+                        append(c.index, batch)?;
+                    }
+                    let (e, r) = sizes.get(n).copied().unwrap_or_default();
+                    expanded += e;
+                    records += r;
+                    Ok(())
+                })?;
+            }
+            Ok(appended)
+        };
+        tokio::task::spawn_blocking(work).await.map_err(internal)?
+    }
+
+    /// Counts an ingested object in the metrics (its bytes and object once, when a chunk of it
+    /// was new).
+    fn count(&self, meta: &UploadMeta, a: &Appended, total: u64) {
+        if a.new_chunks == 0 {
+            return;
+        }
+        if a.taken_chunks > 0 {
+            tracing::info!(upload_id = %meta.upload_id, stream = %meta.stream,
+                taken = a.taken_chunks, appended = a.new_chunks,
+                "a retried CompleteMultipartUpload appended the chunks an earlier attempt had not");
         }
         use landing::metric_names as m;
+        let stream = &meta.stream;
         metrics::counter!(m::BYTES_RECEIVED_TOTAL, "stream" => stream.clone()).increment(total);
-        metrics::counter!(m::RECORDS_RECEIVED_TOTAL, "stream" => stream.clone()).increment(records);
+        metrics::counter!(m::RECORDS_RECEIVED_TOTAL, "stream" => stream.clone())
+            .increment(a.records);
         metrics::counter!(m::S3_OBJECTS_TOTAL, "stream" => stream.clone()).increment(1);
-        Ok(())
     }
 
     /// Writes the completion marker and removes the parts. The object is already durable,

@@ -9,9 +9,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::super::digest;
 use super::super::object::{self, ObjectInfo};
-use super::super::uploads::UploadMeta;
-use super::put::read_checked;
-use super::{Front, blocking, metadata_pairs};
+use super::super::uploads::{NewPart, UploadMeta};
+use super::{Front, blocking, internal, metadata_pairs};
 
 /// Highest part number S3 accepts.
 const MAX_PART_NUMBER: i32 = 10_000;
@@ -75,19 +74,41 @@ impl Front {
             ));
         }
         self.check_room(&meta.stream)?;
-        let (body, md5) = read_checked(
+        let max = self.shared.max_request_bytes;
+        // A declared length is checked before anything is written; what arrives, after.
+        if let Some(len) = declared_length(&req.headers) {
+            if len > max {
+                return Err(digest::too_large(max));
+            }
+            self.check_part_room(&meta.upload_id, i.part_number, len)
+                .await?;
+        }
+        let (id, n) = (meta.upload_id.clone(), i.part_number);
+        let part = {
+            let me = self.clone();
+            blocking(move || me.uploads.new_part(&id, n)).await?
+        };
+        let (part, computed, size) = stream_to_part(
             i.body,
-            self.shared.max_request_bytes,
+            part,
+            max,
+            digest::announced_algorithms(&req.headers),
+        )
+        .await?;
+        let part = check_part_digests(
+            part,
+            size,
+            &computed,
             &req.headers,
             i.content_md5,
             req.trailing_headers.as_ref(),
         )
         .await?;
-        self.check_part_room(&meta.upload_id, i.part_number, body.len() as u64)
+        self.check_part_room(&meta.upload_id, i.part_number, size)
             .await?;
-        let etag = digest::etag_hex(&md5);
-        let (id, n, e) = (meta.upload_id, i.part_number, etag.clone());
-        blocking(move || self.uploads.put_part(&id, n, &body, &e)).await?;
+        let etag = digest::etag_hex(&computed.md5);
+        let (id, e) = (meta.upload_id, etag.clone());
+        blocking(move || self.uploads.commit_part(&id, part, &e)).await?;
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
             ..Default::default()
@@ -140,4 +161,115 @@ impl Front {
         blocking(move || self.uploads.remove(&meta.upload_id)).await?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
+}
+
+/// Chunks of a part body queued for its file writer.
+const PART_QUEUE: usize = 8;
+
+/// The body's length as the request declares it: the decoded length of an aws-chunked body,
+/// else Content-Length.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    get("x-amz-decoded-content-length").or_else(|| get("content-length"))
+}
+
+/// Streams `body` into `part` chunk by chunk (written and hashed on a blocking thread, a few
+/// chunks queued at most), refusing more than `max` bytes. Returns the part, its digests
+/// (MD5 and `algos`) and its size.
+async fn stream_to_part(
+    body: Option<StreamingBlob>,
+    mut part: NewPart,
+    max: u64,
+    algos: Vec<String>,
+) -> S3Result<(NewPart, digest::Computed, u64)> {
+    use futures::StreamExt as _;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(PART_QUEUE);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut hashers = digest::Hashers::new(&algos);
+        while let Some(chunk) = rx.blocking_recv() {
+            hashers.update(&chunk);
+            part.write(&chunk)?;
+        }
+        Ok::<_, std::io::Error>((part, hashers.finish()))
+    });
+    let mut size = 0u64;
+    if let Some(mut body) = body {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| digest::body_error(&e))?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(digest::too_large(max));
+            }
+            if tx.send(chunk).await.is_err() {
+                break; // The writer failed: its error is the answer.
+            }
+        }
+    }
+    drop(tx);
+    let (part, computed) = writer.await.map_err(internal)?.map_err(internal)?;
+    Ok((part, computed, size))
+}
+
+/// The checks `put::read_checked` makes on a whole body, made on a streamed part of `size`
+/// bytes: the aws-chunked decoded length, every announced trailer sent, every declared digest
+/// (one not hashed while streaming is hashed from the part's file).
+async fn check_part_digests(
+    mut part: NewPart,
+    size: u64,
+    computed: &digest::Computed,
+    headers: &http::HeaderMap,
+    content_md5: Option<String>,
+    trailers: Option<&s3s::TrailingHeaders>,
+) -> S3Result<NewPart> {
+    if let Some(declared) = headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && declared != size
+    {
+        return Err(s3_error!(
+            IncompleteBody,
+            "x-amz-decoded-content-length says {declared} bytes, the aws-chunked body decoded to {size}"
+        ));
+    }
+    let mut declared = digest::Declared {
+        content_md5,
+        ..digest::Declared::default()
+    };
+    declared.add_headers(headers);
+    if let Some(t) = trailers {
+        t.read(|h| declared.add_headers(h));
+    }
+    for a in digest::announced_trailers(headers) {
+        if !declared.checksums.iter().any(|(d, _)| *d == a) {
+            return Err(s3_error!(
+                BadDigest,
+                "the request announced an x-amz-checksum-{a} trailer but did not send it"
+            ));
+        }
+    }
+    let missing = declared
+        .checksums
+        .iter()
+        .any(|(a, _)| !computed.checksums.iter().any(|(c, _)| c == a));
+    if !missing {
+        computed.verify(&declared, &mut |_| Ok(None))?;
+        return Ok(part);
+    }
+    // A trailer nobody announced: hash the part's file again for it (rare).
+    let file = blocking(move || part.read_back().map(|f| (part, f))).await;
+    let (part, file) = file?;
+    let file = std::sync::Mutex::new(file);
+    computed.verify(&declared, &mut |algo| {
+        use std::io::Seek as _;
+        let mut f = file.lock().expect("lock");
+        f.rewind()?;
+        digest::hash_reader(algo, &mut *f)
+    })?;
+    Ok(part)
 }
