@@ -55,6 +55,8 @@ pub struct LandingSettings {
     pub ack: AckMode,
     pub compression: Compression,
     pub spool_max_bytes: u64,
+    /// `--encode-concurrency` of every stream.
+    pub encode_concurrency: u64,
 }
 
 /// Starts the shipped app ([`snowstream::App`], as `snowstream serve` does) on 127.0.0.1
@@ -76,6 +78,7 @@ pub async fn start_snowstream(dir: &Path, settings: &LandingSettings) -> Result<
         stream: StreamArgs {
             ack: Some(settings.ack),
             compression: Some(settings.compression),
+            encode_concurrency: Some(settings.encode_concurrency),
             ..StreamArgs::default()
         },
         s3_api: S3ApiArgs {

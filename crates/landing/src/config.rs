@@ -99,6 +99,9 @@ pub struct StreamConfig {
     pub ack: AckMode,
     /// Notify a Snowpipe through its REST API after each file lands (off when `None`).
     pub snowpipe: Option<crate::notify::SnowpipeConfig>,
+    /// Segments between the start of their encode and the end of their landing (1 = encode
+    /// and put one after the other; 0 = one per core plus one).
+    pub encode_concurrency: usize,
 }
 
 impl StreamConfig {
@@ -112,6 +115,7 @@ impl StreamConfig {
             compression: Compression::default(),
             ack: AckMode::Durable,
             snowpipe: None,
+            encode_concurrency: 0,
         }
     }
 }

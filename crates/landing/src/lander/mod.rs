@@ -121,11 +121,16 @@ impl Lander {
     }
 
     /// How many segments may be between the start of their encode and the end of their
-    /// landing: one per core plus the one being put (at least 2), each holding its
-    /// compressed file in memory until it is put.
+    /// landing (`encode_concurrency`; by default one per core plus the one being put), each
+    /// holding its compressed file in memory until it is put.
     fn encode_ahead(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (cores + 1).clamp(2, MAX_ENCODE_AHEAD)
+        match self.config.encode_concurrency {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                (cores + 1).min(MAX_AUTO_ENCODE_AHEAD)
+            }
+            n => n,
+        }
     }
 
     /// What encoding `info` takes, its landed key included.
@@ -228,8 +233,9 @@ impl Lander {
     }
 }
 
-/// Most segments between the start of their encode and the end of their landing.
-const MAX_ENCODE_AHEAD: usize = 4;
+/// Most segments between the start of their encode and the end of their landing when
+/// `encode_concurrency` is left to the core count.
+const MAX_AUTO_ENCODE_AHEAD: usize = 4;
 
 /// What the encode stage hands the landing stage, in arrival order.
 enum Ready {

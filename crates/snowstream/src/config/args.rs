@@ -181,6 +181,9 @@ settings! {
         /// Call the stream stale (gauge, WARN log, webhook) when no file has landed for this long, e.g. 15m. [default: off]
         #[arg(long, env = "SNOWSTREAM_STALE_AFTER")]
         stale_after: Dur,
+        /// Segments of a stream between the start of their encode and the end of their landing: the next ones compress on the blocking pool while one is put (1 = encode and put one after the other; 0 = one per core plus one). Each holds its compressed file in memory until put.
+        #[arg(long, env = "SNOWSTREAM_ENCODE_CONCURRENCY")]
+        encode_concurrency: u64 = "0",
     }
 }
 

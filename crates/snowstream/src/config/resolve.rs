@@ -338,6 +338,7 @@ fn landing_streams(
                 compression: st.compression,
                 ack: st.ack,
                 snowpipe,
+                encode_concurrency: st.encode_concurrency as usize,
                 ..landing::StreamConfig::new(s.name.clone())
             })
         })
