@@ -81,12 +81,12 @@ impl Lander {
                     LanderMsg::Segment(sealed) => {
                         let slot = slots.clone().acquire_owned().await.expect("never closed");
                         let job = this.encode_job(&sealed.info);
-                        Ready::Segment {
+                        Ready::Segment(Box::new(Pending {
                             sealed,
                             encoded: tokio::spawn(job.clone().run()),
                             job,
                             _slot: slot,
-                        }
+                        }))
                     }
                 };
                 if ready_tx.send(ready).is_err() {
@@ -100,12 +100,13 @@ impl Lander {
                     Ready::Barrier(done) => {
                         let _ = done.send(());
                     }
-                    Ready::Segment {
-                        sealed,
-                        job,
-                        encoded,
-                        _slot,
-                    } => {
+                    Ready::Segment(pending) => {
+                        let Pending {
+                            sealed,
+                            job,
+                            encoded,
+                            _slot,
+                        } = *pending;
                         let key = job.key.clone();
                         let encoded = match encoded.await {
                             Ok(r) => r,
@@ -239,14 +240,17 @@ const MAX_AUTO_ENCODE_AHEAD: usize = 4;
 
 /// What the encode stage hands the landing stage, in arrival order.
 enum Ready {
-    Segment {
-        sealed: Sealed,
-        job: EncodeJob,
-        encoded: JoinHandle<io::Result<(Manifest, Vec<u8>)>>,
-        /// Held until the segment has landed.
-        _slot: OwnedSemaphorePermit,
-    },
+    Segment(Box<Pending>),
     Barrier(oneshot::Sender<()>),
+}
+
+/// A segment whose encode has started.
+struct Pending {
+    sealed: Sealed,
+    job: EncodeJob,
+    encoded: JoinHandle<io::Result<(Manifest, Vec<u8>)>>,
+    /// Held until the segment has landed.
+    _slot: OwnedSemaphorePermit,
 }
 
 /// Encoding one segment into its landed file.
