@@ -63,8 +63,9 @@ pub struct Cli {
     /// Landed-file compression: zstd[:level] or gzip[:level].
     #[arg(long, default_value = "zstd")]
     pub compression: Compression,
-    /// Spool limit; above it the receiver answers 503 (counted, not fatal).
-    #[arg(long, default_value = "4GiB", value_parser = parse_size)]
+    /// Spool limit; above it the receiver answers 503 (counted, not fatal). 1 GiB is the
+    /// app's default and the spool of issue 14's bulk goal.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub spool_max_bytes: u64,
     /// Worker threads of the server runtime (default: one per core).
     #[arg(long)]
@@ -84,6 +85,10 @@ pub struct Cli {
     /// Seed of the customer record generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// snowstream's `--encode-concurrency` (batch files between encode and landing; 1 = one
+    /// after the other, 0 = one per core plus one).
+    #[arg(long, default_value_t = 0)]
+    pub encode_concurrency: u64,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -70,6 +70,7 @@ impl Harness {
             compression: cli.compression,
             spool_max_bytes: cli.spool_max_bytes,
             envelope: records::landed::Envelope::Meta,
+            encode_concurrency: cli.encode_concurrency,
         };
         let (snow, bare, bare_s3) = server_rt.block_on(async {
             let snow = targets::start_snowstream(dir.path(), &settings).await?;

@@ -9,6 +9,7 @@
 //! flushed and every landed file is read back: the landed record count must equal the
 //! acknowledged count, or the run fails.
 
+mod bulk;
 mod chaos;
 mod cli;
 mod envelope;
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> Result<bool> {
 
     let (rows, acked) = rows::run_all(&cli, &h, &pools);
     let mut passed = report::results(&rows);
+    bulk::conditions(&cli, &rows);
     passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
     passed &= envelope::check(&h, &cli, &pools.bulk, record_bytes);
 

@@ -58,6 +58,8 @@ pub struct LandingSettings {
     pub spool_max_bytes: u64,
     /// The stream's landed-line form (`--envelope`).
     pub envelope: records::landed::Envelope,
+    /// `--encode-concurrency` of every stream.
+    pub encode_concurrency: u64,
 }
 
 /// Starts the shipped app ([`snowstream::App`], as `snowstream serve` does) on 127.0.0.1
@@ -80,6 +82,7 @@ pub async fn start_snowstream(dir: &Path, settings: &LandingSettings) -> Result<
             ack: Some(settings.ack),
             compression: Some(settings.compression),
             envelope: Some(settings.envelope),
+            encode_concurrency: Some(settings.encode_concurrency),
             ..StreamArgs::default()
         },
         s3_api: S3ApiArgs {

@@ -48,8 +48,13 @@ fn batch() -> Batch {
 
 /// The landed lines of `payload`, zstd level 3: the lander's per-frame work, minus file I/O.
 fn encode_zstd(payload: &[u8], out: Vec<u8>) -> Vec<u8> {
+    encode_zstd_at(payload, out, 3)
+}
+
+/// The same at another zstd level (`--compression zstd:LEVEL`).
+fn encode_zstd_at(payload: &[u8], out: Vec<u8>, level: i32) -> Vec<u8> {
     let payload = Payload::parse(payload).expect("a packed batch");
-    let mut enc = zstd::stream::write::Encoder::new(out, 3).expect("zstd");
+    let mut enc = zstd::stream::write::Encoder::new(out, level).expect("zstd");
     enc.include_checksum(true).expect("zstd");
     let mut lines = LineWriter::new("customers", "bench");
     let received_at = format_time(payload.received_at_ms);
@@ -77,6 +82,19 @@ fn encode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(payload.len() as u64));
     group.bench_function("batch_1MiB_lines_zstd3", |b| {
         b.iter(|| black_box(encode_zstd(black_box(&payload), Vec::with_capacity(1 << 18)).len()))
+    });
+    // Level 1 against level 3: speed here, compression ratio printed once (docs/performance.md).
+    for level in [1, 3] {
+        let size = encode_zstd_at(&payload, Vec::new(), level).len();
+        eprintln!(
+            "encode: zstd level {level}: {} bytes of packed batch -> {size} bytes",
+            payload.len()
+        );
+    }
+    group.bench_function("batch_1MiB_lines_zstd1", |b| {
+        b.iter(|| {
+            black_box(encode_zstd_at(black_box(&payload), Vec::with_capacity(1 << 18), 1).len())
+        })
     });
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -102,6 +102,9 @@ pub struct StreamConfig {
     /// The form of every landed line: `meta` (record plus lineage and attributes, the
     /// default) or `record` (the record alone).
     pub envelope: Envelope,
+    /// Segments between the start of their encode and the end of their landing (1 = encode
+    /// and put one after the other; 0 = one per core plus one).
+    pub encode_concurrency: usize,
 }
 
 impl StreamConfig {
@@ -116,6 +119,7 @@ impl StreamConfig {
             ack: AckMode::Durable,
             snowpipe: None,
             envelope: Envelope::Meta,
+            encode_concurrency: 0,
         }
     }
 }

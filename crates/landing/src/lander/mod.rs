@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use records::landed::{LandedKey, manifest_key};
-use tokio::sync::{mpsc, oneshot};
+use records::landed::{LandedKey, Manifest, manifest_key};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-use crate::config::StreamConfig;
+use crate::config::{Compression, StreamConfig};
+use records::landed::Envelope;
 use crate::encode::encode_segment;
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
@@ -62,20 +64,79 @@ pub(crate) struct Lander {
 
 impl Lander {
     /// Lands what arrives until the writer hangs up.
+    ///
+    /// Two stages joined in this task: the first starts encoding each segment as it
+    /// arrives (on the blocking pool, up to [`Lander::encode_ahead`] segments between the
+    /// start of their encode and the end of their landing), the second lands them one at a
+    /// time in arrival order. So the next segments compress while one is put to the sink,
+    /// and keys, manifests, landing order, deletes and acks are exactly as with one serial
+    /// loop.
     pub async fn run(self, mut rx: mpsc::UnboundedReceiver<LanderMsg>) {
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                LanderMsg::Barrier(done) => {
-                    let _ = done.send(());
+        let slots = Arc::new(Semaphore::new(self.encode_ahead()));
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
+        let this = &self;
+        let encode_stage = async move {
+            while let Some(msg) = rx.recv().await {
+                let ready = match msg {
+                    LanderMsg::Barrier(done) => Ready::Barrier(done),
+                    LanderMsg::Segment(sealed) => {
+                        let slot = slots.clone().acquire_owned().await.expect("never closed");
+                        let job = this.encode_job(&sealed.info);
+                        Ready::Segment(Box::new(Pending {
+                            sealed,
+                            encoded: tokio::spawn(job.clone().run()),
+                            job,
+                            _slot: slot,
+                        }))
+                    }
+                };
+                if ready_tx.send(ready).is_err() {
+                    break;
                 }
-                LanderMsg::Segment(sealed) => self.land(sealed).await,
             }
+        };
+        let land_stage = async {
+            while let Some(ready) = ready_rx.recv().await {
+                match ready {
+                    Ready::Barrier(done) => {
+                        let _ = done.send(());
+                    }
+                    Ready::Segment(pending) => {
+                        let Pending {
+                            sealed,
+                            job,
+                            encoded,
+                            _slot,
+                        } = *pending;
+                        let key = job.key.clone();
+                        let encoded = match encoded.await {
+                            Ok(r) => r,
+                            // The encode task died (panic or shutdown): encode here instead.
+                            Err(_) => job.run().await,
+                        };
+                        self.land(sealed, key, encoded).await;
+                    }
+                }
+            }
+        };
+        tokio::join!(encode_stage, land_stage);
+    }
+
+    /// How many segments may be between the start of their encode and the end of their
+    /// landing (`encode_concurrency`; by default one per core plus the one being put), each
+    /// holding its compressed file in memory until it is put.
+    fn encode_ahead(&self) -> usize {
+        match self.config.encode_concurrency {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                (cores + 1).min(MAX_AUTO_ENCODE_AHEAD)
+            }
+            n => n,
         }
     }
 
-    async fn land(&self, sealed: Sealed) {
-        let info = sealed.info;
-        let stream = self.config.name.clone();
+    /// What encoding `info` takes, its landed key included.
+    fn encode_job(&self, info: &SegmentInfo) -> EncodeJob {
         // The instance that cut the batch, not this run's: a re-land after a crash (or with a
         // new host name) puts the file under the same key, so it never lands under two.
         let instance = info
@@ -84,42 +145,34 @@ impl Lander {
             .unwrap_or_else(|| self.instance.clone());
         let key = LandedKey::new(
             &self.config.prefix,
-            &stream,
+            &self.config.name,
             &instance,
             info.opened_at_ms,
             info.first_seq,
             self.config.compression.codec(),
         )
         .to_string();
-        let mut attempt = 0;
-        let (manifest, body) = loop {
-            let (info2, key2, stream2, instance, compression) = (
-                info.clone(),
-                key.clone(),
-                stream.clone(),
-                instance.clone(),
-                self.config.compression,
-            );
-            let envelope = self.config.envelope;
-            let encoded = tokio::task::spawn_blocking(move || {
-                encode_segment(&info2, &key2, &stream2, &instance, compression, envelope)
-            })
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)));
-            match encoded {
-                Ok((m, body)) => break (m, Bytes::from(body)),
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    self.quarantine(&info, &e);
-                    for (ack, _) in sealed.acks {
-                        let _ = ack.send(Err(AppendError::Spool(e.to_string())));
-                    }
-                    return;
+        EncodeJob {
+            info: info.clone(),
+            key,
+            stream: self.config.name.clone(),
+            instance,
+            compression: self.config.compression,
+            envelope: self.config.envelope,
+        }
+    }
+
+    async fn land(&self, sealed: Sealed, key: String, encoded: io::Result<(Manifest, Vec<u8>)>) {
+        let info = sealed.info;
+        let stream = self.config.name.clone();
+        let (manifest, body) = match encoded {
+            Ok((m, body)) => (m, Bytes::from(body)),
+            Err(e) => {
+                self.quarantine(&info, &e);
+                for (ack, _) in sealed.acks {
+                    let _ = ack.send(Err(AppendError::Spool(e.to_string())));
                 }
-                Err(e) => {
-                    tracing::error!(%stream, segment = %info.path.display(), error = %e, "could not encode a batch file; retrying");
-                    tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
-                    attempt += 1;
-                }
+                return;
             }
         };
         let manifest_json =
@@ -180,5 +233,67 @@ impl Lander {
             "spool segment is corrupt and cannot be landed; moved aside for inspection");
         let _ = std::fs::rename(path, &bad);
         self.gauge.release(info.bytes);
+    }
+}
+
+/// Most segments between the start of their encode and the end of their landing when
+/// `encode_concurrency` is left to the core count.
+const MAX_AUTO_ENCODE_AHEAD: usize = 4;
+
+/// What the encode stage hands the landing stage, in arrival order.
+enum Ready {
+    Segment(Box<Pending>),
+    Barrier(oneshot::Sender<()>),
+}
+
+/// A segment whose encode has started.
+struct Pending {
+    sealed: Sealed,
+    job: EncodeJob,
+    encoded: JoinHandle<io::Result<(Manifest, Vec<u8>)>>,
+    /// Held until the segment has landed.
+    _slot: OwnedSemaphorePermit,
+}
+
+/// Encoding one segment into its landed file.
+#[derive(Clone)]
+struct EncodeJob {
+    info: SegmentInfo,
+    key: String,
+    stream: String,
+    instance: String,
+    compression: Compression,
+    envelope: Envelope,
+}
+
+impl EncodeJob {
+    /// Encodes on the blocking pool, retrying with backoff on I/O errors. Fails only with
+    /// `InvalidData` (a corrupt segment, to quarantine).
+    async fn run(self) -> io::Result<(Manifest, Vec<u8>)> {
+        let mut attempt = 0;
+        loop {
+            let job = self.clone();
+            let encoded = tokio::task::spawn_blocking(move || {
+                encode_segment(
+                    &job.info,
+                    &job.key,
+                    &job.stream,
+                    &job.instance,
+                    job.compression,
+                    job.envelope,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            match encoded {
+                Ok(done) => return Ok(done),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e),
+                Err(e) => {
+                    tracing::error!(stream = %self.stream, segment = %self.info.path.display(), error = %e, "could not encode a batch file; retrying");
+                    tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
     }
 }

@@ -184,6 +184,9 @@ settings! {
         /// Form of each landed line: meta (`{"record":…,"meta":{stream,instance,seq,received_at,attributes}}`) or record (the record alone, no FlowFile attributes; lineage from the file name). The table spec's `envelope` must match.
         #[arg(long, env = "SNOWSTREAM_ENVELOPE")]
         envelope: records::landed::Envelope = "meta",
+        /// Segments of a stream between the start of their encode and the end of their landing: the next ones compress on the blocking pool while one is put (1 = encode and put one after the other; 0 = one per core plus one). Each holds its compressed file in memory until put.
+        #[arg(long, env = "SNOWSTREAM_ENCODE_CONCURRENCY")]
+        encode_concurrency: u64 = "0",
     }
 }
 

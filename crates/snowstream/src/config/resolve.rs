@@ -340,6 +340,7 @@ fn landing_streams(
                 ack: st.ack,
                 snowpipe,
                 envelope: st.envelope,
+                encode_concurrency: st.encode_concurrency as usize,
                 ..landing::StreamConfig::new(s.name.clone())
             })
         })
