@@ -117,4 +117,3 @@ fuzz_target!(|input: &[u8]| {
         let _ = std::fs::remove_file(stored);
     }
 });
-
