@@ -90,6 +90,9 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
         "us-east-1",
         "--spool-max-bytes",
         spool,
+        // SIGTERM lands the whole full spool, however long that takes here.
+        "--shutdown-timeout",
+        "15m",
     ]
     .map(str::to_owned);
     let server = tokio::task::spawn_blocking(move || {
@@ -146,17 +149,17 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
     let s3 = TestS3::start(&store, addr).await;
     let started = Instant::now();
     let code =
-        tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(600))).await?;
+        tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(1000))).await?;
     if code != Some(0) {
         bail!("snowstream exited with {code:?} after SIGTERM");
     }
     s3.stop().await;
+    let landing_secs = started.elapsed().as_secs_f64();
     let unknown = std::mem::take(&mut *load.unknown.lock().expect("lock"));
     let (landed, twice, lost, unacked) = count_landed(&store, &acked, &unknown);
     println!(
-        "overload: after the sink came back ({:.1} s to land and stop): {landed} landed, {lost} \
-         lost, {twice} landed twice, {unacked} landed without an ack",
-        started.elapsed().as_secs_f64()
+        "overload: after the sink came back ({landing_secs:.1} s to land and stop): {landed} \
+         landed, {lost} lost, {twice} landed twice, {unacked} landed without an ack"
     );
     let ok = peak <= GOAL_RSS
         && refused > 0
