@@ -101,6 +101,10 @@ pub enum Command {
     /// under load; prints acknowledged / landed / lost / duplicated per phase and exits
     /// non-zero unless 0 lost and 0 duplicated.
     Chaos(crate::chaos::ChaosArgs),
+    /// Overload with the sink down (issue 14's memory goal): peak RSS of a real `snowstream
+    /// serve` vs 256 MiB and the 503 count, then the sink returns and every acknowledged
+    /// record must land exactly once.
+    Overload(crate::overload::OverloadArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

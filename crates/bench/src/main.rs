@@ -16,6 +16,7 @@ mod envelope;
 mod harness;
 mod landed;
 mod load;
+mod overload;
 mod proc;
 mod report;
 mod rows;
@@ -46,6 +47,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let ok = match cli.command {
         Some(cli::Command::Chaos(args)) => chaos::run(args)?,
+        Some(cli::Command::Overload(args)) => overload::run(args)?,
         None => run(cli)?,
     };
     if !ok {

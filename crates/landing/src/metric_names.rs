@@ -83,6 +83,10 @@ pub const SNOWPIPE_ERRORS_TOTAL: &str = "snowstream_snowpipe_errors_total";
 /// already had its maximum open (`--max-connections`).
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "snowstream_connections_refused_total";
 
+/// Counter `{front_door}` (`http` or `s3`): requests refused with 503 because the request
+/// bodies in memory at once were at `--max-inflight-body-size`.
+pub const BODY_BUDGET_REFUSED_TOTAL: &str = "snowstream_body_budget_refused_total";
+
 // Staleness (crates/landing/src/stale.rs, crates/landing/src/status).
 
 /// Gauge (seconds since the Unix epoch), labels `stream`: when the stream's last batch file

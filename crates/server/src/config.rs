@@ -98,6 +98,9 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// Most two-phase holds awaiting confirmation at once (503 above it).
     pub max_holds: usize,
+    /// Request bodies held in memory at once, across both front doors (503 above it). Clones
+    /// of this config share it.
+    pub body_budget: crate::BodyBudget,
 }
 
 /// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
@@ -146,6 +149,7 @@ impl Default for ServerConfig {
                 .collect(),
             metrics_token: None,
             max_holds: 1000,
+            body_budget: crate::BodyBudget::default(),
         }
     }
 }

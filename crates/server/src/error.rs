@@ -64,6 +64,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The 503 for a request whose body did not fit in the body budget.
+    pub(crate) fn over_budget(e: crate::budget::OverBudget) -> Self {
+        ApiError::Unavailable {
+            reason: e.to_string(),
+            retry_after: 1,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!(landing::metric_names::REJECTED_TOTAL, "reason" => self.label())

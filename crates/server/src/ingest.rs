@@ -62,14 +62,31 @@ const FLOWFILE_OVERHEAD: u64 = 512;
 
 /// Reads the whole body into FlowFiles (one for a raw body), enforcing the size limit on the
 /// decompressed bytes. The FlowFile decoder sees the body incrementally.
-pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Received>, ApiError> {
+///
+/// The bytes kept (after decompression) are reserved in `budget` as they arrive, chunk by
+/// chunk; over the body budget the request is refused with 503 and nothing of it is kept.
+pub(crate) async fn read_flowfiles(
+    body: Body,
+    spec: &BodySpec,
+    budget: &mut crate::budget::Reservation,
+) -> Result<Vec<Received>, ApiError> {
+    let declared = axum::body::HttpBody::size_hint(&body).exact();
+    if let Err(over) = budget.prepay(declared, spec.max_bytes).await {
+        let mut stream = body.into_data_stream();
+        crate::budget::drain(&mut stream, spec.max_bytes).await;
+        return Err(ApiError::over_budget(over));
+    }
     let mut stream = body.into_data_stream();
     let mut gz = spec.gzip.then(|| Gunzip::new(spec.max_bytes));
     let mut sink = Unpack::new(spec);
-    let mut feed = |data: &[u8]| sink.feed(data);
     let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(body_error)?;
+        let mut fed = 0;
+        let mut feed = |data: &[u8]| {
+            fed += data.len();
+            sink.feed(data)
+        };
         match gz.as_mut() {
             Some(gz) => gz.write(&chunk, &mut feed)?,
             None => {
@@ -78,9 +95,14 @@ pub(crate) async fn read_flowfiles(body: Body, spec: &BodySpec) -> Result<Vec<Re
                 feed(&chunk)?;
             }
         }
+        if let Err(over) = budget.take(fed).await {
+            drop(sink);
+            crate::budget::drain(&mut stream, spec.max_bytes).await;
+            return Err(ApiError::over_budget(over));
+        }
     }
     if let Some(gz) = gz {
-        gz.finish(&mut feed)?;
+        gz.finish(&mut |data: &[u8]| sink.feed(data))?;
     }
     sink.finish()
 }

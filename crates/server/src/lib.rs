@@ -6,6 +6,7 @@
 
 mod attrs;
 mod auth;
+mod budget;
 mod config;
 mod deadletter;
 mod error;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use attrs::RawHeaderNames;
 pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
+pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET_BYTES};
 pub use config::{
     DEFAULT_HEADER_DENY_LIST, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST,
     OnParseError, ServerConfig, StreamOptions,

@@ -192,7 +192,9 @@ async fn receive(
         max_attribute_bytes: config.max_attribute_bytes,
         envelope: config.envelope(&stream),
     };
-    let mut flowfiles = ingest::read_flowfiles(body, &spec).await?;
+    // Held until the request is answered: its body's bytes stay in memory until then.
+    let mut budget = config.body_budget.reservation("http");
+    let mut flowfiles = ingest::read_flowfiles(body, &spec, &mut budget).await?;
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
 
     // Attributes as NiFi's ListenHTTPServlet sets them.

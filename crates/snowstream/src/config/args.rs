@@ -83,6 +83,9 @@ settings! {
         /// Most memory the held batches may take, counted as allocated (503 above).
         #[arg(long, env = "SNOWSTREAM_MAX_HOLD_SIZE")]
         max_hold_size: Size = "256MiB",
+        /// Most request bodies (after decompression) held in memory at once, HTTP receiver and S3 API together; past it a request waits briefly, then gets 503 with Retry-After.
+        #[arg(long, env = "SNOWSTREAM_MAX_INFLIGHT_BODY_SIZE")]
+        max_inflight_body_size: Size = "256MiB",
     }
 }
 

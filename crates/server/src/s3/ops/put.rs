@@ -80,14 +80,22 @@ impl Front {
         let input = req.input;
         let route = self.route(&input.bucket, &input.key)?;
         self.check_room(&route.stream)?;
-        let (body, md5) = read_checked(
-            input.body,
+        // Held until the object is answered: its bytes stay in memory until then.
+        let budget = std::sync::Arc::new(tokio::sync::Mutex::new(
+            self.shared.body_budget.reservation("s3"),
+        ));
+        let read = read_checked(
+            crate::budget::s3_body(input.body, &budget),
             self.shared.max_request_bytes,
             &req.headers,
             input.content_md5,
             req.trailing_headers.as_ref(),
         )
-        .await?;
+        .await;
+        if let Some(over) = budget.lock().await.refusal() {
+            return Err(object::slow_down(&over.to_string(), 1));
+        }
+        let (body, md5) = read?;
         let etag = digest::etag_hex(&md5);
         let info = ObjectInfo {
             bucket: input.bucket,
