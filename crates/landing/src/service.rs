@@ -52,9 +52,16 @@ pub(crate) struct StreamHandle {
     pub snowpipe: Option<notify::Started>,
     /// Live statistics for the status page.
     pub stats: Arc<crate::status::stats::StreamStats>,
+    /// The stream's ack-latency histogram, looked up once (not a labelled key per request).
+    pub ack_latency: metrics::Histogram,
 }
 
 impl StreamHandle {
+    /// The ack-latency histogram of stream `name` in the process's recorder.
+    pub fn ack_latency_histogram(name: &str) -> metrics::Histogram {
+        metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => name.to_owned())
+    }
+
     /// Whether `shutdown` was called.
     pub fn closed(&self) -> bool {
         self.tx.read().expect("lock").is_none()
@@ -152,7 +159,8 @@ impl Landing {
             reserved - FRAME_OVERHEAD,
             receipt.received.elapsed(),
         );
-        metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => stream.to_owned())
+        handle
+            .ack_latency
             .record(receipt.received.elapsed().as_secs_f64());
         Ok(receipt)
     }

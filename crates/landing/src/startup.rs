@@ -205,6 +205,7 @@ impl Shared<'_> {
                 }
             })
             .map_err(spool_err(&self.config.spool_dir))?;
+        let ack_latency = StreamHandle::ack_latency_histogram(&sc.name);
         Ok(StreamHandle {
             config: sc,
             tx: RwLock::new(Some(tx)),
@@ -212,6 +213,7 @@ impl Shared<'_> {
             lander: Mutex::new(Some(lander)),
             snowpipe,
             stats,
+            ack_latency,
         })
     }
 }

@@ -67,6 +67,9 @@ pub(crate) struct Writer {
     keys_durable: u64,
     /// Live statistics for the status page (told when a batch opens and closes).
     pub stats: Option<Arc<crate::status::stats::StreamStats>>,
+    /// The stream's append and fsync counters, looked up once.
+    appends: metrics::Counter,
+    fsyncs: metrics::Counter,
 }
 
 impl Writer {
@@ -78,6 +81,8 @@ impl Writer {
         gauge: Arc<SpoolGauge>,
         instance: String,
     ) -> Self {
+        let appends = metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => config.name.clone());
+        let fsyncs = metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => config.name.clone());
         Writer {
             dir,
             config,
@@ -92,6 +97,8 @@ impl Writer {
             keys: Err("not loaded yet".to_owned()),
             keys_durable: 0,
             stats: None,
+            appends,
+            fsyncs,
         }
     }
 
@@ -271,7 +278,7 @@ impl Writer {
             return Err(spool_err("write to the spool", &e));
         }
         self.next_seq += records;
-        metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => self.config.name.clone()).increment(1);
+        self.appends.increment(1);
         Ok(Receipt {
             first_seq,
             records,
@@ -312,7 +319,7 @@ impl Writer {
             // Sealed (and synced) in the middle of the group.
             None => Ok(()),
         };
-        metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => self.config.name.clone()).increment(1);
+        self.fsyncs.increment(1);
         match synced {
             Ok(()) => {
                 self.keys_synced();
