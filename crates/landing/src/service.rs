@@ -56,7 +56,25 @@ pub(crate) struct StreamHandle {
     pub ack_latency: metrics::Histogram,
 }
 
+impl Drop for StreamHandle {
+    fn drop(&mut self) {
+        self.close_writer();
+    }
+}
+
 impl StreamHandle {
+    /// Stops taking appends and tells the writer to stop after those sent before (its sync
+    /// thread keeps the channel open, so the writer does not wait for it to close).
+    pub fn close_writer(&self) {
+        let tx = match self.tx.write() {
+            Ok(mut tx) => tx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(tx) = tx {
+            let _ = tx.send(WriterMsg::Close);
+        }
+    }
+
     /// The ack-latency histogram of stream `name` in the process's recorder.
     pub fn ack_latency_histogram(name: &str) -> metrics::Histogram {
         metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => name.to_owned())
@@ -212,7 +230,7 @@ impl Landing {
     /// landed. Appends after this fail with [`AppendError::ShuttingDown`].
     pub async fn shutdown(&self) {
         for h in self.streams.values() {
-            h.tx.write().expect("lock").take();
+            h.close_writer();
         }
         for h in self.streams.values() {
             let writer = h.writer.lock().expect("lock").take();

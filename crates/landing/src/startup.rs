@@ -195,6 +195,7 @@ impl Shared<'_> {
             self.config.instance.clone(),
         );
         w.stats = Some(stats.clone());
+        w.replies = Some(tx.clone());
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
             .spawn({
