@@ -11,6 +11,7 @@
 
 mod chaos;
 mod cli;
+mod halfload;
 mod harness;
 mod landed;
 mod load;
@@ -80,8 +81,9 @@ fn run(cli: Cli) -> Result<bool> {
         uploads: Arc::new(uploads),
     };
 
-    let (rows, acked) = rows::run_all(&cli, &h, &pools);
+    let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
     let mut passed = report::results(&rows);
+    halfload::run(&cli, &h, &pools, &rows, &mut acked);
     passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
 
     h.stop_services()?;
