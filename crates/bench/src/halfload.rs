@@ -42,7 +42,11 @@ pub fn run(cli: &Cli, h: &Harness, pools: &Pools, rows: &[Row], acked: &mut Acke
     h.server_rt.block_on(h.snow.landing.flush());
     acked.records += outcome.acked_records;
     acked.unknown += outcome.unknown_records;
-    let ms = |q| outcome.latency_ms(q).map_or("-".into(), |v| format!("{v:.2}"));
+    let ms = |q| {
+        outcome
+            .latency_ms(q)
+            .map_or("-".into(), |v| format!("{v:.2}"))
+    };
     let p99 = outcome.latency_ms(0.99);
     println!(
         "  single-record ack latency at half load: p50 {} ms, p99 {} ms at {:.0} req/s (asked \

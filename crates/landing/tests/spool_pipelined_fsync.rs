@@ -36,8 +36,11 @@ async fn concurrent_appends_through_failing_fsyncs_land_exactly_once() {
         .unwrap(),
     );
     // Every fourth fsync fails (the writer's own and the sync thread's alike).
-    fail::cfg("spool-segment-sync", "3*off->1*return(eio)->3*off->1*return->3*off->1*return(eio)->3*off->1*return->off")
-        .unwrap();
+    fail::cfg(
+        "spool-segment-sync",
+        "3*off->1*return(eio)->3*off->1*return->3*off->1*return(eio)->3*off->1*return->off",
+    )
+    .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let tasks: Vec<_> = (0..CLIENTS)
@@ -74,12 +77,19 @@ async fn concurrent_appends_through_failing_fsyncs_land_exactly_once() {
         let (a, r) = t.await.unwrap();
         refused += r;
         for (seq, id) in a {
-            assert!(acked.insert(seq, id).is_none(), "one sequence number per ack");
+            assert!(
+                acked.insert(seq, id).is_none(),
+                "one sequence number per ack"
+            );
         }
     }
     fail::remove("spool-segment-sync");
     assert!(refused > 0, "the failpoint refused some requests");
-    assert_eq!(acked.len() as u64, CLIENTS * PER_CLIENT, "every id acknowledged once");
+    assert_eq!(
+        acked.len() as u64,
+        CLIENTS * PER_CLIENT,
+        "every id acknowledged once"
+    );
 
     tokio::time::timeout(Duration::from_secs(30), landing.flush())
         .await

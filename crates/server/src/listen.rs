@@ -285,7 +285,11 @@ impl Counters {
     /// Handles for every stream `landing` has, in the process's recorder.
     pub(crate) fn new(landing: &landing::Landing) -> Self {
         let streams = landing.streams().map(|s| s.name.clone());
-        Counters(streams.map(|n| (n.clone(), StreamCounters::new(&n))).collect())
+        Counters(
+            streams
+                .map(|n| (n.clone(), StreamCounters::new(&n)))
+                .collect(),
+        )
     }
 
     fn with(&self, stream: &str, f: impl FnOnce(&StreamCounters)) {

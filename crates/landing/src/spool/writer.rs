@@ -242,9 +242,7 @@ impl Writer {
                                 let _ = ack.send(Ok(receipt));
                             }
                             // Landed acks wait for the fsync too, then for the file.
-                            AckMode::Durable | AckMode::Landed => {
-                                self.waiting.push((ack, receipt))
-                            }
+                            AckMode::Durable | AckMode::Landed => self.waiting.push((ack, receipt)),
                         }
                     }
                     Err(e) => {
