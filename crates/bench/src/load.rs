@@ -141,7 +141,27 @@ pub async fn run(plan: &Plan) -> Outcome {
     let tasks: Vec<_> = (0..plan.connections)
         .map(|i| {
             let plan = plan.clone();
-            tokio::spawn(async move { connection(&plan, i, measure_from, stop_at).await })
+            tokio::spawn(async move { connection(&plan, i, measure_from, stop_at, None).await })
+        })
+        .collect();
+    Outcome::join(tasks, plan.duration).await
+}
+
+/// Runs the plan at about `rate` requests per second in all (each connection sends one
+/// request every `connections / rate` seconds, or at once when it fell behind): the
+/// rate-limited run the ack-latency goal is measured with.
+pub async fn run_paced(plan: &Plan, rate: f64) -> Outcome {
+    let measure_from = Instant::now() + plan.warmup;
+    let stop_at = measure_from + plan.duration;
+    let every = Duration::from_secs_f64(plan.connections as f64 / rate.max(1.0));
+    let tasks: Vec<_> = (0..plan.connections)
+        .map(|i| {
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                // Spread the connections' first sends over one interval.
+                tokio::time::sleep(every.mul_f64(i as f64 / plan.connections as f64)).await;
+                connection(&plan, i, measure_from, stop_at, Some(every)).await
+            })
         })
         .collect();
     Outcome::join(tasks, plan.duration).await
@@ -164,9 +184,17 @@ async fn connect(addr: SocketAddr) -> Result<Sender, String> {
     Ok(sender)
 }
 
-/// One keep-alive connection sending sequentially until `stop_at`.
-async fn connection(plan: &Plan, index: usize, measure_from: Instant, stop_at: Instant) -> Outcome {
+/// One keep-alive connection sending sequentially until `stop_at`; with `pace`, at most one
+/// request per `pace`.
+async fn connection(
+    plan: &Plan,
+    index: usize,
+    measure_from: Instant,
+    stop_at: Instant,
+    pace: Option<Duration>,
+) -> Outcome {
     let mut out = Outcome::empty();
+    let mut due = tokio::time::Instant::now();
     let host = plan.addr.to_string();
     let mut sender: Option<Sender> = None;
     // Spread the connections over the payloads so they do not all send the same body.
@@ -189,6 +217,10 @@ async fn connection(plan: &Plan, index: usize, measure_from: Instant, stop_at: I
                 }
             },
         };
+        if let Some(every) = pace {
+            tokio::time::sleep_until(due).await;
+            due = (due + every).max(tokio::time::Instant::now());
+        }
         let payload = &plan.payloads[next % plan.payloads.len()];
         next = next.wrapping_add(1);
         let req = Request::post(plan.path)

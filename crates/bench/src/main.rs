@@ -13,6 +13,7 @@ mod bulk;
 mod chaos;
 mod cli;
 mod envelope;
+mod halfload;
 mod harness;
 mod landed;
 mod load;
@@ -84,9 +85,10 @@ fn run(cli: Cli) -> Result<bool> {
         uploads: Arc::new(uploads),
     };
 
-    let (rows, acked) = rows::run_all(&cli, &h, &pools);
+    let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
     let mut passed = report::results(&rows);
     bulk::conditions(&cli, &rows);
+    halfload::run(&cli, &h, &pools, &rows, &mut acked);
     passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
     passed &= envelope::check(&h, &cli, &pools.bulk, record_bytes);
 

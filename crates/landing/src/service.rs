@@ -52,9 +52,34 @@ pub(crate) struct StreamHandle {
     pub snowpipe: Option<notify::Started>,
     /// Live statistics for the status page.
     pub stats: Arc<crate::status::stats::StreamStats>,
+    /// The stream's ack-latency histogram, looked up once (not a labelled key per request).
+    pub ack_latency: metrics::Histogram,
+}
+
+impl Drop for StreamHandle {
+    fn drop(&mut self) {
+        self.close_writer();
+    }
 }
 
 impl StreamHandle {
+    /// Stops taking appends and tells the writer to stop after those sent before (its sync
+    /// thread keeps the channel open, so the writer does not wait for it to close).
+    pub fn close_writer(&self) {
+        let tx = match self.tx.write() {
+            Ok(mut tx) => tx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(tx) = tx {
+            let _ = tx.send(WriterMsg::Close);
+        }
+    }
+
+    /// The ack-latency histogram of stream `name` in the process's recorder.
+    pub fn ack_latency_histogram(name: &str) -> metrics::Histogram {
+        metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => name.to_owned())
+    }
+
     /// Whether `shutdown` was called.
     pub fn closed(&self) -> bool {
         self.tx.read().expect("lock").is_none()
@@ -152,7 +177,8 @@ impl Landing {
             reserved - FRAME_OVERHEAD,
             receipt.received.elapsed(),
         );
-        metrics::histogram!(ACK_LATENCY_SECONDS, "stream" => stream.to_owned())
+        handle
+            .ack_latency
             .record(receipt.received.elapsed().as_secs_f64());
         Ok(receipt)
     }
@@ -204,7 +230,7 @@ impl Landing {
     /// landed. Appends after this fail with [`AppendError::ShuttingDown`].
     pub async fn shutdown(&self) {
         for h in self.streams.values() {
-            h.tx.write().expect("lock").take();
+            h.close_writer();
         }
         for h in self.streams.values() {
             let writer = h.writer.lock().expect("lock").take();

@@ -195,6 +195,7 @@ impl Shared<'_> {
             self.config.instance.clone(),
         );
         w.stats = Some(stats.clone());
+        w.replies = Some(tx.clone());
         let writer = std::thread::Builder::new()
             .name(format!("spool-{}", sc.name))
             .spawn({
@@ -205,6 +206,7 @@ impl Shared<'_> {
                 }
             })
             .map_err(spool_err(&self.config.spool_dir))?;
+        let ack_latency = StreamHandle::ack_latency_histogram(&sc.name);
         Ok(StreamHandle {
             config: sc,
             tx: RwLock::new(Some(tx)),
@@ -212,6 +214,7 @@ impl Shared<'_> {
             lander: Mutex::new(Some(lander)),
             snowpipe,
             stats,
+            ack_latency,
         })
     }
 }

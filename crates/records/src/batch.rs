@@ -239,16 +239,34 @@ impl Batch {
     }
 }
 
-/// Attributes as the JSON object of strings a group stores.
+/// Attributes as the JSON object of strings a group stores: keys in byte order, the last
+/// value of a repeated key kept (what serializing them as a `serde_json::Map` writes), but
+/// written straight into one buffer, without a map of owned strings per request.
 fn attributes_json<K: AsRef<str>, V: AsRef<str>>(attributes: &[(K, V)]) -> Vec<u8> {
-    let mut map = serde_json::Map::with_capacity(attributes.len());
-    for (k, v) in attributes {
-        map.insert(
-            k.as_ref().to_owned(),
-            serde_json::Value::String(v.as_ref().to_owned()),
-        );
+    let key = |i: usize| attributes[i].0.as_ref();
+    let mut order: Vec<usize> = (0..attributes.len()).collect();
+    // Equal keys: the later one first, so that dedup keeps it.
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(b.cmp(&a)));
+    order.dedup_by(|a, b| key(*a) == key(*b));
+    let text: usize = (order.iter())
+        .map(|&i| key(i).len() + attributes[i].1.as_ref().len() + 6)
+        .sum();
+    let mut out = Vec::with_capacity(text + 2);
+    out.push(b'{');
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        json_string(&mut out, key(i));
+        out.push(b':');
+        json_string(&mut out, attributes[i].1.as_ref());
     }
-    serde_json::to_vec(&map).expect("a map of strings always serializes")
+    out.push(b'}');
+    out
+}
+
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("a string always serializes into a Vec");
 }
 
 /// A read-only view of a stored batch payload.
@@ -447,5 +465,26 @@ mod tests {
         let cut = &bytes[..bytes.len() - 2];
         let p = Payload::parse(cut).unwrap();
         assert!(p.entries().any(|e| e.is_none()));
+    }
+
+    #[test]
+    fn attributes_json_writes_what_a_json_map_writes() {
+        let attrs = [
+            ("uuid", "u-1"),
+            ("filename", "a \"quoted\"\n\u{1} Zürich \\ /"),
+            ("a.b", "x"),
+            ("uuid", "u-2"),
+            ("", "empty key"),
+            ("Z", "upper"),
+        ];
+        let mut map = serde_json::Map::new();
+        for (k, v) in attrs {
+            map.insert(k.to_owned(), serde_json::Value::String(v.to_owned()));
+        }
+        assert_eq!(
+            String::from_utf8(attributes_json(&attrs)).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+        assert_eq!(attributes_json::<&str, &str>(&[]), b"{}");
     }
 }

@@ -115,14 +115,16 @@ impl RequestInfo<'_> {
     /// `filename`), a fresh `uuid`, the `filename` header, `mime.type` of a raw body, then
     /// the request's.
     pub fn apply(&self, flowfiles: &mut [Received], packaged: bool, content_type: &str) {
-        let request_attrs = self.attributes();
+        let mut request_attrs = self.attributes();
         let filename = self
             .headers
             .get("filename")
             .map(header_text)
             .filter(|f| !f.trim().is_empty());
-        for ff in flowfiles {
+        let last = flowfiles.len().saturating_sub(1);
+        for (n, ff) in flowfiles.iter_mut().enumerate() {
             let attrs = &mut ff.attributes;
+            attrs.reserve(request_attrs.len() + 5);
             let has_filename = attrs.iter().any(|(k, _)| k == "filename");
             if !packaged {
                 attrs.push(("path".into(), "./".into()));
@@ -132,7 +134,6 @@ impl RequestInfo<'_> {
                 attrs.remove(i);
                 attrs.push(("source.uuid".into(), sent));
             }
-            let fresh = uuid::Uuid::new_v4().to_string();
             if let Some(f) = &filename
                 && !(packaged && has_filename)
             {
@@ -141,12 +142,30 @@ impl RequestInfo<'_> {
             if !packaged && !content_type.is_empty() {
                 set_attr(attrs, "mime.type", content_type);
             }
-            for (k, v) in &request_attrs {
-                set_attr(attrs, k, v);
+            if n == last {
+                // The last FlowFile (the only one of a raw body) takes them without copies.
+                for (k, v) in std::mem::take(&mut request_attrs) {
+                    put_attr(attrs, k, v);
+                }
+            } else {
+                for (k, v) in &request_attrs {
+                    set_attr(attrs, k, v);
+                }
             }
-            // Last, so nothing the request carried can replace it.
-            set_attr(attrs, "uuid", &fresh);
+            // Last, so nothing the request carried can replace it. A v4 uuid from the
+            // thread-local generator (uuid's `fast-rng`), formatted without a temporary.
+            let mut buf = uuid::Uuid::encode_buffer();
+            let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+            set_attr(attrs, "uuid", fresh);
         }
+    }
+}
+
+/// [`set_attr`] with an owned name and value.
+fn put_attr(attrs: &mut Vec<(String, String)>, key: String, value: String) {
+    match attrs.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, v)) => *v = value,
+        None => attrs.push((key, value)),
     }
 }
 

@@ -39,6 +39,8 @@ pub struct AppState {
     metrics: Option<listen::Render>,
     /// Extra status for `GET /api/status` (the demo's local warehouse).
     status_extra: Option<ui::StatusExtra>,
+    /// Per-stream request counters, looked up once.
+    counters: Arc<listen::Counters>,
 }
 
 impl AppState {
@@ -67,12 +69,14 @@ impl AppState {
                 }
             }
         });
+        let counters = Arc::new(listen::Counters::new(&landing));
         AppState {
             landing,
             config: Arc::new(config),
             holds,
             metrics,
             status_extra: None,
+            counters,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The ListenHTTP-compatible endpoints: POST (raw or FlowFile packages), HEAD, hold DELETE,
 //! healthcheck and metrics.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use metrics::Counter;
 
 use crate::AppState;
 use crate::attrs::{RawHeaderNames, RequestInfo};
@@ -219,8 +221,7 @@ async fn receive(
     .await?;
 
     let records = batch.records();
-    metrics::counter!(landing::metric_names::BYTES_RECEIVED_TOTAL, "stream" => stream.clone())
-        .increment(body_bytes);
+    state.counters.received(&stream, body_bytes);
 
     // Dead letters are landed already: a hold that expired would land them again on resend.
     if set_aside == 0
@@ -252,7 +253,7 @@ async fn receive(
         .append(&stream, batch)
         .await
         .map_err(|e| ApiError::from_append(e, config.retry_after_secs))?;
-    count_accepted(&stream, records);
+    state.counters.accepted(&stream, records);
     let mut resp = accepted(state, &stream, receipt);
     if set_aside > 0 {
         resp.headers_mut()
@@ -261,12 +262,58 @@ async fn receive(
     Ok(resp)
 }
 
-/// Counts a request whose records were appended (a POST, or the DELETE confirming a hold).
-fn count_accepted(stream: &str, records: u64) {
-    metrics::counter!(landing::metric_names::RECORDS_RECEIVED_TOTAL, "stream" => stream.to_owned())
-        .increment(records);
-    metrics::counter!(landing::metric_names::REQUESTS_TOTAL, "stream" => stream.to_owned())
-        .increment(1);
+/// Each stream's request counters, looked up once when the state is built instead of a
+/// labelled key per request.
+pub(crate) struct Counters(HashMap<String, StreamCounters>);
+
+struct StreamCounters {
+    bytes: Counter,
+    records: Counter,
+    requests: Counter,
+}
+
+impl StreamCounters {
+    fn new(stream: &str) -> Self {
+        use landing::metric_names as m;
+        let c = |name: &'static str| metrics::counter!(name, "stream" => stream.to_owned());
+        StreamCounters {
+            bytes: c(m::BYTES_RECEIVED_TOTAL),
+            records: c(m::RECORDS_RECEIVED_TOTAL),
+            requests: c(m::REQUESTS_TOTAL),
+        }
+    }
+}
+
+impl Counters {
+    /// Handles for every stream `landing` has, in the process's recorder.
+    pub(crate) fn new(landing: &landing::Landing) -> Self {
+        let streams = landing.streams().map(|s| s.name.clone());
+        Counters(
+            streams
+                .map(|n| (n.clone(), StreamCounters::new(&n)))
+                .collect(),
+        )
+    }
+
+    fn with(&self, stream: &str, f: impl FnOnce(&StreamCounters)) {
+        match self.0.get(stream) {
+            Some(c) => f(c),
+            None => f(&StreamCounters::new(stream)),
+        }
+    }
+
+    /// Counts a request body's bytes.
+    fn received(&self, stream: &str, bytes: u64) {
+        self.with(stream, |c| c.bytes.increment(bytes));
+    }
+
+    /// Counts a request whose records were appended (a POST, or the DELETE confirming a hold).
+    fn accepted(&self, stream: &str, records: u64) {
+        self.with(stream, |c| {
+            c.records.increment(records);
+            c.requests.increment(1);
+        });
+    }
 }
 
 fn accepted(state: &AppState, stream: &str, receipt: landing::Receipt) -> Response {
@@ -331,7 +378,7 @@ async fn confirm_hold(
     let records = held.batch.records();
     match state.landing.append(&stream, held.batch.clone()).await {
         Ok(_) => {
-            count_accepted(&stream, records);
+            state.counters.accepted(&stream, records);
             (StatusCode::OK, "").into_response()
         }
         Err(e) => {

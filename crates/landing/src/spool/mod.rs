@@ -3,4 +3,5 @@
 pub(crate) mod keys;
 pub(crate) mod recover;
 pub(crate) mod segment;
+pub(crate) mod syncer;
 pub(crate) mod writer;

@@ -217,6 +217,17 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// A handle of its own to the file, for an fsync on another thread
+    /// ([`super::syncer::PendingSync`]); [`SegmentWriter::synced`] records its success.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// An fsync run elsewhere made the first `upto` records and bytes durable.
+    pub fn synced(&mut self, upto: (u64, u64)) {
+        self.durable = upto;
+    }
+
     /// Cuts everything written since the last successful sync off the file (frames whose
     /// requests were refused, a torn tail) and makes the cut durable. Returns the records and
     /// bytes removed.

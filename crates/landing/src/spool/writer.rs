@@ -1,17 +1,29 @@
 //! The per-stream spool writer: a dedicated thread that appends requests to the open segment
-//! and makes them durable with group commit: everything that arrived while the previous fsync
-//! ran is written, then one fsync covers it all, then every waiting request is acknowledged.
+//! and makes them durable with group commit, pipelined with the fsync.
+//!
+//! Persist policy: everything that arrived while an fsync ran is written to the segment
+//! *while* that fsync still runs (on the stream's sync thread, [`super::syncer`]); as soon as
+//! it returns, the next fsync (covering those bytes) is started, and only then are the
+//! requests the finished one covered acknowledged. So the disk goes from one fsync straight
+//! to the next, and the writes, the framing and the wake-ups of acknowledged requests overlap
+//! the fsync instead of sitting between two. One fsync runs at a time and acknowledgements go
+//! out strictly in order, each only after an fsync that started after its frame was written
+//! returned. When an fsync fails, every request not yet acknowledged (the ones it covered and
+//! the ones written since) gets the error, and everything after the last durable offset is
+//! cut off the segment. Before a segment is sealed, the fsync in flight is waited for.
 
+use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::keys::{KeyLedger, KeyedBatch};
 use super::segment::SegmentWriter;
+use super::syncer::{PendingSync, Syncer};
 use crate::config::{AckMode, StreamConfig};
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
@@ -37,6 +49,19 @@ pub(crate) enum WriterMsg {
     },
     /// Close the open batch now and report once everything before it has landed.
     Flush { done: oneshot::Sender<()> },
+    /// The sync thread's fsync finished (sent by [`Syncer`] only).
+    Synced(io::Result<()>),
+    /// Stop once everything sent before is handled (the landing service shuts down).
+    Close,
+}
+
+/// The fsync running on the sync thread and the requests waiting for it.
+struct InFlight {
+    /// Segment records and bytes it covers.
+    upto: (u64, u64),
+    /// Key-ledger length when it started.
+    keys_len: u64,
+    acks: Vec<(AckTx, Receipt)>,
 }
 
 struct Active {
@@ -67,6 +92,18 @@ pub(crate) struct Writer {
     keys_durable: u64,
     /// Live statistics for the status page (told when a batch opens and closes).
     pub stats: Option<Arc<crate::status::stats::StreamStats>>,
+    /// The stream's append and fsync counters, looked up once.
+    appends: metrics::Counter,
+    fsyncs: metrics::Counter,
+    /// The writer's own channel, for the sync thread's results (set by startup; without it
+    /// every fsync runs on the writer thread).
+    pub replies: Option<Sender<WriterMsg>>,
+    syncer: Option<Syncer>,
+    inflight: Option<InFlight>,
+    /// Requests written since the fsync in flight started: they wait for the next one.
+    waiting: Vec<(AckTx, Receipt)>,
+    /// Messages read while waiting for the fsync in flight, handled next.
+    deferred: VecDeque<WriterMsg>,
 }
 
 impl Writer {
@@ -78,6 +115,8 @@ impl Writer {
         gauge: Arc<SpoolGauge>,
         instance: String,
     ) -> Self {
+        let appends = metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => config.name.clone());
+        let fsyncs = metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => config.name.clone());
         Writer {
             dir,
             config,
@@ -92,6 +131,13 @@ impl Writer {
             keys: Err("not loaded yet".to_owned()),
             keys_durable: 0,
             stats: None,
+            appends,
+            fsyncs,
+            replies: None,
+            syncer: None,
+            inflight: None,
+            waiting: Vec::new(),
+            deferred: VecDeque::new(),
         }
     }
 
@@ -103,18 +149,29 @@ impl Writer {
             format!("cannot read the idempotency-key ledger: {e}")
         });
         self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
+        if let Some(replies) = self.replies.take() {
+            match Syncer::start(&self.config.name, replies) {
+                Ok(s) => self.syncer = Some(s),
+                Err(e) => tracing::warn!(stream = %self.config.name, error = %e,
+                    "cannot start the spool sync thread; fsyncs run on the writer thread"),
+            }
+        }
         loop {
-            let first = match &self.active {
-                Some(a) => {
-                    match rx.recv_timeout(a.deadline.saturating_duration_since(Instant::now())) {
-                        Ok(m) => Some(m),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => break,
+            let first = match self.deferred.pop_front() {
+                Some(m) => Some(m),
+                None => match &self.active {
+                    Some(a) => {
+                        match rx.recv_timeout(a.deadline.saturating_duration_since(Instant::now()))
+                        {
+                            Ok(m) => Some(m),
+                            Err(RecvTimeoutError::Timeout) => None,
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
                     }
-                }
-                None => match rx.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => break,
+                    None => match rx.recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => break,
+                    },
                 },
             };
             let mut group = Vec::new();
@@ -122,8 +179,8 @@ impl Writer {
             if let Some(m) = first {
                 bytes += msg_len(&m);
                 group.push(m);
-                while bytes < GROUP_LIMIT {
-                    match rx.try_recv() {
+                while bytes < GROUP_LIMIT && !matches!(group.last(), Some(WriterMsg::Close)) {
+                    match self.deferred.pop_front().map_or_else(|| rx.try_recv(), Ok) {
                         Ok(m) => {
                             bytes += msg_len(&m);
                             group.push(m);
@@ -132,20 +189,27 @@ impl Writer {
                     }
                 }
             }
-            self.process(group);
+            let closing = matches!(group.last(), Some(WriterMsg::Close));
+            self.process(group, &rx);
+            if closing {
+                break;
+            }
             if self
                 .active
                 .as_ref()
                 .is_some_and(|a| Instant::now() >= a.deadline)
             {
+                self.settle(&rx);
                 self.seal();
             }
         }
+        self.settle(&rx);
         self.seal();
+        // Stops the sync thread (nothing is in flight any more).
+        self.syncer.take();
     }
 
-    fn process(&mut self, group: Vec<WriterMsg>) {
-        let mut durable: Vec<(AckTx, Receipt)> = Vec::new();
+    fn process(&mut self, group: Vec<WriterMsg>, rx: &Receiver<WriterMsg>) {
         let mut flushes = Vec::new();
         for msg in group {
             match msg {
@@ -160,7 +224,7 @@ impl Writer {
                     Ok(receipt) if receipt.duplicate => {
                         // Taken before: nothing written. Still answered only once durable.
                         self.gauge.release(reserved);
-                        durable.push((
+                        self.waiting.push((
                             ack,
                             Receipt {
                                 received,
@@ -178,7 +242,7 @@ impl Writer {
                                 let _ = ack.send(Ok(receipt));
                             }
                             // Landed acks wait for the fsync too, then for the file.
-                            AckMode::Durable | AckMode::Landed => durable.push((ack, receipt)),
+                            AckMode::Durable | AckMode::Landed => self.waiting.push((ack, receipt)),
                         }
                     }
                     Err(e) => {
@@ -187,14 +251,17 @@ impl Writer {
                     }
                 },
                 WriterMsg::Flush { done } => flushes.push(done),
+                WriterMsg::Synced(result) => self.synced(result),
+                WriterMsg::Close => {}
             }
             if self.torn || self.batch_full() {
-                self.commit(&mut durable);
+                self.settle(rx);
                 self.seal();
             }
         }
-        self.commit(&mut durable);
+        self.kick();
         if !flushes.is_empty() {
+            self.settle(rx);
             self.seal();
             for done in flushes {
                 if let Err(mpsc::error::SendError(LanderMsg::Barrier(done))) =
@@ -271,7 +338,7 @@ impl Writer {
             return Err(spool_err("write to the spool", &e));
         }
         self.next_seq += records;
-        metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => self.config.name.clone()).increment(1);
+        self.appends.increment(1);
         Ok(Receipt {
             first_seq,
             records,
@@ -302,32 +369,113 @@ impl Writer {
         self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
     }
 
-    /// Makes written frames durable and acknowledges who waited for that.
-    fn commit(&mut self, waiting: &mut Vec<(AckTx, Receipt)>) {
-        if waiting.is_empty() {
+    /// Makes the requests waiting durable: by an fsync on the sync thread, unless one runs
+    /// already (then they wait for the next); without a sync thread, here.
+    fn kick(&mut self) {
+        if self.inflight.is_none() && !self.start_sync() {
+            self.commit();
+        }
+    }
+
+    /// Hands an fsync covering the requests waiting to the sync thread; false when there is
+    /// none to start or it could not be started.
+    fn start_sync(&mut self) -> bool {
+        if self.inflight.is_some() || self.waiting.is_empty() {
+            return false;
+        }
+        let (Some(syncer), Some(active)) = (&self.syncer, &self.active) else {
+            return false;
+        };
+        let info = active.seg.info();
+        let upto = (info.records, info.bytes);
+        let Ok(file) = active.seg.sync_handle() else {
+            return false;
+        };
+        if syncer.submit(PendingSync::new(file)).is_err() {
+            return false;
+        }
+        self.fsyncs.increment(1);
+        self.inflight = Some(InFlight {
+            upto,
+            keys_len: self.keys.as_ref().map_or(0, KeyLedger::len),
+            acks: std::mem::take(&mut self.waiting),
+        });
+        true
+    }
+
+    /// The sync thread's fsync returned: on success the next one starts at once, then the
+    /// requests it covered are acknowledged; on failure nothing not yet acknowledged is.
+    fn synced(&mut self, result: io::Result<()>) {
+        let Some(done) = self.inflight.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                if let Some(a) = self.active.as_mut() {
+                    a.seg.synced(done.upto);
+                }
+                self.keys_durable = done.keys_len;
+                // The disk goes on with the next fsync while these are answered.
+                self.start_sync();
+                self.acknowledge(done.acks);
+                self.kick();
+            }
+            Err(e) => {
+                let err = spool_err("fsync the spool", &e);
+                let refused = done.acks.into_iter().chain(self.waiting.drain(..));
+                for (ack, _) in refused {
+                    let _ = ack.send(Err(err.clone()));
+                }
+                self.roll_back_refused();
+                self.seal();
+            }
+        }
+    }
+
+    /// Waits for the fsync in flight, then makes the rest written durable here: what must
+    /// happen before the segment is sealed.
+    fn settle(&mut self, rx: &Receiver<WriterMsg>) {
+        while self.inflight.is_some() {
+            match rx.recv() {
+                Ok(WriterMsg::Synced(result)) => self.synced(result),
+                Ok(other) => self.deferred.push_back(other),
+                Err(_) => self.synced(Err(io::Error::other("the spool sync thread stopped"))),
+            }
+        }
+        self.commit();
+    }
+
+    fn acknowledge(&mut self, acks: Vec<(AckTx, Receipt)>) {
+        for (ack, receipt) in acks {
+            match (self.config.ack, self.active.as_mut()) {
+                (AckMode::Landed, Some(a)) => a.landed_acks.push((ack, receipt)),
+                _ => {
+                    let _ = ack.send(Ok(receipt));
+                }
+            }
+        }
+    }
+
+    /// Makes written frames durable on this thread and acknowledges who waited for that.
+    fn commit(&mut self) {
+        if self.waiting.is_empty() {
             return;
         }
+        let waiting = std::mem::take(&mut self.waiting);
         let synced = match self.active.as_mut() {
             Some(a) => a.seg.sync(),
             // Sealed (and synced) in the middle of the group.
             None => Ok(()),
         };
-        metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => self.config.name.clone()).increment(1);
+        self.fsyncs.increment(1);
         match synced {
             Ok(()) => {
                 self.keys_synced();
-                for (ack, receipt) in waiting.drain(..) {
-                    match (self.config.ack, self.active.as_mut()) {
-                        (AckMode::Landed, Some(a)) => a.landed_acks.push((ack, receipt)),
-                        _ => {
-                            let _ = ack.send(Ok(receipt));
-                        }
-                    }
-                }
+                self.acknowledge(waiting);
             }
             Err(e) => {
                 let err = spool_err("fsync the spool", &e);
-                for (ack, _) in waiting.drain(..) {
+                for (ack, _) in waiting {
                     let _ = ack.send(Err(err.clone()));
                 }
                 self.roll_back_refused();
@@ -403,7 +551,7 @@ impl Writer {
 fn msg_len(m: &WriterMsg) -> usize {
     match m {
         WriterMsg::Append { payload, .. } => payload.len(),
-        WriterMsg::Flush { .. } => 0,
+        WriterMsg::Flush { .. } | WriterMsg::Synced(_) | WriterMsg::Close => 0,
     }
 }
 
