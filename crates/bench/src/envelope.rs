@@ -80,6 +80,7 @@ pub fn check(h: &Harness, cli: &Cli, bodies: &[Payload], record_bytes: f64) -> b
         compression: cli.compression,
         spool_max_bytes: cli.spool_max_bytes,
         envelope: Envelope::Meta,
+        encode_concurrency: cli.encode_concurrency,
     };
     let bodies = &bodies[..bodies.len().min(BODIES)];
     let run = || -> Result<_> {
