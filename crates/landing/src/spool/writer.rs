@@ -210,6 +210,18 @@ impl Writer {
     }
 
     fn process(&mut self, group: Vec<WriterMsg>, rx: &Receiver<WriterMsg>) {
+        // The result of the fsync in flight, when gathered into this group, is taken first:
+        // a segment filled below waits (`settle`) on the channel for that result, and would
+        // wait forever for one already taken off it. Taking it first also keeps this group's
+        // appends out of a rollback they had no part in.
+        let (results, group): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .partition(|m| matches!(m, WriterMsg::Synced(_)));
+        for msg in results {
+            if let WriterMsg::Synced(result) = msg {
+                self.synced(result);
+            }
+        }
         let mut flushes = Vec::new();
         for msg in group {
             match msg {
