@@ -83,16 +83,17 @@ pub(crate) fn parse_chunk(
     attrs: &[(String, String)],
     limit: u64,
     records_before: u64,
-    (key, max): (&str, u64),
+    (key, max, envelope): (&str, u64, records::landed::Envelope),
 ) -> S3Result<Batch> {
     let mut batch = Batch::new(chrono::Utc::now());
+    batch.set_envelope(envelope);
     batch.set_limit(limit);
     records::fill_batch(&mut batch, attrs, chunk.content, format).map_err(|e| match e {
         FillError::TooLarge(_) => s3_error!(
             EntityTooLarge,
             "object {key:?}: the object expands to over {max} bytes once landed (records, with \
-             their attributes repeated on every landed line) (--max-request-size); nothing of it \
-             was kept"
+             their attributes repeated on every landed line unless the stream's envelope is \
+             record) (--max-request-size); nothing of it was kept"
         ),
         FillError::Parse(mut e) => {
             e.line = (e.line + chunk.lines_before).saturating_sub(chunk.header_lines);

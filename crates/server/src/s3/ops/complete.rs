@@ -356,6 +356,7 @@ impl Front {
             let format = meta.info.format(&self.shared, &meta.stream);
             let gzip = meta.info.gzipped();
             let max = self.shared.max_request_bytes;
+            let envelope = self.shared.envelope(&meta.stream);
             let chunk_bytes = self.config.complete_chunk_bytes.max(1);
             let key = meta.info.key.as_str();
             let mut attrs = meta.info.attributes(&etag);
@@ -370,7 +371,7 @@ impl Front {
             let mut kept = Vec::new();
             chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
                 let limit = max.saturating_sub(expanded);
-                let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
+                let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
                 sizes.push((batch.expanded_len(), batch.records()));
                 expanded += batch.expanded_len();
                 records += batch.records();
@@ -405,7 +406,7 @@ impl Front {
                     if n >= kept_count {
                         let limit = max.saturating_sub(expanded);
                         let batch =
-                            chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max))?;
+                            chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
                         append(c.index, batch)?;
                     }
                     let (e, r) = sizes.get(n).copied().unwrap_or_default();
