@@ -18,7 +18,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Compression, StreamConfig};
-use records::landed::Envelope;
 use crate::encode::encode_segment;
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
@@ -30,6 +29,7 @@ use crate::service::Receipt;
 use crate::sink::{self, Sink};
 use crate::spool::segment::{SegmentInfo, sync_dir};
 use crate::spool::writer::AckTx;
+use records::landed::Envelope;
 
 /// Suffix of the file earlier versions encoded a segment into before the put (removed on
 /// start; batches are now encoded in memory, so a full spool disk can still drain).

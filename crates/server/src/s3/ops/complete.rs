@@ -371,7 +371,8 @@ impl Front {
             let mut kept = Vec::new();
             chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
                 let limit = max.saturating_sub(expanded);
-                let batch = chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
+                let batch =
+                    chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
                 sizes.push((batch.expanded_len(), batch.records()));
                 expanded += batch.expanded_len();
                 records += batch.records();
@@ -405,8 +406,14 @@ impl Front {
                     let n = c.index as usize;
                     if n >= kept_count {
                         let limit = max.saturating_sub(expanded);
-                        let batch =
-                            chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
+                        let batch = chunked::parse_chunk(
+                            &c,
+                            format,
+                            &attrs,
+                            limit,
+                            records,
+                            (key, max, envelope),
+                        )?;
                         append(c.index, batch)?;
                     }
                     let (e, r) = sizes.get(n).copied().unwrap_or_default();
