@@ -48,19 +48,7 @@ pub(super) async fn read_checked(
     if let Some(t) = trailers {
         t.read(|h| declared.add_headers(h));
     }
-    let announced: Vec<String> = headers
-        .get_all("x-amz-trailer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .strip_prefix("x-amz-checksum-")
-                .map(str::to_owned)
-        })
-        .collect();
-    for a in announced {
+    for a in digest::announced_trailers(headers) {
         if !declared.checksums.iter().any(|(d, _)| *d == a) {
             return Err(s3_error!(
                 BadDigest,
