@@ -226,33 +226,7 @@ async fn check_part_digests(
     content_md5: Option<String>,
     trailers: Option<&s3s::TrailingHeaders>,
 ) -> S3Result<NewPart> {
-    if let Some(declared) = headers
-        .get("x-amz-decoded-content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        && declared != size
-    {
-        return Err(s3_error!(
-            IncompleteBody,
-            "x-amz-decoded-content-length says {declared} bytes, the aws-chunked body decoded to {size}"
-        ));
-    }
-    let mut declared = digest::Declared {
-        content_md5,
-        ..digest::Declared::default()
-    };
-    declared.add_headers(headers);
-    if let Some(t) = trailers {
-        t.read(|h| declared.add_headers(h));
-    }
-    for a in digest::announced_trailers(headers) {
-        if !declared.checksums.iter().any(|(d, _)| *d == a) {
-            return Err(s3_error!(
-                BadDigest,
-                "the request announced an x-amz-checksum-{a} trailer but did not send it"
-            ));
-        }
-    }
+    let declared = digest::check_declared(headers, content_md5, trailers, size)?;
     let missing = declared
         .checksums
         .iter()

@@ -5,7 +5,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
-use super::super::digest::{self, Declared};
+use super::super::digest;
 use super::super::object::{self, ObjectInfo};
 use super::{Front, metadata_pairs};
 
@@ -25,37 +25,7 @@ pub(super) async fn read_checked(
     trailers: Option<&s3s::TrailingHeaders>,
 ) -> S3Result<(Vec<u8>, [u8; 16])> {
     let data = digest::read_body(body, max).await?;
-    // An aws-chunked body declares its decoded length. s3s compares it with what the chunks
-    // decoded to only when that is not empty, so a body cut short to its final 0-size chunk
-    // would otherwise be taken as an empty object (found by crates/server/fuzz, aws_chunked).
-    if let Some(declared) = headers
-        .get("x-amz-decoded-content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        && declared != data.len() as u64
-    {
-        return Err(s3_error!(
-            IncompleteBody,
-            "x-amz-decoded-content-length says {declared} bytes, the aws-chunked body decoded to {}",
-            data.len()
-        ));
-    }
-    let mut declared = Declared {
-        content_md5,
-        ..Declared::default()
-    };
-    declared.add_headers(headers);
-    if let Some(t) = trailers {
-        t.read(|h| declared.add_headers(h));
-    }
-    for a in digest::announced_trailers(headers) {
-        if !declared.checksums.iter().any(|(d, _)| *d == a) {
-            return Err(s3_error!(
-                BadDigest,
-                "the request announced an x-amz-checksum-{a} trailer but did not send it"
-            ));
-        }
-    }
+    let declared = digest::check_declared(headers, content_md5, trailers, data.len() as u64)?;
     let md5 = digest::verify(&data, &declared)?;
     Ok((data, md5))
 }
