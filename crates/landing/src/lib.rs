@@ -34,6 +34,6 @@ pub mod stale;
 mod startup;
 pub mod status;
 
-pub use config::{AckMode, Compression, LandingConfig, StreamConfig};
+pub use config::{AckMode, Compression, DEFAULT_ZSTD_LEVEL, LandingConfig, StreamConfig};
 pub use error::{AppendError, LandingError};
 pub use service::{Landing, Receipt};
