@@ -30,17 +30,28 @@ pub use config::{
 pub use error::ApiError;
 pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 
-/// Shared state of the HTTP handlers.
+/// Shared state of the HTTP handlers: one `Arc`, so the clone axum makes of it for every
+/// request is one reference count, not one per field (issue 14's per-request CPU).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+/// What [`AppState`] shares; the handlers read its (crate-private) fields through `Deref`.
+pub struct State {
     landing: Arc<landing::Landing>,
-    config: Arc<ServerConfig>,
+    config: ServerConfig,
     holds: Arc<holds::Holds>,
     metrics: Option<listen::Render>,
     /// Extra status for `GET /api/status` (the demo's local warehouse).
     status_extra: Option<ui::StatusExtra>,
     /// Per-stream request counters, looked up once.
-    counters: Arc<listen::Counters>,
+    counters: listen::Counters,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -50,6 +61,15 @@ impl AppState {
         landing: Arc<landing::Landing>,
         config: ServerConfig,
         metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    ) -> Self {
+        Self::build(landing, config, metrics, None)
+    }
+
+    fn build(
+        landing: Arc<landing::Landing>,
+        config: ServerConfig,
+        metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+        status_extra: Option<ui::StatusExtra>,
     ) -> Self {
         let holds = Arc::new(holds::Holds::new(
             config.max_hold_bytes,
@@ -69,15 +89,15 @@ impl AppState {
                 }
             }
         });
-        let counters = Arc::new(listen::Counters::new(&landing));
-        AppState {
+        let counters = listen::Counters::new(&landing);
+        AppState(Arc::new(State {
             landing,
-            config: Arc::new(config),
+            config,
             holds,
             metrics,
-            status_extra: None,
+            status_extra,
             counters,
-        }
+        }))
     }
 
     /// Adds `extra()` to every `GET /api/status` answer, as its `warehouse` field.
@@ -85,8 +105,17 @@ impl AppState {
         mut self,
         extra: Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>,
     ) -> Self {
-        self.status_extra = Some(extra);
-        self
+        if let Some(state) = Arc::get_mut(&mut self.0) {
+            state.status_extra = Some(extra);
+            return self;
+        }
+        let s = &*self.0;
+        Self::build(
+            s.landing.clone(),
+            s.config.clone(),
+            s.metrics.clone(),
+            Some(extra),
+        )
     }
 
     pub fn landing(&self) -> &Arc<landing::Landing> {
