@@ -174,21 +174,33 @@ impl Scanner {
             match self.state {
                 State::Off => return,
                 State::Head => {
-                    let head = &mut self.buf;
                     // A blank line before a request line is allowed (RFC 9112 §2.2).
-                    if head.is_empty() && (data[0] == b'\r' || data[0] == b'\n') {
+                    if self.buf.is_empty() && (data[0] == b'\r' || data[0] == b'\n') {
                         data = &data[1..];
                         continue;
                     }
+                    // The usual case, a whole head in this read: parsed where it lies.
+                    if self.buf.is_empty()
+                        && let Some(i) = memchr::memmem::find(data, b"\r\n\r\n")
+                        && i + 4 <= MAX_HEAD
+                    {
+                        let next = self.head_done(&data[..i + 4]);
+                        data = &data[i + 4..];
+                        self.enter(next);
+                        continue;
+                    }
+                    let head = &mut self.buf;
                     let start = head.len().saturating_sub(3);
                     let take = data.len().min(MAX_HEAD + 4 - head.len().min(MAX_HEAD));
                     head.extend_from_slice(&data[..take]);
-                    match head[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+                    match memchr::memmem::find(&head[start..], b"\r\n\r\n") {
                         Some(i) => {
                             let end = start + i + 4;
                             let rest = head.len() - end;
                             data = &data[take - rest..];
-                            let next = self.head_done(end);
+                            let head = std::mem::take(&mut self.buf);
+                            let next = self.head_done(&head[..end]);
+                            self.buf = head;
                             self.enter(next);
                         }
                         None if head.len() > MAX_HEAD => self.enter(State::Off),
@@ -236,10 +248,8 @@ impl Scanner {
         }
     }
 
-    /// Records the names of the complete head in the buffer's first `len` bytes; the state
-    /// after it.
-    fn head_done(&mut self, len: usize) -> State {
-        let head = &self.buf[..len];
+    /// Records the header names of `head` (a whole request head); the state after it.
+    fn head_done(&mut self, head: &[u8]) -> State {
         if head.starts_with(b"PRI * HTTP/2") {
             return State::Off;
         }
