@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use testkit::s3_child::{OutageS3, start_child};
 use testkit::{ServerProcess, faults};
 
-use crate::clients::{Load, Policy, snowstream_bin, stop_child};
+use crate::clients::{Load, Policy, block_on, snowstream_bin, stop_child};
 
 const BUCKET: &str = "landing";
 /// Requests per client per phase, at most (bounds every load loop).
@@ -85,11 +85,7 @@ pub fn run(args: ChaosArgs) -> Result<bool> {
     let bin = snowstream_bin(args.snowstream_bin.as_deref())?;
     // The child inherits the ignored SIGXFSZ: past RLIMIT_FSIZE its writes fail with EFBIG.
     faults::ignore_file_size_signal();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(run_phases(args, bin))
+    block_on(run_phases(args, bin))
 }
 
 async fn run_phases(args: ChaosArgs, bin: PathBuf) -> Result<bool> {

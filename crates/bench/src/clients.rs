@@ -29,6 +29,15 @@ pub fn snowstream_bin(arg: Option<&Path>) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Runs `scenario` to its end on a two-worker runtime (the clients' side of the machine).
+pub fn block_on<T>(scenario: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(scenario)
+}
+
 /// SIGTERM (the child lands its spool before it exits), waiting at most `limit`; an error
 /// unless it exits with 0.
 pub async fn stop_child(server: ServerProcess, limit: Duration) -> Result<()> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use testkit::s3_child::{OutageS3, start_child};
 
-use crate::clients::{Load, Policy, snowstream_bin, stop_child};
+use crate::clients::{Load, Policy, block_on, snowstream_bin, stop_child};
 
 const BUCKET: &str = "landing";
 /// The goal of issue 14.
@@ -46,11 +46,7 @@ pub struct OverloadArgs {
 /// Runs the scenario; false when its goal or exactly-once check failed.
 pub fn run(args: OverloadArgs) -> Result<bool> {
     let bin = snowstream_bin(args.snowstream_bin.as_deref())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(overload(args, bin))
+    block_on(overload(args, bin))
 }
 
 async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
