@@ -16,12 +16,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use testkit::{S3_ACCESS_KEY, S3_SECRET_KEY, ServerProcess, TestS3, faults};
+use anyhow::{Context, Result};
+use testkit::s3_child::{OutageS3, start_child};
+use testkit::{ServerProcess, faults};
+
+use crate::clients::{Load, Policy, block_on, snowstream_bin, stop_child};
 
 const BUCKET: &str = "landing";
 /// Requests per client per phase, at most (bounds every load loop).
@@ -80,34 +82,30 @@ struct Counts {
 
 /// Runs the chaos phases; false when a phase lost or duplicated a record.
 pub fn run(args: ChaosArgs) -> Result<bool> {
-    let bin = match &args.snowstream_bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("snowstream"),
-    };
-    if !bin.exists() {
-        bail!(
-            "{} not found: build it (cargo build -p snowstream) or pass --snowstream-bin",
-            bin.display()
-        );
-    }
+    let bin = snowstream_bin(args.snowstream_bin.as_deref())?;
     // The child inherits the ignored SIGXFSZ: past RLIMIT_FSIZE its writes fail with EFBIG.
     faults::ignore_file_size_signal();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(run_phases(args, bin))
+    block_on(run_phases(args, bin))
 }
 
 async fn run_phases(args: ChaosArgs, bin: PathBuf) -> Result<bool> {
     let dir = tempfile::tempdir()?;
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(store.join(BUCKET))?;
-    let mut s3 = TestS3::start(&store, "127.0.0.1:0".parse()?).await;
+    let mut s3 = OutageS3::start(&dir.path().join("store"), BUCKET).await;
     let child = Child {
         bin,
         port: testkit::free_port(),
-        args: child_args(&dir.path().join("data"), &s3.endpoint()),
+        args: s3.child_args(
+            &dir.path().join("data"),
+            "chaos-1",
+            &[
+                "--prefix",
+                "raw",
+                "--spool-max-bytes",
+                "32MiB",
+                "--batch-max-age",
+                "200ms",
+            ],
+        ),
     };
     let mut ok = true;
     println!(
@@ -115,17 +113,14 @@ async fn run_phases(args: ChaosArgs, bin: PathBuf) -> Result<bool> {
         "phase", "acknowledged", "landed", "lost", "duplicated", "503s", "unknown"
     );
     for (n, phase) in args.phases.iter().enumerate() {
-        let load = Load::new(&args, n as u64 + 1, child.url());
-        let counts = match phase {
+        let phase_no = n as u64 + 1;
+        let load = phase_load(&args, phase_no, child.url());
+        match phase {
             Phase::Kill => kill_cycles(&args, &child, &load).await?,
-            Phase::S3Outage => {
-                let (counts, restarted) = s3_outage(&args, &child, &load, s3, &store).await?;
-                s3 = restarted;
-                counts
-            }
+            Phase::S3Outage => s3_outage(&args, &child, &load, &mut s3).await?,
             Phase::DiskFull => disk_full(&args, &child, &load).await?,
-        };
-        let counts = count_landed(&store, &load, counts);
+        }
+        let counts = count_landed(&s3.bucket_dir(), phase_no, &load);
         println!(
             "{:<10} {:>12} {:>10} {:>6} {:>10} {:>9} {:>8}",
             format!("{phase:?}"),
@@ -150,32 +145,6 @@ async fn run_phases(args: ChaosArgs, bin: PathBuf) -> Result<bool> {
     Ok(ok)
 }
 
-fn child_args(data: &Path, endpoint: &str) -> Vec<String> {
-    [
-        "--data-dir",
-        &data.display().to_string(),
-        "--instance-id",
-        "chaos-1",
-        "--sink",
-        "s3",
-        "--s3-bucket",
-        BUCKET,
-        "--s3-endpoint-url",
-        endpoint,
-        "--s3-region",
-        "us-east-1",
-        "--prefix",
-        "raw",
-        "--spool-max-bytes",
-        "32MiB",
-        "--batch-max-age",
-        "200ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 /// How to start the `snowstream serve` child (same port and data directory every time).
 struct Child {
     bin: PathBuf,
@@ -189,178 +158,93 @@ impl Child {
     }
 
     async fn start(&self) -> Result<ServerProcess> {
-        let (bin, port, args) = (self.bin.clone(), self.port, self.args.clone());
-        let env = [
-            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ];
-        tokio::task::spawn_blocking(move || {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            ServerProcess::start(&bin, port, &a, &env)
-        })
-        .await
-        .context("starting snowstream")
+        start_child(&self.bin, self.port, &self.args)
+            .await
+            .context("starting snowstream")
     }
 
     /// SIGTERM: the child lands its spool before it exits.
     async fn stop(server: ServerProcess) -> Result<()> {
-        let code =
-            tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(180))).await?;
-        if code != Some(0) {
-            bail!("snowstream exited with {code:?} after SIGTERM");
-        }
-        Ok(())
+        stop_child(server, Duration::from_secs(180)).await
     }
 }
 
-async fn kill_cycles(args: &ChaosArgs, child: &Child, load: &Arc<Load>) -> Result<Counts> {
+/// The clients of phase `phase`: ids `phase * PHASE_IDS + c * CLIENT_IDS ..` for client `c`.
+/// A 503 kept nothing: the same records again, after a pause. Killed mid-request or another
+/// status: outcome unknown, not retried.
+fn phase_load(args: &ChaosArgs, phase: u64, url: String) -> Arc<Load> {
+    let records = args.records_per_request.max(1);
+    Load::new(
+        url,
+        Policy {
+            max_requests: MAX_REQUESTS_PER_CLIENT,
+            until: None,
+            timeout: Duration::from_secs(10),
+            refused_pause: Duration::from_millis(200),
+            retry_refused: true,
+            unknown_pause: Some(Duration::from_millis(100)),
+        },
+        |id| format!("{{\"id\":{id},\"name\":\"customer {id}\"}}\n"),
+        (0..args.clients.max(1)).map(|c| (phase * PHASE_IDS + c * CLIENT_IDS, records)),
+    )
+}
+
+async fn kill_cycles(args: &ChaosArgs, child: &Child, load: &Arc<Load>) -> Result<()> {
     let (cycles, each) = if args.short { (2, 1) } else { (10, 3) };
     let mut server = child.start().await?;
-    let clients = load.spawn();
+    load.spawn();
     for _ in 0..cycles {
         tokio::time::sleep(Duration::from_secs(each)).await;
         tokio::task::spawn_blocking(move || server.kill()).await?;
         server = child.start().await?;
     }
     tokio::time::sleep(Duration::from_secs(each)).await;
-    load.finish(clients).await;
-    Child::stop(server).await?;
-    Ok(load.counts())
+    load.finish().await;
+    Child::stop(server).await
 }
 
 async fn s3_outage(
     args: &ChaosArgs,
     child: &Child,
     load: &Arc<Load>,
-    s3: TestS3,
-    store: &Path,
-) -> Result<(Counts, TestS3)> {
+    s3: &mut OutageS3,
+) -> Result<()> {
     let outage = Duration::from_secs(if args.short { 5 } else { 60 });
     let server = child.start().await?;
-    let clients = load.spawn();
+    load.spawn();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let addr = s3.addr;
     s3.stop().await;
     tokio::time::sleep(outage).await;
-    let s3 = TestS3::start(store, addr).await;
+    s3.restart().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    load.finish(clients).await;
-    Child::stop(server).await?;
-    Ok((load.counts(), s3))
+    load.finish().await;
+    Child::stop(server).await
 }
 
-async fn disk_full(args: &ChaosArgs, child: &Child, load: &Arc<Load>) -> Result<Counts> {
+async fn disk_full(args: &ChaosArgs, child: &Child, load: &Arc<Load>) -> Result<()> {
     let episode = Duration::from_secs(if args.short { 3 } else { 20 });
     let server = child.start().await?;
-    let clients = load.spawn();
+    load.spawn();
     tokio::time::sleep(Duration::from_secs(1)).await;
     faults::limit_process_file_size(server.pid(), DISK_FULL_FSIZE)?;
     tokio::time::sleep(episode).await;
     faults::limit_process_file_size(server.pid(), RLIM_INFINITY)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    load.finish(clients).await;
-    Child::stop(server).await?;
-    Ok(load.counts())
-}
-
-/// The clients of one phase and what they were told.
-struct Load {
-    phase: u64,
-    clients: u64,
-    records: u64,
-    url: String,
-    http: reqwest::Client,
-    stop: AtomicBool,
-    acked: Mutex<Vec<u64>>,
-    refused: AtomicU64,
-    unknown: AtomicU64,
-}
-
-impl Load {
-    fn new(args: &ChaosArgs, phase: u64, url: String) -> Arc<Load> {
-        Arc::new(Load {
-            phase,
-            clients: args.clients.max(1),
-            records: args.records_per_request.max(1),
-            url,
-            http: reqwest::Client::new(),
-            stop: AtomicBool::new(false),
-            acked: Mutex::default(),
-            refused: AtomicU64::new(0),
-            unknown: AtomicU64::new(0),
-        })
-    }
-
-    fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..self.clients)
-            .map(|c| tokio::spawn(self.clone().client(c)))
-            .collect()
-    }
-
-    async fn finish(&self, clients: Vec<tokio::task::JoinHandle<()>>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for c in clients {
-            let _ = c.await;
-        }
-    }
-
-    async fn client(self: Arc<Self>, c: u64) {
-        let base = self.phase * PHASE_IDS + c * CLIENT_IDS;
-        let mut retry: Option<u64> = None;
-        for r in 0..MAX_REQUESTS_PER_CLIENT {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let first = retry.take().unwrap_or(base + r * self.records);
-            let body: String = (first..first + self.records)
-                .map(|id| format!("{{\"id\":{id},\"name\":\"customer {id}\"}}\n"))
-                .collect();
-            let resp = self
-                .http
-                .post(&self.url)
-                .header("content-type", "application/x-ndjson")
-                .body(body)
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            match resp.map(|r| r.status()) {
-                Ok(s) if s.is_success() => {
-                    self.acked
-                        .lock()
-                        .expect("lock")
-                        .extend(first..first + self.records);
-                }
-                Ok(s) if s == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
-                    // Nothing was kept: the same records again, after a pause.
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    retry = Some(first);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                // Killed mid-request or another status: outcome unknown, not retried.
-                _ => {
-                    self.unknown.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    fn counts(&self) -> Counts {
-        Counts {
-            acknowledged: self.acked.lock().expect("lock").len() as u64,
-            refused: self.refused.load(Ordering::Relaxed),
-            unknown: self.unknown.load(Ordering::Relaxed),
-            ..Counts::default()
-        }
-    }
+    load.finish().await;
+    Child::stop(server).await
 }
 
 /// Reads every landed file and counts this phase's ids against what was acknowledged.
-fn count_landed(store: &Path, load: &Load, mut counts: Counts) -> Counts {
-    let range = load.phase * PHASE_IDS..(load.phase + 1) * PHASE_IDS;
+fn count_landed(bucket: &Path, phase: u64, load: &Load) -> Counts {
+    let range = phase * PHASE_IDS..(phase + 1) * PHASE_IDS;
+    let mut counts = Counts {
+        acknowledged: load.acked().len() as u64,
+        refused: load.refused(),
+        unknown: load.unknown(),
+        ..Counts::default()
+    };
     let mut seen: HashMap<u64, u64> = HashMap::new();
-    for line in testkit::landed_lines(&store.join(BUCKET)) {
+    for line in testkit::landed_lines(bucket) {
         if let Some(id) = line["record"]["id"]
             .as_u64()
             .filter(|id| range.contains(id))
@@ -370,7 +254,7 @@ fn count_landed(store: &Path, load: &Load, mut counts: Counts) -> Counts {
     }
     counts.landed = seen.len() as u64;
     counts.duplicated = seen.values().filter(|n| **n > 1).count() as u64;
-    let acked = load.acked.lock().expect("lock");
+    let acked = load.acked();
     counts.lost = acked.iter().filter(|id| !seen.contains_key(id)).count() as u64;
     counts
 }

@@ -12,6 +12,7 @@
 mod bulk;
 mod chaos;
 mod cli;
+mod clients;
 mod envelope;
 mod halfload;
 mod harness;

@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use testkit::{S3_ACCESS_KEY, S3_SECRET_KEY, ServerProcess, TestS3};
+use anyhow::{Context, Result};
+use testkit::s3_child::{OutageS3, start_child};
+
+use crate::clients::{Load, Policy, block_on, snowstream_bin, stop_child};
 
 const BUCKET: &str = "landing";
 /// The goal of issue 14.
@@ -45,21 +45,8 @@ pub struct OverloadArgs {
 
 /// Runs the scenario; false when its goal or exactly-once check failed.
 pub fn run(args: OverloadArgs) -> Result<bool> {
-    let bin = match &args.snowstream_bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("snowstream"),
-    };
-    if !bin.exists() {
-        bail!(
-            "{} not found: build it (cargo build -p snowstream) or pass --snowstream-bin",
-            bin.display()
-        );
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(overload(args, bin))
+    let bin = snowstream_bin(args.snowstream_bin.as_deref())?;
+    block_on(overload(args, bin))
 }
 
 async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
@@ -69,44 +56,22 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
         ("1GiB", Duration::from_secs(60))
     };
     let dir = tempfile::tempdir()?;
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(store.join(BUCKET))?;
-    let s3 = TestS3::start(&store, "127.0.0.1:0".parse()?).await;
+    let mut s3 = OutageS3::start(&dir.path().join("store"), BUCKET).await;
     let port = testkit::free_port();
-    let data = dir.path().join("data").display().to_string();
-    let endpoint = s3.endpoint();
-    let child_args = [
-        "--data-dir",
-        &data,
-        "--instance-id",
+    let child_args = s3.child_args(
+        &dir.path().join("data"),
         "overload-1",
-        "--sink",
-        "s3",
-        "--s3-bucket",
-        BUCKET,
-        "--s3-endpoint-url",
-        &endpoint,
-        "--s3-region",
-        "us-east-1",
-        "--spool-max-bytes",
-        spool,
-        // SIGTERM lands the whole full spool, however long that takes here.
-        "--shutdown-timeout",
-        "15m",
-    ]
-    .map(str::to_owned);
-    let server = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ];
-        let a: Vec<&str> = child_args.iter().map(String::as_str).collect();
-        ServerProcess::start(&bin, port, &a, &env)
-    })
-    .await
-    .context("starting snowstream")?;
-    let addr = s3.addr;
+        &[
+            "--spool-max-bytes",
+            spool,
+            // SIGTERM lands the whole full spool, however long that takes here.
+            "--shutdown-timeout",
+            "15m",
+        ],
+    );
+    let server = start_child(&bin, port, &child_args)
+        .await
+        .context("starting snowstream")?;
     s3.stop().await;
     println!(
         "overload: sink (S3) down, spool limit {spool}, {} bulk clients (1 MiB NDJSON) and {} \
@@ -114,28 +79,33 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
         args.bulk_clients, args.single_clients
     );
 
-    let load = Arc::new(Load {
-        url: format!("http://127.0.0.1:{port}/contentListener"),
-        http: reqwest::Client::new(),
-        until: Instant::now() + window,
-        stop: AtomicBool::new(false),
-        acked: Mutex::default(),
-        unknown: Mutex::default(),
-        refused: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-    });
-    let mut clients = Vec::new();
-    for c in 0..args.bulk_clients + args.single_clients {
-        let per_request = if c < args.bulk_clients { 2_300 } else { 1 };
-        clients.push(tokio::spawn(load.clone().client(c, per_request)));
-    }
-    for c in clients {
-        let _ = c.await;
-    }
+    let pad = "p".repeat(PAD);
+    let load = Load::new(
+        format!("http://127.0.0.1:{port}/contentListener"),
+        Policy {
+            max_requests: MAX_REQUESTS_PER_CLIENT,
+            until: Some(Instant::now() + window),
+            timeout: Duration::from_secs(30),
+            // Back off a little, as Retry-After asks (bounded by the window). A 503 keeps
+            // nothing, so its ids are dropped (not retried: the scenario wants the overload).
+            refused_pause: Duration::from_millis(50),
+            retry_refused: false,
+            // Outcome unknown (timeout, reset): stop this client; its ids are not
+            // acknowledged, and landing them would not be a duplicate.
+            unknown_pause: None,
+        },
+        move |id| format!("{{\"id\":{id},\"pad\":\"{pad}\"}}\n"),
+        (0..args.bulk_clients + args.single_clients).map(|c| {
+            let per_request = if c < args.bulk_clients { 2_300 } else { 1 };
+            (c * CLIENT_IDS, per_request)
+        }),
+    );
+    load.spawn();
+    load.join().await;
     let peak = peak_rss(server.pid())?;
-    let acked = std::mem::take(&mut *load.acked.lock().expect("lock"));
-    let refused = load.refused.load(Ordering::Relaxed);
-    let failed = load.failed.load(Ordering::Relaxed);
+    let acked = std::mem::take(&mut *load.acked());
+    let refused = load.refused();
+    let failed = load.unknown();
     println!(
         "overload: {} records acknowledged, {refused} requests refused (503), {failed} failed \
          otherwise; child peak RSS {} MiB (goal ≤ {} MiB): {}",
@@ -146,17 +116,13 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
     );
 
     // The sink comes back; SIGTERM lands the spool before the child exits.
-    let s3 = TestS3::start(&store, addr).await;
+    s3.restart().await;
     let started = Instant::now();
-    let code =
-        tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(1000))).await?;
-    if code != Some(0) {
-        bail!("snowstream exited with {code:?} after SIGTERM");
-    }
+    stop_child(server, Duration::from_secs(1000)).await?;
     s3.stop().await;
     let landing_secs = started.elapsed().as_secs_f64();
-    let unknown = std::mem::take(&mut *load.unknown.lock().expect("lock"));
-    let (landed, twice, lost, unacked) = count_landed(&store, &acked, &unknown);
+    let unknown = std::mem::take(&mut *load.unknown_ids());
+    let (landed, twice, lost, unacked) = count_landed(&s3.bucket_dir(), &acked, &unknown);
     println!(
         "overload: after the sink came back ({landing_secs:.1} s to land and stop): {landed} \
          landed, {lost} lost, {twice} landed twice, {unacked} landed without an ack"
@@ -184,9 +150,9 @@ fn peak_rss(pid: u32) -> Result<u64> {
 
 /// Landed ids, read file by file: (distinct landed, landed more than once, acknowledged but
 /// not landed, landed but neither acknowledged nor of an unanswered request).
-fn count_landed(store: &std::path::Path, acked: &[u64], unknown: &[u64]) -> (u64, u64, u64, u64) {
+fn count_landed(bucket: &std::path::Path, acked: &[u64], unknown: &[u64]) -> (u64, u64, u64, u64) {
     let mut seen: HashMap<u64, u32> = HashMap::new();
-    for file in testkit::landed_files(&store.join(BUCKET)) {
+    for file in testkit::landed_files(bucket) {
         for line in testkit::read_landed(&file) {
             if let Some(id) = line["record"]["id"].as_u64() {
                 *seen.entry(id).or_default() += 1;
@@ -198,60 +164,4 @@ fn count_landed(store: &std::path::Path, acked: &[u64], unknown: &[u64]) -> (u64
     let known: std::collections::HashSet<u64> = acked.iter().chain(unknown).copied().collect();
     let unacked = seen.keys().filter(|id| !known.contains(id)).count() as u64;
     (seen.len() as u64, twice, lost, unacked)
-}
-
-/// The clients and what they were told.
-struct Load {
-    url: String,
-    http: reqwest::Client,
-    until: Instant,
-    stop: AtomicBool,
-    acked: Mutex<Vec<u64>>,
-    /// Ids of requests whose outcome is unknown (may land without an ack).
-    unknown: Mutex<Vec<u64>>,
-    refused: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl Load {
-    /// Posts `per_request` records a request with fresh ids until the window ends. A 503 keeps
-    /// nothing, so its ids are dropped (not retried: the scenario wants the overload).
-    async fn client(self: Arc<Self>, c: u64, per_request: u64) {
-        let pad = "p".repeat(PAD);
-        let base = c * CLIENT_IDS;
-        for r in 0..MAX_REQUESTS_PER_CLIENT {
-            if Instant::now() >= self.until || self.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let first = base + r * per_request;
-            let ids = first..first + per_request;
-            let body: String = ids
-                .clone()
-                .map(|id| format!("{{\"id\":{id},\"pad\":\"{pad}\"}}\n"))
-                .collect();
-            let resp = self
-                .http
-                .post(&self.url)
-                .header("content-type", "application/x-ndjson")
-                .body(body)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
-            match resp.map(|r| r.status()) {
-                Ok(s) if s.is_success() => self.acked.lock().expect("lock").extend(ids),
-                Ok(s) if s.as_u16() == 503 => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    // Back off a little, as Retry-After asks (bounded by the window).
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                _ => {
-                    // Outcome unknown (timeout, reset): stop this client; its ids are not
-                    // acknowledged, and landing them would not be a duplicate.
-                    self.failed.fetch_add(1, Ordering::Relaxed);
-                    self.unknown.lock().expect("lock").extend(ids);
-                    break;
-                }
-            }
-        }
-    }
 }

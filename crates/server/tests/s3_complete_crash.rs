@@ -15,7 +15,6 @@ mod s3_support;
 use std::path::Path;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedPart;
 use landing::StreamConfig;
 use landing::sink::LocalSink;
@@ -27,39 +26,18 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const KEY: &str = "mp/once.ndjson";
 const ROWS: usize = 3000;
 
-/// Creates an upload of `ROWS` NDJSON records in two parts; returns its id and parts.
-async fn upload(c: &aws_sdk_s3::Client) -> (String, Vec<CompletedPart>) {
-    let id = c
-        .create_multipart_upload()
-        .bucket("raw")
-        .key(KEY)
-        .send()
-        .await
-        .expect("create upload")
-        .upload_id()
-        .expect("upload id")
-        .to_owned();
+/// The upload's body, `ROWS` NDJSON records, cut in two halves (its parts 1 and 2).
+fn halves() -> (Vec<u8>, Vec<u8>) {
     let body: String = (0..ROWS).map(|i| format!("{{\"id\":{i}}}\n")).collect();
     let (a, b) = body.as_bytes().split_at(body.len() / 2);
-    let mut parts = Vec::new();
-    for (n, chunk) in [(1, a), (2, b)] {
-        let out = c
-            .upload_part()
-            .bucket("raw")
-            .key(KEY)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .expect("upload part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
-    }
+    (a.to_vec(), b.to_vec())
+}
+
+/// Creates an upload of `ROWS` NDJSON records in two parts; returns its id and parts.
+async fn upload(c: &aws_sdk_s3::Client) -> (String, Vec<CompletedPart>) {
+    let id = create_upload(c, "raw", KEY).await;
+    let (a, b) = halves();
+    let parts = upload_parts(c, "raw", KEY, &id, [a, b]).await;
     (id, parts)
 }
 
@@ -77,6 +55,36 @@ async fn complete(
             let code = e.code().unwrap_or("?").to_owned();
             (code, status(&e).unwrap_or(0))
         })
+}
+
+/// What a first Complete that failed at a failpoint left: the app, the client that sent it
+/// (the retries use the same client, as an SDK's retry would), the upload and the answer.
+struct Failed {
+    t: S3Test,
+    c: aws_sdk_s3::Client,
+    id: String,
+    parts: Vec<CompletedPart>,
+    code: String,
+    status: u16,
+}
+
+/// Starts the app (`setup`), uploads the records and sends the first Complete with failpoint
+/// `point` set to `action`; the failpoint is removed again before this returns.
+async fn fail_first_complete(setup: impl FnOnce(&mut Setup), point: &str, action: &str) -> Failed {
+    let t = start(setup).await;
+    let c = t.client();
+    let (id, parts) = upload(&c).await;
+    fail::cfg(point, action).unwrap();
+    let (code, status) = complete(&c, &id, &parts).await.expect_err(point);
+    fail::remove(point);
+    Failed {
+        t,
+        c,
+        id,
+        parts,
+        code,
+        status,
+    }
 }
 
 /// Every record of the upload landed exactly once.
@@ -123,15 +131,15 @@ async fn crash_and_restart(mut t: S3Test) -> S3Test {
 async fn crash_after_append_before_marker_then_retry_lands_once() {
     let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
-    let t = start(|_| {}).await;
-    let c = t.client();
-    let (id, parts) = upload(&c).await;
-    fail::cfg("s3-complete-marker", "panic").unwrap();
-    let (code, st) = complete(&c, &id, &parts)
-        .await
-        .expect_err("the crash point");
+    let Failed {
+        t,
+        id,
+        parts,
+        code,
+        status: st,
+        ..
+    } = fail_first_complete(|_| {}, "s3-complete-marker", "panic").await;
     assert_eq!(st, 500, "{code}");
-    fail::remove("s3-complete-marker");
     // The records are in the spool, unlanded, and the upload is still there.
     assert!(t.files().is_empty(), "nothing landed before the crash");
     let t = crash_and_restart(t).await;
@@ -158,14 +166,8 @@ async fn crash_after_append_before_marker_then_retry_lands_once() {
 async fn crash_after_the_batch_landed_then_retry_lands_once() {
     let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
-    let t = start(|_| {}).await;
-    let c = t.client();
-    let (id, parts) = upload(&c).await;
-    fail::cfg("s3-complete-marker", "panic").unwrap();
-    complete(&c, &id, &parts)
-        .await
-        .expect_err("the crash point");
-    fail::remove("s3-complete-marker");
+    let Failed { t, id, parts, .. } =
+        fail_first_complete(|_| {}, "s3-complete-marker", "panic").await;
     assert_exactly_once(&t.landed().await);
     let t = crash_and_restart(t).await;
     let c = t.client();
@@ -185,13 +187,15 @@ async fn disk_faults_on_complete_answer_503_and_the_retry_lands_once() {
         ("spool-segment-sync", "eio"),
         ("spool-keys-record", "enospc"),
     ] {
-        let t = start(|_| {}).await;
-        let c = t.client();
-        let (id, parts) = upload(&c).await;
-        fail::cfg(point, &format!("return({err})")).unwrap();
-        let (code, st) = complete(&c, &id, &parts).await.expect_err(point);
+        let Failed {
+            t,
+            c,
+            id,
+            parts,
+            code,
+            status: st,
+        } = fail_first_complete(|_| {}, point, &format!("return({err})")).await;
         assert_eq!((code.as_str(), st), ("SlowDown", 503), "{point}");
-        fail::remove(point);
         let etag = complete(&c, &id, &parts)
             .await
             .expect("retry after the fault");
@@ -220,16 +224,16 @@ fn small_chunks(s: &mut Setup) {
 async fn crash_after_a_chunk_then_retry_appends_the_rest_once() {
     let _one = SERIAL.lock().await;
     let scenario = fail::FailScenario::setup();
-    let t = start(small_chunks).await;
-    let c = t.client();
-    let (id, parts) = upload(&c).await;
     // Off for chunks 0, 1 and 2; the crash comes right after chunk 3 is durable.
-    fail::cfg("s3-complete-chunk", "3*off->panic").unwrap();
-    let (code, st) = complete(&c, &id, &parts)
-        .await
-        .expect_err("the crash point");
+    let Failed {
+        t,
+        id,
+        parts,
+        code,
+        status: st,
+        ..
+    } = fail_first_complete(small_chunks, "s3-complete-chunk", "3*off->panic").await;
     assert_eq!(st, 500, "{code}");
-    fail::remove("s3-complete-chunk");
     let t = crash_and_restart(t).await;
     let c = t.client();
     let (code, st) = complete(&c, &id, &parts[..1])
@@ -254,51 +258,28 @@ async fn failed_complete_after_some_chunks_retries_once() {
         ("s3-complete-chunk", "1*off->return"),
         ("spool-segment-append", "5*off->return(enospc)"),
     ] {
-        let t = start(small_chunks).await;
-        let c = t.client();
-        let (id, parts) = upload(&c).await;
-        fail::cfg(point, action).unwrap();
-        let (code, st) = complete(&c, &id, &parts).await.expect_err(point);
+        let Failed {
+            t,
+            c,
+            id,
+            parts,
+            code,
+            status: st,
+        } = fail_first_complete(small_chunks, point, action).await;
         assert!(
             st == 500 || (code.as_str(), st) == ("SlowDown", 503),
             "{point}: {code} {st}"
         );
-        fail::remove(point);
         // Part 2 again with other bytes: a Complete listing its new ETag is refused.
-        let other = c
-            .upload_part()
-            .bucket("raw")
-            .key(KEY)
-            .upload_id(&id)
-            .part_number(2)
-            .body(ByteStream::from(b"{\"id\":-1}\n".to_vec()))
-            .send()
-            .await
-            .expect("re-upload part 2");
         let changed = vec![
             parts[0].clone(),
-            CompletedPart::builder()
-                .part_number(2)
-                .e_tag(other.e_tag().unwrap())
-                .build(),
+            upload_part(&c, "raw", KEY, &id, 2, b"{\"id\":-1}\n".to_vec()).await,
         ];
         let (code, st) = complete(&c, &id, &changed).await.expect_err("changed part");
         assert_eq!((code.as_str(), st), ("InvalidPart", 400), "{point}");
         // The original part 2 is gone (replaced), so put it back as it was, then retry.
-        let (_, again) = {
-            let body: String = (0..ROWS).map(|i| format!("{{\"id\":{i}}}\n")).collect();
-            let (a, b) = body.as_bytes().split_at(body.len() / 2);
-            (a.to_vec(), b.to_vec())
-        };
-        c.upload_part()
-            .bucket("raw")
-            .key(KEY)
-            .upload_id(&id)
-            .part_number(2)
-            .body(ByteStream::from(again))
-            .send()
-            .await
-            .expect("part 2 as it was");
+        let (_, again) = halves();
+        upload_part(&c, "raw", KEY, &id, 2, again).await;
         complete(&c, &id, &parts).await.expect("retry");
         assert_exactly_once(&t.landed().await);
     }

@@ -6,39 +6,26 @@ mod s3_support;
 use std::time::Duration;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedPart;
 use s3_support::*;
 
 async fn create(c: &aws_sdk_s3::Client, key: &str) -> String {
-    c.create_multipart_upload()
-        .bucket("raw")
-        .key(key)
-        .metadata("flow", "mp-test")
-        .send()
-        .await
-        .expect("create upload")
-        .upload_id()
-        .expect("upload id")
-        .to_owned()
+    send_create(
+        c.create_multipart_upload()
+            .bucket("raw")
+            .key(key)
+            .metadata("flow", "mp-test"),
+    )
+    .await
 }
 
 async fn part(c: &aws_sdk_s3::Client, key: &str, id: &str, n: i32, body: &[u8]) -> CompletedPart {
-    let out = c
-        .upload_part()
-        .bucket("raw")
-        .key(key)
-        .upload_id(id)
-        .part_number(n)
-        .body(ByteStream::from(body.to_vec()))
-        .send()
-        .await
-        .expect("upload part");
-    assert_eq!(out.e_tag(), Some(format!("\"{}\"", md5_hex(body)).as_str()));
-    CompletedPart::builder()
-        .part_number(n)
-        .e_tag(out.e_tag().unwrap())
-        .build()
+    let part = upload_part(c, "raw", key, id, n, body).await;
+    assert_eq!(
+        part.e_tag(),
+        Some(format!("\"{}\"", md5_hex(body)).as_str())
+    );
+    part
 }
 
 async fn complete(

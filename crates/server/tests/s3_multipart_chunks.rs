@@ -7,8 +7,6 @@
 mod s3_support;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::CompletedPart;
 use s3_support::*;
 
 const CHUNK: usize = 4096;
@@ -24,42 +22,18 @@ async fn upload_cut(
     body: &[u8],
     cuts: &[usize],
 ) -> Result<String, (String, String)> {
-    let id = c
-        .create_multipart_upload()
-        .bucket("raw")
-        .key(key)
-        .send()
-        .await
-        .expect("create upload")
-        .upload_id()
-        .expect("upload id")
-        .to_owned();
+    let id = create_upload(c, "raw", key).await;
     let mut bounds = vec![0];
     bounds.extend_from_slice(cuts);
     bounds.push(body.len());
     let mut parts = Vec::new();
     for (i, w) in bounds.windows(2).enumerate() {
-        let n = i as i32 + 1;
-        let out = c
-            .upload_part()
-            .bucket("raw")
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(body[w[0]..w[1]].to_vec()))
-            .send()
-            .await
-            .expect("upload part");
+        let part = upload_part(c, "raw", key, &id, i as i32 + 1, &body[w[0]..w[1]]).await;
         assert_eq!(
-            out.e_tag(),
+            part.e_tag(),
             Some(format!("\"{}\"", md5_hex(&body[w[0]..w[1]])).as_str())
         );
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
+        parts.push(part);
     }
     complete_upload(c, "raw", key, &id, parts)
         .send()

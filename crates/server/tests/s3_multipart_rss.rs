@@ -10,8 +10,6 @@
 
 mod s3_support;
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::CompletedPart;
 use s3_support::*;
 
 const PARTS: usize = 8;
@@ -51,37 +49,13 @@ async fn completing_a_64_mib_upload_stays_under_its_size_in_memory() {
     let t = start(|s| s.s3.complete_chunk_bytes = 4 << 20).await;
     let c = t.client();
     let key = "mp/big.ndjson";
-    let id = c
-        .create_multipart_upload()
-        .bucket("raw")
-        .key(key)
-        .send()
-        .await
-        .expect("create")
-        .upload_id()
-        .expect("upload id")
-        .to_owned();
+    let id = create_upload(&c, "raw", key).await;
     let (mut parts, mut next, mut total) = (Vec::new(), 0, 0);
     for n in 1..=PARTS as i32 {
         let (body, after) = part_body(next);
         next = after;
         total += body.len();
-        let out = c
-            .upload_part()
-            .bucket("raw")
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .expect("upload part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
+        parts.push(upload_part(&c, "raw", key, &id, n, body).await);
     }
     if std::fs::write("/proc/self/clear_refs", "5").is_err() {
         eprintln!("cannot reset the peak-RSS mark here; peak not measured");

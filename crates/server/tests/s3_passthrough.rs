@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::CompletedPart;
 use landing::StreamConfig;
 use landing::sink::LocalSink;
 use s3_support::*;
@@ -103,39 +101,11 @@ async fn a_multipart_upload_lands_as_one_object() {
     let (t, _sink) = start_pass_through(true).await;
     let c = t.client();
     let key = "big/upload.bin";
-    let id = c
-        .create_multipart_upload()
-        .bucket("files")
-        .key(key)
-        .send()
-        .await
-        .expect("create upload")
-        .upload_id()
-        .expect("upload id")
-        .to_owned();
+    let id = create_upload(&c, "files", key).await;
     let bodies: Vec<Vec<u8>> = (0..3u8)
         .map(|n| vec![b'a' + n; 100_000 + n as usize])
         .collect();
-    let mut parts = Vec::new();
-    for (i, body) in bodies.iter().enumerate() {
-        let n = i as i32 + 1;
-        let out = c
-            .upload_part()
-            .bucket("files")
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(body.clone()))
-            .send()
-            .await
-            .expect("upload part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
-    }
+    let parts = upload_parts(&c, "files", key, &id, bodies.iter().cloned()).await;
     let path = landed_at(&t, key);
     assert!(!path.exists(), "nothing lands before the upload completes");
     complete_upload(&c, "files", key, &id, parts)

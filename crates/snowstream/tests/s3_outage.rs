@@ -3,11 +3,11 @@
 //! everything acknowledged lands, exactly once.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use testkit::{S3_ACCESS_KEY, S3_SECRET_KEY, ServerProcess, TestS3, free_port, landed_lines};
+use testkit::s3_child::{OutageS3, start_child, terminate_child};
+use testkit::{free_port, landed_lines};
 
 const BUCKET: &str = "landing";
 
@@ -27,51 +27,22 @@ async fn post(http: &reqwest::Client, url: &str, first_id: u64, n: u64) -> reqwe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_outage_backpressures_then_lands_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(store.join(BUCKET)).unwrap();
-    let s3 = TestS3::start(&store, "127.0.0.1:0".parse().unwrap()).await;
-    let s3_addr: SocketAddr = s3.addr;
+    let mut s3 = OutageS3::start(&dir.path().join("store"), BUCKET).await;
+    let bucket = s3.bucket_dir();
     let bin = Path::new(env!("CARGO_BIN_EXE_snowstream"));
-    let data = dir.path().join("data").to_str().unwrap().to_owned();
-    let endpoint = s3.endpoint();
-    let args: Vec<String> = [
-        "--data-dir",
-        &data,
-        "--instance-id",
+    let args = s3.child_args(
+        &dir.path().join("data"),
         "s3-1",
-        "--sink",
-        "s3",
-        "--s3-bucket",
-        BUCKET,
-        "--s3-endpoint-url",
-        &endpoint,
-        "--s3-region",
-        "us-east-1",
-        "--prefix",
-        "raw",
-        "--spool-max-bytes",
-        "256KiB",
-        "--batch-max-age",
-        "200ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let port = free_port();
-    let server = {
-        let args = args.clone();
-        tokio::task::spawn_blocking(move || {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            ServerProcess::start(bin, port, &a, &env)
-        })
-        .await
-        .unwrap()
-    };
+        &[
+            "--prefix",
+            "raw",
+            "--spool-max-bytes",
+            "256KiB",
+            "--batch-max-age",
+            "200ms",
+        ],
+    );
+    let server = start_child(bin, free_port(), &args).await.unwrap();
     let url = format!("{}/contentListener", server.base);
     let http = reqwest::Client::new();
     let mut acked: Vec<u64> = Vec::new();
@@ -84,7 +55,7 @@ async fn s3_outage_backpressures_then_lands_everything() {
         next_id += 10;
     }
     let deadline = Instant::now() + Duration::from_secs(20);
-    while landed_lines(&store.join(BUCKET)).len() < 50 {
+    while landed_lines(&bucket).len() < 50 {
         assert!(
             Instant::now() < deadline,
             "first records did not land in S3"
@@ -121,7 +92,7 @@ async fn s3_outage_backpressures_then_lands_everything() {
     );
 
     // S3 back on the same address: the spool drains and new records are accepted again.
-    let s3 = TestS3::start(&store, s3_addr).await;
+    s3.restart().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let resp = post(&http, &url, next_id, 10).await;
@@ -136,14 +107,14 @@ async fn s3_outage_backpressures_then_lands_everything() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let code = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(90)))
+    let code = terminate_child(server, Duration::from_secs(90))
         .await
         .unwrap();
     assert_eq!(code, Some(0));
     s3.stop().await;
 
     let mut seen: HashMap<u64, usize> = HashMap::new();
-    for line in landed_lines(&store.join(BUCKET)) {
+    for line in landed_lines(&bucket) {
         *seen
             .entry(line["record"]["id"].as_u64().unwrap())
             .or_default() += 1;
@@ -152,13 +123,13 @@ async fn s3_outage_backpressures_then_lands_everything() {
     let lost = acked.iter().filter(|id| !seen.contains_key(id)).count();
     assert_eq!(lost, 0, "acknowledged records lost");
     assert!(
-        landed_lines(&store.join(BUCKET))
+        landed_lines(&bucket)
             .iter()
             .all(|l| l["meta"]["stream"] == "customers")
     );
     assert!(
-        testkit::landed_files(&store.join(BUCKET)).iter().all(|p| p
-            .strip_prefix(store.join(BUCKET))
+        testkit::landed_files(&bucket).iter().all(|p| p
+            .strip_prefix(&bucket)
             .unwrap()
             .starts_with("raw/customers")),
         "keys under the configured prefix"

@@ -21,6 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub mod faults;
 pub mod keys;
+pub mod s3_child;
 
 pub const S3_ACCESS_KEY: &str = "snowstream-test";
 pub const S3_SECRET_KEY: &str = "snowstream-test-secret";

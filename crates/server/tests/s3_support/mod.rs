@@ -255,6 +255,65 @@ pub fn put(
         .body(aws_sdk_s3::primitives::ByteStream::from(body.into()))
 }
 
+/// Starts a multipart upload of `bucket`/`key`: its upload id.
+pub async fn create_upload(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    send_create(c.create_multipart_upload().bucket(bucket).key(key)).await
+}
+
+/// Sends a CreateMultipartUpload built by the caller (metadata, headers): its upload id.
+pub async fn send_create(
+    create: aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+) -> String {
+    create
+        .send()
+        .await
+        .expect("create upload")
+        .upload_id()
+        .expect("upload id")
+        .to_owned()
+}
+
+/// Uploads `body` as part `n` of upload `id` of `bucket`/`key`: the part as a Complete lists
+/// it (number and the ETag the front door answered).
+pub async fn upload_part(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    n: i32,
+    body: impl Into<Vec<u8>>,
+) -> aws_sdk_s3::types::CompletedPart {
+    let out = c
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.into()))
+        .send()
+        .await
+        .expect("upload part");
+    aws_sdk_s3::types::CompletedPart::builder()
+        .part_number(n)
+        .e_tag(out.e_tag().expect("part ETag"))
+        .build()
+}
+
+/// Uploads `bodies` as parts 1, 2, … of upload `id`, in order: the parts for a Complete.
+pub async fn upload_parts<B: Into<Vec<u8>>>(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    bodies: impl IntoIterator<Item = B>,
+) -> Vec<aws_sdk_s3::types::CompletedPart> {
+    let mut parts = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        parts.push(upload_part(c, bucket, key, id, i as i32 + 1, body).await);
+    }
+    parts
+}
+
 /// A CompleteMultipartUpload of upload `id` of `bucket`/`key` from `parts`, ready for `.send()`.
 pub fn complete_upload(
     c: &aws_sdk_s3::Client,
