@@ -61,6 +61,9 @@ pub struct AppRss {
     pub load_secs: f64,
     /// SIGTERM to exit (the child lands its spool first).
     pub stop_secs: f64,
+    /// What the child was given beyond the defaults (`--app-rss-arg`s, `MIMALLOC_*`
+    /// variables it inherits), so a figure is not read as the defaults'.
+    pub changed: Vec<String>,
     /// Records landed, and the exactly-once verdict (with its reasons when false).
     pub landed: u64,
     pub problems: Vec<String>,
@@ -194,6 +197,16 @@ fn measure(cli: &Cli, h: &Harness, bin: &Path, uploads: &Arc<Vec<Vec<Payload>>>)
         outcome,
         load_secs,
         stop_secs,
+        changed: cli
+            .app_rss_arg
+            .iter()
+            .cloned()
+            .chain(
+                std::env::vars()
+                    .filter(|(k, _)| k.starts_with("MIMALLOC_"))
+                    .map(|(k, v)| format!("{k}={v}")),
+            )
+            .collect(),
         landed: scan.lines,
         problems,
     })
@@ -327,6 +340,12 @@ pub fn report(phase: &Phase) {
             "NOT MEASURED (the goal's load is --s3-uploads 2 --parts 3 --part-size 8MiB)"
         }
     );
+    if !m.changed.is_empty() {
+        println!(
+            "      NOT the defaults: the child ran with {}",
+            m.changed.join(" ")
+        );
+    }
     let p = &m.at_peak;
     println!(
         "      at the highest sampled RSS ({}): anonymous {}, file-backed {}, shmem {}, {} \
