@@ -11,7 +11,8 @@ use landing::{AckMode, Compression};
 #[derive(Parser, Debug)]
 #[command(
     name = "snowstream-bench",
-    about = "Benchmark snowstream's ListenHTTP receiver (durable acks, zstd landing) against a bare axum handler, on 127.0.0.1"
+    about = "Benchmark snowstream's ListenHTTP receiver (durable acks, zstd landing) against a bare axum handler, on 127.0.0.1",
+    long_about = "Benchmark snowstream's ListenHTTP receiver and S3 front door (durable acks, zstd landing) against bare axum handlers, on 127.0.0.1, in one process (the shipped App, started as `snowstream serve` starts it). Prints each of issue 14's goals against its target and checks that every acknowledged record landed exactly once. The multipart memory goal is measured on a separate `snowstream serve` child (the `snowstream` binary next to this one, or --snowstream-bin), since this process's RSS includes the load generator and the bare S3 handler."
 )]
 pub struct Cli {
     /// Measured window per target and scenario (e.g. 10s, 500ms, 1m).
@@ -89,6 +90,27 @@ pub struct Cli {
     /// after the other, 0 = one per core plus one).
     #[arg(long, default_value_t = 0)]
     pub encode_concurrency: u64,
+    /// Landed-line form of the measured stream (snowstream's `--envelope`): meta (record plus
+    /// lineage and attributes per line) or record (the bare record; lineage from the file's
+    /// key and manifest). Every row, the app-memory phase and the exactly-once check use it.
+    #[arg(long, default_value = "meta")]
+    pub envelope: records::landed::Envelope,
+    /// After the rows, when s3-multipart ran: multipart uploads (`--parts` × `--part-size`,
+    /// `--s3-uploads` in flight) sent to a separate `snowstream serve` child, whose own peak RSS
+    /// (VmHWM) is issue 14's multipart memory figure; its landed files are then checked
+    /// exactly once. 0 skips this phase.
+    #[arg(long, default_value_t = 20)]
+    pub app_rss_uploads: u64,
+    /// Time limit of that phase (it ends at whichever of count and time comes first).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub app_rss_window: Duration,
+    /// The snowstream binary of that phase (default: `snowstream` next to this executable).
+    #[arg(long)]
+    pub snowstream_bin: Option<std::path::PathBuf>,
+    /// One more `snowstream serve` argument for that phase (repeat it; e.g.
+    /// `--app-rss-arg=--encode-concurrency=1`), to see what the child's memory depends on.
+    #[arg(long, allow_hyphen_values = true)]
+    pub app_rss_arg: Vec<String>,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,

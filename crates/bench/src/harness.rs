@@ -69,7 +69,7 @@ impl Harness {
             ack: cli.ack,
             compression: cli.compression,
             spool_max_bytes: cli.spool_max_bytes,
-            envelope: records::landed::Envelope::Meta,
+            envelope: cli.envelope,
             encode_concurrency: cli.encode_concurrency,
         };
         let (snow, bare, bare_s3) = server_rt.block_on(async {

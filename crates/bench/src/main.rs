@@ -7,7 +7,8 @@
 //! connections, 1 MiB NDJSON bodies over a few, and through the S3 front door (against a
 //! bare S3 handler) ~1 KiB PutObjects and 3-part multipart uploads. At the end the landing spool is
 //! flushed and every landed file is read back: the landed record count must equal the
-//! acknowledged count, or the run fails.
+//! acknowledged count, or the run fails. After the rows, a separate `snowstream serve` child
+//! takes multipart uploads alone so that its own peak RSS is measured ([`multipart_rss`]).
 
 mod bulk;
 mod chaos;
@@ -18,6 +19,7 @@ mod halfload;
 mod harness;
 mod landed;
 mod load;
+mod multipart_rss;
 mod overload;
 mod proc;
 mod report;
@@ -69,9 +71,11 @@ fn run(cli: Cli) -> Result<bool> {
         cli.client_threads
     );
     println!(
-        "receiver: ack={:?}, compression={}, spool limit {}; warm-up {:?}, window {:?} per row",
+        "receiver: ack={:?}, compression={}, envelope={}, spool limit {}; warm-up {:?}, window \
+         {:?} per row",
         cli.ack,
         cli.compression.name(),
+        cli.envelope,
         report::mib(cli.spool_max_bytes),
         cli.warmup,
         cli.duration
@@ -87,10 +91,12 @@ fn run(cli: Cli) -> Result<bool> {
     };
 
     let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
-    let mut passed = report::results(&rows);
+    let app = multipart_rss::run(&cli, &h, &pools.uploads);
+    let mut passed = report::results(&rows, app.as_ref());
+    passed &= app.as_ref().is_none_or(multipart_rss::Phase::passed);
     bulk::conditions(&cli, &rows);
     halfload::run(&cli, &h, &pools, &rows, &mut acked);
-    passed &= landed::check(&h, acked, cli.compression.name(), cores, record_bytes)?;
+    passed &= landed::check(&h, acked, &cli, cores, record_bytes)?;
     passed &= envelope::check(&h, &cli, &pools.bulk, record_bytes);
 
     h.stop_services()?;

@@ -1,6 +1,7 @@
 //! Printing: the results table, target checks and the CPU breakdown.
 
 use crate::load::Outcome;
+use crate::multipart_rss::{self, Phase};
 use crate::proc::CpuUse;
 
 /// One measured (target, scenario) cell.
@@ -10,7 +11,8 @@ pub struct Row {
     pub connections: usize,
     pub outcome: Outcome,
     pub cpu: CpuUse,
-    /// Peak RSS during this row (bytes), if the peak could be reset before it.
+    /// Peak RSS of the whole bench process (load generator, bare handlers and the app) during
+    /// this row (bytes), if the peak could be reset before it.
     pub peak_rss: Option<u64>,
     /// For the server: how long `landing.flush()` took right after the row.
     pub flush_secs: Option<f64>,
@@ -44,7 +46,7 @@ pub fn table(rows: &[Row]) {
         "max ms",
         "503s",
         "errors",
-        "peak RSS"
+        "bench RSS"
     );
     for r in rows {
         let o = &r.outcome;
@@ -97,14 +99,16 @@ pub fn cpu(rows: &[Row]) {
     }
 }
 
-/// Prints the results table, each row's first error and the target checks; false when a
-/// row got an unexpected HTTP status (a benchmark bug, not backpressure).
-pub fn results(rows: &[Row]) -> bool {
+/// Prints the results table, each row's first error and the target checks (with the
+/// app-alone multipart memory phase, when it ran); false when a row got an unexpected HTTP
+/// status (a benchmark bug, not backpressure).
+pub fn results(rows: &[Row], app: Option<&Phase>) -> bool {
     println!();
     table(rows);
     println!(
         "req/s and MB/s count 2xx responses completed in the window; MB = 10^6 bytes of request \
-         body; p50/p99/max = request start to whole 2xx response (ack latency)."
+         body; p50/p99/max = request start to whole 2xx response (ack latency); bench RSS = \
+         peak RSS of this whole process in the row (load generator, bare handlers and the app)."
     );
     println!();
     let mut ok = true;
@@ -116,7 +120,7 @@ pub fn results(rows: &[Row]) -> bool {
             ok = false;
         }
     }
-    targets_check(rows);
+    targets_check(rows, app);
     println!();
     cpu(rows);
     ok
@@ -128,7 +132,7 @@ pub fn verdict(met: bool) -> &'static str {
 }
 
 /// Prints each of issue 14's goals that this run measured, against its target.
-pub fn targets_check(rows: &[Row]) {
+pub fn targets_check(rows: &[Row], app: Option<&Phase>) {
     let find = |t: &str, s: &str| rows.iter().find(|r| r.target == t && r.scenario == s);
     let ratio = |a: f64, b: f64| a / b.max(1e-9);
     println!("goals (issue 14), measured in this run:");
@@ -177,16 +181,19 @@ pub fn targets_check(rows: &[Row]) {
     ) {
         let (s, b) = (snow.outcome.mb_per_sec(), bare.outcome.mb_per_sec());
         let r = ratio(s, b);
-        // Issue 14: peak RSS <= 256 MiB with two 24 MiB uploads in flight (the defaults).
-        let rss_ok = snow.peak_rss.is_some_and(|p| p <= 256 << 20);
+        // The row's RSS is the whole bench process (the bare S3 handler holds each object
+        // whole); the memory goal is the app's own, measured by `multipart_rss` below.
         println!(
             "  s3-multipart (Create + UploadPart x N + Complete): snowstream/bare = {s:.0}/{b:.0} \
-             MB/s = {r:.2}x; {:.2}/{:.2} uploads/s; peak RSS {} vs 256 MiB  (goal >= 0.70x, \
-             peak RSS <= 256 MiB): {}",
+             MB/s = {r:.2}x; {:.2}/{:.2} uploads/s; whole bench process peak RSS {} (not the \
+             goal's figure)  (goal >= 0.70x): {}",
             snow.outcome.requests_per_sec(),
             bare.outcome.requests_per_sec(),
             snow.peak_rss.map_or("-".into(), mib),
-            verdict(r >= 0.7 && rss_ok)
+            verdict(r >= 0.7)
         );
+    }
+    if let Some(phase) = app {
+        multipart_rss::report(phase);
     }
 }

@@ -91,6 +91,7 @@ fn load(
             warmup: cli.warmup,
             duration: cli.duration,
             request_timeout: cli.request_timeout,
+            budget: None,
         })
     };
     match scenario {

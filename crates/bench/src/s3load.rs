@@ -8,6 +8,7 @@
 //! `acked_records` so the landed count can be checked afterwards.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
@@ -41,6 +42,9 @@ pub struct S3Plan {
     pub warmup: Duration,
     pub duration: Duration,
     pub request_timeout: Duration,
+    /// Operations all tasks may start together (each task stops when none is left); `None`:
+    /// as many as fit in the time.
+    pub budget: Option<Arc<AtomicU64>>,
 }
 
 /// An aws-sdk-s3 client set up as NiFi and the CLI are against an endpoint override.
@@ -74,6 +78,14 @@ pub async fn run(plan: &S3Plan) -> Outcome {
         })
         .collect();
     Outcome::join(tasks, plan.duration).await
+}
+
+/// Takes one operation from the shared budget; false when none is left.
+fn take_one(budget: Option<&AtomicU64>) -> bool {
+    budget.is_none_or(|b| {
+        b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    })
 }
 
 /// How one failed operation is counted.
@@ -111,7 +123,7 @@ async fn task(
     let mut out = Outcome::empty();
     let mut next = index * 7919;
     let mut op = 0u64;
-    while Instant::now() < stop_at {
+    while Instant::now() < stop_at && take_one(plan.budget.as_deref()) {
         op += 1;
         let key = format!("load/t{index}-{op}.ndjson");
         let start = Instant::now();

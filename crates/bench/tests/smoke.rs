@@ -94,3 +94,33 @@ fn a_full_spool_shows_up_as_counted_503s_not_as_a_failure() {
     assert!(unavailable > 0, "expected 503s: {cols:?}");
     assert!(stdout.contains("VERIFIED"));
 }
+
+#[test]
+fn a_record_envelope_run_verifies_and_measures_the_app_alone() {
+    let (ok, stdout) = bench(&[
+        "--scenarios",
+        "bulk,s3-multipart",
+        "--envelope",
+        "record",
+        "--app-rss-uploads",
+        "4",
+    ]);
+    assert!(ok, "bench failed");
+    assert!(stdout.contains("envelope=record"));
+    assert!(stdout.contains("landed bytes (this run's stream, --envelope record)"));
+    assert!(stdout.contains("VERIFIED: every acknowledged record landed exactly once"));
+    assert!(stdout.contains("whole bench process peak RSS"));
+    // The app-alone phase runs the `snowstream` binary next to the bench's, which
+    // `cargo test -p snowstream-bench` alone does not build.
+    let phase = stdout
+        .lines()
+        .find(|l| l.contains("s3-multipart peak RSS of snowstream serve"))
+        .expect("the app-alone multipart line");
+    if !phase.contains("NOT MEASURED: no snowstream binary") {
+        assert!(phase.contains("(a separate child, VmHWM)"), "{phase}");
+        assert!(
+            stdout.contains("VERIFIED: its ") && !stdout.contains("PROBLEM"),
+            "the child's landed files did not verify"
+        );
+    }
+}
