@@ -246,7 +246,13 @@ impl Uploads {
                 continue;
             };
             let Ok(number) = num.parse() else { continue };
-            let md = e.metadata()?;
+            let md = match e.metadata() {
+                Ok(md) => md,
+                // Replaced by a newer part with the same number, or the upload was removed,
+                // since the folder was read.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             out.push(StoredPart {
                 number,
                 md5_hex: md5.to_owned(),
@@ -294,11 +300,12 @@ impl Uploads {
     pub fn parts_bytes(&self) -> io::Result<u64> {
         let mut total = 0;
         for m in self.list()? {
-            total += self
-                .parts(&m.upload_id)?
-                .iter()
-                .map(|p| p.size)
-                .sum::<u64>();
+            match self.parts(&m.upload_id) {
+                Ok(parts) => total += parts.iter().map(|p| p.size).sum::<u64>(),
+                // Completed or aborted since the listing: it holds nothing any more.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(total)
     }
@@ -360,5 +367,64 @@ impl Uploads {
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str) -> UploadMeta {
+        UploadMeta {
+            upload_id: id.to_owned(),
+            stream: "s".to_owned(),
+            info: ObjectInfo::default(),
+            access_key: String::new(),
+            initiated_ms: 0,
+        }
+    }
+
+    /// UploadPart checks the room left with `parts_bytes` while other uploads complete and
+    /// are removed: an upload that goes away between the listing and the reading of its
+    /// folder holds nothing, and must not fail the UploadPart (it answered 500 "No such file
+    /// or directory" under 8 concurrent uploads).
+    #[test]
+    fn parts_bytes_ignores_uploads_removed_while_it_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = std::sync::Arc::new(Uploads::open(dir.path().join("u")).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (uploads, stop) = (uploads.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0..2_000u32 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("{i:032x}");
+                    uploads.create(&meta(&id)).unwrap();
+                    let mut part = uploads.new_part(&id, 1).unwrap();
+                    part.write(b"{\"a\":1}\n").unwrap();
+                    uploads.commit_part(&id, part, "00").unwrap();
+                    uploads.remove(&id).unwrap();
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let mut counted = 0;
+        while !churn.is_finished() && started.elapsed() < Duration::from_secs(20) {
+            if let Err(e) = uploads.parts_bytes() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("parts_bytes failed after {counted} counts: {e}");
+            }
+            counted += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+        assert!(counted > 0);
+        assert_eq!(
+            uploads.parts_bytes().unwrap(),
+            0,
+            "every upload was removed"
+        );
     }
 }
