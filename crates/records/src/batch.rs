@@ -91,6 +91,14 @@ impl Batch {
         self.envelope = envelope;
     }
 
+    /// Makes room for about `bytes` more packed bytes at once, within the batch's limit: a
+    /// large body then grows the buffer once instead of doubling its way up (copying what is
+    /// there at every step and leaving the old buffers to the allocator).
+    pub fn reserve(&mut self, bytes: usize) {
+        let room = usize::try_from(self.limit.saturating_sub(self.expanded)).unwrap_or(usize::MAX);
+        self.buf.reserve(bytes.min(room));
+    }
+
     /// Sets the most bytes the batch may expand to ([`Batch::expanded_len`]); the fallible
     /// pushes refuse what would pass it. No limit by default.
     pub fn set_limit(&mut self, max_expanded_bytes: u64) {

@@ -100,6 +100,12 @@ pub fn fill_batch<K: AsRef<str>, V: AsRef<str>>(
     content: &[u8],
     format: Format,
 ) -> Result<u64, FillError> {
+    // Packed, a JSON record is its bytes plus a 5-byte entry head (NDJSON lines are copied
+    // verbatim); a CSV row becomes a JSON object with the header's names, about twice its size.
+    batch.reserve(match format {
+        Format::Csv => content.len().saturating_mul(2),
+        Format::Json | Format::Ndjson => content.len() + content.len() / 16,
+    });
     let mut started = false;
     let mut over = None;
     let count = parse_while(content, format, &mut |record: &[u8]| {
