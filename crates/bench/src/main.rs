@@ -48,6 +48,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SINGLE_BODIES: usize = 20_000;
 
 fn main() -> Result<()> {
+    // As the `snowstream` binary does (its main.rs).
+    snowstream::allocator::tune();
     let cli = Cli::parse();
     let ok = match cli.command {
         Some(cli::Command::Chaos(args)) => chaos::run(args)?,

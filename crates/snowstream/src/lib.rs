@@ -8,6 +8,7 @@
 //! The `snowstream` binary (`serve`, `demo`, `sql`, `query`, `pipe`, `healthcheck`), the
 //! benchmark and the integration tests all start the app through here.
 
+pub mod allocator;
 mod app;
 pub mod config;
 mod header_case;

@@ -74,6 +74,7 @@ fn parse_cli() -> Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    snowstream::allocator::tune();
     // SAFETY: no other thread exists yet (the runtime starts below).
     unsafe { snowstream::config::unset_blank_env() };
     let cli = parse_cli();
