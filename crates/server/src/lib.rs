@@ -36,6 +36,7 @@ pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 pub struct AppState(Arc<State>);
 
 /// What [`AppState`] shares; the handlers read its (crate-private) fields through `Deref`.
+#[derive(Clone)]
 pub struct State {
     landing: Arc<landing::Landing>,
     config: ServerConfig,
@@ -62,15 +63,6 @@ impl AppState {
         config: ServerConfig,
         metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     ) -> Self {
-        Self::build(landing, config, metrics, None)
-    }
-
-    fn build(
-        landing: Arc<landing::Landing>,
-        config: ServerConfig,
-        metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-        status_extra: Option<ui::StatusExtra>,
-    ) -> Self {
         let holds = Arc::new(holds::Holds::new(
             config.max_hold_bytes,
             config.max_holds,
@@ -95,7 +87,7 @@ impl AppState {
             config,
             holds,
             metrics,
-            status_extra,
+            status_extra: None,
             counters,
         }))
     }
@@ -105,17 +97,10 @@ impl AppState {
         mut self,
         extra: Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>,
     ) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.0) {
-            state.status_extra = Some(extra);
-            return self;
-        }
-        let s = &*self.0;
-        Self::build(
-            s.landing.clone(),
-            s.config.clone(),
-            s.metrics.clone(),
-            Some(extra),
-        )
+        // Unshared (the only caller sets it right after `new`), this writes in place; shared,
+        // the copy keeps the same landing, holds and counters.
+        Arc::make_mut(&mut self.0).status_extra = Some(extra);
+        self
     }
 
     pub fn landing(&self) -> &Arc<landing::Landing> {

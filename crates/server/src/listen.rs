@@ -264,8 +264,10 @@ async fn receive(
 
 /// Each stream's request counters, looked up once when the state is built instead of a
 /// labelled key per request.
+#[derive(Clone)]
 pub(crate) struct Counters(HashMap<String, StreamCounters>);
 
+#[derive(Clone)]
 struct StreamCounters {
     bytes: Counter,
     records: Counter,
