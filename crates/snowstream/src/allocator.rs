@@ -5,7 +5,7 @@
 //! batch file being encoded) stays resident for a second, so two 24 MiB uploads in flight
 //! peaked at 311-364 MiB RSS. At 100 ms the same load peaks at ~216 MiB with bulk throughput
 //! unchanged; at 10 ms (mimalloc v2's default) bulk lost ~15% to re-faulting fresh pages
-//! (docs/performance.md, "Allocator purge delay").
+//! (docs/performance.md, "Fifth round", item 7).
 
 /// The purge delay snowstream sets, in milliseconds.
 pub const PURGE_DELAY_MS: i64 = 100;

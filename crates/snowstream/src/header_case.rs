@@ -184,7 +184,7 @@ impl Scanner {
                         && let Some(i) = memchr::memmem::find(data, b"\r\n\r\n")
                         && i + 4 <= MAX_HEAD
                     {
-                        let next = self.head_done(&data[..i + 4]);
+                        let next = record_head(&mut self.heads, &data[..i + 4]);
                         data = &data[i + 4..];
                         self.enter(next);
                         continue;
@@ -198,9 +198,7 @@ impl Scanner {
                             let end = start + i + 4;
                             let rest = head.len() - end;
                             data = &data[take - rest..];
-                            let head = std::mem::take(&mut self.buf);
-                            let next = self.head_done(&head[..end]);
-                            self.buf = head;
+                            let next = record_head(&mut self.heads, &head[..end]);
                             self.enter(next);
                         }
                         None if head.len() > MAX_HEAD => self.enter(State::Off),
@@ -247,39 +245,39 @@ impl Scanner {
             }
         }
     }
+}
 
-    /// Records the header names of `head` (a whole request head); the state after it.
-    fn head_done(&mut self, head: &[u8]) -> State {
-        if head.starts_with(b"PRI * HTTP/2") {
+/// Records the header names of `head` (a whole request head) in `heads`; the state after it.
+fn record_head(heads: &mut VecDeque<Vec<String>>, head: &[u8]) -> State {
+    if head.starts_with(b"PRI * HTTP/2") {
+        return State::Off;
+    }
+    let text = String::from_utf8_lossy(head);
+    let mut names = Vec::new();
+    let mut chunked = false;
+    let mut length = 0u64;
+    for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
             return State::Off;
-        }
-        let text = String::from_utf8_lossy(head);
-        let mut names = Vec::new();
-        let mut chunked = false;
-        let mut length = 0u64;
-        for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
-            let Some((name, value)) = line.split_once(':') else {
-                return State::Off;
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked |= value.to_ascii_lowercase().contains("chunked");
-            } else if name.eq_ignore_ascii_case("content-length") {
-                match value.parse() {
-                    Ok(n) => length = n,
-                    Err(_) => return State::Off,
-                }
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked |= value.to_ascii_lowercase().contains("chunked");
+        } else if name.eq_ignore_ascii_case("content-length") {
+            match value.parse() {
+                Ok(n) => length = n,
+                Err(_) => return State::Off,
             }
-            names.push(name.to_owned());
         }
-        self.heads.push_back(names);
-        if chunked {
-            State::ChunkSize
-        } else if length > 0 {
-            State::Body(length)
-        } else {
-            State::Head
-        }
+        names.push(name.to_owned());
+    }
+    heads.push_back(names);
+    if chunked {
+        State::ChunkSize
+    } else if length > 0 {
+        State::Body(length)
+    } else {
+        State::Head
     }
 }
 
