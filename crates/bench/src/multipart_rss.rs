@@ -25,7 +25,7 @@ use crate::load::Outcome;
 use crate::report::{mib, verdict};
 use crate::s3load::{self, ACCESS_KEY, BUCKET, S3Plan, SECRET_KEY, Work};
 use crate::workload::Payload;
-use crate::{targets, verify};
+use crate::{clients, proc, targets, verify};
 
 /// The goal: peak RSS of the app with [`GOAL_IN_FLIGHT`] uploads of [`GOAL_UPLOAD`] bytes.
 const GOAL_RSS: u64 = 256 << 20;
@@ -98,16 +98,10 @@ pub fn run(cli: &Cli, h: &Harness, uploads: &Arc<Vec<Vec<Payload>>>) -> Option<P
     {
         return None;
     }
-    let bin = match &cli.snowstream_bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe().ok()?.with_file_name("snowstream"),
+    let bin = match clients::snowstream_bin(cli.snowstream_bin.as_deref()) {
+        Ok(bin) => bin,
+        Err(e) => return Some(Phase::NotMeasured(format!("no snowstream binary: {e:#}"))),
     };
-    if !bin.exists() {
-        return Some(Phase::NotMeasured(format!(
-            "no snowstream binary at {} (cargo build --release -p snowstream, or --snowstream-bin)",
-            bin.display()
-        )));
-    }
     eprintln!(
         "running {} multipart uploads against a snowstream serve child ({})...",
         cli.app_rss_uploads,
@@ -234,33 +228,19 @@ fn sample_peak(pid: u32, stop: &AtomicBool) -> Mem {
     peak
 }
 
-fn status(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
-}
-
-/// A `Name:   123 kB` (or plain count) field of /proc/PID/status.
-fn field(status: &str, name: &str) -> Option<u64> {
-    let rest = status.lines().find_map(|l| l.strip_prefix(name))?;
-    let rest = rest.strip_prefix(':')?.trim();
-    match rest.strip_suffix("kB") {
-        Some(kb) => kb.trim().parse::<u64>().ok().map(|k| k << 10),
-        None => rest.parse().ok(),
-    }
-}
-
 fn read_mem(pid: u32) -> Option<Mem> {
-    let s = status(pid)?;
+    let s = proc::status_of(pid)?;
     Some(Mem {
-        rss: field(&s, "VmRSS")?,
-        anon: field(&s, "RssAnon").unwrap_or(0),
-        file: field(&s, "RssFile").unwrap_or(0),
-        shmem: field(&s, "RssShmem").unwrap_or(0),
-        threads: field(&s, "Threads").unwrap_or(0),
+        rss: proc::status_field(&s, "VmRSS")?,
+        anon: proc::status_field(&s, "RssAnon").unwrap_or(0),
+        file: proc::status_field(&s, "RssFile").unwrap_or(0),
+        shmem: proc::status_field(&s, "RssShmem").unwrap_or(0),
+        threads: proc::status_field(&s, "Threads").unwrap_or(0),
     })
 }
 
 fn hwm(pid: u32) -> Option<u64> {
-    field(&status(pid)?, "VmHWM")
+    proc::status_field(&proc::status_of(pid)?, "VmHWM")
 }
 
 /// Every manifest below `root` must name `envelope`, and every line of the smallest landed
@@ -377,16 +357,6 @@ pub fn report(phase: &Phase) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_status_fields_in_bytes_and_counts() {
-        let s = "Name:\tsnowstream\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   90000 kB\nThreads:\t12\n";
-        assert_eq!(field(s, "VmHWM"), Some(200 << 20));
-        assert_eq!(field(s, "VmRSS"), Some(100 << 20));
-        assert_eq!(field(s, "RssAnon"), Some(90_000 << 10));
-        assert_eq!(field(s, "Threads"), Some(12));
-        assert_eq!(field(s, "RssFile"), None);
-    }
 
     #[test]
     fn reads_its_own_memory() {

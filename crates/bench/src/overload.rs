@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use testkit::s3_child::{OutageS3, start_child};
 
 use crate::clients::{Load, Policy, block_on, snowstream_bin, stop_child};
+use crate::proc;
 
 const BUCKET: &str = "landing";
 /// The goal of issue 14.
@@ -139,12 +140,8 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
 
 /// The child's peak resident set, in bytes.
 fn peak_rss(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb << 10)
+    proc::status_of(pid)
+        .and_then(|s| proc::status_field(&s, "VmHWM"))
         .context("VmHWM in /proc/PID/status")
 }
 

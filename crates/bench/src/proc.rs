@@ -13,17 +13,25 @@ pub fn memory() -> (Option<u64>, Option<u64>) {
         return (None, None);
     };
     (
-        status_kib(&status, "VmHWM:").map(|k| k * 1024),
-        status_kib(&status, "VmRSS:").map(|k| k * 1024),
+        status_field(&status, "VmHWM"),
+        status_field(&status, "VmRSS"),
     )
 }
 
-fn status_kib(status: &str, field: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
+/// `/proc/PID/status` of another process (a `snowstream serve` child); None once it is gone.
+pub fn status_of(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/status")).ok()
+}
+
+/// A field of a `/proc/PID/status` text (proc(5)): a `Name:   123 kB` size in bytes, or a
+/// plain count (`Threads`) as it is.
+pub fn status_field(status: &str, name: &str) -> Option<u64> {
+    let rest = status.lines().find_map(|l| l.strip_prefix(name))?;
+    let rest = rest.strip_prefix(':')?.trim();
+    match rest.strip_suffix("kB") {
+        Some(kb) => kb.trim().parse::<u64>().ok().map(|k| k << 10),
+        None => rest.parse().ok(),
+    }
 }
 
 /// Resets the peak-RSS mark to the current RSS (Linux ≥ 4.0). False where not allowed.
@@ -121,6 +129,16 @@ pub fn cpu_between(before: &CpuSample, after: &CpuSample) -> CpuUse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_status_fields_in_bytes_and_counts() {
+        let s = "Name:\tsnowstream\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   90000 kB\nThreads:\t12\n";
+        assert_eq!(status_field(s, "VmHWM"), Some(200 << 20));
+        assert_eq!(status_field(s, "VmRSS"), Some(100 << 20));
+        assert_eq!(status_field(s, "RssAnon"), Some(90_000 << 10));
+        assert_eq!(status_field(s, "Threads"), Some(12));
+        assert_eq!(status_field(s, "RssFile"), None);
+    }
 
     #[test]
     fn parses_stat_lines_with_spaces_and_parens_in_the_name() {
