@@ -42,8 +42,12 @@ pub(crate) fn encode_segment(
     compression: Compression,
     envelope: Envelope,
 ) -> io::Result<(Manifest, Vec<u8>)> {
+    // Room for the whole compressed file up front: growing a Vec of tens of MiB by doubling
+    // copies it and faults in every page it passes through (15% of the bulk scenario's CPU
+    // went to page faults, most of them here). Untouched capacity costs address space, not
+    // memory: only the pages the encoder writes become resident.
     let stored = Counting {
-        inner: Vec::with_capacity((segment.bytes / 8) as usize),
+        inner: Vec::with_capacity(segment.bytes as usize + (1 << 16)),
         bytes: 0,
         hash: Some(Sha256::new()),
     };
