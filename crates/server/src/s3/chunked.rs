@@ -294,7 +294,7 @@ fn header_len(chunk: &[u8]) -> usize {
 }
 
 fn lines(content: &[u8]) -> u64 {
-    content.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', content).count() as u64
 }
 
 #[cfg(test)]
