@@ -47,6 +47,9 @@ pub(crate) struct StoredPart {
 
 pub(crate) struct Uploads {
     dir: PathBuf,
+    /// Held while a part replaces the one with its number (list, remove, rename), so two
+    /// UploadParts of one number leave one part: the later, as S3 keeps.
+    replacing: std::sync::Mutex<()>,
 }
 
 /// The part list a Complete chose, in the upload's folder.
@@ -115,7 +118,10 @@ impl Uploads {
                 let _ = fs::remove_dir_all(&p);
             }
         }
-        Ok(Uploads { dir })
+        Ok(Uploads {
+            dir,
+            replacing: std::sync::Mutex::new(()),
+        })
     }
 
     fn upload_dir(&self, id: &str) -> Option<PathBuf> {
@@ -168,6 +174,7 @@ impl Uploads {
         file.into_inner()
             .map_err(io::IntoInnerError::into_error)?
             .sync_all()?;
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
         for old in self
             .parts(id)?
             .into_iter()
@@ -426,5 +433,36 @@ mod tests {
             0,
             "every upload was removed"
         );
+    }
+
+    /// S3 keeps the last of two UploadParts with the same number. Two racing commits of one
+    /// number must leave exactly one part under it and neither may fail: both listed the
+    /// same earlier part and the second removal failed with "No such file or directory", or
+    /// both renamed after listing and the upload kept two files for one number.
+    #[test]
+    fn racing_commits_of_one_part_number_keep_one_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = std::sync::Arc::new(Uploads::open(dir.path().join("u")).unwrap());
+        let id = format!("{:032x}", 7);
+        uploads.create(&meta(&id)).unwrap();
+        for round in 0..200 {
+            let racers: Vec<_> = (0..2)
+                .map(|t| {
+                    let (uploads, id) = (uploads.clone(), id.clone());
+                    std::thread::spawn(move || {
+                        let mut part = uploads.new_part(&id, 1).unwrap();
+                        part.write(format!("{{\"t\":{t}}}\n").as_bytes()).unwrap();
+                        uploads.commit_part(&id, part, &format!("{t:02}"))
+                    })
+                })
+                .collect();
+            for r in racers {
+                r.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+            let parts = uploads.parts(&id).unwrap();
+            assert_eq!(parts.len(), 1, "round {round}: {parts:?}");
+        }
     }
 }
