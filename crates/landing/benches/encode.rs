@@ -1,6 +1,7 @@
-//! Encoding records into a landed file's bytes: (1) a packed batch read back entry by entry,
-//! each record written as its landed line (`records::landed::LineWriter`) into a zstd
-//! level-3 stream, as the lander's encoder does per spool frame; (2) the whole landing step
+//! Encoding records into a landed file's bytes: (1) a packed batch of generated customers
+//! read back entry by entry, each record written as its landed line
+//! (`records::landed::LineWriter`, meta or record envelope) into a zstd stream (level 1, the
+//! default, and 3), as the lander's encoder does per spool frame; (2) the whole landing step
 //! through the public service: `Landing::flush` of an open batch (seal the spool segment,
 //! encode it to zstd, write, fsync and put it in a local sink with its manifest).
 //! `cargo bench -p landing --bench encode`.
@@ -15,7 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use landing::sink::LocalSink;
 use landing::{AckMode, Landing, LandingConfig, StreamConfig};
 use records::batch::{Entry, Payload};
-use records::landed::{LineWriter, format_time};
+use records::landed::{Envelope, LineWriter, format_time};
 use records::{Batch, Format, fill_batch};
 
 const ATTRS: [(&str, &str); 4] = [
@@ -25,38 +26,37 @@ const ATTRS: [(&str, &str); 4] = [
     ("mime.type", "application/x-ndjson"),
 ];
 
-/// ~1 MiB of NDJSON customer records (~250 bytes each), packed into one batch.
+/// ~1 MiB of the benchmark's generator's customers (contract 2, ~275 bytes each) as NDJSON,
+/// packed into one batch: real records compress ~3.6x at zstd level 1, a template ~30x.
 fn batch() -> Batch {
-    let mut body = String::new();
-    let mut i = 0;
-    while body.len() < 1 << 20 {
-        body.push_str(&format!(
-            "{{\"id\":{i},\"name\":\"Customer {i}\",\"phone_number\":\"+64 21 555 {:04}\",\
-             \"email\":\"customer{i}@example.com\",\"address\":\"{} Queen Street\\nAuckland 1010\",\
-             \"country\":\"NZ\",\"job\":\"Software engineer\",\
-             \"updated_at\":\"2026-11-24T13:45:01.{:03}Z\",\"op\":\"U\"}}\n",
-            i % 10_000,
-            i % 500,
-            i % 1000
-        ));
-        i += 1;
+    let cfg = generator::Config {
+        seed: 42,
+        changes: u64::MAX,
+        ..generator::Config::clean()
+    };
+    let mut body = Vec::new();
+    for customer in generator::Generator::new(cfg) {
+        let (line, _) = generator::encode_batch(
+            std::slice::from_ref(&customer),
+            generator::Format::Records(Format::Ndjson),
+        );
+        if body.len() + line.len() > 1 << 20 {
+            break;
+        }
+        body.extend_from_slice(&line);
     }
     let mut batch = Batch::new(Utc::now());
-    fill_batch(&mut batch, &ATTRS, body.as_bytes(), Format::Ndjson).expect("valid NDJSON");
+    fill_batch(&mut batch, &ATTRS, &body, Format::Ndjson).expect("valid NDJSON");
     batch
 }
 
-/// The landed lines of `payload`, zstd level 3: the lander's per-frame work, minus file I/O.
-fn encode_zstd(payload: &[u8], out: Vec<u8>) -> Vec<u8> {
-    encode_zstd_at(payload, out, 3)
-}
-
-/// The same at another zstd level (`--compression zstd:LEVEL`).
-fn encode_zstd_at(payload: &[u8], out: Vec<u8>, level: i32) -> Vec<u8> {
+/// The landed lines of `payload` in `envelope` form, zstd at `level`: the lander's
+/// per-frame work, minus file I/O.
+fn encode_zstd(payload: &[u8], out: Vec<u8>, level: i32, envelope: Envelope) -> Vec<u8> {
     let payload = Payload::parse(payload).expect("a packed batch");
     let mut enc = zstd::stream::write::Encoder::new(out, level).expect("zstd");
     enc.include_checksum(true).expect("zstd");
-    let mut lines = LineWriter::new("customers", "bench");
+    let mut lines = LineWriter::new("customers", "bench").with_envelope(envelope);
     let received_at = format_time(payload.received_at_ms);
     let mut seq = payload.first_seq;
     let mut attrs: &[u8] = b"{}";
@@ -80,22 +80,25 @@ fn encode(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(4));
     group.sample_size(20);
     group.throughput(Throughput::Bytes(payload.len() as u64));
-    group.bench_function("batch_1MiB_lines_zstd3", |b| {
-        b.iter(|| black_box(encode_zstd(black_box(&payload), Vec::with_capacity(1 << 18)).len()))
-    });
-    // Level 1 against level 3: speed here, compression ratio printed once (docs/performance.md).
-    for level in [1, 3] {
-        let size = encode_zstd_at(&payload, Vec::new(), level).len();
+    // The default (level 1, meta envelope), level 3, and the record envelope; the speed here,
+    // the compressed size printed once (docs/performance.md).
+    for (level, envelope, name) in [
+        (1, Envelope::Meta, "meta"),
+        (3, Envelope::Meta, "meta"),
+        (1, Envelope::Record, "record"),
+    ] {
+        let size = encode_zstd(&payload, Vec::new(), level, envelope).len();
         eprintln!(
-            "encode: zstd level {level}: {} bytes of packed batch -> {size} bytes",
+            "encode: {name} envelope, zstd level {level}: {} bytes of packed batch -> {size} bytes",
             payload.len()
         );
+        group.bench_function(format!("batch_1MiB_{name}_zstd{level}"), |b| {
+            b.iter(|| {
+                let out = Vec::with_capacity(payload.len());
+                black_box(encode_zstd(black_box(&payload), out, level, envelope).len())
+            })
+        });
     }
-    group.bench_function("batch_1MiB_lines_zstd1", |b| {
-        b.iter(|| {
-            black_box(encode_zstd_at(black_box(&payload), Vec::with_capacity(1 << 18), 1).len())
-        })
-    });
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

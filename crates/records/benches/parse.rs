@@ -3,7 +3,6 @@
 //! a CSV body. `cargo bench -p records --bench parse`; under `cargo test --benches` each
 //! benchmark runs once, as a smoke test.
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 
 use chrono::Utc;
@@ -19,45 +18,33 @@ const ATTRS: [(&str, &str); 5] = [
     ("restlistener.remote.source.host", "127.0.0.1"),
 ];
 
-/// One ~250-byte contract-2 customer record, as the benchmark's generator makes them.
-fn record(i: usize) -> String {
-    format!(
-        "{{\"id\":{i},\"name\":\"Customer {i}\",\"phone_number\":\"+64 21 555 {:04}\",\
-         \"email\":\"customer{i}@example.com\",\"address\":\"{} Queen Street\\nAuckland 1010\",\
-         \"country\":\"NZ\",\"job\":\"Software engineer\",\
-         \"updated_at\":\"2026-11-24T13:45:01.{:03}Z\",\"op\":\"U\"}}",
-        i % 10_000,
-        i % 500,
-        i % 1000
-    )
+/// The benchmark's generator's customers (contract 2, ~275 bytes each as NDJSON), so the
+/// parser sees the strings, escapes and numbers of real records rather than a template.
+fn customers(count: usize) -> Vec<generator::Customer> {
+    let cfg = generator::Config {
+        seed: 42,
+        changes: count as u64,
+        ..generator::Config::clean()
+    };
+    generator::Generator::new(cfg).take(count).collect()
 }
 
-fn ndjson(bytes: usize) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while out.len() < bytes {
-        out.push_str(&record(i));
-        out.push('\n');
-        i += 1;
+/// As many whole records in `format` as fit in `bytes` (CSV with its header line).
+fn body(format: Format, bytes: usize) -> Vec<u8> {
+    let all = customers(bytes / 100);
+    let encode =
+        |n: usize| generator::encode_batch(&all[..n], generator::Format::Records(format)).0;
+    // The largest count that fits: bodies grow with the count.
+    let (mut fits, mut too_many) = (1, all.len());
+    while too_many - fits > 1 {
+        let mid = (fits + too_many) / 2;
+        if encode(mid).len() <= bytes {
+            fits = mid;
+        } else {
+            too_many = mid;
+        }
     }
-    out
-}
-
-fn csv(bytes: usize) -> String {
-    let mut out = String::from("id,name,phone_number,email,address,country,job,updated_at,op\n");
-    let mut i = 0;
-    while out.len() < bytes {
-        writeln!(
-            out,
-            "{i},Customer {i},+64 21 555 {:04},customer{i}@example.com,\"{} Queen Street\nAuckland 1010\",NZ,Software engineer,2026-11-24T13:45:01.{:03}Z,U",
-            i % 10_000,
-            i % 500,
-            i % 1000
-        )
-        .expect("write to String");
-        i += 1;
-    }
-    out
+    encode(fits)
 }
 
 fn bench_fill(c: &mut Criterion, name: &str, content: &[u8], format: Format) {
@@ -74,14 +61,17 @@ fn bench_fill(c: &mut Criterion, name: &str, content: &[u8], format: Format) {
 }
 
 fn parse(c: &mut Criterion) {
-    bench_fill(c, "json_single_record", record(7).as_bytes(), Format::Json);
+    // One object, as a single-record POST carries it (an NDJSON line without its newline).
+    let first = body(Format::Ndjson, 1024);
+    let single = first.split(|&b| b == b'\n').next().expect("one line");
+    bench_fill(c, "json_single_record", single, Format::Json);
     bench_fill(
         c,
         "ndjson_256KiB",
-        ndjson(256 * 1024).as_bytes(),
+        &body(Format::Ndjson, 256 * 1024),
         Format::Ndjson,
     );
-    bench_fill(c, "csv_256KiB", csv(256 * 1024).as_bytes(), Format::Csv);
+    bench_fill(c, "csv_256KiB", &body(Format::Csv, 256 * 1024), Format::Csv);
 }
 
 criterion_group!(benches, parse);
