@@ -3,7 +3,7 @@
 //! answer without appending the records again.
 //!
 //! Bounded memory: an NDJSON or CSV object is read from its parts' files in chunks of whole
-//! records (`chunked`, about 8 MiB each), parsed and appended chunk by chunk, so its size
+//! records (`chunked`, about 4 MiB each), parsed and appended chunk by chunk, so its size
 //! does not matter. It is read twice: first every chunk is parsed and checked against
 //! `--max-request-size` (a bad record anywhere keeps nothing, as for a PutObject), then each
 //! chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
