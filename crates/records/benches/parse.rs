@@ -62,8 +62,9 @@ fn bench_fill(c: &mut Criterion, name: &str, content: &[u8], format: Format) {
 
 fn parse(c: &mut Criterion) {
     // One object, as a single-record POST carries it (an NDJSON line without its newline).
-    let first = body(Format::Ndjson, 1024);
-    let single = first.split(|&b| b == b'\n').next().expect("one line");
+    let (line, _) =
+        generator::encode_batch(&customers(1), generator::Format::Records(Format::Ndjson));
+    let single = line.strip_suffix(b"\n").expect("an NDJSON line");
     bench_fill(c, "json_single_record", single, Format::Json);
     bench_fill(
         c,

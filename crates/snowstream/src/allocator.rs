@@ -1,11 +1,11 @@
 //! How long the allocator keeps freed memory before giving it back to the OS.
 //!
 //! The binaries use mimalloc (v3, as the `mimalloc` crate builds it), whose default purge
-//! delay is 1,000 ms: memory freed after a burst (a multipart Complete's 4 MiB chunks, a
-//! batch file being encoded) stays resident for a second, so two 24 MiB uploads in flight
-//! peaked at 311-364 MiB RSS. At 100 ms the same load peaks at ~216 MiB with bulk throughput
-//! unchanged; at 10 ms (mimalloc v2's default) bulk lost ~15% to re-faulting fresh pages
-//! (docs/performance.md, "Fifth round", item 7).
+//! delay is 1,000 ms: memory freed after a burst (a multipart Complete's chunks, a batch file
+//! being encoded) stays resident for a second, so two 24 MiB uploads in flight peaked at
+//! 311-364 MiB RSS (with the 8 MiB chunks of then). At 100 ms the same load peaked at ~216
+//! MiB with bulk throughput unchanged; at 10 ms (mimalloc v2's default) bulk lost ~15% to
+//! re-faulting fresh pages (docs/performance.md, "Fifth round", item 7).
 
 /// The purge delay snowstream sets, in milliseconds.
 pub const PURGE_DELAY_MS: i64 = 100;
