@@ -70,9 +70,12 @@ def fixture(tmp):
     use_generator = os.environ.get("SNOWSTREAM_SQL_FIXTURE") != "builtin"
     if use_generator and (ROOT / "crates/generator/src/main.rs").exists():
         gen_dir, expect = tmp / "gen", tmp / "expect.ndjson"
+        # CI passes the binary `cargo test --workspace` built; `cargo run -p generator`
+        # would resolve other features and compile tokio, hyper and reqwest again.
+        gen = os.environ.get("SNOWSTREAM_GEN_BIN")
+        gen = [gen] if gen else ["cargo", "run", "-q", "-p", "generator", "--bin", "snowstream-gen", "--"]
         subprocess.run(
-            ["cargo", "run", "-q", "-p", "generator", "--bin", "snowstream-gen", "--",
-             "files", "--dir", str(gen_dir), "--format", "ndjson", "--seed", "4242",
+            gen + ["files", "--dir", str(gen_dir), "--format", "ndjson", "--seed", "4242",
              "--profile", "tricky", "--count", "600", "--batch", "41",
              "--progress", "none", "--expect", str(expect)],
             check=True, cwd=ROOT,
