@@ -10,9 +10,13 @@
 //!   Its HEAD and DELETE carry no custom headers, so only the challenge gets them through.
 //! - **A client certificate** verified at the TLS handshake (the acceptor puts its subject
 //!   and issuer in the request as a [`ClientCert`]), authorized by the *Authorized Subject DN
-//!   Pattern* as ListenHTTPServlet does (rel/nifi-1.28.1 lines 220-238,
-//!   `authorizedPattern.matcher(foundSubject).matches()`, else
-//!   `403 "not allowed based on subject dn"`).
+//!   Pattern*, then its *Authorized Issuer DN Pattern*, as ListenHTTPServlet does
+//!   (rel/nifi-1.28.1 lines 220-238: `authorizedPattern.matcher(foundSubject).matches()`,
+//!   else `403 "not allowed based on subject dn"`; then
+//!   `authorizedIssuerPattern.matcher(foundIssuer).matches()`, else
+//!   `403 "not allowed based on issuer dn"`). The hold DELETE is checked the same way
+//!   (ContentAcknowledgmentServlet.java checks the subject only; a certificate refused by
+//!   issuer could not have made the hold).
 //!
 //! Any one accepted credential is enough. Every comparison of a secret is constant-time.
 
@@ -110,10 +114,11 @@ pub(crate) struct Guard<'a> {
     pub bearer: Option<&'a str>,
     pub basic: &'a [BasicUser],
     pub dn_pattern: Option<&'a Regex>,
+    pub issuer_pattern: Option<&'a Regex>,
 }
 
 impl Guard<'_> {
-    /// Ok when the request may write; 403 for a certificate the DN pattern refuses; 401 with
+    /// Ok when the request may write; 403 for a certificate a DN pattern refuses; 401 with
     /// the challenge for missing or wrong credentials.
     pub fn check(&self, headers: &HeaderMap, cert: Option<&ClientCert>) -> Result<(), ApiError> {
         if let Some(cert) = cert {
@@ -124,6 +129,14 @@ impl Guard<'_> {
                 return Err(ApiError::Forbidden(
                     "not allowed based on subject dn".into(),
                 ));
+            }
+            if !self
+                .issuer_pattern
+                .is_none_or(|re| re.is_match(&cert.issuer))
+            {
+                tracing::warn!(subject = %cert.subject, issuer = %cert.issuer,
+                    "client certificate not authorized by --authorized-issuer-dn-pattern");
+                return Err(ApiError::Forbidden("not allowed based on issuer dn".into()));
             }
             // A verified, authorized certificate is a credential by itself (ListenHTTP asks
             // for nothing else).
@@ -208,10 +221,12 @@ mod tests {
     fn either_credential_is_enough_and_a_dn_mismatch_is_forbidden() {
         let users = parse_basic_users("nifi:secret").unwrap();
         let re = Regex::new("^(?:CN=nifi, .*)$").unwrap();
+        let issuer = Regex::new("^(?:CN=ca)$").unwrap();
         let g = Guard {
             bearer: Some("tok"),
             basic: &users,
             dn_pattern: Some(&re),
+            issuer_pattern: Some(&issuer),
         };
         let basic = base64::engine::general_purpose::STANDARD.encode("nifi:secret");
         assert!(g.check(&headers(&format!("Basic {basic}")), None).is_ok());
@@ -235,7 +250,16 @@ mod tests {
         };
         assert!(matches!(
             g.check(&headers("Bearer tok"), Some(&bad)),
-            Err(ApiError::Forbidden(_))
+            Err(ApiError::Forbidden(m)) if m.contains("subject dn")
+        ));
+        // The subject matches, the issuer does not: refused, even with a good token.
+        let other_issuer = ClientCert {
+            subject: "CN=nifi, O=Example".into(),
+            issuer: "CN=ca, O=Other".into(),
+        };
+        assert!(matches!(
+            g.check(&headers("Bearer tok"), Some(&other_issuer)),
+            Err(ApiError::Forbidden(m)) if m.contains("issuer dn")
         ));
     }
 }

@@ -81,6 +81,8 @@ pub struct ServerConfig {
     /// With client certificates required (mutual TLS): a certificate's subject DN must match
     /// this whole (NiFi ListenHTTP's Authorized Subject DN Pattern), else 403.
     pub authorized_dn: Option<Regex>,
+    /// Then its issuer DN must match this whole (Authorized Issuer DN Pattern), else 403.
+    pub authorized_issuer_dn: Option<Regex>,
     /// Stream used when neither the path nor the `x-snowstream-stream` header names one.
     pub default_stream: String,
     /// Each stream's options (a stream not listed has the defaults).
@@ -138,6 +140,7 @@ impl Default for ServerConfig {
             auth_token: None,
             basic_auth: Vec::new(),
             authorized_dn: None,
+            authorized_issuer_dn: None,
             default_stream: "customers".into(),
             streams: HashMap::new(),
             retry_after_secs: 5,

@@ -152,6 +152,7 @@ fn authorize(
         bearer: config.auth_token.as_deref(),
         basic: &config.basic_auth,
         dn_pattern: config.authorized_dn.as_ref(),
+        issuer_pattern: config.authorized_issuer_dn.as_ref(),
     }
     .check(headers, cert)
 }

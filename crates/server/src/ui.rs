@@ -42,6 +42,7 @@ pub(crate) fn authorize_observer(state: &AppState, headers: &HeaderMap) -> Resul
         bearer: Some(token),
         basic: &[],
         dn_pattern: None,
+        issuer_pattern: None,
     }
     .check(headers, None)
 }

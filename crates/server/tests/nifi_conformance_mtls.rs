@@ -167,3 +167,78 @@ async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
         );
     }
 }
+
+/// ListenHTTPServlet.java (rel/nifi-1.28.1) lines 226-233: once the subject DN matched,
+/// `authorizedIssuerPattern.matcher(foundIssuer).matches()`, else
+/// `403 "not allowed based on issuer dn"`. With two CAs trusted at the handshake, the
+/// *Authorized Issuer DN Pattern* decides which of them may sign writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest_ca = make_ca("Ingest CA");
+    let ops_ca = make_ca("Ops CA");
+    let (server_cert, server_key) = leaf(&ingest_ca, "snowstream", &["localhost"]);
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cert_path = write("server.pem", &server_cert);
+    let key_path = write("server-key.pem", &server_key);
+    // Both CAs verify at the handshake.
+    let ca_path = write("cas.pem", &format!("{}{}", ingest_ca.pem(), ops_ca.pem()));
+
+    let mut settings = snowstream::Settings::local(dir.path(), "t1").unwrap();
+    settings.tls = Some((cert_path, key_path));
+    settings.listener.tls_client_ca = Some(ca_path);
+    // resolve.rs anchors both patterns the same way.
+    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*, O=Example)$").unwrap());
+    settings.server.authorized_issuer_dn =
+        Some(regex::Regex::new("^(?:CN=Ingest CA, O=Example)$").unwrap());
+    let app = snowstream::App::builder(settings)
+        .metrics(None)
+        .start()
+        .await
+        .unwrap();
+    let base = format!("https://localhost:{}/contentListener", app.addr().port());
+    let server_ca = ingest_ca.pem();
+
+    let post = |identity: (String, String), id: u32| {
+        let (server_ca, base) = (server_ca.clone(), base.clone());
+        async move {
+            let r = client(&server_ca, Some(&identity))
+                .post(&base)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"id":{id}}}"#))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Right subject, right issuer: accepted.
+    let (status, _) = post(leaf(&ingest_ca, "nifi-1", &[]), 1).await;
+    assert_eq!(status, 200);
+    // Right subject, from the other trusted CA: the handshake passes, the pattern refuses.
+    let (status, text) = post(leaf(&ops_ca, "nifi-2", &[]), 2).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("not allowed based on issuer dn"), "{text}");
+    // The subject is checked first, as ListenHTTPServlet does.
+    let (status, text) = post(leaf(&ops_ca, "intruder", &[]), 3).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("not allowed based on subject dn"), "{text}");
+
+    tokio::time::timeout(Duration::from_secs(20), app.landing().flush())
+        .await
+        .unwrap();
+    let landed = common::read_landed(&dir.path().join("landing"));
+    let ids: Vec<_> = landed
+        .iter()
+        .map(|l| l.record["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1], "only the writer the issuer pattern allows landed");
+    assert_eq!(
+        landed[0].attr("restlistener.remote.issuer.dn"),
+        Some("CN=Ingest CA, O=Example")
+    );
+}

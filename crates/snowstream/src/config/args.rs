@@ -62,6 +62,9 @@ settings! {
         /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*, O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
         #[arg(long, env = "SNOWSTREAM_AUTHORIZED_DN_PATTERN")]
         authorized_dn_pattern: String = ".*",
+        /// Regex the whole issuer DN of a client certificate must match once its subject DN did (403 otherwise), e.g. `CN=Ingest CA, O=Example`. [NiFi ListenHTTP: Authorized Issuer DN Pattern]
+        #[arg(long, env = "SNOWSTREAM_AUTHORIZED_ISSUER_DN_PATTERN")]
+        authorized_issuer_dn_pattern: String = ".*",
         /// Most FlowFiles in one request (413 above); the default fits a NiFi PostHTTP batch (100 MB) of FlowFiles of 525 bytes or more.
         #[arg(long, env = "SNOWSTREAM_MAX_FLOWFILES_PER_REQUEST")]
         max_flowfiles_per_request: u64 = "200000",

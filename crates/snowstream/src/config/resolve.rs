@@ -201,7 +201,16 @@ fn server_config(
         hold_timeout: listener.hold_timeout.0,
         auth_token: auth_token(listener)?,
         basic_auth: basic_auth(listener)?,
-        authorized_dn: authorized_dn(listener)?,
+        authorized_dn: authorized_dn(
+            listener,
+            "authorized-dn-pattern",
+            &listener.authorized_dn_pattern,
+        )?,
+        authorized_issuer_dn: authorized_dn(
+            listener,
+            "authorized-issuer-dn-pattern",
+            &listener.authorized_issuer_dn_pattern,
+        )?,
         metrics_token: metrics_token(listener)?,
         max_holds: usize::try_from(listener.max_holds).unwrap_or(usize::MAX),
         max_hold_bytes: listener.max_hold_size.0,
@@ -282,24 +291,21 @@ fn basic_auth(listener: &Listener) -> Result<Vec<server::BasicUser>> {
         .map_err(|e| anyhow::anyhow!("--basic-auth-file {}: {e}", path.display()))
 }
 
-/// The DN pattern, anchored (a whole match, as Java's `Matcher.matches`), when client
-/// certificates are required.
-fn authorized_dn(listener: &Listener) -> Result<Option<regex::Regex>> {
+/// A DN pattern (`--{name}`, subject or issuer), anchored (a whole match, as Java's
+/// `Matcher.matches`), when client certificates are required.
+fn authorized_dn(listener: &Listener, name: &str, p: &str) -> Result<Option<regex::Regex>> {
     if listener.tls_client_ca.is_none() {
-        if listener.authorized_dn_pattern != ".*" {
-            bail!(
-                "--authorized-dn-pattern applies to client certificates: set --tls-client-ca too"
-            );
+        if p != ".*" {
+            bail!("--{name} applies to client certificates: set --tls-client-ca too");
         }
         return Ok(None);
     }
     if listener.tls_cert.is_none() {
         bail!("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is over HTTPS)");
     }
-    let p = &listener.authorized_dn_pattern;
     regex::Regex::new(&format!("^(?:{p})$"))
         .map(Some)
-        .with_context(|| format!("bad --authorized-dn-pattern {p:?}"))
+        .with_context(|| format!("bad --{name} {p:?}"))
 }
 
 fn landing_streams(

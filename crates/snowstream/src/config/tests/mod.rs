@@ -117,6 +117,11 @@ fn mistakes_are_explained() {
     assert!(err(&["--ack", "sometimes"]).contains("durable, landed or received"));
     assert!(err(&["--default-format", "xml"]).contains("json, ndjson or csv"));
     assert!(err(&["--headers-as-attributes", "("]).contains("regex"));
+    for flag in ["--authorized-dn-pattern", "--authorized-issuer-dn-pattern"] {
+        assert!(
+            err(&[flag, "CN=nifi"]).contains(&format!("{flag} applies to client certificates"))
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "listen_port = 8080\n").unwrap();
