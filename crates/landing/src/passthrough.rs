@@ -78,7 +78,8 @@ pub fn sidecar_key(content_key: &str) -> String {
 /// What a put is, for notification and counting.
 #[derive(Clone, Copy)]
 enum Role {
-    /// An object standing alone (S3 API pass-through): notified and counted.
+    /// An object standing alone (S3 API pass-through): notified and counted (metrics and
+    /// the stream's status, as a landed file of no records).
     Whole,
     /// Content whose sidecar follows: counted, not notified.
     Content,
@@ -196,6 +197,9 @@ impl Landing {
         if matches!(role, Role::Whole | Role::Content) {
             metrics::counter!(FILES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(1);
             metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(bytes);
+            // The status page, the last-landed gauge and the staleness monitor see it as a
+            // landed file (of no records): a pass-through stream that stops landing alerts.
+            handle.stats.landed(&landed, 0, bytes);
         }
         tracing::debug!(%stream, key = %landed, bytes, "pass-through object landed");
         Ok(landed)

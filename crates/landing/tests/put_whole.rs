@@ -82,7 +82,26 @@ async fn a_sink_that_stays_down_is_a_retryable_error() {
     );
     assert!(e.to_string().contains("sink down"), "{e}");
     assert!(!dir.path().join("landing/raw/in/files/k.txt").exists());
+    let files = |landing: &Landing| {
+        let status = landing.status();
+        let s = status.streams.iter().find(|s| s.name == "files").unwrap();
+        (
+            s.files_landed,
+            s.bytes_landed,
+            s.last_landed_ms,
+            s.recent_files.clone(),
+        )
+    };
+    // A put that failed landed nothing, for the status page and the staleness monitor too.
+    assert_eq!(files(&landing).0, 0);
+    assert_eq!(files(&landing).2, None);
     sink.set_up(true);
     landing.put_whole("files", "k.txt", body).await.unwrap();
     assert!(dir.path().join("landing/raw/in/files/k.txt").exists());
+    let (count, bytes, last, recent) = files(&landing);
+    assert_eq!((count, bytes), (1, 7));
+    assert!(last.is_some());
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].key, "raw/in/files/k.txt");
+    assert_eq!(recent[0].records, 0);
 }
