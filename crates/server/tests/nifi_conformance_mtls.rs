@@ -60,32 +60,49 @@ fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client 
     b.build().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = make_ca("Test CA");
-    let other_ca = make_ca("Other CA");
-    let (server_cert, server_key) = leaf(&ca, "snowstream", &["localhost"]);
+/// Starts the app over HTTPS with a server certificate from `ca`, requiring client
+/// certificates signed by one of `client_cas`, with the DN patterns anchored as resolve.rs
+/// anchors --authorized-dn-pattern and --authorized-issuer-dn-pattern. Returns the app and
+/// the ListenHTTP base URL.
+async fn start_mtls(
+    dir: &std::path::Path,
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    client_cas: &[&CertifiedIssuer<'static, KeyPair>],
+    subject: &str,
+    issuer: Option<&str>,
+) -> (snowstream::Running, String) {
+    let (server_cert, server_key) = leaf(ca, "snowstream", &["localhost"]);
     let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
+        let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
     };
     let cert_path = write("server.pem", &server_cert);
     let key_path = write("server-key.pem", &server_key);
-    let ca_path = write("ca.pem", &ca.pem());
+    let bundle: String = client_cas.iter().map(|c| c.pem()).collect();
+    let ca_path = write("client-cas.pem", &bundle);
 
-    let mut settings = snowstream::Settings::local(dir.path(), "t1").unwrap();
+    let anchored = |p: &str| regex::Regex::new(&format!("^(?:{p})$")).unwrap();
+    let mut settings = snowstream::Settings::local(dir, "t1").unwrap();
     settings.tls = Some((cert_path, key_path));
     settings.listener.tls_client_ca = Some(ca_path);
-    // resolve.rs anchors --authorized-dn-pattern the same way.
-    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*, O=Example)$").unwrap());
+    settings.server.authorized_dn = Some(anchored(subject));
+    settings.server.authorized_issuer_dn = issuer.map(anchored);
     let app = snowstream::App::builder(settings)
         .metrics(None)
         .start()
         .await
         .unwrap();
     let base = format!("https://localhost:{}/contentListener", app.addr().port());
+    (app, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca("Test CA");
+    let other_ca = make_ca("Other CA");
+    let (app, base) = start_mtls(dir.path(), &ca, &[&ca], "CN=nifi-.*, O=Example", None).await;
 
     let nifi = leaf(&ca, "nifi-1", &[]);
     let intruder = leaf(&ca, "intruder", &[]);
@@ -177,30 +194,15 @@ async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
     let dir = tempfile::tempdir().unwrap();
     let ingest_ca = make_ca("Ingest CA");
     let ops_ca = make_ca("Ops CA");
-    let (server_cert, server_key) = leaf(&ingest_ca, "snowstream", &["localhost"]);
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let cert_path = write("server.pem", &server_cert);
-    let key_path = write("server-key.pem", &server_key);
-    // Both CAs verify at the handshake.
-    let ca_path = write("cas.pem", &format!("{}{}", ingest_ca.pem(), ops_ca.pem()));
-
-    let mut settings = snowstream::Settings::local(dir.path(), "t1").unwrap();
-    settings.tls = Some((cert_path, key_path));
-    settings.listener.tls_client_ca = Some(ca_path);
-    // resolve.rs anchors both patterns the same way.
-    settings.server.authorized_dn = Some(regex::Regex::new("^(?:CN=nifi-.*, O=Example)$").unwrap());
-    settings.server.authorized_issuer_dn =
-        Some(regex::Regex::new("^(?:CN=Ingest CA, O=Example)$").unwrap());
-    let app = snowstream::App::builder(settings)
-        .metrics(None)
-        .start()
-        .await
-        .unwrap();
-    let base = format!("https://localhost:{}/contentListener", app.addr().port());
+    // Both CAs verify at the handshake; the issuer pattern names one.
+    let (app, base) = start_mtls(
+        dir.path(),
+        &ingest_ca,
+        &[&ingest_ca, &ops_ca],
+        "CN=nifi-.*, O=Example",
+        Some("CN=Ingest CA, O=Example"),
+    )
+    .await;
     let server_ca = ingest_ca.pem();
 
     let post = |identity: (String, String), id: u32| {
