@@ -97,6 +97,22 @@ async fn start_mtls(
     (app, base)
 }
 
+/// Flushes the app's open batches, then reads what landed in `dir` and the records' ids.
+async fn landed_ids(
+    app: &snowstream::Running,
+    dir: &std::path::Path,
+) -> (Vec<common::Landed>, Vec<u64>) {
+    tokio::time::timeout(Duration::from_secs(20), app.landing().flush())
+        .await
+        .unwrap();
+    let landed = common::read_landed(&dir.join("landing"));
+    let ids = landed
+        .iter()
+        .map(|l| l.record["id"].as_u64().unwrap())
+        .collect();
+    (landed, ids)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,14 +179,7 @@ async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
         assert!(r.is_err() || !r.unwrap().status().is_success());
     }
 
-    tokio::time::timeout(Duration::from_secs(20), app.landing().flush())
-        .await
-        .unwrap();
-    let landed = common::read_landed(&dir.path().join("landing"));
-    let ids: Vec<_> = landed
-        .iter()
-        .map(|l| l.record["id"].as_u64().unwrap())
-        .collect();
+    let (landed, ids) = landed_ids(&app, dir.path()).await;
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids.contains(&1) && ids.contains(&2));
     for l in &landed {
@@ -230,14 +239,7 @@ async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("not allowed based on subject dn"), "{text}");
 
-    tokio::time::timeout(Duration::from_secs(20), app.landing().flush())
-        .await
-        .unwrap();
-    let landed = common::read_landed(&dir.path().join("landing"));
-    let ids: Vec<_> = landed
-        .iter()
-        .map(|l| l.record["id"].as_u64().unwrap())
-        .collect();
+    let (landed, ids) = landed_ids(&app, dir.path()).await;
     assert_eq!(ids, [1], "only the writer the issuer pattern allows landed");
     assert_eq!(
         landed[0].attr("restlistener.remote.issuer.dn"),
