@@ -136,7 +136,8 @@ impl Builder {
             }
             Some((cert, key)) => {
                 let client_ca = settings.listener.tls_client_ca.as_deref();
-                let tls = crate::peer::tls_config(cert, key, client_ca)?;
+                let alpn = settings.listener.http_protocols.alpn();
+                let tls = crate::peer::tls_config(cert, key, alpn, client_ca)?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
                 let acceptor = Limited::new(CaseAcceptor::new(acceptor), max_connections, "http");

@@ -15,11 +15,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
-/// The HTTPS configuration: the server's chain and key, and, with `client_ca`, client
-/// certificates required and verified by rustls' `WebPkiClientVerifier`.
+/// The HTTPS configuration: the server's chain and key, the ALPN protocol ids offered, and,
+/// with `client_ca`, client certificates required and verified by rustls'
+/// `WebPkiClientVerifier`.
 pub(crate) fn tls_config(
     cert: &Path,
     key: &Path,
+    alpn: Vec<Vec<u8>>,
     client_ca: Option<&Path>,
 ) -> Result<axum_server::tls_rustls::RustlsConfig> {
     let chain = CertificateDer::pem_file_iter(cert)
@@ -60,7 +62,7 @@ pub(crate) fn tls_config(
     let mut config = builder
         .with_single_cert(chain, key)
         .context("TLS certificate and key do not fit together")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn;
     Ok(axum_server::tls_rustls::RustlsConfig::from_config(
         Arc::new(config),
     ))

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::layer::settings;
-use super::value::{Dur, Format, List, LogFormat, SinkKind, Size};
+use super::value::{Dur, Format, HttpProtocols, List, LogFormat, SinkKind, Size};
 
 settings! {
     /// The ListenHTTP-compatible HTTP receiver.
@@ -41,6 +41,9 @@ settings! {
         /// PEM private key for --tls-cert.
         #[arg(long, env = "SNOWSTREAM_TLS_KEY")]
         tls_key: PathBuf,
+        /// HTTP versions HTTPS offers in ALPN: `http/1.1` (as ListenHTTP by default), `h2 http/1.1` or `h2`. Under HTTP/2 header names arrive lowercase, and so do the attributes --headers-as-attributes makes of them. [NiFi ListenHTTP: HTTP Protocols]
+        #[arg(long, env = "SNOWSTREAM_HTTP_PROTOCOLS")]
+        http_protocols: HttpProtocols = "http/1.1",
         /// Also answer the health check (only) on this address, e.g. 0.0.0.0:8081. [NiFi ListenHTTP: Listening Port for health check requests; default: off]
         #[arg(long, env = "SNOWSTREAM_HEALTH_CHECK_LISTEN")]
         health_check_listen: SocketAddr,

@@ -92,6 +92,9 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
         (None, None) => None,
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
+    if tls.is_none() && listener.http_protocols != super::value::HttpProtocols::Http1 {
+        bail!("--http-protocols is negotiated over HTTPS (ALPN): set --tls-cert and --tls-key too");
+    }
     let s3_front = s3_front(s3_api, &spool, &streams, &listener)?;
     let stale = landing::stale::StaleConfig {
         after: streams

@@ -118,6 +118,47 @@ impl FromStr for SinkKind {
 }
 impl Value for SinkKind {}
 
+/// The HTTP versions HTTPS offers in ALPN, as NiFi ListenHTTP's *HTTP Protocols*
+/// (`HttpProtocolStrategy`: `HTTP_1_1` "http/1.1", the default; `H2_HTTP_1_1` "h2 http/1.1";
+/// `H2` "h2"). Either spelling is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpProtocols {
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 or HTTP/1.1, as the client asks (HTTP/2 first).
+    H2Http1,
+    /// HTTP/2 only.
+    H2,
+}
+
+impl HttpProtocols {
+    /// The ALPN protocol ids offered, most preferred first.
+    pub fn alpn(self) -> Vec<Vec<u8>> {
+        let ids: &[&[u8]] = match self {
+            HttpProtocols::Http1 => &[b"http/1.1"],
+            HttpProtocols::H2Http1 => &[b"h2", b"http/1.1"],
+            HttpProtocols::H2 => &[b"h2"],
+        };
+        ids.iter().map(|id| id.to_vec()).collect()
+    }
+}
+
+impl FromStr for HttpProtocols {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
+        match words.join(" ").as_str() {
+            "http/1.1" | "http_1_1" => Ok(HttpProtocols::Http1),
+            "h2 http/1.1" | "h2_http_1_1" => Ok(HttpProtocols::H2Http1),
+            "h2" => Ok(HttpProtocols::H2),
+            other => Err(format!(
+                "unknown HTTP protocols {other:?} (expected \"http/1.1\", \"h2 http/1.1\" or \"h2\")"
+            )),
+        }
+    }
+}
+impl Value for HttpProtocols {}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

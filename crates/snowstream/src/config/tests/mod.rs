@@ -117,6 +117,8 @@ fn mistakes_are_explained() {
     assert!(err(&["--ack", "sometimes"]).contains("durable, landed or received"));
     assert!(err(&["--default-format", "xml"]).contains("json, ndjson or csv"));
     assert!(err(&["--headers-as-attributes", "("]).contains("regex"));
+    assert!(err(&["--http-protocols", "h3"]).contains("\"h2 http/1.1\""));
+    assert!(err(&["--http-protocols", "h2"]).contains("over HTTPS"));
     for flag in ["--authorized-dn-pattern", "--authorized-issuer-dn-pattern"] {
         assert!(
             err(&[flag, "CN=nifi"]).contains(&format!("{flag} applies to client certificates"))
@@ -394,4 +396,30 @@ envelope = "record"
     );
     let bad = try_args(&["--envelope", "both"]).expect_err("an unknown envelope");
     assert!(bad.to_string().contains("expected meta or record"), "{bad}");
+}
+
+#[test]
+fn http_protocols_take_nifis_values_and_display_names() {
+    use crate::config::value::HttpProtocols::{H2, H2Http1, Http1};
+    // HttpProtocolStrategy.java (apache/nifi): HTTP_1_1 "http/1.1", H2_HTTP_1_1
+    // "h2 http/1.1", H2 "h2"; a flow definition stores the value, the UI shows the name.
+    for (text, want) in [
+        ("http/1.1", Http1),
+        ("HTTP_1_1", Http1),
+        ("h2 http/1.1", H2Http1),
+        ("H2_HTTP_1_1", H2Http1),
+        ("  H2   HTTP/1.1 ", H2Http1),
+        ("h2", H2),
+        ("H2", H2),
+    ] {
+        assert_eq!(
+            text.parse::<crate::config::value::HttpProtocols>(),
+            Ok(want),
+            "{text:?}"
+        );
+    }
+    let s = args(&[]).resolve().unwrap();
+    assert_eq!(s.listener.http_protocols, Http1);
+    assert_eq!(Http1.alpn(), [b"http/1.1".to_vec()]);
+    assert_eq!(H2Http1.alpn(), [b"h2".to_vec(), b"http/1.1".to_vec()]);
 }
