@@ -70,6 +70,7 @@ async fn start_mtls(
     client_cas: &[&CertifiedIssuer<'static, KeyPair>],
     subject: &str,
     issuer: Option<&str>,
+    tweak: impl FnOnce(&mut snowstream::Settings),
 ) -> (snowstream::Running, String) {
     let (server_cert, server_key) = leaf(ca, "snowstream", &["localhost"]);
     let write = |name: &str, text: &str| {
@@ -88,6 +89,7 @@ async fn start_mtls(
     settings.listener.tls_client_ca = Some(ca_path);
     settings.server.authorized_dn = Some(anchored(subject));
     settings.server.authorized_issuer_dn = issuer.map(anchored);
+    tweak(&mut settings);
     let app = snowstream::App::builder(settings)
         .metrics(None)
         .start()
@@ -118,7 +120,15 @@ async fn posthttp_over_mutual_tls_with_the_dn_pattern() {
     let dir = tempfile::tempdir().unwrap();
     let ca = make_ca("Test CA");
     let other_ca = make_ca("Other CA");
-    let (app, base) = start_mtls(dir.path(), &ca, &[&ca], "CN=nifi-.*, O=Example", None).await;
+    let (app, base) = start_mtls(
+        dir.path(),
+        &ca,
+        &[&ca],
+        "CN=nifi-.*, O=Example",
+        None,
+        |_| {},
+    )
+    .await;
 
     let nifi = leaf(&ca, "nifi-1", &[]);
     let intruder = leaf(&ca, "intruder", &[]);
@@ -210,6 +220,7 @@ async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
         &[&ingest_ca, &ops_ca],
         "CN=nifi-.*, O=Example",
         Some("CN=Ingest CA, O=Example"),
+        |_| {},
     )
     .await;
     let server_ca = ingest_ca.pem();
@@ -245,4 +256,64 @@ async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
         landed[0].attr("restlistener.remote.issuer.dn"),
         Some("CN=Ingest CA, O=Example")
     );
+}
+
+/// ListenHTTP's *Client Authentication* WANT (ListenHTTP.java at rel/nifi-1.28.1 lines
+/// 523-527: `setWantClientAuth(true)`): a certificate is asked for, not required. One that is
+/// sent is verified and authorized as under REQUIRED (lines 220-238); a client without one
+/// goes on to the other credentials here (the bearer token), so NiFi nodes with certificates
+/// and other clients with tokens share one port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn want_takes_a_certificate_or_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca("Test CA");
+    let (app, base) = start_mtls(
+        dir.path(),
+        &ca,
+        &[&ca],
+        "CN=nifi-.*, O=Example",
+        None,
+        |s| {
+            s.listener.client_authentication = snowstream::config::value::ClientAuth::Want;
+            s.server.auth_token = Some("tok".into());
+        },
+    )
+    .await;
+    let ca_pem = ca.pem();
+    let post = |identity: Option<(String, String)>, token: Option<&'static str>, id: u32| {
+        let (ca_pem, base) = (ca_pem.clone(), base.clone());
+        async move {
+            let mut req = client(&ca_pem, identity.as_ref())
+                .post(&base)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"id":{id}}}"#));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // A NiFi node's certificate alone.
+    assert_eq!(post(Some(leaf(&ca, "nifi-1", &[])), None, 1).await.0, 200);
+    // No certificate: the token is needed, and enough.
+    let (status, text) = post(None, None, 2).await;
+    assert_eq!(status, 401, "{text}");
+    assert_eq!(post(None, Some("tok"), 3).await.0, 200);
+    // A certificate the pattern refuses is refused, token or not (as under REQUIRED).
+    let (status, text) = post(Some(leaf(&ca, "intruder", &[])), Some("tok"), 4).await;
+    assert_eq!(status, 403, "{text}");
+
+    let (landed, mut ids) = landed_ids(&app, dir.path()).await;
+    ids.sort();
+    assert_eq!(ids, [1, 3]);
+    let dn = |id: u64| {
+        landed
+            .iter()
+            .find(|l| l.record["id"] == id)
+            .and_then(|l| l.attr("restlistener.remote.user.dn"))
+            .map(str::to_owned)
+    };
+    assert_eq!(dn(1).as_deref(), Some("CN=nifi-1, O=Example"));
+    assert_eq!(dn(3).as_deref(), Some("none"));
 }

@@ -137,7 +137,11 @@ impl Builder {
             Some((cert, key)) => {
                 let client_ca = settings.listener.tls_client_ca.as_deref();
                 let alpn = settings.listener.http_protocols.alpn();
-                let tls = crate::peer::tls_config(cert, key, alpn, client_ca)?;
+                let required = settings
+                    .listener
+                    .client_authentication
+                    .requires_certificate();
+                let tls = crate::peer::tls_config(cert, key, alpn, client_ca, required)?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
                 let acceptor = Limited::new(CaseAcceptor::new(acceptor), max_connections, "http");
@@ -149,10 +153,14 @@ impl Builder {
         if !addr.ip().is_loopback()
             && settings.server.auth_token.is_none()
             && settings.server.basic_auth.is_empty()
-            && settings.listener.tls_client_ca.is_none()
+            && (settings.listener.tls_client_ca.is_none()
+                || !settings
+                    .listener
+                    .client_authentication
+                    .requires_certificate())
         {
             tracing::warn!(%addr, "listening beyond this machine without authentication: anyone who \
-                can reach the port can write into the pipeline (set --auth-token-file, --basic-auth-file or --tls-client-ca)");
+                can reach the port can write into the pipeline (set --auth-token-file, --basic-auth-file, or --tls-client-ca with client authentication REQUIRED)");
         }
         let s3 = start_s3(settings.s3_front, landing.clone(), settings.server).await?;
         let stale = landing::stale::StaleMonitor::start(&landing, settings.stale)

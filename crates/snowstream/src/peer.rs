@@ -16,13 +16,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 /// The HTTPS configuration: the server's chain and key, the ALPN protocol ids offered, and,
-/// with `client_ca`, client certificates required and verified by rustls'
-/// `WebPkiClientVerifier`.
+/// with `client_ca`, client certificates asked for and verified by rustls'
+/// `WebPkiClientVerifier`: required, or (`required` false, ListenHTTP's WANT) optional.
 pub(crate) fn tls_config(
     cert: &Path,
     key: &Path,
     alpn: Vec<Vec<u8>>,
     client_ca: Option<&Path>,
+    required: bool,
 ) -> Result<axum_server::tls_rustls::RustlsConfig> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
@@ -52,10 +53,14 @@ pub(crate) fn tls_config(
                     .add(c)
                     .with_context(|| format!("a CA certificate in {}", ca.display()))?;
             }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
-                    .build()
-                    .context("building the client certificate verifier")?;
+            let mut verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider);
+            if !required {
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier = verifier
+                .build()
+                .context("building the client certificate verifier")?;
             builder.with_client_cert_verifier(verifier)
         }
     };

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::layer::settings;
-use super::value::{Dur, Format, HttpProtocols, List, LogFormat, SinkKind, Size};
+use super::value::{ClientAuth, Dur, Format, HttpProtocols, List, LogFormat, SinkKind, Size};
 
 settings! {
     /// The ListenHTTP-compatible HTTP receiver.
@@ -62,6 +62,9 @@ settings! {
         /// PEM CA bundle: require client certificates signed by it (mutual TLS, with --tls-cert). [NiFi ListenHTTP: SSL Context Service with Client Authentication Required]
         #[arg(long, env = "SNOWSTREAM_TLS_CLIENT_CA")]
         tls_client_ca: PathBuf,
+        /// Client certificates: `AUTO` (REQUIRED with --tls-client-ca, else NONE), `REQUIRED`, `WANT` (asked for; a client without one goes on to the bearer token or Basic, so NiFi nodes with certificates and other clients with tokens can share the port) or `NONE`. [NiFi ListenHTTP: Client Authentication]
+        #[arg(long, env = "SNOWSTREAM_CLIENT_AUTHENTICATION")]
+        client_authentication: ClientAuth = "AUTO",
         /// Regex the whole subject DN of a client certificate must match (403 otherwise), e.g. `CN=nifi-.*, O=Example`. [NiFi ListenHTTP: Authorized Subject DN Pattern]
         #[arg(long, env = "SNOWSTREAM_AUTHORIZED_DN_PATTERN")]
         authorized_dn_pattern: String = ".*",

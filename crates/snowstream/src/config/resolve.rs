@@ -12,6 +12,9 @@ use super::ServeArgs;
 use super::args::{Listener, S3Api, Sink, Snowpipe, Spool, Stream, StreamArgs};
 use super::value::{LogFormat, SinkKind};
 
+mod access;
+use access::{auth_token, authorized_dn, basic_auth, client_authentication, metrics_token};
+
 /// Everything the app starts from, resolved.
 #[derive(Debug)]
 pub struct Settings {
@@ -95,6 +98,7 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
     if tls.is_none() && listener.http_protocols != super::value::HttpProtocols::Http1 {
         bail!("--http-protocols is negotiated over HTTPS (ALPN): set --tls-cert and --tls-key too");
     }
+    client_authentication(&listener)?;
     let s3_front = s3_front(s3_api, &spool, &streams, &listener)?;
     let stale = landing::stale::StaleConfig {
         after: streams
@@ -233,82 +237,6 @@ fn server_config(
             .collect(),
         ..server::ServerConfig::default()
     })
-}
-
-/// The token `GET /metrics` requires: read from `--metrics-token-file`, or the ingest token
-/// with `--metrics-auth`, or none.
-fn metrics_token(listener: &Listener) -> Result<Option<String>> {
-    match (&listener.metrics_token_file, listener.metrics_auth) {
-        (Some(_), true) => bail!("give --metrics-auth or --metrics-token-file, not both"),
-        (Some(path), false) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --metrics-token-file {}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--metrics-token-file {} is empty",
-                path.display()
-            );
-            Ok(Some(token.to_owned()))
-        }
-        (None, true) => {
-            let token = auth_token(listener)?;
-            anyhow::ensure!(
-                token.is_some(),
-                "--metrics-auth needs --auth-token or --auth-token-file"
-            );
-            Ok(token)
-        }
-        (None, false) => Ok(None),
-    }
-}
-
-/// The bearer token, given directly or in a file (its first line).
-fn auth_token(listener: &Listener) -> Result<Option<String>> {
-    match (&listener.auth_token, &listener.auth_token_file) {
-        (Some(_), Some(_)) => bail!("give --auth-token or --auth-token-file, not both"),
-        (Some(token), None) => Ok(Some(token.clone())),
-        (None, None) => Ok(None),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --auth-token-file {}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--auth-token-file {} is empty",
-                path.display()
-            );
-            Ok(Some(token.to_owned()))
-        }
-    }
-}
-
-/// The Basic users of `--basic-auth-file`.
-fn basic_auth(listener: &Listener) -> Result<Vec<server::BasicUser>> {
-    let Some(path) = &listener.basic_auth_file else {
-        return Ok(Vec::new());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --basic-auth-file {}", path.display()))?;
-    server::parse_basic_users(&text)
-        .map_err(|e| anyhow::anyhow!("--basic-auth-file {}: {e}", path.display()))
-}
-
-/// A DN pattern (`--{name}`, subject or issuer), anchored (a whole match, as Java's
-/// `Matcher.matches`), when client certificates are required.
-fn authorized_dn(listener: &Listener, name: &str, p: &str) -> Result<Option<regex::Regex>> {
-    if listener.tls_client_ca.is_none() {
-        if p != ".*" {
-            bail!("--{name} applies to client certificates: set --tls-client-ca too");
-        }
-        return Ok(None);
-    }
-    if listener.tls_cert.is_none() {
-        bail!("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is over HTTPS)");
-    }
-    regex::Regex::new(&format!("^(?:{p})$"))
-        .map(Some)
-        .with_context(|| format!("bad --{name} {p:?}"))
 }
 
 fn landing_streams(

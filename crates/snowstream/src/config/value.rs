@@ -159,6 +159,44 @@ impl FromStr for HttpProtocols {
 }
 impl Value for HttpProtocols {}
 
+/// Whether HTTPS asks for client certificates, as NiFi ListenHTTP's *Client Authentication*
+/// (ListenHTTP.java at rel/nifi-1.28.1, lines 99-107 and 495-527).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// REQUIRED with `--tls-client-ca`, else NONE.
+    Auto,
+    /// A certificate is asked for and, if sent, verified and authorized; a client without
+    /// one goes on to the other credentials (bearer token, Basic), or in when none is set.
+    Want,
+    /// No certificate signed by `--tls-client-ca`, no connection.
+    Required,
+    /// No certificate is asked for.
+    None,
+}
+
+impl ClientAuth {
+    /// With a CA bundle set: whether a client must present a certificate.
+    pub fn requires_certificate(self) -> bool {
+        self != ClientAuth::Want
+    }
+}
+
+impl FromStr for ClientAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "AUTO" => Ok(ClientAuth::Auto),
+            "WANT" => Ok(ClientAuth::Want),
+            "REQUIRED" => Ok(ClientAuth::Required),
+            "NONE" => Ok(ClientAuth::None),
+            other => Err(format!(
+                "unknown client authentication {other:?} (expected AUTO, WANT, REQUIRED or NONE)"
+            )),
+        }
+    }
+}
+impl Value for ClientAuth {}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

@@ -119,6 +119,20 @@ fn mistakes_are_explained() {
     assert!(err(&["--headers-as-attributes", "("]).contains("regex"));
     assert!(err(&["--http-protocols", "h3"]).contains("\"h2 http/1.1\""));
     assert!(err(&["--http-protocols", "h2"]).contains("over HTTPS"));
+    assert!(err(&["--client-authentication", "optional"]).contains("AUTO, WANT, REQUIRED or NONE"));
+    for mode in ["REQUIRED", "want"] {
+        assert!(err(&["--client-authentication", mode]).contains("needs --tls-client-ca"));
+    }
+    let tls = [
+        "--tls-cert",
+        "c.pem",
+        "--tls-key",
+        "k.pem",
+        "--tls-client-ca",
+        "ca.pem",
+    ];
+    let none = [&tls[..], &["--client-authentication", "NONE"]].concat();
+    assert!(err(&none).contains("drop --tls-client-ca"));
     for flag in ["--authorized-dn-pattern", "--authorized-issuer-dn-pattern"] {
         assert!(
             err(&[flag, "CN=nifi"]).contains(&format!("{flag} applies to client certificates"))
