@@ -99,6 +99,26 @@ async fn start_mtls(
     (app, base)
 }
 
+/// POSTs `{"id": id}` to `base`, trusting `server_ca`, with a client certificate and a bearer
+/// token or not: the status and the body of the answer.
+async fn post_id(
+    server_ca: &str,
+    base: &str,
+    identity: Option<(String, String)>,
+    token: Option<&str>,
+    id: u32,
+) -> (u16, String) {
+    let mut req = client(server_ca, identity.as_ref())
+        .post(base)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"id":{id}}}"#));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 /// Flushes the app's open batches, then reads what landed in `dir` and the records' ids.
 async fn landed_ids(
     app: &snowstream::Running,
@@ -224,29 +244,17 @@ async fn the_issuer_dn_pattern_picks_among_trusted_cas() {
     )
     .await;
     let server_ca = ingest_ca.pem();
+    let post_as = |ca, cn, id| post_id(&server_ca, &base, Some(leaf(ca, cn, &[])), None, id);
 
-    let post = |identity: (String, String), id: u32| {
-        let (server_ca, base) = (server_ca.clone(), base.clone());
-        async move {
-            let r = client(&server_ca, Some(&identity))
-                .post(&base)
-                .header("content-type", "application/json")
-                .body(format!(r#"{{"id":{id}}}"#))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
     // Right subject, right issuer: accepted.
-    let (status, _) = post(leaf(&ingest_ca, "nifi-1", &[]), 1).await;
+    let (status, _) = post_as(&ingest_ca, "nifi-1", 1).await;
     assert_eq!(status, 200);
     // Right subject, from the other trusted CA: the handshake passes, the pattern refuses.
-    let (status, text) = post(leaf(&ops_ca, "nifi-2", &[]), 2).await;
+    let (status, text) = post_as(&ops_ca, "nifi-2", 2).await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("not allowed based on issuer dn"), "{text}");
     // The subject is checked first, as ListenHTTPServlet does.
-    let (status, text) = post(leaf(&ops_ca, "intruder", &[]), 3).await;
+    let (status, text) = post_as(&ops_ca, "intruder", 3).await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("not allowed based on subject dn"), "{text}");
 
@@ -280,20 +288,7 @@ async fn want_takes_a_certificate_or_the_token() {
     )
     .await;
     let ca_pem = ca.pem();
-    let post = |identity: Option<(String, String)>, token: Option<&'static str>, id: u32| {
-        let (ca_pem, base) = (ca_pem.clone(), base.clone());
-        async move {
-            let mut req = client(&ca_pem, identity.as_ref())
-                .post(&base)
-                .header("content-type", "application/json")
-                .body(format!(r#"{{"id":{id}}}"#));
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            let r = req.send().await.unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
+    let post = |identity, token, id| post_id(&ca_pem, &base, identity, token, id);
     // A NiFi node's certificate alone.
     assert_eq!(post(Some(leaf(&ca, "nifi-1", &[])), None, 1).await.0, 200);
     // No certificate: the token is needed, and enough.
