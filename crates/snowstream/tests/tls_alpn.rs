@@ -3,7 +3,8 @@
 //! `HttpProtocolStrategy`, default `HTTP_1_1`, so its connector offers only `http/1.1`
 //! unless told otherwise). With the default, a client offering `h2` first (OkHttp, which
 //! InvokeHTTP uses, does) is answered in HTTP/1.1, where header names, and the attributes
-//! made of them, keep their case.
+//! made of them, keep their case. The S3 API's HTTPS offers HTTP/1.1 only, as Amazon S3
+//! answers.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -97,4 +98,46 @@ async fn alpn_offers_what_http_protocols_says() {
         }
         app.stop().await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_api_speaks_http1_as_s3_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, &cert_pem).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let flags = [
+        "--s3-listen",
+        "127.0.0.1:0",
+        "--s3-credentials",
+        "AKID:secret",
+        "--s3-api-tls-cert",
+        cert_path.to_str().unwrap(),
+        "--s3-api-tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    let app = snowstream::App::builder(settings(&dir.path().join("data"), &flags))
+        .metrics(None)
+        .start()
+        .await
+        .unwrap();
+    let addr = app.s3_addr().unwrap();
+    let picked = tokio::task::spawn_blocking(move || {
+        [
+            negotiate(addr, &cert_pem, &[b"h2", b"http/1.1"]),
+            negotiate(addr, &cert_pem, &[b"h2"]),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(picked[0], Ok(Some(b"http/1.1".to_vec())));
+    let refused = picked[1].as_ref().unwrap_err();
+    assert!(
+        refused.to_lowercase().contains("noapplicationprotocol"),
+        "{refused}"
+    );
+    app.stop().await.unwrap();
 }

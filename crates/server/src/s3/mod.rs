@@ -271,6 +271,11 @@ impl S3Server {
                         key.display()
                     ))
                 })?;
+                // HTTP/1.1 only, as Amazon S3 answers: an SDK that offers h2 first gets the
+                // protocol it gets from S3 (axum-server offers h2 and HTTP/1.1 by default).
+                let mut only_h1 = (*tls.get_inner()).clone();
+                only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+                tls.reload_from_config(Arc::new(only_h1));
                 Some(RustlsAcceptor::new(tls))
             }
         };
