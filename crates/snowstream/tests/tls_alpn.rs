@@ -38,6 +38,18 @@ fn negotiate(addr: SocketAddr, root_pem: &str, offer: &[&[u8]]) -> Result<Option
     Ok(conn.alpn_protocol().map(<[u8]>::to_vec))
 }
 
+/// A self-signed certificate for `localhost` written to `dir`: its PEM, and the certificate
+/// and key files.
+fn self_signed(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, &cert_pem).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    (cert_pem, cert_path, key_path)
+}
+
 /// `--http-protocols` (`None`: the default), what the client offers, and the protocol the
 /// server picks or the handshake's error.
 type Case = (
@@ -49,12 +61,7 @@ type Case = (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpn_offers_what_http_protocols_says() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_pem = cert.cert.pem();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, &cert_pem).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_pem, cert_path, key_path) = self_signed(dir.path());
 
     const H1: &[u8] = b"http/1.1";
     const H2: &[u8] = b"h2";
@@ -103,12 +110,7 @@ async fn alpn_offers_what_http_protocols_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_s3_api_speaks_http1_as_s3_does() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_pem = cert.cert.pem();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, &cert_pem).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_pem, cert_path, key_path) = self_signed(dir.path());
     let flags = [
         "--s3-listen",
         "127.0.0.1:0",
