@@ -290,10 +290,11 @@ pub(crate) fn parse_flowfile(
     batch: &mut Batch,
 ) -> Result<(), ApiError> {
     let which = || {
-        let name = ff
-            .attributes
-            .iter()
-            .find(|(k, _)| k == "filename")
+        let attr = |key: &str| ff.attributes.iter().find(|(k, _)| k == key);
+        if let Some((_, part)) = attr("http.multipart.name") {
+            return format!("form part {} ({part:?})", i + 1);
+        }
+        let name = attr("filename")
             .map(|(_, v)| format!(" {v:?}"))
             .unwrap_or_default();
         if packaged {
@@ -319,6 +320,7 @@ pub(crate) fn parse_flowfile(
         .iter()
         .find(|(k, _)| k == "mime.type")
         .and_then(|(_, v)| Format::from_mime(v))
+        .or_else(|| crate::multipart::part_format(&ff.attributes))
         .unwrap_or(fallback);
     records::fill_batch(batch, &ff.attributes, &ff.content, format).map_err(|e| match e {
         records::FillError::TooLarge(e) => ApiError::OverLimit(format!(

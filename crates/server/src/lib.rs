@@ -1,7 +1,8 @@
 //! Server: the HTTP front doors of snowstream.
 //!
 //! A receiver wire-compatible with Apache NiFi's ListenHTTP (raw bodies with attributes as
-//! headers, FlowFile packages v3/v2, gzip, HEAD, healthcheck, two-phase holds), which parses
+//! headers, FlowFile packages v3/v2, multipart/form-data forms (a FlowFile per part), gzip,
+//! HEAD, healthcheck, two-phase holds), which parses
 //! records and hands them to `landing`, answering only once they are durable.
 
 mod attrs;
@@ -13,6 +14,7 @@ mod error;
 mod holds;
 mod ingest;
 mod listen;
+mod multipart;
 mod passthrough;
 pub mod s3;
 mod ui;

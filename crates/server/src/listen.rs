@@ -185,6 +185,7 @@ async fn receive(
     }
     let content_type = header_str(headers, "content-type").unwrap_or("");
     let package = flowfile::Version::from_mime(content_type);
+    let form = package.is_none() && crate::multipart::is_multipart(content_type);
     let gzip = content_encoding_is_gzip(headers)?
         || header_str(headers, GZIPPED_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let spec = BodySpec {
@@ -198,10 +199,21 @@ async fn receive(
     // Held until the request is answered: its body's bytes stay in memory until then.
     let mut budget = config.body_budget.reservation("http");
     let mut flowfiles = ingest::read_flowfiles(body, &spec, &mut budget).await?;
+    if form {
+        // The raw body, split into a FlowFile per part.
+        let whole = flowfiles.pop().map(|f| f.content).unwrap_or_default();
+        flowfiles =
+            crate::multipart::split(whole, content_type, config.max_flowfiles_per_request).await?;
+    }
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
 
-    // Attributes as NiFi's ListenHTTPServlet sets them.
-    info.apply(&mut flowfiles, package.is_some(), content_type);
+    // Attributes as NiFi's ListenHTTPServlet sets them (a form's parts are new FlowFiles, with
+    // no `mime.type` of the request's).
+    info.apply(
+        &mut flowfiles,
+        package.is_some(),
+        if form { "" } else { content_type },
+    );
 
     if config.is_pass_through(&stream) {
         return crate::passthrough::receive(state, &stream, flowfiles).await;
@@ -216,7 +228,7 @@ async fn receive(
         &stream,
         flowfiles,
         fallback,
-        package.is_some(),
+        package.is_some() || form,
         &spec,
     )
     .await?;

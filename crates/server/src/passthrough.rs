@@ -59,7 +59,10 @@ async fn land_one(
     let attrs = &mut w.flowfile.attributes;
     attrs.retain(|(k, _)| k != "uuid");
     attrs.push(("uuid".into(), uuid.clone()));
-    let key = flowfile_key(area, received_at, &uuid, last_value(attrs, "filename"));
+    // A form part's own file name gives the key its extension (its `filename` attribute is
+    // the new FlowFile's, as in ListenHTTP, and has none).
+    let name = last_value(attrs, "http.multipart.filename").or(last_value(attrs, "filename"));
+    let key = flowfile_key(area, received_at, &uuid, name);
     let landed_key = state.landing.landed_key(stream, &key)?;
     let sidecar = sidecar_json(
         stream,

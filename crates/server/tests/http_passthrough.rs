@@ -278,3 +278,53 @@ async fn a_client_chosen_uuid_never_names_a_key_so_nothing_is_overwritten() {
         );
     }
 }
+
+/// A `multipart/form-data` request to a pass-through stream (ListenHTTPServlet.java at
+/// rel/nifi-1.28.1 lines 303-339: a FlowFile per part): each part lands whole, its key taking
+/// the extension of the part's own file name, its sidecar holding the part's attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_form_part_lands_whole_with_its_part_attributes() {
+    let s = start(true).await;
+    let pdf: &[u8] = b"%PDF-1.7\n\x00\xff binary \r\n--not-the-boundary\r\n";
+    let mut body = Vec::new();
+    body.extend_from_slice(b"--B0undary\r\nContent-Disposition: form-data; name=\"source\"\r\n");
+    body.extend_from_slice(b"Content-Length: 4\r\n\r\neast\r\n");
+    body.extend_from_slice(b"--B0undary\r\nContent-Disposition: form-data; name=\"doc\"; ");
+    body.extend_from_slice(b"filename=\"Report.PDF\"\r\nContent-Type: application/pdf\r\n\r\n");
+    body.extend_from_slice(pdf);
+    body.extend_from_slice(b"\r\n--B0undary--\r\n");
+    let r = send(
+        s.post(&format!("/contentListener/{STREAM}"))
+            .header("content-type", "multipart/form-data; boundary=B0undary")
+            .body(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut landed = wholes(&s);
+    landed.sort_by_key(|w| {
+        w.attr("http.multipart.fragments.sequence.number")
+            .map(str::to_owned)
+    });
+    assert_eq!(
+        landed.len(),
+        2,
+        "{:?}",
+        landed.iter().map(|w| &w.key).collect::<Vec<_>>()
+    );
+    let (field, doc) = (&landed[0], &landed[1]);
+    assert_eq!(field.content, b"east");
+    assert_eq!(field.attr("http.multipart.name"), Some("source"));
+    assert_eq!(field.attr("http.multipart.filename"), None);
+    assert_eq!(doc.content, pdf);
+    assert!(doc.key.ends_with(".pdf"), "{}", doc.key);
+    assert_eq!(doc.attr("http.multipart.filename"), Some("Report.PDF"));
+    assert_eq!(
+        doc.attr("http.multipart.content.type"),
+        Some("application/pdf")
+    );
+    assert_eq!(doc.attr("http.multipart.fragments.total.number"), Some("2"));
+    assert_eq!(
+        doc.attr("http.multipart.size"),
+        Some(&*pdf.len().to_string())
+    );
+}

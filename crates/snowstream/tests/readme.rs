@@ -95,6 +95,7 @@ fn readme_curl_examples_work_verbatim() {
         "Alan Turing",
         "Barbara Liskov",
         "Edsger Dijkstra",
+        "Frances Allen",
         "Grace Hopper",
     ] {
         assert!(
@@ -112,7 +113,7 @@ fn readme_curl_examples_work_verbatim() {
     );
     assert_eq!(
         lines.len(),
-        5 + 3,
-        "five hand-written records and three generated ones"
+        6 + 3,
+        "six hand-written records and three generated ones"
     );
 }
