@@ -59,6 +59,17 @@ pub(crate) struct RequestInfo<'a> {
     pub deny: &'a [String],
 }
 
+/// What a request's body was, for [`RequestInfo::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind<'a> {
+    /// One FlowFile's content, with the request's Content-Type.
+    Raw { content_type: &'a str },
+    /// A FlowFile package, whose FlowFiles carry their own attributes.
+    Package,
+    /// A `multipart/form-data` form, a FlowFile per part.
+    Form,
+}
+
 /// A header value as text: UTF-8 if it is, else each byte as ISO-8859-1.
 pub(crate) fn header_text(value: &HeaderValue) -> String {
     match std::str::from_utf8(value.as_bytes()) {
@@ -111,14 +122,21 @@ impl RequestInfo<'_> {
         attrs
     }
 
-    /// Sets every FlowFile's attributes: the package's (or, for a raw body, `path` and a
-    /// `filename`), a fresh `uuid`, the `filename` header, `mime.type` of a raw body, then
+    /// Sets every FlowFile's attributes: the package's (or, for a raw body or a form's part,
+    /// `path` and a `filename`), a fresh `uuid`, the `filename` header (not on a form's parts:
+    /// ListenHTTPServlet reads it in `handleRequest` only), `mime.type` of a raw body, then
     /// the request's.
-    pub fn apply(&self, flowfiles: &mut [Received], packaged: bool, content_type: &str) {
+    pub fn apply(&self, flowfiles: &mut [Received], body: BodyKind<'_>) {
+        let (packaged, content_type) = match body {
+            BodyKind::Raw { content_type } => (false, content_type),
+            BodyKind::Package => (true, ""),
+            BodyKind::Form => (false, ""),
+        };
         let mut request_attrs = self.attributes();
         let filename = self
             .headers
             .get("filename")
+            .filter(|_| body != BodyKind::Form)
             .map(header_text)
             .filter(|f| !f.trim().is_empty());
         let last = flowfiles.len().saturating_sub(1);

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use metrics::Counter;
 
 use crate::AppState;
-use crate::attrs::{RawHeaderNames, RequestInfo};
+use crate::attrs::{BodyKind, RawHeaderNames, RequestInfo};
 use crate::auth::{ClientCert, Guard};
 use crate::error::ApiError;
 use crate::ingest::{self, BodySpec};
@@ -211,8 +211,11 @@ async fn receive(
     // no `mime.type` of the request's).
     info.apply(
         &mut flowfiles,
-        package.is_some(),
-        if form { "" } else { content_type },
+        match (package, form) {
+            (Some(_), _) => BodyKind::Package,
+            (None, true) => BodyKind::Form,
+            (None, false) => BodyKind::Raw { content_type },
+        },
     );
 
     if config.is_pass_through(&stream) {

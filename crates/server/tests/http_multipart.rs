@@ -50,15 +50,16 @@ fn form(parts: &[Part<'_>]) -> Vec<u8> {
 }
 
 async fn post_form(s: &TestServer, body: Vec<u8>) -> Reply {
-    send(
-        s.post("/contentListener/customers")
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .body(body),
-    )
-    .await
+    send(form_request(s, body)).await
+}
+
+fn form_request(s: &TestServer, body: Vec<u8>) -> reqwest::RequestBuilder {
+    s.post("/contentListener/customers")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
 }
 
 const NDJSON: &[u8] = b"{\"id\":1,\"name\":\"Ada\"}\n{\"id\":2,\"name\":\"Grace\"}\n";
@@ -67,25 +68,24 @@ const CSV: &[u8] = b"id,name\n3,Edsger\n4,Barbara\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_part_is_a_flowfile_with_its_part_attributes() {
     let s = TestServer::start_default().await;
-    let r = post_form(
-        &s,
-        form(&[
-            Part {
-                name: "customers",
-                filename: Some("batch-1.ndjson"),
-                content_type: Some("application/x-ndjson"),
-                body: NDJSON,
-            },
-            // No record Content-Type: the file name's extension says CSV.
-            Part {
-                name: "more",
-                filename: Some("more.csv"),
-                content_type: Some("application/octet-stream"),
-                body: CSV,
-            },
-        ]),
-    )
-    .await;
+    let body = form(&[
+        Part {
+            name: "customers",
+            filename: Some("batch-1.ndjson"),
+            content_type: Some("application/x-ndjson"),
+            body: NDJSON,
+        },
+        // No record Content-Type: the file name's extension says CSV.
+        Part {
+            name: "more",
+            filename: Some("more.csv"),
+            content_type: Some("application/octet-stream"),
+            body: CSV,
+        },
+    ]);
+    // A `filename` header names a raw body's FlowFile, not a form's parts: ListenHTTPServlet
+    // reads it in `handleRequest` (line 388) only.
+    let r = send(form_request(&s, body).header("filename", "from-the-header.json")).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let landed = s.landed().await;
@@ -117,6 +117,8 @@ async fn each_part_is_a_flowfile_with_its_part_attributes() {
     // A part is a new FlowFile: no `mime.type` of the request's, a fresh uuid, and the
     // request's own attributes, as any FlowFile gets them.
     assert_eq!(first.attr("mime.type"), None);
+    let filename = first.attr("filename").unwrap();
+    assert!(filename.bytes().all(|b| b.is_ascii_digit()), "{filename}");
     assert!(common::is_uuid_v4(first.attr("uuid").unwrap()));
     assert!(first.attr("restlistener.remote.source.host").is_some());
     let third = &landed[2];
