@@ -127,6 +127,12 @@ impl Builder {
             .http1()
             .header_read_timeout(Some(header_timeout));
         let max_connections = usize::try_from(timeouts.max_connections).unwrap_or(usize::MAX);
+        // Every writer must show a certificate signed by --tls-client-ca (not under WANT).
+        let certs_required = settings.listener.tls_client_ca.is_some()
+            && settings
+                .listener
+                .client_authentication
+                .requires_certificate();
         let task = match &settings.tls {
             None => {
                 let acceptor = CaseAcceptor::new(NoDelayAcceptor::new());
@@ -137,11 +143,7 @@ impl Builder {
             Some((cert, key)) => {
                 let client_ca = settings.listener.tls_client_ca.as_deref();
                 let alpn = settings.listener.http_protocols.alpn();
-                let required = settings
-                    .listener
-                    .client_authentication
-                    .requires_certificate();
-                let tls = crate::peer::tls_config(cert, key, alpn, client_ca, required)?;
+                let tls = crate::peer::tls_config(cert, key, alpn, client_ca, certs_required)?;
                 let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                     .acceptor(NoDelayAcceptor::new());
                 let acceptor = Limited::new(CaseAcceptor::new(acceptor), max_connections, "http");
@@ -153,11 +155,7 @@ impl Builder {
         if !addr.ip().is_loopback()
             && settings.server.auth_token.is_none()
             && settings.server.basic_auth.is_empty()
-            && (settings.listener.tls_client_ca.is_none()
-                || !settings
-                    .listener
-                    .client_authentication
-                    .requires_certificate())
+            && !certs_required
         {
             tracing::warn!(%addr, "listening beyond this machine without authentication: anyone who \
                 can reach the port can write into the pipeline (set --auth-token-file, --basic-auth-file, or --tls-client-ca with client authentication REQUIRED)");

@@ -2,6 +2,8 @@
 //! and metrics), the Basic users, and client certificates (`--client-authentication`
 //! against `--tls-client-ca`, the subject and issuer DN patterns).
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
 
 use crate::config::args::Listener;
@@ -11,17 +13,7 @@ use crate::config::args::Listener;
 pub(super) fn metrics_token(listener: &Listener) -> Result<Option<String>> {
     match (&listener.metrics_token_file, listener.metrics_auth) {
         (Some(_), true) => bail!("give --metrics-auth or --metrics-token-file, not both"),
-        (Some(path), false) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --metrics-token-file {}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--metrics-token-file {} is empty",
-                path.display()
-            );
-            Ok(Some(token.to_owned()))
-        }
+        (Some(path), false) => token_file(path, "metrics-token-file").map(Some),
         (None, true) => {
             let token = auth_token(listener)?;
             anyhow::ensure!(
@@ -40,18 +32,17 @@ pub(super) fn auth_token(listener: &Listener) -> Result<Option<String>> {
         (Some(_), Some(_)) => bail!("give --auth-token or --auth-token-file, not both"),
         (Some(token), None) => Ok(Some(token.clone())),
         (None, None) => Ok(None),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --auth-token-file {}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "--auth-token-file {} is empty",
-                path.display()
-            );
-            Ok(Some(token.to_owned()))
-        }
+        (None, Some(path)) => token_file(path, "auth-token-file").map(Some),
     }
+}
+
+/// The token in the file of `--{flag}`: its first line, trimmed, which must not be empty.
+fn token_file(path: &Path, flag: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --{flag} {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    anyhow::ensure!(!token.is_empty(), "--{flag} {} is empty", path.display());
+    Ok(token.to_owned())
 }
 
 /// The Basic users of `--basic-auth-file`.
