@@ -58,6 +58,11 @@ pub const ACK_LATENCY_SECONDS: &str = "snowstream_ack_latency_seconds";
 /// objects), each retry counted.
 pub const SINK_ERRORS_TOTAL: &str = "snowstream_sink_errors_total";
 
+/// Counter, labels `stream`: puts that found another object under their key (two instances
+/// with one id, a reused sequence number). Nothing was replaced: the file landed under a key
+/// of its own, and an ERROR log names both keys. Should stay 0.
+pub const SINK_COLLISIONS_TOTAL: &str = "snowstream_sink_collisions_total";
+
 /// Counter, labels `stream`: files landed in the sink (batch files and pass-through objects;
 /// manifests are not counted).
 pub const FILES_LANDED_TOTAL: &str = "snowstream_files_landed_total";

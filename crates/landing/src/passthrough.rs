@@ -3,17 +3,26 @@
 //!
 //! Key layout under `{prefix}/{stream}/` (batch files and manifests live under `dt=…/`, so no
 //! key below can ever name one of them):
-//! - S3 API objects: `_passthrough/s3/{bucket}/{object key}` ([`s3_object_key`]);
+//! - S3 API objects: `_passthrough/s3/{bucket}/{digest}/{object key}` ([`s3_object_key`]),
+//!   where the digest is the first 16 hex digits of the object's SHA-256: two uploads of one
+//!   key with other bytes land side by side, the same upload repeated lands once;
 //! - HTTP FlowFiles: `_passthrough/http/dt=YYYY-MM-DD/hh=HH/{uuid}[.ext]` ([`flowfile_key`]);
 //! - dead letters (FlowFiles that did not parse): `_dead_letter/dt=YYYY-MM-DD/hh=HH/{uuid}[.ext]`.
 //!
 //! A FlowFile's content is followed by its sidecar, `{content key}.attributes.json`
 //! ([`SIDECAR_SUFFIX`]), put last: a sidecar in the sink means its content is there too.
+//!
+//! Puts are create-only (`sink::put_once`): an object already under a key is never replaced.
+//! One with the same bytes (or, for a sidecar, describing the same content at the same key)
+//! is the same object put again, which succeeds; anything else is refused with an ERROR.
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::error::AppendError;
-use crate::metric_names::{BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, SINK_ERRORS_TOTAL};
+use crate::metric_names::{
+    BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, SINK_COLLISIONS_TOTAL, SINK_ERRORS_TOTAL,
+};
 use crate::retry::RetryPolicy;
 use crate::service::Landing;
 use crate::sink;
@@ -35,9 +44,11 @@ pub enum Area {
 }
 
 /// Key (under `{prefix}/{stream}/`) of an S3 API object landed whole: the bucket is part of
-/// it, so two buckets routed to one stream never overwrite each other.
-pub fn s3_object_key(bucket: &str, key: &str) -> String {
-    format!("{PASS_THROUGH_DIR}/s3/{bucket}/{key}")
+/// it, so two buckets routed to one stream stay apart, and so is a digest of its `body`, so
+/// two uploads of one key with other bytes both land.
+pub fn s3_object_key(bucket: &str, key: &str, body: &[u8]) -> String {
+    let digest = hex::encode(&Sha256::digest(body)[..8]);
+    format!("{PASS_THROUGH_DIR}/s3/{bucket}/{digest}/{key}")
 }
 
 /// Key (under `{prefix}/{stream}/`) of a FlowFile's content: unique by the FlowFile's fresh
@@ -169,11 +180,23 @@ impl Landing {
         let policy = RetryPolicy::PUT_WHOLE;
         let mut failed = 0;
         loop {
-            let put = match sink::injected_put_fault(&self.sink.describe(), &landed) {
-                Ok(()) => self.sink.put_bytes(&landed, body.clone()).await,
-                Err(e) => Err(e),
+            let same = |there: &[u8]| {
+                matches!(role, Role::Sidecar | Role::Unnotified) && same_sidecar(there, &body)
             };
-            let Err(e) = put else { break };
+            let e = match sink::put_once(&*self.sink, &landed, body.clone(), same).await {
+                Ok(sink::Once::Created | sink::Once::Same) => break,
+                Ok(sink::Once::Collision(_)) => {
+                    metrics::counter!(SINK_COLLISIONS_TOTAL, "stream" => stream.to_owned())
+                        .increment(1);
+                    tracing::error!(%stream, key = %landed,
+                        "another object is stored under this pass-through key; it was left as it is and this one was refused");
+                    return Err(AppendError::Sink {
+                        message: format!("another object is already stored under {landed:?}"),
+                        retryable: false,
+                    });
+                }
+                Err(e) => e,
+            };
             metrics::counter!(SINK_ERRORS_TOTAL, "stream" => stream.to_owned()).increment(1);
             let retryable = e.is_retryable();
             failed += 1;
@@ -204,6 +227,17 @@ impl Landing {
         tracing::debug!(%stream, key = %landed, bytes, "pass-through object landed");
         Ok(landed)
     }
+}
+
+/// Whether the sidecar `there` describes the same content at the same key as `ours` (the
+/// same FlowFile landed again: only its receive time differs).
+fn same_sidecar(there: &[u8], ours: &[u8]) -> bool {
+    let meta = |b: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(b).ok()?;
+        let m = v.get("meta")?;
+        Some((m.get("key")?.clone(), m.get("sha256")?.clone()))
+    };
+    meta(there).is_some_and(|t| Some(t) == meta(ours))
 }
 
 #[cfg(test)]
@@ -238,9 +272,17 @@ mod tests {
                 "{name:?}"
             );
         }
+        // The digest is the first 8 bytes of SHA-256("%PDF").
         assert_eq!(
-            s3_object_key("files", "in/a.pdf"),
-            "_passthrough/s3/files/in/a.pdf"
+            s3_object_key("files", "in/a.pdf", b"%PDF"),
+            format!(
+                "_passthrough/s3/files/{}/in/a.pdf",
+                &hex::encode(Sha256::digest(b"%PDF"))[..16]
+            )
+        );
+        assert_ne!(
+            s3_object_key("files", "in/a.pdf", b"%PDF"),
+            s3_object_key("files", "in/a.pdf", b"%PDF-")
         );
         assert_eq!(sidecar_key("k/x.pdf"), "k/x.pdf.attributes.json");
     }

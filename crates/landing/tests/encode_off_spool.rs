@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use landing::sink::{Sink, SinkError};
+use landing::sink::{Put, Sink, SinkError};
 use landing::{Landing, LandingConfig, StreamConfig};
 use testkit::faults::{id_batch, limit_file_size};
 
@@ -20,7 +20,7 @@ struct RemoteStore(Mutex<BTreeMap<String, bytes::Bytes>>);
 
 #[async_trait::async_trait]
 impl Sink for RemoteStore {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Put, SinkError> {
         let body = std::fs::read(path).map_err(|source| SinkError::Io {
             backend: "remote".into(),
             key: key.into(),
@@ -29,9 +29,16 @@ impl Sink for RemoteStore {
         })?;
         self.put_bytes(key, body.into()).await
     }
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
-        self.0.lock().unwrap().insert(key.to_owned(), body);
-        Ok(())
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<Put, SinkError> {
+        let mut objects = self.0.lock().unwrap();
+        if objects.contains_key(key) {
+            return Ok(Put::Exists);
+        }
+        objects.insert(key.to_owned(), body);
+        Ok(Put::Created)
+    }
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
     }
     fn describe(&self) -> String {
         "remote".into()

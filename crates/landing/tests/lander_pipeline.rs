@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use landing::sink::{LocalSink, Sink, SinkError};
+use landing::sink::{LocalSink, Put, Sink, SinkError};
 use landing::{AckMode, Landing, LandingConfig, StreamConfig};
 use records::Batch;
 
@@ -19,15 +19,18 @@ struct Recording {
 
 #[async_trait::async_trait]
 impl Sink for Recording {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
-        self.inner.put_file(key, path).await?;
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Put, SinkError> {
+        let put = self.inner.put_file(key, path).await?;
         self.puts.lock().unwrap().push(key.to_owned());
-        Ok(())
+        Ok(put)
     }
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
-        self.inner.put_bytes(key, body).await?;
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<Put, SinkError> {
+        let put = self.inner.put_bytes(key, body).await?;
         self.puts.lock().unwrap().push(key.to_owned());
-        Ok(())
+        Ok(put)
+    }
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
+        self.inner.get(key).await
     }
     fn describe(&self) -> String {
         self.inner.describe()

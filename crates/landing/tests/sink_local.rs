@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use landing::sink::local::is_temp_file_name;
-use landing::sink::{LocalSink, Sink};
-use sinks::conformance::{self, KEY};
+use landing::sink::{LocalSink, Put, Sink};
+use sinks::conformance;
 use sinks::pattern;
 
 /// Every file under `dir`, relative, sorted.
@@ -92,8 +92,8 @@ async fn put_file_copies_content_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn overwriting_a_key_replaces_the_content() {
-    conformance::overwriting_a_key_replaces_the_object(&Local::new(), 3 * 1024 * 1024).await;
+async fn never_replaces_an_object() {
+    conformance::never_replaces_an_object(&Local::new(), 3 * 1024 * 1024).await;
 }
 
 #[tokio::test]
@@ -134,10 +134,9 @@ fn root_that_is_a_file_is_a_config_error() {
 async fn leftover_temp_files_are_hidden_and_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let sink = LocalSink::new(dir.path()).unwrap();
-    sink.put_bytes("s/dt=1/f.ndjson.zst", Bytes::from_static(b"data"))
-        .await
-        .unwrap();
-    // What a crash between create and rename leaves behind.
+    let put = sink.put_bytes("s/dt=1/f.ndjson.zst", Bytes::from_static(b"data"));
+    assert_eq!(put.await.unwrap(), Put::Created);
+    // What a crash between create and link leaves behind.
     let leftover = dir
         .path()
         .join("s/dt=1/.f2.ndjson.zst.tmp-0123456789abcdef");
@@ -156,42 +155,52 @@ async fn leftover_temp_files_are_hidden_and_cleaned() {
     assert_eq!(sink.clean_temp_files().unwrap(), 0);
 }
 
-/// A reader polling the key while it is overwritten again and again only ever sees one of the
-/// two whole contents, never a truncated or mixed file.
+/// A reader polling keys while they are created only ever finds no file or the whole
+/// content, never a truncated one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_see_a_partial_object() {
     let dir = tempfile::tempdir().unwrap();
     let sink = LocalSink::new(dir.path()).unwrap();
     let a = Bytes::from(pattern(512 * 1024, 1));
     let b = Bytes::from(pattern(700 * 1024, 2));
-    sink.put_bytes(KEY, a.clone()).await.unwrap();
-
-    let target = dir.path().join(KEY);
+    let keys: Vec<String> = (0..60)
+        .map(|i| format!("s/dt=1/f{i:02}.ndjson.zst"))
+        .collect();
+    let content = |i: usize| {
+        if i.is_multiple_of(2) {
+            b.clone()
+        } else {
+            a.clone()
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (a, b, stop) = (a.clone(), b.clone(), stop.clone());
+        let (paths, stop) = (
+            keys.iter().map(|k| dir.path().join(k)).collect::<Vec<_>>(),
+            stop.clone(),
+        );
+        let (a, b) = (a.clone(), b.clone());
         std::thread::spawn(move || {
-            let mut reads = 0u32;
-            let mut seen_b = false;
+            let (mut reads, mut whole) = (0u32, 0u32);
             while !stop.load(Ordering::Relaxed) && reads < 1_000_000 {
-                let got = fs::read(&target).expect("the key always exists");
-                assert!(got == a || got == b, "partial read of {} bytes", got.len());
-                seen_b |= got == b;
+                for (i, path) in paths.iter().enumerate() {
+                    let Ok(got) = fs::read(path) else { continue };
+                    let want = if i.is_multiple_of(2) { &b } else { &a };
+                    assert!(got[..] == want[..], "partial read of {} bytes", got.len());
+                    whole += 1;
+                }
                 reads += 1;
             }
-            (reads, seen_b)
+            (reads, whole)
         })
     };
-    for i in 0..60 {
-        let body = if i % 2 == 0 { b.clone() } else { a.clone() };
-        sink.put_bytes(KEY, body).await.unwrap();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(sink.put_bytes(key, content(i)).await.unwrap(), Put::Created);
     }
-    sink.put_bytes(KEY, b.clone()).await.unwrap();
     // Let the reader observe the final state at least once.
     std::thread::sleep(std::time::Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
-    let (reads, seen_b) = reader.join().unwrap();
-    assert!(reads > 0);
-    assert!(seen_b, "the reader never saw the new content");
-    assert_eq!(files_under(dir.path()), vec![KEY.to_owned()]);
+    let (reads, whole) = reader.join().unwrap();
+    assert!(reads > 0 && whole > 0, "the reader never saw a whole file");
+    assert_eq!(files_under(dir.path()), keys);
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use landing::sink::{S3Sink, S3SinkConfig, Sink};
+use landing::sink::{Put, S3Sink, S3SinkConfig, Sink};
 use sinks::conformance;
 use sinks::pattern;
 
@@ -158,12 +158,46 @@ async fn small_put_file_round_trips_and_lands_as_a_plain_file() {
     b.stop().await;
 }
 
+/// s3s-fs enforces `If-None-Match: *` on PutObject and CompleteMultipartUpload (412), as
+/// Amazon S3 does ("Conditional writes", S3 User Guide): the conditional put is checked
+/// against a server that refuses it, not against our own reading of the header.
 #[tokio::test]
-async fn overwriting_a_key_replaces_the_object() {
+async fn never_replaces_an_object() {
     // The big file goes up as a multipart upload, the rest as single puts.
     let b = S3::start(multipart).await;
-    conformance::overwriting_a_key_replaces_the_object(&b, 6 * MIB).await;
+    conformance::never_replaces_an_object(&b, 6 * MIB).await;
     b.stop().await;
+}
+
+/// A server that takes the connection and the request and never answers: each attempt ends
+/// at the attempt timeout with a retryable error, instead of stalling the stream for good.
+#[tokio::test]
+async fn a_put_that_never_gets_an_answer_times_out_as_retryable() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let sink = sink(S3SinkConfig {
+        max_attempts: 2,
+        attempt_timeout: std::time::Duration::from_millis(500),
+        ..config(addr)
+    });
+    let started = std::time::Instant::now();
+    let err = sink
+        .put_bytes("s/k", Bytes::from_static(b"x"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    hold.abort();
 }
 
 #[tokio::test]
@@ -184,7 +218,7 @@ async fn large_file_goes_up_as_multipart_upload() {
     let source = dir.path().join("big");
     std::fs::write(&source, &content).unwrap();
     let key = "orders/dt=2026-11-24/hh=00/ss-1-00000000000000000042.ndjson.zst";
-    sink.put_file(key, &source).await.unwrap();
+    assert_eq!(sink.put_file(key, &source).await.unwrap(), Put::Created);
 
     let head = sink
         .client()
@@ -228,7 +262,7 @@ async fn server_down_is_retryable_and_recovers_on_restart() {
     let sink = sink(config(addr));
     let source = dir.path().join("f");
     std::fs::write(&source, b"{\"a\":1}\n").unwrap();
-    sink.put_file("s/one", &source).await.unwrap();
+    assert_eq!(sink.put_file("s/one", &source).await.unwrap(), Put::Created);
 
     server.stop().await;
     let err = sink.put_file("s/two", &source).await.unwrap_err();
@@ -245,7 +279,7 @@ async fn server_down_is_retryable_and_recovers_on_restart() {
     assert!(err.is_retryable(), "{err}");
 
     let server = TestS3::start(&store, addr).await;
-    sink.put_file("s/two", &source).await.unwrap();
+    assert_eq!(sink.put_file("s/two", &source).await.unwrap(), Put::Created);
     assert_eq!(get(&sink, "s/two").await, b"{\"a\":1}\n");
     server.stop().await;
 }

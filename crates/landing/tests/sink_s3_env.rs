@@ -42,9 +42,8 @@ fn new_takes_credentials_from_the_environment() {
         })
         .await
         .unwrap();
-        sink.put_bytes("a/b.json", bytes::Bytes::from_static(b"{\"ok\":true}"))
-            .await
-            .unwrap();
+        let put = sink.put_bytes("a/b.json", bytes::Bytes::from_static(b"{\"ok\":true}"));
+        assert_eq!(put.await.unwrap(), landing::sink::Put::Created);
         assert_eq!(
             std::fs::read(store.join("bucket/a/b.json")).unwrap(),
             b"{\"ok\":true}"

@@ -1,7 +1,8 @@
 //! Pass-through streams through the S3 front door with aws-sdk-s3: objects land whole and
-//! unparsed under `{prefix}/{stream}/_passthrough/s3/{bucket}/{key}`, the 200 only once they
-//! are in the sink, and a sink that is down gives `503 SlowDown`. Their namespace is their
-//! own: no key can overwrite a landed batch file or manifest, nor another bucket's object.
+//! unparsed under `{prefix}/{stream}/_passthrough/s3/{bucket}/{digest}/{key}`, the 200 only
+//! once they are in the sink, and a sink that is down gives `503 SlowDown`. Their namespace
+//! is their own: no key can overwrite a landed batch file or manifest, nor another bucket's
+//! object, nor another upload of the same key.
 
 mod s3_support;
 
@@ -43,15 +44,33 @@ async fn start_pass_through(up: bool) -> (S3Test, Arc<Switchable>) {
     (t, sink)
 }
 
-fn landed_at(t: &S3Test, key: &str) -> PathBuf {
-    landed_in(t, "files", key)
+/// Where `body`, put to bucket `files` under `key`, lands.
+fn landed_at(t: &S3Test, key: &str, body: &[u8]) -> PathBuf {
+    landed_in(t, "files", key, body)
 }
 
-fn landed_in(t: &S3Test, bucket: &str, key: &str) -> PathBuf {
+fn landed_in(t: &S3Test, bucket: &str, key: &str, body: &[u8]) -> PathBuf {
     t.landing_dir
-        .join("pt/blobs/_passthrough/s3")
-        .join(bucket)
-        .join(key)
+        .join("pt/blobs")
+        .join(landing::passthrough::s3_object_key(bucket, key, body))
+}
+
+/// Every file under the stream's pass-through folder.
+fn passthrough_files(t: &S3Test) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![t.landing_dir.join("pt/blobs/_passthrough")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 #[tokio::test]
@@ -74,7 +93,7 @@ async fn objects_land_whole_and_unparsed_under_their_own_key() {
         Some(format!("\"{}\"", md5_hex(&blob)).as_str())
     );
     // The 200 came after the put to the sink: the object is there already, without a flush.
-    let path = landed_at(&t, "in/2026/report.json");
+    let path = landed_at(&t, "in/2026/report.json", &blob);
     assert_eq!(std::fs::read(&path).expect("object landed"), blob);
 
     let ndjson = b"{\"id\":1}\n{\"id\":2}\n".to_vec();
@@ -82,7 +101,10 @@ async fn objects_land_whole_and_unparsed_under_their_own_key() {
         .send()
         .await
         .expect("pass-through put of NDJSON");
-    assert_eq!(std::fs::read(landed_at(&t, "two.ndjson")).unwrap(), ndjson);
+    assert_eq!(
+        std::fs::read(landed_at(&t, "two.ndjson", &ndjson)).unwrap(),
+        ndjson
+    );
 
     // Nothing was parsed into records: no batch file lands for the pass-through stream.
     let lines = t.landed().await;
@@ -106,8 +128,11 @@ async fn a_multipart_upload_lands_as_one_object() {
         .map(|n| vec![b'a' + n; 100_000 + n as usize])
         .collect();
     let parts = upload_parts(&c, "files", key, &id, bodies.iter().cloned()).await;
-    let path = landed_at(&t, key);
-    assert!(!path.exists(), "nothing lands before the upload completes");
+    let path = landed_at(&t, key, &bodies.concat());
+    assert!(
+        passthrough_files(&t).is_empty(),
+        "nothing lands before the upload completes"
+    );
     complete_upload(&c, "files", key, &id, parts)
         .send()
         .await
@@ -129,7 +154,7 @@ async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
     assert_eq!(err.code(), Some("SlowDown"));
     let retry_after = retry_after(&err);
     assert_eq!(retry_after.as_deref(), Some("5"));
-    assert!(!landed_at(&t, "down.csv").exists());
+    assert!(!landed_at(&t, "down.csv", &body).exists());
 
     // The client's retry, once the sink is back, lands it.
     sink.set_up(true);
@@ -137,7 +162,10 @@ async fn a_sink_that_is_down_gives_503_and_nothing_lands() {
         .send()
         .await
         .expect("put after the sink came back");
-    assert_eq!(std::fs::read(landed_at(&t, "down.csv")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(landed_at(&t, "down.csv", &body)).unwrap(),
+        body
+    );
 }
 
 #[tokio::test]
@@ -187,13 +215,36 @@ async fn two_buckets_routed_to_one_stream_never_overwrite_each_other() {
         .await
         .expect("put to files2");
     assert_eq!(
-        std::fs::read(landed_in(&t, "files", "same/key.txt")).unwrap(),
+        std::fs::read(landed_in(&t, "files", "same/key.txt", b"from files")).unwrap(),
         b"from files"
     );
     assert_eq!(
-        std::fs::read(landed_in(&t, "files2", "same/key.txt")).unwrap(),
+        std::fs::read(landed_in(&t, "files2", "same/key.txt", b"from files2")).unwrap(),
         b"from files2"
     );
+}
+
+/// A second PutObject of one key with other bytes lands beside the first (each upload was
+/// answered 200, so both reach the sink); the same upload repeated (a retry after a lost
+/// answer) lands once.
+#[tokio::test]
+async fn two_uploads_of_one_key_both_land_and_a_repeat_lands_once() {
+    let (t, _sink) = start_pass_through(true).await;
+    let c = t.client();
+    for body in [&b"version 1"[..], b"version 2", b"version 1"] {
+        put(&c, "files", "in/a.csv", body.to_vec())
+            .send()
+            .await
+            .expect("every upload is taken");
+    }
+    let files = passthrough_files(&t);
+    assert_eq!(files.len(), 2, "{files:?}");
+    for body in [&b"version 1"[..], b"version 2"] {
+        assert_eq!(
+            std::fs::read(landed_at(&t, "in/a.csv", body)).unwrap(),
+            body
+        );
+    }
 }
 
 #[tokio::test]
@@ -210,7 +261,7 @@ async fn a_key_shaped_like_a_batch_file_or_manifest_stays_in_the_pass_through_na
             .await
             .expect("put a batch-shaped key");
         assert_eq!(
-            std::fs::read(landed_in(&t, "files", key)).unwrap(),
+            std::fs::read(landed_in(&t, "files", key, b"not a batch")).unwrap(),
             b"not a batch"
         );
     }

@@ -104,7 +104,11 @@ impl<S: landing::sink::Sink> SwitchableSink<S> {
 
 #[async_trait::async_trait]
 impl<S: landing::sink::Sink> landing::sink::Sink for SwitchableSink<S> {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), landing::sink::SinkError> {
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+    ) -> Result<landing::sink::Put, landing::sink::SinkError> {
         self.check(key)?;
         self.inner.put_file(key, path).await
     }
@@ -112,9 +116,13 @@ impl<S: landing::sink::Sink> landing::sink::Sink for SwitchableSink<S> {
         &self,
         key: &str,
         body: bytes::Bytes,
-    ) -> Result<(), landing::sink::SinkError> {
+    ) -> Result<landing::sink::Put, landing::sink::SinkError> {
         self.check(key)?;
         self.inner.put_bytes(key, body).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, landing::sink::SinkError> {
+        self.check(key)?;
+        self.inner.get(key).await
     }
     fn describe(&self) -> String {
         self.inner.describe()

@@ -7,13 +7,14 @@
 //! [`next_seq`] file that keeps landed keys unique across restarts.
 
 pub(crate) mod next_seq;
+mod put;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use records::landed::{LandedKey, Manifest, manifest_key};
+use records::landed::{LandedKey, Manifest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -26,7 +27,7 @@ use crate::metric_names::{
 };
 use crate::retry::Backoff;
 use crate::service::Receipt;
-use crate::sink::{self, Sink};
+use crate::sink::Sink;
 use crate::spool::segment::{SegmentInfo, sync_dir};
 use crate::spool::writer::AckTx;
 use records::landed::Envelope;
@@ -108,13 +109,12 @@ impl Lander {
                             encoded,
                             _slot,
                         } = *pending;
-                        let key = job.key.clone();
                         let encoded = match encoded.await {
                             Ok(r) => r,
                             // The encode task died (panic or shutdown): encode here instead.
                             Err(_) => job.run().await,
                         };
-                        self.land(sealed, key, encoded).await;
+                        self.land(sealed, encoded).await;
                     }
                 }
             }
@@ -162,10 +162,10 @@ impl Lander {
         }
     }
 
-    async fn land(&self, sealed: Sealed, key: String, encoded: io::Result<(Manifest, Vec<u8>)>) {
+    async fn land(&self, sealed: Sealed, encoded: io::Result<(Manifest, Vec<u8>)>) {
         let info = sealed.info;
         let stream = self.config.name.clone();
-        let (manifest, body) = match encoded {
+        let (mut manifest, body) = match encoded {
             Ok((m, body)) => (m, Bytes::from(body)),
             Err(e) => {
                 self.quarantine(&info, &e);
@@ -175,34 +175,21 @@ impl Lander {
                 return;
             }
         };
-        let manifest_json =
-            Bytes::from(serde_json::to_vec_pretty(&manifest).expect("manifest serializes"));
-        let manifest_key = manifest_key(&key);
         let mut attempt = 0;
         loop {
-            let put = match sink::injected_put_fault(&self.sink.describe(), &key) {
-                Ok(()) => self.sink.put_bytes(&key, body.clone()).await,
-                Err(e) => Err(e),
-            };
-            let result = match put {
-                Ok(()) => {
-                    self.sink
-                        .put_bytes(&manifest_key, manifest_json.clone())
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match result {
+            let put = put::put_batch(&*self.sink, self.config.compression, &mut manifest, &body);
+            match put.await {
                 Ok(()) => break,
                 Err(e) => {
                     metrics::counter!(SINK_ERRORS_TOTAL, "stream" => stream.clone()).increment(1);
-                    tracing::warn!(%stream, %key, sink = %self.sink.describe(), error = %e, attempt,
+                    tracing::warn!(%stream, key = %manifest.key, sink = %self.sink.describe(), error = %e, attempt,
                         "landing failed; the batch stays in the spool and will be retried");
                     tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
                     attempt += 1;
                 }
             }
         }
+        let key = manifest.key.clone();
         drop(body);
         // Failpoint `lander-landed`: `panic` stops this lander right after the put, as a crash
         // does before the segment is deleted (a restart lands it again).

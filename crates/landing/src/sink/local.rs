@@ -1,16 +1,17 @@
-//! Local-folder sink: `root/key`, written through a hidden temp file and a rename.
+//! Local-folder sink: `root/key`, written through a hidden temp file and a hard link.
 //!
-//! Each put writes `.<name>.tmp-<random>` in the key's directory, fsyncs it, renames it onto
-//! `<name>` and fsyncs the directory, so a reader sees either the old object or the whole new
-//! one. A crash can leave a temp file behind; its name starts with '.' and contains `.tmp-`
-//! (see [`is_temp_file_name`]), so it never looks like a data file, and
-//! [`LocalSink::clean_temp_files`] removes such leftovers.
+//! Each put writes `.<name>.tmp-<random>` in the key's directory, fsyncs it, links it as
+//! `<name>` (`link(2)` fails with `EEXIST` when the name is taken, so an existing object is
+//! never replaced: [`Put::Exists`]), removes the temp name and fsyncs the directory. A
+//! reader sees no file or the whole one. A crash can leave a temp file behind; its name
+//! starts with '.' and contains `.tmp-` (see [`is_temp_file_name`]), so it never looks like
+//! a data file, and [`LocalSink::clean_temp_files`] removes such leftovers.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Sink, SinkError, validate_key};
+use super::{Put, Sink, SinkError, validate_key};
 
 /// Stores objects as files under a root folder.
 #[derive(Debug, Clone)]
@@ -93,18 +94,19 @@ impl LocalSink {
         }
     }
 
-    /// Writes `key` atomically; `fill` writes the content into the (empty) temp file.
+    /// Creates `key` atomically unless it exists; `fill` writes the content into the (empty)
+    /// temp file.
     async fn put_with(
         &self,
         key: &str,
         fill: impl FnOnce(&mut File) -> io::Result<()> + Send + 'static,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Put, SinkError> {
         let target = self.path_for(key)?;
         let root = self.root.clone();
         let joined =
-            tokio::task::spawn_blocking(move || write_atomically(&root, &target, fill)).await;
+            tokio::task::spawn_blocking(move || create_atomically(&root, &target, fill)).await;
         let (action, source) = match joined {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(put)) => return Ok(put),
             Ok(Err(failed)) => failed,
             Err(e) => ("run the writer task", io::Error::other(e)),
         };
@@ -118,11 +120,11 @@ fn step<T>(action: &'static str, r: io::Result<T>) -> StepResult<T> {
     r.map_err(|e| (action, e))
 }
 
-fn write_atomically(
+fn create_atomically(
     root: &Path,
     target: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
-) -> StepResult<()> {
+) -> StepResult<Put> {
     let dir = target
         .parent()
         .expect("a validated key has a parent under the root");
@@ -143,17 +145,20 @@ fn write_atomically(
         step("flush the temp file", file.flush())?;
         step("fsync the temp file", file.sync_all())?;
         drop(file);
-        step(
-            "rename the temp file onto the key",
-            fs::rename(&tmp, target),
-        )?;
-        Ok(())
+        match fs::hard_link(&tmp, target) {
+            Ok(()) => Ok(Put::Created),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Put::Exists),
+            Err(e) => Err(("link the temp file as the key", e)),
+        }
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
+    // The temp name goes in every case: after a link the key holds the file.
+    let removed = fs::remove_file(&tmp);
+    let put = result?;
+    step("remove the temp file", removed)?;
+    if put == Put::Created {
+        step("fsync the key's folder", sync_dir(dir))?;
     }
-    step("fsync the key's folder", sync_dir(dir))
+    Ok(put)
 }
 
 /// Creates the missing folders from `root` down to `dir`, fsyncing each parent that gained an
@@ -182,15 +187,24 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 #[async_trait::async_trait]
 impl Sink for LocalSink {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Put, SinkError> {
         // Open the source here so a missing source file is reported as such, not as a write error.
         let mut source = File::open(path).map_err(self.io_error(key, "open the source file"))?;
         self.put_with(key, move |dest| io::copy(&mut source, dest).map(|_| ()))
             .await
     }
 
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<Put, SinkError> {
         self.put_with(key, move |dest| dest.write_all(&body)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
+        let path = self.path_for(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(b) => Ok(Some(b.into())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error(key, "read the object")(e)),
+        }
     }
 
     fn describe(&self) -> String {

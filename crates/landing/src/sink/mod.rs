@@ -1,9 +1,14 @@
 //! Sinks: where landed files end up (a local folder or an S3 bucket).
 //!
 //! A [`Sink`] stores whole objects under '/'-separated relative keys such as
-//! `customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst`. Every put is atomic:
-//! a reader never sees a partial object under a key. One module per backend, all behind the
-//! same small trait, so the batcher does not care where files go.
+//! `customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst`. Every put is atomic
+//! (a reader never sees a partial object under a key) and **create-only**: a put never
+//! replaces an object already stored under its key, it reports [`Put::Exists`] instead
+//! (local: a hard link, which fails on an existing name; S3: a conditional PutObject with
+//! `If-None-Match: *`). Whoever puts decides what an existing object means: the same bytes
+//! put again after a crash, or a collision that must land under another key
+//! ([`put_once`]). One module per backend, all behind the same small trait, so the lander
+//! does not care where files go.
 
 use std::path::Path;
 
@@ -13,16 +18,73 @@ pub mod s3;
 pub use local::LocalSink;
 pub use s3::{S3Sink, S3SinkConfig};
 
-/// A place that stores landed files and their manifests.
+/// What a create-only put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "an existing object was not replaced: compare it with what was put"]
+pub enum Put {
+    /// The object was stored under its key.
+    Created,
+    /// An object was already stored under the key; it was left as it is and nothing was
+    /// written.
+    Exists,
+}
+
+/// A place that stores landed files and their manifests, never replacing one.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + 'static {
-    /// Store the local file at `path` under `key`, replacing any object already there. Atomic:
-    /// readers never see a partial object under `key`. Called from a tokio runtime.
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError>;
-    /// Same for a small in-memory body (manifests).
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError>;
+    /// Stores the local file at `path` under `key` unless an object is already there
+    /// ([`Put::Exists`]). Atomic: readers never see a partial object under `key`. Called
+    /// from a tokio runtime.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Put, SinkError>;
+    /// Same for an in-memory body.
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<Put, SinkError>;
+    /// The object stored under `key`, or `None` when there is none (to compare it with a
+    /// body that found it there).
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError>;
     /// e.g. "local:/abs/path" or "s3://bucket" (no secrets) for logs and metrics labels.
     fn describe(&self) -> String;
+}
+
+/// What [`put_once`] found under the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Once {
+    /// Nothing was there: the body is stored now.
+    Created,
+    /// The same object was there already (the same put, repeated after a crash or a lost
+    /// answer): nothing to do.
+    Same,
+    /// Another object is there, which `same` did not accept: the body was not stored. It
+    /// must go under another key; the object there is handed back for the log.
+    Collision(bytes::Bytes),
+}
+
+/// Puts `body` under `key` unless an object is there; when one is, reads it back and asks
+/// `same` whether it stands for the same content (byte equality is checked first). The one
+/// way snowstream writes to a sink, so that no put ever replaces an object.
+pub async fn put_once(
+    sink: &dyn Sink,
+    key: &str,
+    body: bytes::Bytes,
+    same: impl FnOnce(&[u8]) -> bool,
+) -> Result<Once, SinkError> {
+    injected_put_fault(&sink.describe(), key)?;
+    if sink.put_bytes(key, body.clone()).await? == Put::Created {
+        return Ok(Once::Created);
+    }
+    match sink.get(key).await? {
+        Some(there) if there == body || same(&there) => Ok(Once::Same),
+        Some(there) => Ok(Once::Collision(there)),
+        // Gone between the put and the read (a lifecycle rule, a person): put it again.
+        None => match sink.put_bytes(key, body).await? {
+            Put::Created => Ok(Once::Created),
+            Put::Exists => Err(SinkError::Io {
+                backend: sink.describe(),
+                key: key.to_owned(),
+                action: "put an object that another writer keeps replacing",
+                source: std::io::Error::other("the key was taken, then emptied, then taken again"),
+            }),
+        },
+    }
 }
 
 /// Why a put failed: names the backend and the key, and tells whether retrying may help.
@@ -67,9 +129,9 @@ impl SinkError {
 }
 
 /// Failpoint `sink-put`, checked before every put of a landed file, manifest or pass-through
-/// object: `return` fails the put with ENOSPC, `return(eio)` with EIO, as a sink on a full or
-/// failing disk does (a retryable [`SinkError::Io`]).
-pub(crate) fn injected_put_fault(backend: &str, key: &str) -> Result<(), SinkError> {
+/// object ([`put_once`]): `return` fails the put with ENOSPC, `return(eio)` with EIO, as a
+/// sink on a full or failing disk does (a retryable [`SinkError::Io`]).
+fn injected_put_fault(backend: &str, key: &str) -> Result<(), SinkError> {
     let fault = |arg: Option<String>| SinkError::Io {
         backend: backend.to_owned(),
         key: key.to_owned(),

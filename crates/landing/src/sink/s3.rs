@@ -3,8 +3,13 @@
 //! Files below `multipart_threshold` go up in one PutObject; larger ones as a multipart upload
 //! (create, upload parts a few at a time, complete; abort on failure). Bodies are streamed from
 //! the file, never held whole in memory. Both ways are atomic in S3: the object appears under
-//! its key only once complete. The SDK's standard retry policy (with `max_attempts`) retries
-//! transient failures; what is left is classified by [`SinkError::is_retryable`].
+//! its key only once complete. Both are conditional writes (`If-None-Match: *` on PutObject
+//! and CompleteMultipartUpload, which Amazon S3 and MinIO honour): an object already under the
+//! key is never replaced, S3 answers 412 Precondition Failed and the put reports
+//! [`Put::Exists`]. The SDK's standard retry policy (with `max_attempts`) retries transient
+//! failures, each attempt bounded by [`S3SinkConfig::attempt_timeout`] so a request that never
+//! gets an answer cannot stall a stream; what is left is classified by
+//! [`SinkError::is_retryable`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,7 +25,7 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Sink, SinkError, validate_key};
+use super::{Put, Sink, SinkError, validate_key};
 
 const MIB: u64 = 1024 * 1024;
 /// S3's smallest allowed part (except the last one).
@@ -29,6 +34,8 @@ const MIN_PART_SIZE: u64 = 5 * MIB;
 const MAX_PARTS: u64 = 10_000;
 /// Parts uploaded at the same time within one multipart upload.
 const PART_CONCURRENCY: usize = 4;
+/// Longest wait for a connection to the S3 endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Region used when none is configured anywhere (S3-compatible stores usually ignore it).
 const FALLBACK_REGION: &str = "us-east-1";
 
@@ -49,6 +56,12 @@ pub struct S3SinkConfig {
     pub part_size: u64,
     /// Attempts per request, first one included (default 5).
     pub max_attempts: u32,
+    /// Longest one attempt of one request may take, connect to last byte of the answer
+    /// (default 5 minutes: a 64 MiB part at ~2 Mbit/s). Without it a request whose answer
+    /// never comes would stall its stream's landing for good.
+    pub attempt_timeout: Duration,
+    /// Longest wait for the next bytes of an answer (default 60 s).
+    pub read_timeout: Duration,
 }
 
 impl S3SinkConfig {
@@ -62,6 +75,8 @@ impl S3SinkConfig {
             multipart_threshold: 64 * MIB,
             part_size: 16 * MIB,
             max_attempts: 5,
+            attempt_timeout: Duration::from_secs(300),
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -119,12 +134,7 @@ impl S3Sink {
         let builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
-            .credentials_provider(credentials)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .build(),
-            );
+            .credentials_provider(credentials);
         Ok(Self::build(builder, cfg))
     }
 
@@ -134,7 +144,14 @@ impl S3Sink {
         }
         let builder = builder
             .force_path_style(cfg.force_path_style)
-            .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts));
+            .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(cfg.read_timeout)
+                    .operation_attempt_timeout(cfg.attempt_timeout)
+                    .build(),
+            );
         Self {
             client: Client::from_conf(builder.build()),
             bucket: cfg.bucket,
@@ -196,21 +213,56 @@ impl S3Sink {
             .map_err(|e| self.file_error(key, "read the source file", std::io::Error::other(e)))
     }
 
-    async fn put_object(&self, key: &str, body: ByteStream, len: u64) -> Result<(), SinkError> {
+    async fn put_object(&self, key: &str, body: ByteStream, len: u64) -> Result<Put, SinkError> {
         let len = i64::try_from(len).expect("file sizes fit in i64");
-        self.client
+        let put = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_length(len)
+            .if_none_match("*")
             .body(body)
             .send()
-            .await
-            .map_err(|e| self.s3_error(key, "PutObject", e))?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(Put::Created),
+            Err(e) if precondition_failed(&e) => Ok(Put::Exists),
+            Err(e) => {
+                self.exists_after(key, self.s3_error(key, "PutObject", e))
+                    .await
+            }
+        }
     }
 
-    async fn put_multipart(&self, key: &str, path: &Path, len: u64) -> Result<(), SinkError> {
+    /// After a put that failed without an answer to read (a server may answer 412 before it
+    /// reads the body, then close: the client sees a broken pipe): whether the key holds an
+    /// object now. If it does, that is [`Put::Exists`]: the caller compares it with what it
+    /// put, so an object this very put stored (its answer lost) is recognised as the same.
+    async fn exists_after(&self, key: &str, err: SinkError) -> Result<Put, SinkError> {
+        if !matches!(
+            err,
+            SinkError::S3 {
+                retryable: true,
+                ..
+            }
+        ) {
+            return Err(err);
+        }
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Put::Exists),
+            Err(_) => Err(err),
+        }
+    }
+
+    async fn put_multipart(&self, key: &str, path: &Path, len: u64) -> Result<Put, SinkError> {
         let created = self
             .client
             .create_multipart_upload()
@@ -231,7 +283,7 @@ impl S3Sink {
             });
         }
         let result = self.upload_and_complete(key, path, len, &upload_id).await;
-        if result.is_err() {
+        if !matches!(result, Ok(Put::Created)) {
             // Best effort: otherwise the uploaded parts linger (and cost) until a lifecycle rule.
             let aborted = self
                 .client
@@ -255,7 +307,7 @@ impl S3Sink {
         path: &Path,
         len: u64,
         upload_id: &str,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Put, SinkError> {
         let part_size = self.part_size.max(len.div_ceil(MAX_PARTS));
         let count = len.div_ceil(part_size).max(1);
         let parts: Vec<CompletedPart> = futures::stream::iter(0..count)
@@ -267,20 +319,28 @@ impl S3Sink {
             .buffered(PART_CONCURRENCY)
             .try_collect()
             .await?;
-        self.client
+        let completed = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
+            .if_none_match("*")
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
                     .build(),
             )
             .send()
-            .await
-            .map_err(|e| self.s3_error(key, "CompleteMultipartUpload", e))?;
-        Ok(())
+            .await;
+        match completed {
+            Ok(_) => Ok(Put::Created),
+            Err(e) if precondition_failed(&e) => Ok(Put::Exists),
+            Err(e) => {
+                let err = self.s3_error(key, "CompleteMultipartUpload", e);
+                self.exists_after(key, err).await
+            }
+        }
     }
 
     async fn upload_part(
@@ -333,6 +393,12 @@ fn check(cfg: &S3SinkConfig) -> Result<(), SinkError> {
     Ok(())
 }
 
+/// Whether S3 refused a conditional write because an object is under the key (412).
+fn precondition_failed<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx)
+        if ctx.raw().status().as_u16() == 412 || ctx.err().code() == Some("PreconditionFailed"))
+}
+
 /// Network trouble, timeouts, throttling and server-side errors may pass; anything else (access
 /// denied, missing bucket, malformed request) needs a human.
 fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
@@ -348,6 +414,8 @@ fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> boo
                 || matches!(
                     code,
                     "SlowDown"
+                        // Two conditional writes of one key at once (409): retry decides.
+                        | "ConditionalRequestConflict"
                         | "RequestTimeout"
                         | "InternalError"
                         | "ServiceUnavailable"
@@ -362,7 +430,7 @@ fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> boo
 
 #[async_trait::async_trait]
 impl Sink for S3Sink {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), SinkError> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Put, SinkError> {
         validate_key(key)?;
         let len = tokio::fs::metadata(path)
             .await
@@ -376,10 +444,36 @@ impl Sink for S3Sink {
         }
     }
 
-    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<(), SinkError> {
+    async fn put_bytes(&self, key: &str, body: bytes::Bytes) -> Result<Put, SinkError> {
         validate_key(key)?;
         let len = body.len() as u64;
         self.put_object(key, ByteStream::from(body), len).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
+        validate_key(key)?;
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let out = match got {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => {
+                return Ok(None);
+            }
+            Err(e) => return Err(self.s3_error(key, "GetObject", e)),
+        };
+        let body = out.body.collect().await.map_err(|e| SinkError::S3 {
+            backend: self.describe(),
+            key: key.to_owned(),
+            operation: "GetObject",
+            message: format!("reading the object failed: {e}"),
+            retryable: true,
+        })?;
+        Ok(Some(body.into_bytes()))
     }
 
     fn describe(&self) -> String {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use landing::sink::Sink;
+use landing::sink::{Once, Put, Sink, put_once};
 
 use super::pattern;
 
@@ -42,10 +42,10 @@ pub trait Backend {
 /// A small body lands under a key with partition "folders", and nothing else is left.
 pub async fn put_bytes_round_trips(b: &impl Backend) {
     let manifest = format!("{KEY}.manifest.json");
-    b.sink()
-        .put_bytes(&manifest, Bytes::from_static(b"{\"records\":3}"))
-        .await
-        .unwrap();
+    let put = b
+        .sink()
+        .put_bytes(&manifest, Bytes::from_static(b"{\"records\":3}"));
+    assert_eq!(put.await.unwrap(), Put::Created);
     assert_eq!(
         b.read(&manifest).await.as_deref(),
         Some(&b"{\"records\":3}"[..])
@@ -58,7 +58,7 @@ pub async fn put_file_copies_byte_for_byte(b: &impl Backend, len: usize) {
     let source = b.scratch().join("batch.bin");
     let content = pattern(len, 1);
     std::fs::write(&source, &content).unwrap();
-    b.sink().put_file(KEY, &source).await.unwrap();
+    assert_eq!(b.sink().put_file(KEY, &source).await.unwrap(), Put::Created);
     assert!(
         b.read(KEY).await == Some(content.clone()),
         "content differs"
@@ -71,42 +71,54 @@ pub async fn put_file_copies_byte_for_byte(b: &impl Backend, len: usize) {
 pub async fn empty_file_round_trips(b: &impl Backend) {
     let empty = b.scratch().join("empty");
     std::fs::write(&empty, b"").unwrap();
-    b.sink().put_file("customers/empty", &empty).await.unwrap();
+    let put = b.sink().put_file("customers/empty", &empty).await;
+    assert_eq!(put.unwrap(), Put::Created);
     assert_eq!(b.read("customers/empty").await.as_deref(), Some(&b""[..]));
     assert_eq!(b.keys().await, vec!["customers/empty".to_owned()]);
 }
 
-/// Putting to a key that holds an object replaces it, whichever way either was put; the
-/// first is a `big`-byte file. (It comes first because s3s-fs keeps a single put's checksum
-/// when a multipart upload replaces the object, and then fails the read; real S3 does not.)
-pub async fn overwriting_a_key_replaces_the_object(b: &impl Backend, big: usize) {
+/// A put never replaces an object, whichever way either was put: it reports
+/// [`Put::Exists`] and leaves the object as it was; the first is a `big`-byte file (multipart
+/// for an S3 sink set up so). `put_once` tells the same object put again from another one.
+pub async fn never_replaces_an_object(b: &impl Backend, big: usize) {
     let key = "s/k.ndjson.zst";
     let source = b.scratch().join("big");
     let big = pattern(big, 3);
     std::fs::write(&source, &big).unwrap();
-    b.sink().put_file(key, &source).await.unwrap();
-    assert!(b.read(key).await == Some(big), "big content differs");
+    assert_eq!(b.sink().get(key).await.unwrap(), None);
+    assert_eq!(b.sink().put_file(key, &source).await.unwrap(), Put::Created);
+    assert!(
+        b.read(key).await == Some(big.clone()),
+        "big content differs"
+    );
 
-    b.sink()
-        .put_bytes(key, Bytes::from(vec![b'x'; 10_000]))
+    let short = Bytes::from_static(b"short");
+    assert_eq!(
+        b.sink().put_bytes(key, short.clone()).await.unwrap(),
+        Put::Exists
+    );
+    std::fs::write(&source, b"small file").unwrap();
+    assert_eq!(b.sink().put_file(key, &source).await.unwrap(), Put::Exists);
+    assert!(
+        b.read(key).await == Some(big.clone()),
+        "the object was replaced"
+    );
+    assert!(b.sink().get(key).await.unwrap().as_deref() == Some(&big[..]));
+
+    // The same bytes again: the same object. Other bytes: a collision, nothing replaced.
+    let again = put_once(b.sink(), key, Bytes::from(big.clone()), |_| false).await;
+    assert_eq!(again.unwrap(), Once::Same);
+    let other = put_once(b.sink(), key, short.clone(), |_| false)
         .await
         .unwrap();
-    b.sink()
-        .put_bytes(key, Bytes::from_static(b"short"))
-        .await
-        .unwrap();
-    assert_eq!(b.read(key).await.as_deref(), Some(&b"short"[..]));
-
-    b.sink()
-        .put_bytes(key, Bytes::from_static(b"small now"))
-        .await
-        .unwrap();
-    assert_eq!(b.read(key).await.as_deref(), Some(&b"small now"[..]));
-
-    let other = pattern(100, 4);
-    std::fs::write(&source, &other).unwrap();
-    b.sink().put_file(key, &source).await.unwrap();
-    assert_eq!(b.read(key).await, Some(other));
+    assert!(
+        other == Once::Collision(Bytes::from(big.clone())),
+        "want a collision"
+    );
+    // Other bytes the caller accepts as the same content.
+    let accepted = put_once(b.sink(), key, short, |there| there.len() == big.len()).await;
+    assert_eq!(accepted.unwrap(), Once::Same);
+    assert!(b.read(key).await == Some(big), "the object was replaced");
     assert_eq!(b.keys().await, vec![key.to_owned()]);
 }
 
@@ -121,10 +133,10 @@ pub async fn neighbouring_keys_stay_apart(b: &impl Backend) {
     ];
     for (i, key) in keys.iter().enumerate() {
         let seed = u32::try_from(i).unwrap();
-        b.sink()
-            .put_bytes(key, Bytes::from(pattern(1000 + i, seed)))
-            .await
-            .unwrap();
+        let put = b
+            .sink()
+            .put_bytes(key, Bytes::from(pattern(1000 + i, seed)));
+        assert_eq!(put.await.unwrap(), Put::Created);
     }
     for (i, key) in keys.iter().enumerate() {
         let seed = u32::try_from(i).unwrap();

@@ -233,7 +233,7 @@ pub(crate) async fn land_whole(
     body: Vec<u8>,
 ) -> S3Result<String> {
     let bytes = body.len() as u64;
-    let key = landing::passthrough::s3_object_key(&info.bucket, &info.key);
+    let key = landing::passthrough::s3_object_key(&info.bucket, &info.key, &body);
     let landed = landing
         .put_whole(stream, &key, bytes::Bytes::from(body))
         .await

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
-use landing::sink::{LocalSink, Sink, SinkError};
+use landing::sink::{LocalSink, Put, Sink, SinkError};
 use landing::{Landing, LandingConfig, StreamConfig};
 use server::ServerConfig;
 use server::s3::{BucketRoute, S3Config, S3Credential};
@@ -24,10 +24,13 @@ pub struct DownSink;
 
 #[async_trait::async_trait]
 impl Sink for DownSink {
-    async fn put_file(&self, key: &str, _path: &Path) -> Result<(), SinkError> {
+    async fn put_file(&self, key: &str, _path: &Path) -> Result<Put, SinkError> {
         Err(down(key))
     }
-    async fn put_bytes(&self, key: &str, _body: bytes::Bytes) -> Result<(), SinkError> {
+    async fn put_bytes(&self, key: &str, _body: bytes::Bytes) -> Result<Put, SinkError> {
+        Err(down(key))
+    }
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
         Err(down(key))
     }
     fn describe(&self) -> String {
