@@ -150,6 +150,12 @@ pub struct LandingConfig {
 
 /// Checks a stream or instance name is safe in keys and paths.
 pub(crate) fn valid_name(s: &str) -> bool {
+    valid_instance_id(s)
+}
+
+/// Whether `s` can be an instance id (or a stream name): 1-128 of `[A-Za-z0-9._-]`, not
+/// starting with '.', so it is safe in keys and paths.
+pub fn valid_instance_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.bytes()

@@ -109,7 +109,7 @@ fn write_lines(
     };
     let mut lines = LineWriter::new(stream, instance).with_envelope(envelope);
     let mut records = 0u64;
-    for_each_frame(&segment.path, |frame| {
+    for_each_frame(&segment.path, segment.bytes, |frame| {
         let payload = Payload::parse(frame).ok_or_else(|| corrupt(segment))?;
         let received_at = format_time(payload.received_at_ms);
         let mut seq = payload.first_seq;

@@ -34,6 +34,8 @@ pub mod stale;
 mod startup;
 pub mod status;
 
-pub use config::{AckMode, Compression, DEFAULT_ZSTD_LEVEL, LandingConfig, StreamConfig};
+pub use config::{
+    AckMode, Compression, DEFAULT_ZSTD_LEVEL, LandingConfig, StreamConfig, valid_instance_id,
+};
 pub use error::{AppendError, LandingError};
 pub use service::{Landing, Receipt};

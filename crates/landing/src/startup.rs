@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, LandingConfig, StreamConfig};
 use crate::error::LandingError;
 use crate::gauge::SpoolGauge;
-use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, LanderMsg, Sealed, next_seq};
+use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, next_seq};
 use crate::notify;
 use crate::service::{Landing, StreamHandle};
 use crate::sink::Sink;
@@ -157,16 +157,12 @@ impl Shared<'_> {
     fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
         let dir = self.config.spool_dir.join(&sc.name);
         fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
-        let (recovered, next_seq) = recover_stream(&dir, &sc.name).map_err(spool_err(&dir))?;
+        let (recovered, seqs) = recover_stream(&dir, &sc.name).map_err(spool_err(&dir))?;
         let (lander_tx, lander_rx) = mpsc::unbounded_channel();
-        for info in recovered {
+        for info in &recovered {
             tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
                 "landing a batch left in the spool by an earlier run");
             self.gauge.add(info.bytes);
-            let _ = lander_tx.send(LanderMsg::Segment(Sealed {
-                info,
-                acks: Vec::new(),
-            }));
         }
         let snowpipe = sc
             .snowpipe
@@ -189,7 +185,8 @@ impl Shared<'_> {
         let mut w = Writer::new(
             dir,
             sc.clone(),
-            next_seq,
+            seqs,
+            recovered,
             lander_tx,
             self.gauge.clone(),
             self.config.instance.clone(),
@@ -219,8 +216,9 @@ impl Shared<'_> {
     }
 }
 
-/// Finds the segments an earlier run left and the next sequence number to use.
-fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentInfo>, u64)> {
+/// Finds the segments an earlier run left, the next sequence number to use and the one the
+/// `next_seq` file holds (0: none).
+fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentInfo>, (u64, u64))> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -238,7 +236,8 @@ fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentI
         }
     }
     paths.sort();
-    let mut next_seq = next_seq::read(dir)?.unwrap_or(1).max(1);
+    let saved = next_seq::read(dir)?.unwrap_or(0);
+    let mut next_seq = saved.max(1);
     let mut infos = Vec::new();
     for p in paths {
         if let Some(info) = recover::recover(&p, stream)? {
@@ -246,5 +245,5 @@ fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentI
             infos.push(info);
         }
     }
-    Ok((infos, next_seq))
+    Ok((infos, (next_seq, saved)))
 }

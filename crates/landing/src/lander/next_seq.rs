@@ -16,7 +16,12 @@ fn path(dir: &Path) -> PathBuf {
 }
 
 /// Persists the next sequence number (temp file + rename + directory fsync).
+///
+/// Failpoint `spool-next-seq`: `return` fails it with ENOSPC, `return(eio)` with EIO.
 pub(crate) fn write(dir: &Path, next_seq: u64) -> io::Result<()> {
+    fail::fail_point!("spool-next-seq", |arg| Err(
+        crate::error::injected_io_error(arg)
+    ));
     let tmp = dir.join(TEMP_FILE_NAME);
     fs::write(&tmp, next_seq.to_string())?;
     fs::File::open(&tmp)?.sync_all()?;

@@ -205,7 +205,7 @@ mod tests {
 
     fn frames(path: &Path) -> Vec<(u64, u64)> {
         let mut v = Vec::new();
-        for_each_frame(path, |p| {
+        for_each_frame(path, u64::MAX, |p| {
             let p = Payload::parse(p).unwrap();
             v.push((p.first_seq, p.records));
             Ok(())

@@ -123,6 +123,9 @@ pub(crate) struct SegmentWriter {
     scratch: Vec<u8>,
     /// A failed append left part of a frame that could not be cut off.
     torn: bool,
+    /// A failed rollback left bytes past the durable end in the file (see
+    /// [`SegmentWriter::rollback`]).
+    uncut: bool,
 }
 
 impl SegmentWriter {
@@ -164,6 +167,7 @@ impl SegmentWriter {
             durable: (0, header.len() as u64),
             scratch: Vec::new(),
             torn: false,
+            uncut: false,
         })
     }
 
@@ -242,22 +246,50 @@ impl SegmentWriter {
     /// Cuts everything written since the last successful sync off the file (frames whose
     /// requests were refused, a torn tail) and makes the cut durable. Returns the records and
     /// bytes removed.
+    ///
+    /// From the call on, only what was durable counts ([`SegmentWriter::info`]), whether or
+    /// not the cut reaches the disk: a segment whose cut failed lands (and is read back) up to
+    /// its durable end only, so refused frames never land with it and its counts stay true.
+    /// The cut is tried again when the segment is sealed ([`SegmentWriter::into_info`]).
     pub fn rollback(&mut self) -> io::Result<(u64, u64)> {
         let (records, bytes) = self.durable;
-        self.file.set_len(bytes)?;
-        self.file.seek(SeekFrom::Start(bytes))?;
-        self.file.sync_data()?;
         let dropped = (self.info.records - records, self.info.bytes - bytes);
         self.info.records = records;
         self.info.bytes = bytes;
+        self.uncut = true;
+        self.cut()?;
         Ok(dropped)
+    }
+
+    /// Truncates the file to its durable end, durably.
+    fn cut(&mut self) -> io::Result<()> {
+        let bytes = self.info.bytes;
+        fail::fail_point!("spool-segment-truncate", |arg| Err(
+            crate::error::injected_io_error(arg)
+        ));
+        self.file.set_len(bytes)?;
+        self.file.seek(SeekFrom::Start(bytes))?;
+        fail::fail_point!("spool-segment-truncate-sync", |arg| Err(
+            crate::error::injected_io_error(arg)
+        ));
+        self.file.sync_data()?;
+        self.uncut = false;
+        Ok(())
     }
 
     pub fn info(&self) -> &SegmentInfo {
         &self.info
     }
 
-    pub fn into_info(self) -> SegmentInfo {
+    /// What the sealed segment holds. A cut that failed is tried once more (a crash before
+    /// it lands would otherwise recover the refused frames too).
+    pub fn into_info(mut self) -> SegmentInfo {
+        if self.uncut
+            && let Err(e) = self.cut()
+        {
+            tracing::error!(segment = %self.info.path.display(), error = %e, durable_bytes = self.info.bytes,
+                "could not cut refused records off a sealed spool segment; it lands up to its durable end, but a crash before it lands would land the refused records too");
+        }
         self.info
     }
 }
@@ -284,15 +316,18 @@ pub(crate) fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Opt
     Ok(Some(()))
 }
 
-/// Calls `f` with each frame's payload, in order.
+/// Calls `f` with each frame's payload, in order, reading no further than byte `end` of the
+/// file (a sealed segment's `bytes`: past it lie only refused frames a failed cut left).
 pub(crate) fn for_each_frame(
     path: &Path,
+    end: u64,
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
     let header_len = Header::read_len(&mut file)?;
     file.seek(SeekFrom::Start(header_len))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let body = file.take(end.saturating_sub(header_len));
+    let mut reader = BufReader::with_capacity(1 << 20, body);
     let mut payload = Vec::new();
     while let Some(()) = read_frame(&mut reader, &mut payload)? {
         f(&payload)?;

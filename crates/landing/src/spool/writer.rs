@@ -17,24 +17,27 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::keys::{KeyLedger, KeyedBatch};
-use super::segment::SegmentWriter;
+use super::segment::{SegmentInfo, SegmentWriter};
 use super::syncer::Syncer;
 use crate::config::{AckMode, StreamConfig};
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
-use crate::lander::{LanderMsg, Sealed, next_seq};
+use crate::lander::{LanderMsg, Sealed};
 use crate::metric_names::{SPOOL_APPENDS_TOTAL, SPOOL_FSYNCS_TOTAL};
 use crate::service::Receipt;
 
 mod commit;
+mod release;
 
 /// Most bytes gathered into one group commit before it is written and synced.
 const GROUP_LIMIT: usize = 64 << 20;
+/// How often a stream whose next sequence number could not be recorded tries again.
+const SAVE_RETRY: Duration = Duration::from_secs(1);
 
 /// Where a request's acknowledgement (or its error) goes.
 pub(crate) type AckTx = oneshot::Sender<Result<Receipt, AppendError>>;
@@ -76,13 +79,21 @@ pub(crate) struct Writer {
     pub dir: PathBuf,
     pub config: StreamConfig,
     pub next_seq: u64,
+    /// The value in the `next_seq` file (0: none): what a restart would start from.
+    saved_next_seq: u64,
+    /// Messages for the lander held back until the next sequence number after every sealed
+    /// segment among them is recorded: a segment is deleted once it lands, and then only the
+    /// file keeps its sequence numbers from being used again. In order; sent by `release`.
+    held: Vec<LanderMsg>,
+    /// When to try recording the next sequence number again (while `held` waits for it).
+    retry_save: Option<Instant>,
     pub lander: mpsc::UnboundedSender<LanderMsg>,
     pub gauge: Arc<SpoolGauge>,
     /// The instance id new segments record (their batches keep it in their keys).
     instance: String,
     active: Option<Active>,
     /// The last seal could not record the next sequence number (disk full): new segments
-    /// wait until it is recorded.
+    /// wait until it is recorded, and so do sealed ones (`held`).
     next_seq_unsaved: bool,
     /// The open segment's last write failed part-way.
     torn: bool,
@@ -109,20 +120,36 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// A writer for the stream folder `dir`, whose `next_seq` file holds `saved_next_seq`
+    /// (0: none); `recovered` are the segments an earlier run left, to land first.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         dir: PathBuf,
         config: StreamConfig,
-        next_seq: u64,
+        (next_seq, saved_next_seq): (u64, u64),
+        recovered: Vec<SegmentInfo>,
         lander: mpsc::UnboundedSender<LanderMsg>,
         gauge: Arc<SpoolGauge>,
         instance: String,
     ) -> Self {
         let appends = metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => config.name.clone());
         let fsyncs = metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => config.name.clone());
+        let held = recovered
+            .into_iter()
+            .map(|info| {
+                LanderMsg::Segment(Sealed {
+                    info,
+                    acks: Vec::new(),
+                })
+            })
+            .collect();
         Writer {
             dir,
             config,
             next_seq,
+            saved_next_seq,
+            held,
+            retry_save: None,
             lander,
             gauge,
             instance,
@@ -151,6 +178,8 @@ impl Writer {
             format!("cannot read the idempotency-key ledger: {e}")
         });
         self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
+        // What an earlier run left lands once the sequence numbers after it are recorded.
+        let _ = self.release();
         if let Some(replies) = self.replies.take() {
             match Syncer::start(&self.config.name, replies) {
                 Ok(s) => self.syncer = Some(s),
@@ -159,17 +188,19 @@ impl Writer {
             }
         }
         loop {
+            let wake = match (self.active.as_ref().map(|a| a.deadline), self.retry_save) {
+                (Some(a), Some(r)) => Some(a.min(r)),
+                (a, r) => a.or(r),
+            };
             let first = match self.deferred.pop_front() {
                 Some(m) => Some(m),
-                None => match &self.active {
-                    Some(a) => {
-                        match rx.recv_timeout(a.deadline.saturating_duration_since(Instant::now()))
-                        {
-                            Ok(m) => Some(m),
-                            Err(RecvTimeoutError::Timeout) => None,
-                            Err(RecvTimeoutError::Disconnected) => break,
-                        }
-                    }
+                None => match wake {
+                    Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now()))
+                    {
+                        Ok(m) => Some(m),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    },
                     None => match rx.recv() {
                         Ok(m) => Some(m),
                         Err(_) => break,
@@ -204,9 +235,21 @@ impl Writer {
                 self.settle(&rx);
                 self.seal();
             }
+            if self.retry_save.is_some_and(|at| Instant::now() >= at) {
+                let _ = self.release();
+            }
         }
         self.settle(&rx);
         self.seal();
+        let held = self
+            .held
+            .iter()
+            .filter(|m| matches!(m, LanderMsg::Segment(_)))
+            .count();
+        if held > 0 {
+            tracing::error!(stream = %self.config.name, batches = held,
+                "stopping with batches that could not land (their next sequence number could not be recorded); they stay in the spool and land on the next start");
+        }
         // Stops the sync thread (nothing is in flight any more).
         self.syncer.take();
     }
@@ -278,11 +321,7 @@ impl Writer {
             self.settle(rx);
             self.seal();
             for done in flushes {
-                if let Err(mpsc::error::SendError(LanderMsg::Barrier(done))) =
-                    self.lander.send(LanderMsg::Barrier(done))
-                {
-                    let _ = done.send(());
-                }
+                self.send_lander(LanderMsg::Barrier(done));
             }
         }
     }
@@ -319,9 +358,8 @@ impl Writer {
         }
         if self.active.is_none() {
             if self.next_seq_unsaved {
-                next_seq::write(&self.dir, self.next_seq)
+                self.release()
                     .map_err(|e| spool_err("record the next sequence number", &e))?;
-                self.next_seq_unsaved = false;
             }
             let opened = chrono::Utc::now().timestamp_millis();
             let seg = SegmentWriter::create(&self.dir, self.next_seq, opened, &self.instance)
@@ -396,13 +434,6 @@ impl Writer {
                 tracing::error!(stream = %self.config.name, error = %e, "fsync of a spool segment failed while closing it")
             }
         }
-        if let Err(e) = next_seq::write(&self.dir, self.next_seq) {
-            // Refuse new segments until it is recorded, so no landed key is ever reused; a
-            // full disk clears, so each new request tries again.
-            tracing::error!(stream = %self.config.name, dir = %self.dir.display(), error = %e,
-                "cannot record the next sequence number; new records are refused until it is");
-            self.next_seq_unsaved = true;
-        }
         let acks = std::mem::take(&mut active.landed_acks);
         let info = active.seg.into_info();
         if info.records == 0 {
@@ -414,10 +445,7 @@ impl Writer {
             self.gauge.release(info.bytes);
             return;
         }
-        let sealed = Sealed { info, acks };
-        if self.lander.send(LanderMsg::Segment(sealed)).is_err() {
-            tracing::error!(stream = %self.config.name, "lander stopped; segment stays in the spool for the next start");
-        }
+        self.send_lander(LanderMsg::Segment(Sealed { info, acks }));
     }
 }
 

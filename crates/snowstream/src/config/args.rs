@@ -104,7 +104,7 @@ settings! {
         /// Data directory: spool in DATA_DIR/spool, local landing in DATA_DIR/landing, S3 API uploads in DATA_DIR/s3-uploads.
         #[arg(long, env = "SNOWSTREAM_DATA_DIR")]
         data_dir: PathBuf = "data",
-        /// Unique id of this instance, part of every landed file name. Run each instance with its own. [default: host name]
+        /// Unique id of this instance, part of every landed file name. Two instances must never share one: the default cannot collide (the host name plus a random tag made once and kept in DATA_DIR/instance-id). [default: HOST-TAG]
         #[arg(long, env = "SNOWSTREAM_INSTANCE_ID")]
         instance_id: String,
         /// Refuse new records with 503 while this much waits in the spool.

@@ -13,6 +13,7 @@ use super::args::{Listener, S3Api, Sink, Snowpipe, Spool, Stream, StreamArgs};
 use super::value::{LogFormat, SinkKind};
 
 mod access;
+mod instance;
 use access::{auth_token, authorized_dn, basic_auth, client_authentication, metrics_token};
 
 /// Everything the app starts from, resolved.
@@ -83,10 +84,11 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
     let server = server_config(&listener, &spool, &streams)?;
     let landing = landing::LandingConfig {
         spool_dir: spool.data_dir.join("spool"),
-        instance: spool
-            .instance_id
-            .clone()
-            .unwrap_or_else(default_instance_id),
+        instance: match spool.instance_id.as_deref().map(str::trim) {
+            // An empty value (`SNOWSTREAM_INSTANCE_ID=` in a compose file) means the default.
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => instance::default_instance_id(&spool.data_dir, &instance::host_name())?,
+        },
         spool_max_bytes: spool.spool_max_bytes.0,
         streams: landing_streams(&streams, &snowpipe)?,
     };
@@ -405,28 +407,4 @@ fn flag(id: &str) -> String {
         _ => id.to_owned(),
     };
     format!("--{long} ({env}{key} in the TOML file)")
-}
-
-/// The host name, cleaned to the characters allowed in file names.
-fn default_instance_id() -> String {
-    let raw = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .unwrap_or_default();
-    let clean: String = raw
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if clean.is_empty() {
-        "snowstream".into()
-    } else {
-        clean
-    }
 }
