@@ -227,24 +227,38 @@ impl Landing {
     }
 
     /// Stops accepting, closes open batches, and waits until everything in the spool has
-    /// landed. Appends after this fail with [`AppendError::ShuttingDown`].
-    pub async fn shutdown(&self) {
+    /// landed. Appends after this fail with [`AppendError::ShuttingDown`]. Returns the
+    /// streams whose writer or lander had stopped on a panic: what they hold stays in the
+    /// spool and lands on the next start, and "landed" must not be claimed for them.
+    pub async fn shutdown(&self) -> Vec<String> {
         for h in self.streams.values() {
             h.close_writer();
         }
-        for h in self.streams.values() {
+        let mut failed = Vec::new();
+        for (name, h) in &self.streams {
             let writer = h.writer.lock().expect("lock").take();
+            let mut ok = true;
             if let Some(w) = writer {
-                let _ = tokio::task::spawn_blocking(move || w.join()).await;
+                ok &= matches!(
+                    tokio::task::spawn_blocking(move || w.join()).await,
+                    Ok(Ok(()))
+                );
             }
             let lander = h.lander.lock().expect("lock").take();
             if let Some(l) = lander {
-                let _ = l.await;
+                ok &= l.await.is_ok();
+            }
+            if !ok {
+                tracing::error!(stream = %name,
+                    "the stream's spool writer or lander had stopped on a panic; what it holds stays in the spool and lands on the next start");
+                failed.push(name.clone());
             }
             // Keys not yet notified stay in the queue file and are sent on the next start.
             if let Some(s) = &h.snowpipe {
                 s.task.abort();
             }
         }
+        failed.sort();
+        failed
     }
 }

@@ -240,7 +240,12 @@ impl Running {
         }
         tracing::info!("receiver stopped; landing what is left in the spool");
         match tokio::time::timeout(self.shutdown_timeout, self.landing.shutdown()).await {
-            Ok(()) => tracing::info!("spool landed; bye"),
+            Ok(failed) if failed.is_empty() => tracing::info!("spool landed; bye"),
+            Ok(failed) => {
+                anyhow::bail!(
+                    "streams {failed:?} had stopped landing (a panic); their batches stay in the spool and land on the next start"
+                )
+            }
             Err(_) => tracing::warn!(
                 spool_bytes = self.landing.spool_bytes(),
                 "shutdown timeout: some batches are still in the spool; they land on the next start"

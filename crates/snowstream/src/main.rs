@@ -58,7 +58,11 @@ fn init_logging_with(json: bool, level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr on a full disk, a closed
+        // pipe) is dropped: the default reports it with `eprintln!`, which
+        // panics the task that logged and would stop landing.
+        .log_internal_errors(false);
     if json {
         builder.json().init();
     } else {

@@ -201,7 +201,33 @@ impl ServerProcess {
         server
     }
 
+    /// Like [`ServerProcess::start`], with the child's standard error going to `stderr` (a
+    /// file, `/dev/full`, …) and its log level `RUST_LOG=level`.
+    pub fn start_logging_to(
+        bin: &Path,
+        port: u16,
+        args: &[&str],
+        level: &str,
+        stderr: Stdio,
+    ) -> Self {
+        let server = Self::spawn_with(bin, port, args, &[("RUST_LOG", level)], stderr);
+        server.wait_until(Duration::from_secs(30), || {
+            http_get_ok(&format!("{}/healthcheck", server.base))
+        });
+        server
+    }
+
     fn spawn(bin: &Path, port: u16, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::spawn_with(bin, port, args, envs, Stdio::inherit())
+    }
+
+    fn spawn_with(
+        bin: &Path,
+        port: u16,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .arg("--listen")
@@ -210,7 +236,7 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in envs {
             cmd.env(k, v);
         }
