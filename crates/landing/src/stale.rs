@@ -181,6 +181,12 @@ async fn watch(
     }
 }
 
+/// The error of a failed post, without the webhook's URL: a Slack or Teams incoming
+/// webhook URL is itself the credential, and reqwest's error text names the URL.
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
 /// Posts alerts one at a time, in order, each retried per [`WEBHOOK_RETRY`].
 async fn post_alerts(client: reqwest::Client, url: String, mut rx: mpsc::Receiver<Alert>) {
     while let Some(alert) = rx.recv().await {
@@ -193,7 +199,7 @@ async fn post_alerts(client: reqwest::Client, url: String, mut rx: mpsc::Receive
                     break;
                 }
                 Ok(r) => format!("HTTP {}", r.status()),
-                Err(e) => e.to_string(),
+                Err(e) => without_url(e),
             };
             failed += 1;
             match WEBHOOK_RETRY.wait_after(failed) {
@@ -208,5 +214,30 @@ async fn post_alerts(client: reqwest::Client, url: String, mut rx: mpsc::Receive
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_url;
+
+    /// A failed post is logged without the webhook URL, whose path is the secret (issue 22).
+    #[tokio::test]
+    async fn a_failed_post_does_not_name_the_webhook_url() {
+        // A port that was just free: nothing listens there, so the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/services/T0SECRET/B0SECRET/XXXXSECRET");
+        let err = reqwest::Client::new().post(&url).send().await.unwrap_err();
+        assert!(
+            err.to_string().contains("SECRET"),
+            "reqwest names the URL: {err}"
+        );
+        let logged = without_url(err);
+        assert!(!logged.contains("SECRET"), "{logged}");
+        assert!(!logged.is_empty());
     }
 }
