@@ -51,8 +51,9 @@ pub fn s3_object_key(bucket: &str, key: &str, body: &[u8]) -> String {
     format!("{PASS_THROUGH_DIR}/s3/{bucket}/{digest}/{key}")
 }
 
-/// Key (under `{prefix}/{stream}/`) of a FlowFile's content: unique by the FlowFile's fresh
-/// `uuid`, hour-partitioned by `received_at` (UTC), with the extension of its `filename`
+/// Key (under `{prefix}/{stream}/`) of a FlowFile's content: named by the FlowFile's `uuid`
+/// (the front door derives it from what the sender sent, so a retry finds its key again),
+/// hour-partitioned by `received_at` (UTC), with the extension of its `filename`
 /// when that is a plain one (1 to 10 ASCII letters or digits), so that a directory table
 /// or a file format can tell the type.
 pub fn flowfile_key(

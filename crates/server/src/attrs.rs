@@ -152,10 +152,12 @@ impl RequestInfo<'_> {
                 attrs.remove(i);
                 attrs.push(("source.uuid".into(), sent));
             }
+            ff.filename_made_here = !packaged;
             if let Some(f) = &filename
                 && !(packaged && has_filename)
             {
                 set_attr(attrs, "filename", f);
+                ff.filename_made_here = false;
             }
             if !packaged && !content_type.is_empty() {
                 set_attr(attrs, "mime.type", content_type);

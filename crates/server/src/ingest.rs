@@ -40,6 +40,9 @@ pub(crate) fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str
 pub(crate) struct Received {
     pub attributes: Vec<(String, String)>,
     pub content: Vec<u8>,
+    /// Whether its `filename` is one the front door made up (a timestamp, as ListenHTTP's),
+    /// rather than one the sender gave: a retry of the same FlowFile gets another.
+    pub filename_made_here: bool,
 }
 
 /// How to read one request body.
@@ -196,6 +199,7 @@ impl Unpack {
                             *current = Some(Received {
                                 attributes: h.attributes,
                                 content: Vec::with_capacity(h.content_len.min(1 << 20) as usize),
+                                filename_made_here: false,
                             });
                         }
                         flowfile::Event::Content(b) => {
@@ -216,6 +220,7 @@ impl Unpack {
             Unpack::Raw(content) => Ok(vec![Received {
                 attributes: Vec::new(),
                 content,
+                filename_made_here: false,
             }]),
             Unpack::Package {
                 decoder, buf, done, ..

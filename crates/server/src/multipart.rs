@@ -74,6 +74,7 @@ pub(crate) async fn split(
         parts.push(Received {
             attributes,
             content,
+            filename_made_here: false,
         });
     }
     if parts.is_empty() {

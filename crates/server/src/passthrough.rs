@@ -28,7 +28,7 @@ pub(crate) struct Whole {
 
 /// Lands every FlowFile of `items` in `area` of `stream`, each content then its sidecar.
 /// Resolves with how many landed once all are in the sink; on the first error, no answer
-/// says they are (a client's retry lands them again, under new keys).
+/// says they are (a client's retry finds those already landed under the same keys).
 pub(crate) async fn land_all(
     state: &AppState,
     stream: &str,
@@ -54,8 +54,10 @@ async fn land_one(
     mut w: Whole,
 ) -> Result<String, landing::AppendError> {
     // The key is named by a uuid made here, never by one a client could have set (a header
-    // copied as an attribute): no two FlowFiles can share a key. It is the FlowFile's `uuid`.
-    let uuid = uuid::Uuid::new_v4().to_string();
+    // copied as an attribute). It is the FlowFile's `uuid`, derived from what the sender
+    // sent (content and attributes), so a client's retry of a request that failed part-way
+    // lands each FlowFile under the key it already has, once (same bytes: `put_once`).
+    let uuid = flowfile_uuid(stream, area, &w.flowfile);
     let attrs = &mut w.flowfile.attributes;
     attrs.retain(|(k, _)| k != "uuid");
     attrs.push(("uuid".into(), uuid.clone()));
@@ -82,6 +84,48 @@ async fn land_one(
             area == Area::Http,
         )
         .await
+}
+
+/// A FlowFile's `uuid` on landing whole: a name-based UUID (version 8, SHA-256, as in RFC
+/// 9562 appendix B.2) of the stream, the area, the content and the attributes as sent, but
+/// the ones the front door made for this request alone (the `uuid`, and a `filename` that is
+/// a timestamp). Two FlowFiles that differ in anything the sender set get two keys; the
+/// same FlowFile sent again gets the same one. A package's FlowFiles differ by their NiFi
+/// `uuid`, kept as `source.uuid`.
+fn flowfile_uuid(stream: &str, area: Area, ff: &Received) -> String {
+    let mut attrs: Vec<&(String, String)> = ff
+        .attributes
+        .iter()
+        .filter(|(k, _)| k != "uuid" && !(ff.filename_made_here && k == "filename"))
+        .collect();
+    // A later duplicate wins, as in NiFi's attribute map; order does not matter.
+    attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    attrs.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            *earlier = *later;
+        }
+        same
+    });
+    let mut h = Sha256::new();
+    let field = |h: &mut Sha256, b: &[u8]| {
+        h.update((b.len() as u64).to_be_bytes());
+        h.update(b);
+    };
+    field(&mut h, stream.as_bytes());
+    field(&mut h, format!("{area:?}").as_bytes());
+    field(&mut h, &ff.content);
+    for (k, v) in attrs {
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// The last value of attribute `key` (a later one wins, as in NiFi's attribute map).

@@ -15,7 +15,7 @@ mod whole_support;
 
 use std::collections::HashMap;
 
-use common::{Reply, TestServer, fixture, gzip, is_uuid_v4, send};
+use common::{Reply, TestServer, fixture, gzip, is_uuid_v8, send};
 use flowfile::Version;
 use landing::StreamConfig;
 use serde_json::Value;
@@ -149,8 +149,8 @@ async fn every_nifi_fixture_lands_whole_with_its_attributes_exactly_once() {
                 e.attributes.get("filename")
             );
             let w = matching[0];
-            let uuid = w.attr("uuid").expect("fresh uuid");
-            assert!(is_uuid_v4(uuid), "{file}: {uuid}");
+            let uuid = w.attr("uuid").expect("a uuid made here");
+            assert!(is_uuid_v8(uuid), "{file}: {uuid}");
             let name = w.key.rsplit('/').next().unwrap();
             assert!(
                 name.starts_with(uuid),
@@ -270,7 +270,7 @@ async fn a_client_chosen_uuid_never_names_a_key_so_nothing_is_overwritten() {
     assert_eq!(contents, [&b"first"[..], &b"second"[..]]);
     for w in &w {
         let uuid = w.attr("uuid").unwrap();
-        assert!(is_uuid_v4(uuid) && uuid != "00000000-0000-4000-8000-000000000000");
+        assert!(is_uuid_v8(uuid) && uuid != "00000000-0000-4000-8000-000000000000");
         assert!(
             w.key.rsplit('/').next().unwrap().starts_with(uuid),
             "{}",

@@ -277,6 +277,11 @@ pub fn is_uuid_v4(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 4)
 }
 
+/// A name-based UUID (version 8), as a FlowFile landed whole is named.
+pub fn is_uuid_v8(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 8)
+}
+
 /// Posts `body` to /contentListener as `content_type`, with the extra `headers`.
 pub async fn post_as(
     s: &TestServer,
