@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::metric_names::{
-    BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, RECORDS_LANDED_TOTAL, SINK_ERRORS_TOTAL,
-    SNOWPIPE_ERRORS_TOTAL, SNOWPIPE_FILES_TOTAL, STREAM_LAST_LANDED_TIMESTAMP_SECONDS,
+    BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, RECORDS_LANDED_TOTAL, SINK_COLLISIONS_TOTAL,
+    SINK_ERRORS_TOTAL, SNOWPIPE_ERRORS_TOTAL, SNOWPIPE_FILES_TOTAL,
+    STREAM_LAST_LANDED_TIMESTAMP_SECONDS,
 };
 
 use super::snapshot::{LandedFile, Latency, RatePoint};
@@ -78,6 +79,7 @@ impl StreamStats {
             RECORDS_LANDED_TOTAL,
             BYTES_LANDED_TOTAL,
             SINK_ERRORS_TOTAL,
+            SINK_COLLISIONS_TOTAL,
         ] {
             metrics::counter!(counter, "stream" => name.to_owned()).increment(0);
         }
