@@ -1,5 +1,6 @@
 //! The background task of one stream: sends queued keys to `insertFiles` (≤ 5,000 a call,
-//! retrying with backoff, acknowledging queue entries only after a 200), then follows their
+//! retrying with backoff, acknowledging queue entries only after a 200 and retrying only the
+//! acknowledgement, with the same backoff, when the queue file refuses it), then follows their
 //! load status through `insertReport` (and `loadHistoryScan` once a file is older than
 //! Snowflake keeps `insertReport` events) and reports it as metrics and logs.
 
@@ -75,10 +76,7 @@ impl Notifier {
                             st.notified += keys.len() as u64;
                             st.last_error = None;
                         }
-                        if let Err(e) = self.queue.ack(&keys) {
-                            tracing::error!(stream = %self.stream, queue = %self.queue.path().display(), error = %e,
-                                "Snowpipe accepted the files but the queue could not record it; they will be notified again (Snowpipe skips files it already loaded)");
-                        }
+                        self.remove_sent(&keys).await;
                         metrics::counter!(crate::metric_names::SNOWPIPE_FILES_TOTAL, "stream" => self.stream.clone(), "status" => "notified")
                             .increment(paths.len() as u64);
                         tracing::info!(stream = %self.stream, files = paths.len(), "notified Snowpipe (insertFiles)");
@@ -133,6 +131,39 @@ impl Notifier {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.wake.notified() => {}
             }
+        }
+    }
+
+    /// Removes `keys`, which Snowpipe has accepted, from the queue; while the queue file
+    /// refuses that, retries only the removal, waiting per [`Backoff::NOTIFIER`] as after a
+    /// failed `insertFiles`, so the keys are neither sent again nor sent in a hot loop. Logs
+    /// an ERROR when such an episode begins and an INFO when it ends.
+    ///
+    /// A restart meanwhile finds the keys still queued and sends them again. That is harmless:
+    /// a pipe keeps the load history of its files (14 days, "Load history" in
+    /// <https://docs.snowflake.com/en/user-guide/data-load-snowpipe-intro>) and does not load
+    /// a file name twice ("Reload a file that Snowpipe already processed: stage the file under
+    /// a new name", <https://docs.snowflake.com/en/user-guide/data-load-snowpipe-manage>).
+    async fn remove_sent(&self, keys: &[String]) {
+        let mut retry = 0u32;
+        loop {
+            let Err(e) = self.queue.ack(keys) else {
+                if retry > 0 {
+                    tracing::info!(stream = %self.stream, files = keys.len(), retries = retry,
+                        "the Snowpipe queue recorded the notified files again");
+                }
+                return;
+            };
+            let delay = Backoff::NOTIFIER.delay(retry);
+            if retry == 0 {
+                tracing::error!(stream = %self.stream, queue = %self.queue.path().display(), files = keys.len(), error = %e, retry_in = ?delay,
+                    "Snowpipe accepted the files but the queue could not record it; retrying the removal, not the call (after a restart they are notified again, and Snowpipe skips files it already loaded)");
+            } else {
+                tracing::debug!(stream = %self.stream, error = %e, retry_in = ?delay,
+                    "the Snowpipe queue still cannot record the notified files");
+            }
+            retry = retry.saturating_add(1);
+            tokio::time::sleep(delay).await;
         }
     }
 

@@ -145,11 +145,17 @@ impl NotifyQueue {
         Ok(())
     }
 
-    /// Durably removes `keys` (Snowpipe accepted them).
+    /// Durably removes `keys` (Snowpipe accepted them). On error the call can be repeated:
+    /// a removal that was not recorded leaves the keys pending, and removing a key twice is
+    /// harmless.
     pub fn ack(&self, keys: &[String]) -> io::Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
+        // As a full or failing disk does: the removal is not recorded, the keys stay pending.
+        fail::fail_point!("notify-queue-remove", |arg| Err(
+            crate::error::injected_io_error(arg)
+        ));
         let mut st = self.state.lock().expect("lock");
         let mut body = String::new();
         for k in keys {
