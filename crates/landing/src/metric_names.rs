@@ -45,10 +45,16 @@ pub const SPOOL_APPENDS_TOTAL: &str = "snowstream_spool_appends_total";
 /// meanwhile).
 pub const SPOOL_FSYNCS_TOTAL: &str = "snowstream_spool_fsyncs_total";
 
-/// Counter, labels `stream`: corrupt frames found between intact ones when recovering a spool
-/// segment (disk corruption of acknowledged data; the segment is copied to the stream's
-/// `quarantine/` folder and its intact frames land).
+/// Counter, labels `stream`: corrupt frames found when recovering a spool segment, between
+/// intact ones or at the tail of a sealed segment (disk corruption of acknowledged data; the
+/// segment is copied to the stream's `quarantine/` folder and its intact frames land).
 pub const SPOOL_CORRUPT_FRAMES_TOTAL: &str = "snowstream_spool_corrupt_frames_total";
+
+/// Counter, labels `stream`: damaged segment headers found when recovering a spool segment
+/// that held acknowledged records (intact frames follow, or the segment was sealed). The
+/// segment is copied to the stream's `quarantine/` folder; its header is rebuilt and its
+/// intact frames land, or, with no intact frame left, it is removed. Should stay 0.
+pub const SPOOL_CORRUPT_HEADERS_TOTAL: &str = "snowstream_spool_corrupt_headers_total";
 
 /// Histogram (seconds), labels `stream`: from a request's arrival at the spool to its
 /// acknowledgement under the stream's ack mode.

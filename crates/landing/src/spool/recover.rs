@@ -1,13 +1,22 @@
 //! Recovering a segment an earlier run left in the spool.
 //!
 //! A crash can only tear the tail of the segment being written: frames after the last whole
-//! one are cut (nothing acknowledged is there, acks follow the fsync). A bad frame *followed
-//! by intact ones* is something else: the disk corrupted acknowledged data. Such a segment is
-//! copied as it is to `{stream folder}/quarantine/` for inspection, the metric
-//! `snowstream_spool_corrupt_frames_total{stream}` counts its bad frames, an ERROR log says
-//! where the copy is, and the segment is rewritten with its intact frames (the bad ones
-//! replaced by a record-less *gap* frame that keeps their sequence numbers unused), so those
-//! land and a second recovery finds nothing more to quarantine.
+//! one are cut (nothing acknowledged is there, acks follow the fsync). Everything else is the
+//! disk corrupting acknowledged data, and is never dropped silently:
+//! - a bad frame *followed by intact ones*;
+//! - a bad tail in a *sealed* segment (one cut before the crash: a later segment exists, or
+//!   the `next_seq` file is past its first record), when its intact frames stop short of the
+//!   sequence number after it (every frame up to there was fsync'd and acknowledged; junk
+//!   past it is a failed append that could not be cut, a torn tail as above);
+//! - a damaged header (bad magic, torn, or a first_seq that disagrees with the file name):
+//!   see [`header`].
+//!
+//! Such a segment is copied as it is to `{stream folder}/quarantine/` for inspection, the
+//! metrics `snowstream_spool_corrupt_frames_total{stream}` (bad frames) and
+//! `snowstream_spool_corrupt_headers_total{stream}` (damaged headers) count it, an ERROR log
+//! says where the copy is, and the segment is rewritten with a good header and its intact
+//! frames (each lost stretch replaced by a record-less *gap* frame that keeps its sequence
+//! numbers unused), so those land and a second recovery finds nothing more to quarantine.
 
 use std::fs;
 use std::io::{self, Write};
@@ -15,8 +24,11 @@ use std::path::{Path, PathBuf};
 
 use records::batch::Payload;
 
-use super::segment::{FRAME_HEADER_LEN, Header, MAX_FRAME_LEN, SegmentInfo, sync_dir};
-use crate::metric_names::SPOOL_CORRUPT_FRAMES_TOTAL;
+use super::segment::{FRAME_HEADER_LEN, MAX_FRAME_LEN, SegmentInfo, sync_dir};
+use crate::lander::next_seq;
+use crate::metric_names::{SPOOL_CORRUPT_FRAMES_TOTAL, SPOOL_CORRUPT_HEADERS_TOTAL};
+
+mod header;
 
 /// Name of the stream folder's subfolder that keeps copies of corrupt segments.
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
@@ -38,17 +50,20 @@ struct Frame {
     gap: bool,
 }
 
-/// Reads the segment at `path` (of `stream`), cuts a torn tail and quarantines a corrupt
-/// middle. Returns `None` (and removes the file) when it holds no record to land.
+/// Reads the segment at `path` (of `stream`), cuts a torn tail and quarantines corruption.
+/// Returns `None` (and removes the file) when it holds no record to land.
 pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInfo>> {
     let data = fs::read(path)?;
-    let header = match Header::parse(&data) {
-        Some(h) if h.len as usize <= data.len() => h,
-        // A segment torn while its header was written holds nothing acknowledged.
-        _ => {
-            fs::remove_file(path)?;
-            return Ok(None);
-        }
+    let named = header::seq_of_name(path);
+    let (header, rebuilt) = match header::trusted(&data, named) {
+        Some(h) => (h, None),
+        None => match header::rebuild(&data, named)? {
+            Some(r) => (r.header.clone(), Some(r)),
+            None => {
+                header::discard(path, stream, &data, named)?;
+                return Ok(None);
+            }
+        },
     };
     let mut info = SegmentInfo {
         path: path.to_owned(),
@@ -76,22 +91,55 @@ pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInf
         frames.push(f);
     }
     let good_end = frames.last().map_or(header.len as usize, |f| f.end);
-    if bad_spots.is_empty() && good_end < data.len() {
+    // Only a segment with bytes past its last intact frame needs to know whether it was sealed.
+    let sealed_end = match good_end < data.len() {
+        true => sealed_end(path, header.first_seq)?,
+        false => None,
+    };
+    // A sealed segment whose intact frames stop short of its end lost acknowledged records.
+    let lost_tail_end = sealed_end.filter(|end| expected < *end && end - expected <= MAX_GAP);
+    if let Some(end) = lost_tail_end {
+        info.lost += end - expected;
+    }
+    let bad_tail = lost_tail_end.map(|_| good_end);
+    let corrupt = rebuilt.is_some() || !bad_spots.is_empty() || bad_tail.is_some();
+    if !corrupt && good_end < data.len() {
         tracing::warn!(segment = %path.display(), kept = good_end, dropped = data.len() - good_end,
             "spool segment had a torn tail (unacknowledged data from a crash); cut it");
         let file = fs::OpenOptions::new().write(true).open(path)?;
         file.set_len(good_end as u64)?;
         file.sync_all()?;
     }
-    if !bad_spots.is_empty() {
+    if corrupt {
         let copy = quarantine(path, &data)?;
-        metrics::counter!(SPOOL_CORRUPT_FRAMES_TOTAL, "stream" => stream.to_owned())
-            .increment(bad_spots.len() as u64);
+        let bad_frames = bad_spots.len() + usize::from(bad_tail.is_some());
+        if bad_frames > 0 {
+            metrics::counter!(SPOOL_CORRUPT_FRAMES_TOTAL, "stream" => stream.to_owned())
+                .increment(bad_frames as u64);
+        }
+        if rebuilt.is_some() {
+            metrics::counter!(SPOOL_CORRUPT_HEADERS_TOTAL, "stream" => stream.to_owned())
+                .increment(1);
+        }
+        let what = [
+            (rebuilt.is_some(), "a damaged header (rebuilt)"),
+            (!bad_spots.is_empty(), "corrupt frames between intact ones"),
+            (bad_tail.is_some(), "a corrupt tail in a sealed segment"),
+        ]
+        .iter()
+        .filter_map(|(found, what)| found.then_some(*what))
+        .collect::<Vec<_>>()
+        .join(", ");
         tracing::error!(%stream, segment = %path.display(), quarantined = %copy.display(),
-            bad_frames = bad_spots.len(), at_offsets = ?bad_spots, lost_records = info.lost,
-            landing_records = info.records,
-            "spool segment has corrupt frames between intact ones (disk corruption of acknowledged data): copied it to quarantine, landing its intact frames");
-        rewrite(path, &data, &header, &frames)?;
+            bad_frames, at_offsets = ?bad_spots, bad_tail_at = ?bad_tail,
+            header_rebuilt = ?rebuilt.as_ref().map(header::Rebuilt::describe),
+            lost_records = info.lost, landing_records = info.records,
+            "spool segment has {what} (disk corruption of acknowledged data): copied it to quarantine, landing its intact frames");
+        let head = match &rebuilt {
+            Some(r) => r.bytes.as_slice(),
+            None => &data[..header.len as usize],
+        };
+        rewrite(path, head, &data, header.first_seq, &frames, lost_tail_end)?;
     }
     info.bytes = fs::metadata(path)?.len();
     if info.records == 0 {
@@ -99,6 +147,29 @@ pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInf
         return Ok(None);
     }
     Ok(Some(info))
+}
+
+/// The sequence number after the last record of the segment at `path` (whose first is
+/// `first_seq`) if it was sealed before the crash, `None` if it may have been the open one.
+///
+/// A segment is created only once the one before it is sealed, and the `next_seq` file is
+/// written when a segment is sealed (before it may land), with the number after its last
+/// record; the open segment starts at or after that number. So a segment was sealed when a
+/// later one exists (it ends where that one starts), or when the file is past its first
+/// record (the last sealed segment ends there, as nothing after it is left).
+fn sealed_end(path: &Path, first_seq: u64) -> io::Result<Option<u64>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut next = None;
+    for entry in fs::read_dir(dir)? {
+        if let Some(seq) = header::seq_of_name(&entry?.path()).filter(|s| *s > first_seq) {
+            next = Some(next.map_or(seq, |n: u64| n.min(seq)));
+        }
+    }
+    if next.is_some() {
+        return Ok(next);
+    }
+    let saved = next_seq::read(dir)?.unwrap_or(0);
+    Ok((first_seq < saved).then_some(saved))
 }
 
 /// The first intact frame at or after `from` whose records are not before `expected`.
@@ -153,17 +224,28 @@ fn quarantine(path: &Path, data: &[u8]) -> io::Result<PathBuf> {
     Ok(copy)
 }
 
-/// Replaces the segment with its header and intact frames, each corrupt stretch replaced by a
-/// gap frame, atomically (temp file, fsync, rename, directory fsync).
-fn rewrite(path: &Path, data: &[u8], header: &Header, frames: &[Frame]) -> io::Result<()> {
-    let mut out = data[..header.len as usize].to_vec();
-    let mut expected = header.first_seq;
+/// Replaces the segment with `header` and its intact frames, each corrupt stretch (and a lost
+/// tail up to `end`, the sequence number after a sealed segment) replaced by a gap frame,
+/// atomically (temp file, fsync, rename, directory fsync).
+fn rewrite(
+    path: &Path,
+    header: &[u8],
+    data: &[u8],
+    first_seq: u64,
+    frames: &[Frame],
+    end: Option<u64>,
+) -> io::Result<()> {
+    let mut out = header.to_vec();
+    let mut expected = first_seq;
     for f in frames {
         if f.first_seq > expected {
             push_gap_frame(&mut out, expected, f.first_seq - expected);
         }
         out.extend_from_slice(&data[f.start..f.end]);
         expected = f.first_seq + f.records;
+    }
+    if let Some(end) = end.filter(|end| *end > expected) {
+        push_gap_frame(&mut out, expected, end - expected);
     }
     let tmp = path.with_file_name(format!(
         "{}{REWRITE_SUFFIX}",
@@ -291,6 +373,69 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_corrupt_tail_of_a_sealed_segment_is_quarantined() {
+        for later_segment in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = SegmentWriter::create(dir.path(), 1, 5, "a").unwrap();
+            w.append(&batch(1).into_payload(1), 1).unwrap();
+            w.append(&batch(2).into_payload(2), 2).unwrap();
+            w.sync().unwrap();
+            let path = w.info().path.clone();
+            let len = w.info().bytes;
+            drop(w);
+            // Sealed: the next segment was opened, or the next sequence number recorded.
+            match later_segment {
+                true => drop(SegmentWriter::create(dir.path(), 4, 5, "a").unwrap()),
+                false => next_seq::write(dir.path(), 4).unwrap(),
+            }
+            let mut bytes = fs::read(&path).unwrap();
+            bytes[(len - 1) as usize] ^= 0xff;
+            fs::write(&path, &bytes).unwrap();
+            let info = recover(&path, "s").unwrap().unwrap();
+            assert_eq!((info.records, info.lost, info.last_seq()), (1, 2, 3));
+            assert_eq!(
+                frames(&path),
+                [(1, 1), (2, 2)],
+                "a gap frame for the lost tail"
+            );
+            let copies = || {
+                fs::read_dir(dir.path().join(QUARANTINE_DIR))
+                    .unwrap()
+                    .map(|e| fs::read(e.unwrap().path()).unwrap())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                copies(),
+                [bytes.clone()],
+                "the segment as found is in quarantine"
+            );
+            let again = recover(&path, "s").unwrap().unwrap();
+            assert_eq!((again.records, again.lost), (1, 2));
+            assert_eq!(copies().len(), 1, "nothing new to quarantine");
+        }
+    }
+
+    #[test]
+    fn junk_past_the_recorded_end_of_a_sealed_segment_is_a_torn_tail() {
+        // A failed append whose part could not be cut, then the seal: the intact frames reach
+        // the recorded next sequence number, so what follows was never acknowledged.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1, 5, "a").unwrap();
+        w.append(&batch(2).into_payload(1), 2).unwrap();
+        w.sync().unwrap();
+        let path = w.info().path.clone();
+        let whole = w.info().bytes;
+        drop(w);
+        next_seq::write(dir.path(), 3).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+        drop(f);
+        let info = recover(&path, "s").unwrap().unwrap();
+        assert_eq!((info.records, info.lost, info.bytes), (2, 0, whole));
+        assert!(!dir.path().join(QUARANTINE_DIR).exists());
     }
 
     #[test]

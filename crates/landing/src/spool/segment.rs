@@ -3,7 +3,8 @@
 //! `{first_seq:020}.seg` = header (`SNOWSEG2`, first_seq u64, opened_at_ms i64, instance id
 //! as u16 length + bytes: the instance that cut the batch, whose key it keeps when a later run
 //! lands it) followed by frames `len u32 | crc32c u32 | payload`, one per appended request.
-//! Segments of older versions (`SNOWSEG1`: no instance id) are still read. A crash can only
+//! Segments of older versions (`SNOWSEG1`: no instance id) are still read, and recovery writes
+//! that form when it rebuilds a damaged header whose instance id it cannot trust. A crash can only
 //! tear the tail of the segment being written; recovery ([`super::recover`]) cuts it at the
 //! last whole frame, which is never before anything acknowledged (acks follow the fsync).
 
@@ -14,7 +15,9 @@ use std::path::{Path, PathBuf};
 const MAGIC_V1: &[u8; 8] = b"SNOWSEG1";
 const MAGIC: &[u8; 8] = b"SNOWSEG2";
 /// Header bytes before the instance id (magic, first_seq, opened_at_ms, instance length).
-const FIXED_HEADER_LEN: usize = 26;
+pub(crate) const FIXED_HEADER_LEN: usize = 26;
+/// Bytes of a `SNOWSEG1` header (magic, first_seq, opened_at_ms).
+pub(crate) const V1_HEADER_LEN: usize = 24;
 pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// A frame larger than this is corruption, not data (requests are capped far below).
 pub(crate) const MAX_FRAME_LEN: u32 = 1 << 31;
@@ -51,15 +54,23 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    fn encode(first_seq: u64, opened_at_ms: i64, instance: &str) -> io::Result<Vec<u8>> {
-        let id_len = u16::try_from(instance.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "instance id too long"))?;
-        let mut h = Vec::with_capacity(FIXED_HEADER_LEN + instance.len());
-        h.extend_from_slice(MAGIC);
+    /// The header bytes of a segment; without an instance id, a `SNOWSEG1` header (a rebuilt
+    /// one: its batch then lands under the instance id of the run that lands it).
+    pub(crate) fn encode(
+        first_seq: u64,
+        opened_at_ms: i64,
+        instance: Option<&str>,
+    ) -> io::Result<Vec<u8>> {
+        let mut h = Vec::with_capacity(FIXED_HEADER_LEN + instance.map_or(0, str::len));
+        h.extend_from_slice(if instance.is_some() { MAGIC } else { MAGIC_V1 });
         h.extend_from_slice(&first_seq.to_le_bytes());
         h.extend_from_slice(&opened_at_ms.to_le_bytes());
-        h.extend_from_slice(&id_len.to_le_bytes());
-        h.extend_from_slice(instance.as_bytes());
+        if let Some(instance) = instance {
+            let id_len = u16::try_from(instance.len())
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "instance id too long"))?;
+            h.extend_from_slice(&id_len.to_le_bytes());
+            h.extend_from_slice(instance.as_bytes());
+        }
         Ok(h)
     }
 
@@ -73,7 +84,7 @@ impl Header {
                 first_seq,
                 opened_at_ms,
                 instance: None,
-                len: 24,
+                len: V1_HEADER_LEN as u64,
             });
         }
         if magic != MAGIC {
@@ -94,7 +105,7 @@ impl Header {
         let mut fixed = [0u8; FIXED_HEADER_LEN];
         r.read_exact(&mut fixed)?;
         match &fixed[..8] {
-            m if m == MAGIC_V1 => Ok(24),
+            m if m == MAGIC_V1 => Ok(V1_HEADER_LEN as u64),
             m if m == MAGIC => {
                 let id_len = u16::from_le_bytes(fixed[24..26].try_into().unwrap());
                 Ok((FIXED_HEADER_LEN + usize::from(id_len)) as u64)
@@ -136,7 +147,7 @@ impl SegmentWriter {
         opened_at_ms: i64,
         instance: &str,
     ) -> io::Result<Self> {
-        let header = Header::encode(first_seq, opened_at_ms, instance)?;
+        let header = Header::encode(first_seq, opened_at_ms, Some(instance))?;
         let path = segment_path(dir, first_seq);
         let mut file = OpenOptions::new()
             .create_new(true)
