@@ -38,4 +38,5 @@ pub use config::{
     AckMode, Compression, DEFAULT_ZSTD_LEVEL, LandingConfig, StreamConfig, valid_instance_id,
 };
 pub use error::{AppendError, LandingError};
-pub use service::{Landing, Receipt};
+pub use service::Landing;
+pub use spool::Receipt;

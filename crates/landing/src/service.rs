@@ -15,38 +15,17 @@ use crate::gauge::SpoolGauge;
 use crate::metric_names::ACK_LATENCY_SECONDS;
 use crate::notify;
 use crate::sink::Sink;
-use crate::spool::writer::WriterMsg;
+use crate::spool::{Append, Receipt, WriterHandle};
 use records::Batch;
 
 /// Per-frame overhead in the spool (length + checksum).
 const FRAME_OVERHEAD: u64 = 8;
 
-/// What an accepted append got.
-#[derive(Debug, Clone, Copy)]
-pub struct Receipt {
-    /// Sequence number of the request's first record within its stream.
-    pub first_seq: u64,
-    /// Records the request held.
-    pub records: u64,
-    pub(crate) received: Instant,
-    /// The batch's idempotency key was taken before: nothing was appended this time
-    /// ([`Landing::append_once`]).
-    pub(crate) duplicate: bool,
-}
-
-impl Receipt {
-    /// Whether this append was a repeat of a keyed batch the stream already took (its records
-    /// were not appended again; `first_seq` and `records` are those of the first append).
-    pub fn is_duplicate(&self) -> bool {
-        self.duplicate
-    }
-}
-
 /// One configured stream: its spool writer thread, its lander task and its notifier.
 pub(crate) struct StreamHandle {
     pub config: StreamConfig,
     /// `None` once shutting down.
-    pub tx: RwLock<Option<std::sync::mpsc::Sender<WriterMsg>>>,
+    pub tx: RwLock<Option<WriterHandle>>,
     pub writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub snowpipe: Option<notify::Started>,
@@ -63,15 +42,14 @@ impl Drop for StreamHandle {
 }
 
 impl StreamHandle {
-    /// Stops taking appends and tells the writer to stop after those sent before (its sync
-    /// thread keeps the channel open, so the writer does not wait for it to close).
+    /// Stops taking appends and tells the writer to stop after those sent before.
     pub fn close_writer(&self) {
         let tx = match self.tx.write() {
             Ok(mut tx) => tx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(tx) = tx {
-            let _ = tx.send(WriterMsg::Close);
+            tx.close();
         }
     }
 
@@ -137,32 +115,22 @@ impl Landing {
         let records = batch.records();
         if records == 0 {
             // Nothing to make durable, and no empty file should ever land.
-            return Ok(Receipt {
-                first_seq: 0,
-                records: 0,
-                received: Instant::now(),
-                duplicate: false,
-            });
+            return Ok(Receipt::empty());
         }
         let payload = batch.into_bytes();
         let reserved = payload.len() as u64 + FRAME_OVERHEAD;
         self.gauge.try_reserve(reserved)?;
         let (ack, rx) = oneshot::channel();
-        let sent = {
-            let tx = handle.tx.read().expect("lock");
-            match tx.as_ref() {
-                Some(tx) => tx
-                    .send(WriterMsg::Append {
-                        payload,
-                        records,
-                        reserved,
-                        received: Instant::now(),
-                        key,
-                        ack,
-                    })
-                    .is_ok(),
-                None => false,
-            }
+        let sent = match handle.tx.read().expect("lock").as_ref() {
+            Some(tx) => tx.append(Append {
+                payload,
+                records,
+                reserved,
+                received: Instant::now(),
+                key,
+                ack,
+            }),
+            None => false,
         };
         if !sent {
             self.gauge.release(reserved);
@@ -216,7 +184,7 @@ impl Landing {
         for h in self.streams.values() {
             let (done, rx) = oneshot::channel();
             if let Some(tx) = h.tx.read().expect("lock").as_ref()
-                && tx.send(WriterMsg::Flush { done }).is_ok()
+                && tx.flush(done)
             {
                 waits.push(rx);
             }

@@ -13,12 +13,11 @@ use tokio::sync::mpsc;
 use crate::config::{self, LandingConfig, StreamConfig};
 use crate::error::LandingError;
 use crate::gauge::SpoolGauge;
-use crate::lander::{ENCODED_TEMP_SUFFIX, Lander, next_seq};
+use crate::lander::{self, Lander};
 use crate::notify;
 use crate::service::{Landing, StreamHandle};
 use crate::sink::Sink;
-use crate::spool::writer::Writer;
-use crate::spool::{recover, segment};
+use crate::spool::{self, segment};
 
 impl Landing {
     /// Opens the spool, lands whatever an earlier run left in it, and starts accepting.
@@ -157,9 +156,10 @@ impl Shared<'_> {
     fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
         let dir = self.config.spool_dir.join(&sc.name);
         fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
-        let (recovered, seqs) = recover_stream(&dir, &sc.name).map_err(spool_err(&dir))?;
-        let (lander_tx, lander_rx) = mpsc::unbounded_channel();
-        for info in &recovered {
+        lander::remove_leftovers(&dir).map_err(spool_err(&dir))?;
+        let opened = spool::open(&dir, &sc.name).map_err(spool_err(&dir))?;
+        let (handoff, handed) = mpsc::unbounded_channel();
+        for info in &opened.segments {
             tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,
                 "landing a batch left in the spool by an earlier run");
             self.gauge.add(info.bytes);
@@ -180,29 +180,19 @@ impl Shared<'_> {
             sink: self.sink.clone(),
             gauge: self.gauge.clone(),
         };
-        let lander = tokio::spawn(lander.run(lander_rx));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut w = Writer::new(
+        let lander = tokio::spawn(lander.run(handed));
+        let (tx, writer) = spool::Spawn {
             dir,
-            sc.clone(),
-            seqs,
-            recovered,
-            lander_tx,
-            self.gauge.clone(),
-            self.config.instance.clone(),
-        );
-        w.stats = Some(stats.clone());
-        w.replies = Some(tx.clone());
-        let writer = std::thread::Builder::new()
-            .name(format!("spool-{}", sc.name))
-            .spawn({
-                let lock = self.lock.clone();
-                move || {
-                    let _spool_lock = lock;
-                    w.run(rx)
-                }
-            })
-            .map_err(spool_err(&self.config.spool_dir))?;
+            config: sc.clone(),
+            opened,
+            handoff,
+            gauge: self.gauge.clone(),
+            instance: self.config.instance.clone(),
+            watch: Some(stats.clone()),
+            lock: self.lock.clone(),
+        }
+        .start()
+        .map_err(spool_err(&self.config.spool_dir))?;
         let ack_latency = StreamHandle::ack_latency_histogram(&sc.name);
         Ok(StreamHandle {
             config: sc,
@@ -214,36 +204,4 @@ impl Shared<'_> {
             ack_latency,
         })
     }
-}
-
-/// Finds the segments an earlier run left, the next sequence number to use and the one the
-/// `next_seq` file holds (0: none).
-fn recover_stream(dir: &Path, stream: &str) -> io::Result<(Vec<segment::SegmentInfo>, (u64, u64))> {
-    let mut paths = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(ENCODED_TEMP_SUFFIX)
-            || name.ends_with(recover::REWRITE_SUFFIX)
-            || name == next_seq::TEMP_FILE_NAME
-        {
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        } else if name.ends_with(segment::SUFFIX) {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    let saved = next_seq::read(dir)?.unwrap_or(0);
-    let mut next_seq = saved.max(1);
-    let mut infos = Vec::new();
-    for p in paths {
-        if let Some(info) = recover::recover(&p, stream)? {
-            next_seq = next_seq.max(info.last_seq() + 1);
-            infos.push(info);
-        }
-    }
-    Ok((infos, (next_seq, saved)))
 }

@@ -3,10 +3,8 @@
 //! manifest to the sink (retrying with backoff for as long as the sink is down, while the
 //! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
 //!
-//! Also here: what the spool writer hands the lander ([`LanderMsg`]), and the stream's
-//! [`next_seq`] file that keeps landed keys unique across restarts.
+//! The lander consumes what the spool hands over ([`Handoff`]); the spool knows nothing of it.
 
-pub(crate) mod next_seq;
 mod put;
 
 use std::io;
@@ -26,28 +24,29 @@ use crate::metric_names::{
     BYTES_LANDED_TOTAL, FILES_LANDED_TOTAL, RECORDS_LANDED_TOTAL, SINK_ERRORS_TOTAL,
 };
 use crate::retry::Backoff;
-use crate::service::Receipt;
 use crate::sink::Sink;
 use crate::spool::segment::{SegmentInfo, sync_dir};
-use crate::spool::writer::AckTx;
+use crate::spool::{Handoff, Sealed};
 use records::landed::Envelope;
 
-/// Suffix of the file earlier versions encoded a segment into before the put (removed on
-/// start; batches are now encoded in memory, so a full spool disk can still drain).
-pub(crate) const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
+/// Suffix of the file earlier versions encoded a segment into before the put (batches are
+/// now encoded in memory, so a full spool disk can still drain).
+const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
 
-/// A closed segment handed to the lander, with acknowledgements that wait for landing.
-pub(crate) struct Sealed {
-    pub info: SegmentInfo,
-    pub acks: Vec<(AckTx, Receipt)>,
-}
-
-/// What the spool writer sends its stream's lander, in order.
-pub(crate) enum LanderMsg {
-    /// Land this segment.
-    Segment(Sealed),
-    /// Report once every segment sent before has landed (for `flush`).
-    Barrier(oneshot::Sender<()>),
+/// Removes what an earlier version's lander left in the stream folder `dir` (encoded temp
+/// files), before the spool is opened.
+pub(crate) fn remove_leftovers(dir: &std::path::Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(ENCODED_TEMP_SUFFIX) {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lands one stream's sealed segments, one at a time, in order.
@@ -72,15 +71,15 @@ impl Lander {
     /// time in arrival order. So the next segments compress while one is put to the sink,
     /// and keys, manifests, landing order, deletes and acks are exactly as with one serial
     /// loop.
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<LanderMsg>) {
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Handoff>) {
         let slots = Arc::new(Semaphore::new(self.encode_ahead()));
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Ready>();
         let this = &self;
         let encode_stage = async move {
             while let Some(msg) = rx.recv().await {
                 let ready = match msg {
-                    LanderMsg::Barrier(done) => Ready::Barrier(done),
-                    LanderMsg::Segment(sealed) => {
+                    Handoff::Barrier(done) => Ready::Barrier(done),
+                    Handoff::Segment(sealed) => {
                         let slot = slots.clone().acquire_owned().await.expect("never closed");
                         let job = this.encode_job(&sealed.info);
                         Ready::Segment(Box::new(Pending {

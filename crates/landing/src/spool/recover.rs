@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use records::batch::Payload;
 
 use super::segment::{FRAME_HEADER_LEN, MAX_FRAME_LEN, SegmentInfo, sync_dir};
-use crate::lander::next_seq;
 use crate::metric_names::{SPOOL_CORRUPT_FRAMES_TOTAL, SPOOL_CORRUPT_HEADERS_TOTAL};
+use crate::spool::next_seq;
 
 mod header;
 

@@ -244,7 +244,7 @@ impl SegmentWriter {
     }
 
     /// A handle of its own to the file, for an fsync on another thread
-    /// ([`super::syncer::PendingSync`]); [`SegmentWriter::synced`] records its success.
+    /// (the writer's sync thread); [`SegmentWriter::synced`] records its success.
     pub fn sync_handle(&self) -> io::Result<File> {
         self.file.try_clone()
     }

@@ -13,51 +13,71 @@
 //! cut off the segment. Before a segment is sealed, the fsync in flight is waited for.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::keys::{KeyLedger, KeyedBatch};
-use super::segment::{SegmentInfo, SegmentWriter};
-use super::syncer::Syncer;
+use super::segment::SegmentWriter;
+use super::{AckTx, BatchWatch, Handoff, Opened, Receipt, Sealed};
 use crate::config::{AckMode, StreamConfig};
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
-use crate::lander::{LanderMsg, Sealed};
 use crate::metric_names::{SPOOL_APPENDS_TOTAL, SPOOL_FSYNCS_TOTAL};
-use crate::service::Receipt;
+use handle::WriterMsg;
+use syncer::Syncer;
 
 mod commit;
+mod handle;
 mod release;
+mod syncer;
+
+pub(crate) use handle::{Append, WriterHandle};
 
 /// Most bytes gathered into one group commit before it is written and synced.
 const GROUP_LIMIT: usize = 64 << 20;
 /// How often a stream whose next sequence number could not be recorded tries again.
 const SAVE_RETRY: Duration = Duration::from_secs(1);
 
-/// Where a request's acknowledgement (or its error) goes.
-pub(crate) type AckTx = oneshot::Sender<Result<Receipt, AppendError>>;
+/// Everything a stream's writer thread starts with.
+pub(crate) struct Spawn {
+    /// The stream's spool folder.
+    pub dir: PathBuf,
+    pub config: StreamConfig,
+    /// What an earlier run left in `dir` ([`super::open`]): handed over first.
+    pub opened: Opened,
+    /// Where sealed segments and flush barriers go, in order.
+    pub handoff: mpsc::UnboundedSender<Handoff>,
+    pub gauge: Arc<SpoolGauge>,
+    /// The instance id new segments record (their batches keep it in their keys).
+    pub instance: String,
+    /// Told when a batch opens and closes.
+    pub watch: Option<Arc<dyn BatchWatch>>,
+    /// The spool's lock, held by the thread until it exits.
+    pub lock: Arc<File>,
+}
 
-pub(crate) enum WriterMsg {
-    Append {
-        payload: Vec<u8>,
-        records: u64,
-        reserved: u64,
-        received: Instant,
-        /// Idempotency key: a batch with a key the stream already took is not written again.
-        key: Option<String>,
-        ack: AckTx,
-    },
-    /// Close the open batch now and report once everything before it has landed.
-    Flush { done: oneshot::Sender<()> },
-    /// The sync thread's fsync finished (sent by [`Syncer`] only).
-    Synced(io::Result<()>),
-    /// Stop once everything sent before is handled (the landing service shuts down).
-    Close,
+impl Spawn {
+    /// Starts the writer thread (`spool-{stream}`) and returns the way to reach it and its
+    /// join handle (the thread ends after [`WriterHandle::close`]).
+    pub fn start(self) -> io::Result<(WriterHandle, JoinHandle<()>)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = format!("spool-{}", self.config.name);
+        let lock = self.lock.clone();
+        let replies = tx.clone();
+        let writer = Writer::new(self);
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let _spool_lock = lock;
+            writer.run(rx, replies)
+        })?;
+        Ok((WriterHandle { tx }, thread))
+    }
 }
 
 /// The fsync running on the sync thread and the requests waiting for it.
@@ -75,20 +95,20 @@ struct Active {
     landed_acks: Vec<(AckTx, Receipt)>,
 }
 
-pub(crate) struct Writer {
-    pub dir: PathBuf,
-    pub config: StreamConfig,
-    pub next_seq: u64,
+struct Writer {
+    dir: PathBuf,
+    config: StreamConfig,
+    next_seq: u64,
     /// The value in the `next_seq` file (0: none): what a restart would start from.
     saved_next_seq: u64,
     /// Messages for the lander held back until the next sequence number after every sealed
     /// segment among them is recorded: a segment is deleted once it lands, and then only the
     /// file keeps its sequence numbers from being used again. In order; sent by `release`.
-    held: Vec<LanderMsg>,
+    held: Vec<Handoff>,
     /// When to try recording the next sequence number again (while `held` waits for it).
     retry_save: Option<Instant>,
-    pub lander: mpsc::UnboundedSender<LanderMsg>,
-    pub gauge: Arc<SpoolGauge>,
+    handoff: mpsc::UnboundedSender<Handoff>,
+    gauge: Arc<SpoolGauge>,
     /// The instance id new segments record (their batches keep it in their keys).
     instance: String,
     active: Option<Active>,
@@ -103,14 +123,11 @@ pub(crate) struct Writer {
     keys: Result<KeyLedger, String>,
     /// Ledger length as of the last successful segment sync (what a rollback cuts back to).
     keys_durable: u64,
-    /// Live statistics for the status page (told when a batch opens and closes).
-    pub stats: Option<Arc<crate::status::stats::StreamStats>>,
+    /// Told when a batch opens and closes.
+    watch: Option<Arc<dyn BatchWatch>>,
     /// The stream's append and fsync counters, looked up once.
     appends: metrics::Counter,
     fsyncs: metrics::Counter,
-    /// The writer's own channel, for the sync thread's results (set by startup; without it
-    /// every fsync runs on the writer thread).
-    pub replies: Option<Sender<WriterMsg>>,
     syncer: Option<Syncer>,
     inflight: Option<InFlight>,
     /// Requests written since the fsync in flight started: they wait for the next one.
@@ -120,24 +137,24 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// A writer for the stream folder `dir`, whose `next_seq` file holds `saved_next_seq`
-    /// (0: none); `recovered` are the segments an earlier run left, to land first.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        dir: PathBuf,
-        config: StreamConfig,
-        (next_seq, saved_next_seq): (u64, u64),
-        recovered: Vec<SegmentInfo>,
-        lander: mpsc::UnboundedSender<LanderMsg>,
-        gauge: Arc<SpoolGauge>,
-        instance: String,
-    ) -> Self {
+    fn new(spawn: Spawn) -> Self {
+        let Spawn {
+            dir,
+            config,
+            opened,
+            handoff,
+            gauge,
+            instance,
+            watch,
+            lock: _,
+        } = spawn;
         let appends = metrics::counter!(SPOOL_APPENDS_TOTAL, "stream" => config.name.clone());
         let fsyncs = metrics::counter!(SPOOL_FSYNCS_TOTAL, "stream" => config.name.clone());
-        let held = recovered
+        let held = opened
+            .segments
             .into_iter()
             .map(|info| {
-                LanderMsg::Segment(Sealed {
+                Handoff::Segment(Sealed {
                     info,
                     acks: Vec::new(),
                 })
@@ -146,11 +163,11 @@ impl Writer {
         Writer {
             dir,
             config,
-            next_seq,
-            saved_next_seq,
+            next_seq: opened.next_seq,
+            saved_next_seq: opened.saved_next_seq,
             held,
             retry_save: None,
-            lander,
+            handoff,
             gauge,
             instance,
             active: None,
@@ -159,10 +176,9 @@ impl Writer {
             broken: None,
             keys: Err("not loaded yet".to_owned()),
             keys_durable: 0,
-            stats: None,
+            watch,
             appends,
             fsyncs,
-            replies: None,
             syncer: None,
             inflight: None,
             waiting: Vec::new(),
@@ -170,7 +186,9 @@ impl Writer {
         }
     }
 
-    pub fn run(mut self, rx: Receiver<WriterMsg>) {
+    /// Runs until closed; `replies` is the writer's own channel, for the sync thread's
+    /// results.
+    fn run(mut self, rx: Receiver<WriterMsg>, replies: std::sync::mpsc::Sender<WriterMsg>) {
         // Before any append: the ledger is checked against the next sequence number recovered.
         self.keys = KeyLedger::load(&self.dir, self.next_seq, now_ms()).map_err(|e| {
             tracing::error!(stream = %self.config.name, error = %e,
@@ -180,12 +198,11 @@ impl Writer {
         self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
         // What an earlier run left lands once the sequence numbers after it are recorded.
         let _ = self.release();
-        if let Some(replies) = self.replies.take() {
-            match Syncer::start(&self.config.name, replies) {
-                Ok(s) => self.syncer = Some(s),
-                Err(e) => tracing::warn!(stream = %self.config.name, error = %e,
-                    "cannot start the spool sync thread; fsyncs run on the writer thread"),
-            }
+        let on_synced = move |r| replies.send(WriterMsg::Synced(r)).is_ok();
+        match Syncer::start(&self.config.name, on_synced) {
+            Ok(s) => self.syncer = Some(s),
+            Err(e) => tracing::warn!(stream = %self.config.name, error = %e,
+                "cannot start the spool sync thread; fsyncs run on the writer thread"),
         }
         loop {
             let wake = match (self.active.as_ref().map(|a| a.deadline), self.retry_save) {
@@ -244,7 +261,7 @@ impl Writer {
         let held = self
             .held
             .iter()
-            .filter(|m| matches!(m, LanderMsg::Segment(_)))
+            .filter(|m| matches!(m, Handoff::Segment(_)))
             .count();
         if held > 0 {
             tracing::error!(stream = %self.config.name, batches = held,
@@ -270,14 +287,14 @@ impl Writer {
         let mut flushes = Vec::new();
         for msg in group {
             match msg {
-                WriterMsg::Append {
+                WriterMsg::Append(Append {
                     payload,
                     records,
                     reserved,
                     received,
                     key,
                     ack,
-                } => match self.write(payload, records, key.as_deref()) {
+                }) => match self.write(payload, records, key.as_deref()) {
                     Ok(receipt) if receipt.duplicate => {
                         // Taken before: nothing written. Still answered only once durable.
                         self.gauge.release(reserved);
@@ -321,7 +338,7 @@ impl Writer {
             self.settle(rx);
             self.seal();
             for done in flushes {
-                self.send_lander(LanderMsg::Barrier(done));
+                self.hand_over(Handoff::Barrier(done));
             }
         }
     }
@@ -365,7 +382,7 @@ impl Writer {
             let seg = SegmentWriter::create(&self.dir, self.next_seq, opened, &self.instance)
                 .map_err(|e| spool_err("create a spool segment", &e))?;
             self.gauge.add(seg.info().bytes);
-            (self.stats.iter()).for_each(|s| s.batch_open(Some(opened as u64)));
+            (self.watch.iter()).for_each(|w| w.batch_open(Some(opened as u64)));
             self.active = Some(Active {
                 seg,
                 deadline: Instant::now() + self.config.max_age,
@@ -421,13 +438,13 @@ impl Writer {
         self.keys_durable = self.keys.as_ref().map_or(0, KeyLedger::len);
     }
 
-    /// Closes the open segment and hands it to the lander.
+    /// Closes the open segment and hands it over.
     fn seal(&mut self) {
         self.torn = false;
         let Some(mut active) = self.active.take() else {
             return;
         };
-        (self.stats.iter()).for_each(|s| s.batch_open(None));
+        (self.watch.iter()).for_each(|w| w.batch_open(None));
         match active.seg.sync() {
             Ok(()) => self.keys_synced(),
             Err(e) => {
@@ -445,13 +462,13 @@ impl Writer {
             self.gauge.release(info.bytes);
             return;
         }
-        self.send_lander(LanderMsg::Segment(Sealed { info, acks }));
+        self.hand_over(Handoff::Segment(Sealed { info, acks }));
     }
 }
 
 fn msg_len(m: &WriterMsg) -> usize {
     match m {
-        WriterMsg::Append { payload, .. } => payload.len(),
+        WriterMsg::Append(a) => a.payload.len(),
         WriterMsg::Flush { .. } | WriterMsg::Synced(_) | WriterMsg::Close => 0,
     }
 }

@@ -274,6 +274,12 @@ fn latency(counts: &[u64; BUCKETS]) -> Latency {
     }
 }
 
+impl crate::spool::BatchWatch for StreamStats {
+    fn batch_open(&self, opened_at_ms: Option<u64>) {
+        StreamStats::batch_open(self, opened_at_ms);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,7 +184,7 @@ mod tests {
 
     use super::super::{QUARANTINE_DIR, recover};
     use super::*;
-    use crate::lander::next_seq;
+    use crate::spool::next_seq;
     use crate::spool::segment::{SegmentWriter, for_each_frame};
 
     /// A durable segment of `batches` one-record frames from `first_seq`, cut by instance "a"

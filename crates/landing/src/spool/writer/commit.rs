@@ -5,11 +5,11 @@
 use std::io;
 use std::sync::mpsc::Receiver;
 
-use super::{AckTx, InFlight, Writer, WriterMsg, spool_err};
+use super::syncer::PendingSync;
+use super::{InFlight, Writer, WriterMsg, spool_err};
 use crate::config::AckMode;
-use crate::service::Receipt;
 use crate::spool::keys::KeyLedger;
-use crate::spool::syncer::PendingSync;
+use crate::spool::{AckTx, Receipt};
 
 impl Writer {
     /// Makes the requests waiting durable: by an fsync on the sync thread, unless one runs

@@ -1,13 +1,11 @@
 //! The spool writer's fsync thread: runs one segment `fdatasync` at a time while the writer
-//! goes on appending the next group, and reports each result on the writer's own channel
-//! ([`WriterMsg::Synced`]), so the writer waits for one channel, never for the disk.
+//! goes on appending the next group, and reports each result through a callback (the writer
+//! puts it on its own channel), so the writer waits for one channel, never for the disk.
 
 use std::fs::File;
 use std::io;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
-
-use super::writer::WriterMsg;
 
 /// One `fdatasync` of the open segment, covering every byte written to it before
 /// [`PendingSync::new`].
@@ -37,16 +35,20 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the thread for stream `name`; each result goes to `replies`.
-    pub fn start(name: &str, replies: Sender<WriterMsg>) -> io::Result<Syncer> {
+    /// Starts the thread for stream `name`; each result goes to `done`, and the thread stops
+    /// when that returns false (nobody listens any more).
+    pub fn start(
+        name: &str,
+        done: impl Fn(io::Result<()>) -> bool + Send + 'static,
+    ) -> io::Result<Syncer> {
         let (jobs, rx) = mpsc::channel::<PendingSync>();
         let thread = std::thread::Builder::new()
             .name(format!("spool-sync-{name}"))
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    let done = job.run();
+                    let result = job.run();
                     drop(job);
-                    if replies.send(WriterMsg::Synced(done)).is_err() {
+                    if !done(result) {
                         break;
                     }
                 }
