@@ -161,11 +161,10 @@ impl Landing {
         self.streams.contains_key(name)
     }
 
-    /// What the stream's Snowpipe notifier did so far, and how many landed files still wait
+    /// What the stream's Snowpipe notifier did so far, with how many landed files still wait
     /// for a successful `insertFiles` (`None` when the stream has no notifier).
-    pub fn snowpipe_status(&self, stream: &str) -> Option<(notify::SnowpipeStatus, usize)> {
-        let s = self.streams.get(stream)?.snowpipe.as_ref()?;
-        Some((s.status.lock().expect("lock").clone(), s.hook.queue.len()))
+    pub fn snowpipe_status(&self, stream: &str) -> Option<notify::SnowpipeStatus> {
+        Some(self.streams.get(stream)?.snowpipe.as_ref()?.status())
     }
 
     /// Bytes waiting in the spool.

@@ -143,7 +143,7 @@ async fn start_both(
 
 /// Waits (bounded) until the notifier's queue for "customers" is empty.
 async fn wait_drained(l: &Landing, what: &str) {
-    wait_for(what, || l.snowpipe_status("customers").unwrap().1 == 0).await;
+    wait_for(what, || l.snowpipe_status("customers").unwrap().queued == 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,8 +161,8 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     let l = start_landing(&spool, &landing, stream(&key, url.clone()));
     append(&l, 0..50).await;
     assert_eq!(testkit::landed_files(&landing).len(), 5);
-    let (status, pending) = l.snowpipe_status("customers").unwrap();
-    assert_eq!(pending, 5, "all five wait in the queue");
+    let status = l.snowpipe_status("customers").unwrap();
+    assert_eq!(status.queued, 5, "all five wait in the queue");
     assert_eq!(status.notified, 0);
     l.shutdown().await;
     drop(l);
@@ -204,7 +204,7 @@ async fn every_landed_file_is_loaded_once_across_a_restart() {
     // Loaded once: Snowpipe's (here: the warehouse's) load history skipped it, so
     // insertReport has no event for it and the notifier finds it with loadHistoryScan.
     wait_for("the skipped file's status from loadHistoryScan", || {
-        l.snowpipe_status("customers").unwrap().0.loaded == 1
+        l.snowpipe_status("customers").unwrap().loaded == 1
     })
     .await;
     assert_eq!(loaded(&svc), (80, 8, 8));
@@ -224,12 +224,12 @@ async fn load_status_is_followed_and_rejections_are_reported() {
     let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     append(&l, 0..20).await;
     wait_for("two loads and one rejection reported", || {
-        let (st, _) = l.snowpipe_status("customers").unwrap();
+        let st = l.snowpipe_status("customers").unwrap();
         st.loaded == 2 && st.failed == 1
     })
     .await;
-    let (st, pending) = l.snowpipe_status("customers").unwrap();
-    assert_eq!((st.notified, pending), (3, 0));
+    let st = l.snowpipe_status("customers").unwrap();
+    assert_eq!((st.notified, st.queued), (3, 0));
     assert_eq!(st.rejected.len(), 1);
     assert_eq!(st.rejected[0].path, "customers/missing.ndjson.zst");
     assert_eq!(st.rejected[0].status, "LOAD_FAILED");
@@ -256,13 +256,12 @@ async fn a_key_the_pipe_does_not_know_is_refused_and_nothing_is_lost() {
     wait_for("the 401 to be reported", || {
         l.snowpipe_status("customers")
             .unwrap()
-            .0
             .last_error
             .is_some_and(|e| e.contains("401") && e.contains("390144"))
     })
     .await;
-    let (st, pending) = l.snowpipe_status("customers").unwrap();
-    assert_eq!((st.notified, pending), (0, 1), "the file stays queued");
+    let st = l.snowpipe_status("customers").unwrap();
+    assert_eq!((st.notified, st.queued), (0, 1), "the file stays queued");
     assert_eq!(loaded(&svc), (0, 0, 0));
     l.shutdown().await;
 }
@@ -294,6 +293,6 @@ async fn more_than_5000_files_are_sent_in_batches() {
     let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     wait_for("all 5,001 files to load", || loaded(&svc) == (n, n, n)).await;
     wait_drained(&l, "the queue to drain").await;
-    assert_eq!(l.snowpipe_status("customers").unwrap().0.notified, n);
+    assert_eq!(l.snowpipe_status("customers").unwrap().notified, n);
     l.shutdown().await;
 }

@@ -166,7 +166,7 @@ async fn a_failed_queue_removal_is_retried_with_backoff_and_nothing_is_sent_twic
     // makes a call every few milliseconds.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let calls_while_failing = seen.calls();
-    let (_, pending) = l.snowpipe_status("customers").unwrap();
+    let pending = l.snowpipe_status("customers").unwrap().queued;
     fail::remove("notify-queue-remove");
     assert!(
         calls_while_failing <= 3,
@@ -176,7 +176,7 @@ async fn a_failed_queue_removal_is_retried_with_backoff_and_nothing_is_sent_twic
 
     // The fault cleared: the removal goes through on its next attempt, then the rest is sent.
     wait_for("the queue to drain", || {
-        l.snowpipe_status("customers").unwrap().1 == 0
+        l.snowpipe_status("customers").unwrap().queued == 0
     })
     .await;
     let files = landed_paths(&stage);
@@ -184,7 +184,7 @@ async fn a_failed_queue_removal_is_retried_with_backoff_and_nothing_is_sent_twic
     let mut received = seen.paths();
     received.sort();
     assert_eq!(received, files, "every landed file notified, each once");
-    assert_eq!(l.snowpipe_status("customers").unwrap().0.notified, 3);
+    assert_eq!(l.snowpipe_status("customers").unwrap().notified, 3);
     l.shutdown().await;
     drop(l);
     let q = NotifyQueue::open(&spool.join("customers").join("snowpipe.queue")).unwrap();

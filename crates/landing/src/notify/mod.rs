@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use snowpipe::{FileReport, JwtSigner, KeyError, MAX_FILES_PER_CALL, SnowpipeClient};
+use serde::{Deserialize, Serialize};
+use snowpipe::{JwtSigner, KeyError, MAX_FILES_PER_CALL, SnowpipeClient};
 
 pub use queue::NotifyQueue;
 
@@ -106,9 +107,13 @@ impl SnowpipeConfig {
     }
 }
 
-/// What the notifier of one stream has done so far (this run).
-#[derive(Debug, Clone, Default)]
+/// What the notifier of one stream has done so far (this run): the one status type, kept
+/// by the notifier and shown as is by `GET /api/status` (`streams[].snowpipe`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SnowpipeStatus {
+    /// Landed files waiting for a successful `insertFiles` (read off the queue when the
+    /// status is taken).
+    pub queued: u64,
     /// Files accepted by `insertFiles`.
     pub notified: u64,
     /// Files Snowpipe loaded fully.
@@ -121,8 +126,23 @@ pub struct SnowpipeStatus {
     pub unknown: u64,
     /// The last `insertFiles` error, cleared by the next success.
     pub last_error: Option<String>,
-    /// The latest files Snowpipe did not load fully, with its error.
-    pub rejected: Vec<FileReport>,
+    /// The latest files Snowpipe did not load fully, with Snowflake's first error, newest
+    /// first (up to [`REJECTED_KEPT`]).
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// Rejected files kept in [`SnowpipeStatus::rejected`].
+pub const REJECTED_KEPT: usize = 5;
+
+/// A file Snowpipe did not load fully.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RejectedFile {
+    /// Path relative to the stage.
+    pub path: String,
+    /// Snowpipe's status (`LOAD_FAILED`, `PARTIALLY_LOADED`).
+    pub status: String,
+    /// Snowflake's first error message.
+    pub first_error: Option<String>,
 }
 
 /// The lander's side: queue a landed key, wake the sender.
@@ -137,6 +157,16 @@ pub(crate) struct Started {
     pub hook: Hook,
     pub status: Arc<Mutex<SnowpipeStatus>>,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Started {
+    /// What the notifier has done so far, with the files queued now.
+    pub fn status(&self) -> SnowpipeStatus {
+        SnowpipeStatus {
+            queued: self.hook.queue.len() as u64,
+            ..self.status.lock().expect("lock").clone()
+        }
+    }
 }
 
 /// Opens the queue in `dir`, checks the key, and spawns the sender. Inside a tokio runtime.

@@ -17,9 +17,6 @@ use super::SnowpipeStatus;
 use super::queue::NotifyQueue;
 use crate::retry::Backoff;
 
-/// Rejected files kept in [`SnowpipeStatus::rejected`].
-const KEEP_REJECTED: usize = 100;
-
 pub(crate) struct Notifier {
     pub stream: String,
     pub queue: Arc<NotifyQueue>,
@@ -259,10 +256,15 @@ impl Notifier {
                     error = f.first_error.as_deref().or(f.system_error.as_deref()).unwrap_or("(no error text)"),
                     line = f.first_error_line_num, rows_inserted = f.rows_inserted, errors_seen = f.errors_seen,
                     "Snowpipe did not load the whole file");
-                if st.rejected.len() >= KEEP_REJECTED {
-                    st.rejected.remove(0);
-                }
-                st.rejected.push(f.clone());
+                st.rejected.insert(
+                    0,
+                    super::RejectedFile {
+                        path: f.path.clone(),
+                        status: other.to_owned(),
+                        first_error: f.first_error.clone(),
+                    },
+                );
+                st.rejected.truncate(super::REJECTED_KEPT);
             }
         }
     }

@@ -7,15 +7,11 @@ mod snapshot;
 pub(crate) mod stats;
 
 pub use snapshot::{
-    LandedFile, Latency, RatePoint, RejectedFile, STATUS_VERSION, SnowpipeState, SpoolStatus,
-    StatusSnapshot, StreamStatus,
+    LandedFile, Latency, RatePoint, STATUS_VERSION, SpoolStatus, StatusSnapshot, StreamStatus,
 };
 pub use stats::now_ms;
 
 use crate::service::Landing;
-
-/// Rejected Snowpipe files listed per stream.
-const REJECTED_SHOWN: usize = 5;
 
 impl Landing {
     /// The live status of every stream, sorted by name.
@@ -27,29 +23,7 @@ impl Landing {
             .map(|h| {
                 let v = h.stats.view();
                 let since = now.saturating_sub(v.last_landed_ms.unwrap_or(h.stats.started_ms()));
-                let snowpipe = h.snowpipe.as_ref().map(|s| {
-                    let st = s.status.lock().expect("lock").clone();
-                    SnowpipeState {
-                        queued: s.hook.queue.len() as u64,
-                        notified: st.notified,
-                        loaded: st.loaded,
-                        partially_loaded: st.partially_loaded,
-                        failed: st.failed,
-                        unknown: st.unknown,
-                        last_error: st.last_error,
-                        rejected: st
-                            .rejected
-                            .iter()
-                            .rev()
-                            .take(REJECTED_SHOWN)
-                            .map(|r| RejectedFile {
-                                path: r.path.clone(),
-                                status: r.status.clone(),
-                                first_error: r.first_error.clone(),
-                            })
-                            .collect(),
-                    }
-                });
+                let snowpipe = h.snowpipe.as_ref().map(|s| s.status());
                 StreamStatus {
                     name: h.config.name.clone(),
                     records_total: v.records,

@@ -70,7 +70,7 @@ pub struct StreamStatus {
     /// The last files landed, newest first (up to 20).
     pub recent_files: Vec<LandedFile>,
     /// The Snowpipe REST notifier (`null` when the stream has none).
-    pub snowpipe: Option<SnowpipeState>,
+    pub snowpipe: Option<crate::notify::SnowpipeStatus>,
 }
 
 /// One rate sample.
@@ -107,36 +107,4 @@ pub struct LandedFile {
     pub bytes: u64,
     /// When it landed (ms since the epoch).
     pub landed_ms: u64,
-}
-
-/// What a stream's Snowpipe notifier has done this run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnowpipeState {
-    /// Landed files waiting for a successful `insertFiles`.
-    pub queued: u64,
-    /// Files accepted by `insertFiles`.
-    pub notified: u64,
-    /// Files loaded fully.
-    pub loaded: u64,
-    /// Files loaded in part.
-    pub partially_loaded: u64,
-    /// Files Snowpipe could not load.
-    pub failed: u64,
-    /// Files given up on without a status.
-    pub unknown: u64,
-    /// The last `insertFiles` error, until the next success.
-    pub last_error: Option<String>,
-    /// The latest files not loaded fully, with Snowflake's first error, newest first (up to 5).
-    pub rejected: Vec<RejectedFile>,
-}
-
-/// A file Snowpipe did not load fully.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RejectedFile {
-    /// Path relative to the stage.
-    pub path: String,
-    /// Snowpipe's status (`LOAD_FAILED`, `PARTIALLY_LOADED`).
-    pub status: String,
-    /// Snowflake's first error message.
-    pub first_error: Option<String>,
 }
