@@ -19,13 +19,12 @@
 
 use std::net::SocketAddr;
 
-use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, Uri};
 use regex::Regex;
 
 use crate::auth::ClientCert;
-use crate::ingest::{Received, set_attr};
+use crate::received::{Received, header_text, set_attr};
 
-/// Headers never copied into landed data.
 /// The request's header names as the client spelled them (HTTP/1 only; HTTP/2 names are
 /// lowercase on the wire). The acceptor reads them off the connection and inserts this as a
 /// request extension; without it, names are lowercase.
@@ -68,14 +67,6 @@ pub(crate) enum BodyKind<'a> {
     Package,
     /// A `multipart/form-data` form, a FlowFile per part.
     Form,
-}
-
-/// A header value as text: UTF-8 if it is, else each byte as ISO-8859-1.
-pub(crate) fn header_text(value: &HeaderValue) -> String {
-    match std::str::from_utf8(value.as_bytes()) {
-        Ok(s) => s.to_owned(),
-        Err(_) => value.as_bytes().iter().map(|&b| char::from(b)).collect(),
-    }
 }
 
 impl RequestInfo<'_> {
@@ -199,14 +190,6 @@ fn now_nanos() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn latin1_and_utf8_values_are_kept() {
-        let utf8 = HeaderValue::from_bytes("Zürich".as_bytes()).unwrap();
-        assert_eq!(header_text(&utf8), "Zürich");
-        let latin1 = HeaderValue::from_bytes(b"Z\xfcrich").unwrap();
-        assert_eq!(header_text(&latin1), "Zürich");
-    }
 
     #[test]
     fn spelling_is_the_first_seen() {

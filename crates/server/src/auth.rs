@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use regex::Regex;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Challenge};
 
 /// The client certificate a TLS connection presented and the handshake verified: its
 /// subject and issuer distinguished names (RFC 1779 form with spaces, most specific first,
@@ -76,37 +76,6 @@ pub fn parse_basic_users(text: &str) -> Result<Vec<BasicUser>, String> {
         return Err("no user:password line".into());
     }
     Ok(users)
-}
-
-/// Which challenges a 401 carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Challenge {
-    /// `WWW-Authenticate: Bearer`.
-    Bearer,
-    /// `WWW-Authenticate: Basic realm="snowstream"`.
-    Basic,
-    /// Both, Basic first (what PostHTTP's client answers).
-    Both,
-}
-
-impl Challenge {
-    /// The 401's text.
-    pub(crate) fn message(self) -> &'static str {
-        match self {
-            Challenge::Bearer => "missing or wrong bearer token",
-            _ => "missing or wrong credentials",
-        }
-    }
-
-    /// The `WWW-Authenticate` values, in order.
-    pub(crate) fn values(self) -> &'static [&'static str] {
-        const BASIC: &str = "Basic realm=\"snowstream\"";
-        match self {
-            Challenge::Bearer => &["Bearer"],
-            Challenge::Basic => &[BASIC],
-            Challenge::Both => &[BASIC, "Bearer"],
-        }
-    }
 }
 
 /// The credentials accepted, from [`crate::ServerConfig`].

@@ -9,8 +9,9 @@ use records::{Batch, Format};
 use crate::AppState;
 use crate::config::OnParseError;
 use crate::error::ApiError;
-use crate::ingest::{self, BodySpec, Received, parse_off_runtime};
+use crate::ingest::{self, BodySpec, parse_off_runtime};
 use crate::passthrough::{Whole, land_all};
+use crate::received::Received;
 
 /// Parses `flowfiles` into one batch under the stream's policy. Returns the batch and how many
 /// FlowFiles were set aside; those are in the sink already when this returns.

@@ -1,4 +1,5 @@
-//! Errors answered to HTTP clients: a status and a readable reason, never a secret.
+//! Errors answered to HTTP clients: a status and a readable reason, never a secret; a 401
+//! carries its [`Challenge`] (the `WWW-Authenticate` schemes `auth` asks for) to the response.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,7 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{}", .0.message())]
-    Unauthorized(crate::auth::Challenge),
+    Unauthorized(Challenge),
     /// A client certificate the authorized DN pattern refuses (ListenHTTP answers 403).
     #[error("{0}")]
     Forbidden(String),
@@ -31,6 +32,37 @@ pub enum ApiError {
     Timeout,
     #[error("{0}")]
     Internal(String),
+}
+
+/// Which challenges a 401 carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// `WWW-Authenticate: Bearer`.
+    Bearer,
+    /// `WWW-Authenticate: Basic realm="snowstream"`.
+    Basic,
+    /// Both, Basic first (what PostHTTP's client answers).
+    Both,
+}
+
+impl Challenge {
+    /// The 401's text.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Challenge::Bearer => "missing or wrong bearer token",
+            _ => "missing or wrong credentials",
+        }
+    }
+
+    /// The `WWW-Authenticate` values, in order.
+    pub(crate) fn values(self) -> &'static [&'static str] {
+        const BASIC: &str = "Basic realm=\"snowstream\"";
+        match self {
+            Challenge::Bearer => &["Bearer"],
+            Challenge::Basic => &[BASIC],
+            Challenge::Both => &[BASIC, "Bearer"],
+        }
+    }
 }
 
 impl ApiError {

@@ -1,8 +1,8 @@
 //! Request body → records: streams the body through the capped gunzip and the FlowFile
 //! decoder chunk by chunk, then parses each FlowFile's content into records, all-or-nothing.
 //!
-//! Also what both front doors (HTTP and S3) share about receiving: where a parse runs
-//! ([`parse_off_runtime`]) and how an attribute is set ([`set_attr`]).
+//! Also what both front doors (HTTP and S3) share about parsing: where a parse runs
+//! ([`parse_off_runtime`]).
 
 use axum::body::Body;
 use bytes::BytesMut;
@@ -10,6 +10,7 @@ use futures::StreamExt;
 use records::{Batch, Format, Gunzip};
 
 use crate::error::ApiError;
+use crate::received::Received;
 
 /// Content up to this size is parsed on the request's own task.
 const INLINE_PARSE_BYTES: u64 = 64 * 1024;
@@ -26,23 +27,6 @@ pub(crate) async fn parse_off_runtime<T: Send + 'static>(
     } else {
         tokio::task::spawn_blocking(parse).await
     }
-}
-
-/// Sets attribute `key` to `value`, replacing its value if it is already there.
-pub(crate) fn set_attr(attrs: &mut Vec<(String, String)>, key: &str, value: &str) {
-    match attrs.iter_mut().find(|(k, _)| k == key) {
-        Some((_, v)) => *v = value.to_owned(),
-        None => attrs.push((key.to_owned(), value.to_owned())),
-    }
-}
-
-/// One FlowFile as received: its attributes and content.
-pub(crate) struct Received {
-    pub attributes: Vec<(String, String)>,
-    pub content: Vec<u8>,
-    /// Whether its `filename` is one the front door made up (a timestamp, as ListenHTTP's),
-    /// rather than one the sender gave: a retry of the same FlowFile gets another.
-    pub filename_made_here: bool,
 }
 
 /// How to read one request body.

@@ -16,6 +16,7 @@ mod ingest;
 mod listen;
 mod multipart;
 mod passthrough;
+mod received;
 pub mod s3;
 mod ui;
 
@@ -23,13 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use attrs::RawHeaderNames;
-pub use auth::{BasicUser, Challenge, ClientCert, parse_basic_users};
+pub use auth::{BasicUser, ClientCert, parse_basic_users};
 pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET_BYTES};
 pub use config::{
     DEFAULT_HEADER_DENY_LIST, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST,
     OnParseError, ServerConfig, StreamOptions,
 };
-pub use error::ApiError;
+pub use error::{ApiError, Challenge};
 pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 
 /// Shared state of the HTTP handlers: one `Arc`, so the clone axum makes of it for every

@@ -15,9 +15,8 @@
 use axum::http::header::CONTENT_TYPE;
 use bytes::Bytes;
 
-use crate::attrs::header_text;
 use crate::error::ApiError;
-use crate::ingest::Received;
+use crate::received::{Received, header_text};
 
 /// Whether a request with this Content-Type is a form, by ListenHTTPServlet's own test (the
 /// type contains `multipart/form-data`).

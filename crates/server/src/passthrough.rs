@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ingest::Received;
+use crate::received::Received;
 
 /// FlowFiles of one request put to the sink at once.
 const CONCURRENT_PUTS: usize = 8;

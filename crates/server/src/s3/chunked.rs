@@ -13,7 +13,7 @@ use std::io::{Read, Seek};
 use records::{Batch, FillError, Format, GunzipError};
 use s3s::{S3Error, S3Result, s3_error};
 
-use super::object::gzip_error;
+use super::error::{gzip_error, internal};
 
 /// Bytes of records per chunk (the last record may take a chunk a little past it). 4 MiB,
 /// not 8: with two 24 MiB uploads completing at once the app's peak RSS fell from 199-259
@@ -57,9 +57,9 @@ pub(crate) fn for_each_chunk(
     let mut sink =
         |piece: &[u8]| -> Result<(), Stop> { cutter.push(piece, each).map_err(Stop::S3) };
     for f in parts.iter_mut() {
-        f.rewind().map_err(super::ops::internal)?;
+        f.rewind().map_err(internal)?;
         loop {
-            let n = f.read(&mut buf).map_err(super::ops::internal)?;
+            let n = f.read(&mut buf).map_err(internal)?;
             if n == 0 {
                 break;
             }

@@ -8,6 +8,7 @@ mod auth;
 mod chunked;
 mod config;
 mod digest;
+mod error;
 mod object;
 mod ops;
 mod uploads;

@@ -2,11 +2,13 @@
 //! and `records::Batch` as the HTTP front door, with the object's key, bucket, user metadata and Content-Disposition
 //! filename as the records' attributes.
 
-use records::{Batch, Format, GunzipError};
-use s3s::{S3Error, S3Result, s3_error};
+use records::{Batch, Format};
+use s3s::{S3Result, s3_error};
 
+use super::error::{append_error, gzip_error};
 use crate::ServerConfig;
-use crate::ingest::{parse_off_runtime, set_attr};
+use crate::ingest::parse_off_runtime;
+use crate::received::set_attr;
 
 /// What the client said about an object, besides its bytes.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -163,14 +165,6 @@ pub(crate) async fn parse_object(
         .map_err(|e| s3_error!(InternalError, "record parser failed: {e}"))?
 }
 
-/// A corrupt gzip object is a bad argument; one that inflates past the limit is too large.
-pub(crate) fn gzip_error(e: GunzipError) -> S3Error {
-    match e {
-        GunzipError::TooLarge { .. } => s3_error!(EntityTooLarge, "object is {e}"),
-        GunzipError::Corrupt(_) => s3_error!(InvalidArgument, "object is {e}"),
-    }
-}
-
 /// Appends a parsed object; resolves once its records are durable (per the stream's ack mode).
 pub(crate) async fn append(
     landing: &landing::Landing,
@@ -191,35 +185,6 @@ pub(crate) async fn append(
     metrics::counter!(landing::metric_names::S3_OBJECTS_TOTAL, "stream" => stream.to_owned())
         .increment(1);
     Ok(receipt)
-}
-
-pub(crate) fn slow_down(reason: &str, retry_after: u32) -> S3Error {
-    let mut e = s3_error!(SlowDown, "{reason}");
-    let mut h = http::HeaderMap::new();
-    h.insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from(retry_after),
-    );
-    e.set_headers(h);
-    e
-}
-
-pub(crate) fn append_error(e: landing::AppendError, retry_after: u32) -> S3Error {
-    use landing::AppendError as A;
-    match e {
-        A::SpoolFull { .. } | A::ShuttingDown | A::DiskFault(_) => {
-            slow_down(&e.to_string(), retry_after)
-        }
-        A::UnknownStream(_) => s3_error!(
-            InternalError,
-            "the bucket's stream is not configured in snowstream: {e}"
-        ),
-        A::Sink {
-            retryable: true, ..
-        } => slow_down(&e.to_string(), retry_after),
-        A::Spool(_) | A::Sink { .. } => s3_error!(InternalError, "{e}"),
-        A::InvalidKey(_) => s3_error!(InvalidArgument, "{e}"),
-    }
 }
 
 /// Pass-through: lands the object whole under `_passthrough/s3/{bucket}/{key}` of the

@@ -13,10 +13,10 @@ mod put;
 use std::sync::Arc;
 
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use super::config::{BucketRoute, S3Config};
-use super::object;
+use super::error::{internal, slow_down};
 use super::uploads::{UploadMeta, Uploads};
 
 pub(crate) use complete::Completing;
@@ -37,10 +37,6 @@ pub(crate) struct Front {
 
 /// The s3s handler: every operation delegates to [`Front`].
 pub(crate) struct Handler(pub Arc<Front>);
-
-pub(crate) fn internal(e: impl std::fmt::Display) -> S3Error {
-    s3_error!(InternalError, "{e}")
-}
 
 /// Runs blocking file work off the async threads; a panic or an I/O error is an
 /// InternalError.
@@ -88,7 +84,7 @@ impl Front {
     /// (pass-through objects never enter the spool).
     fn check_room(&self, stream: &str) -> S3Result<()> {
         if !self.shared.is_pass_through(stream) && self.landing.spool_full() {
-            Err(object::slow_down(
+            Err(slow_down(
                 "spool is full; retry later",
                 self.shared.retry_after_secs,
             ))

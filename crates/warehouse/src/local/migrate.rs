@@ -1,8 +1,8 @@
-//! Applying a spec migration to the local tables (appended columns): the same plan as the
-//! Snowflake migration script (`snowflake::render_migration`): add the columns, then
-//! backfill every stored version from the raw record it came from; of several raw records
-//! with the same old columns, the greatest in the new ones, so the tables equal a reload
-//! of the raw table with the new spec.
+//! Backfilling the columns a spec migration appended to the local tables (`schema` adds
+//! them first): the same plan as the Snowflake migration script
+//! (`snowflake::render_migration`): add the columns, then backfill every stored version from
+//! the raw record it came from; of several raw records with the same old columns, the
+//! greatest in the new ones, so the tables equal a reload of the raw table with the new spec.
 
 use std::collections::HashMap;
 
@@ -13,20 +13,13 @@ use crate::error::{Error, SqlContext};
 use crate::spec::{Column, TableSpec};
 use crate::typing::{cmp_values, typed_record};
 
-pub(super) fn apply(tx: &Transaction<'_>, spec: &TableSpec, added: &[Column]) -> Result<(), Error> {
-    for table in [spec.latest_table(), spec.history_table()] {
-        for c in added {
-            tx.execute(
-                &format!(
-                    "ALTER TABLE {table} ADD COLUMN {} {}",
-                    c.name,
-                    super::schema::sqlite_type(c.ty)
-                ),
-                [],
-            )
-            .ctx("adding a migrated column")?;
-        }
-    }
+/// Fills the `added` columns (already in the latest and history tables) of every stored
+/// version from the raw records.
+pub(super) fn backfill(
+    tx: &Transaction<'_>,
+    spec: &TableSpec,
+    added: &[Column],
+) -> Result<(), Error> {
     let n_old = spec.columns.len() - added.len();
     let required: Vec<usize> = spec
         .columns

@@ -1,4 +1,5 @@
-//! DDL of the local database, derived from the table spec.
+//! DDL of the local database, derived from the table spec: the columns a spec migration
+//! appends included (`migrate` then backfills them).
 
 use std::path::Path;
 
@@ -7,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{Error, SqlContext};
 use crate::spec::{ColumnType, TableSpec};
 
-pub(crate) fn sqlite_type(ty: ColumnType) -> &'static str {
+fn sqlite_type(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Integer | ColumnType::Boolean => "INTEGER",
         ColumnType::Float => "REAL",
@@ -115,7 +116,20 @@ CREATE TABLE IF NOT EXISTS {rejects} (
     ))
     .ctx("creating tables")?;
     if !added.is_empty() {
-        super::migrate::apply(&tx, spec, &added)?;
+        for table in [&latest, &history] {
+            for c in &added {
+                tx.execute(
+                    &format!(
+                        "ALTER TABLE {table} ADD COLUMN {} {}",
+                        c.name,
+                        sqlite_type(c.ty)
+                    ),
+                    [],
+                )
+                .ctx("adding a migrated column")?;
+            }
+        }
+        super::migrate::backfill(&tx, spec, &added)?;
     }
     let view = spec.history_changes_view();
     tx.execute_batch(&format!("DROP VIEW IF EXISTS {view};"))

@@ -35,9 +35,10 @@ use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::super::chunked;
+use super::super::error::{append_error, internal};
 use super::super::object;
 use super::super::uploads::{Choice, StoredPart, UploadMeta};
-use super::{Front, blocking, internal};
+use super::{Front, blocking};
 
 /// Memory (MiB) the Completes in flight may use for chunk buffers and batches together. A
 /// chunked Complete takes [`CHUNKED_SHARE`] chunks of it; a whole one three times its size
@@ -326,7 +327,7 @@ impl Front {
                     tracing::warn!(upload_id = %meta.upload_id, error = %e,
                         "could not forget the part list of a Complete that kept nothing");
                 }
-                return Err(object::append_error(e, self.shared.retry_after_secs));
+                return Err(append_error(e, self.shared.retry_after_secs));
             }
         };
         let mut a = Appended::default();
@@ -363,7 +364,7 @@ impl Front {
             // The same on every chunk, and on the chunks a retry appends.
             let uuid = uuid::Uuid::parse_str(&meta.upload_id)
                 .map_or_else(|_| meta.upload_id.clone(), |u| u.to_string());
-            crate::ingest::set_attr(&mut attrs, "uuid", &uuid);
+            crate::received::set_attr(&mut attrs, "uuid", &uuid);
             // Pass 1: every record parses and the object fits the limit; nothing appended.
             // The first chunks' batches are kept for pass 2, and each chunk's size noted.
             let (mut expanded, mut records) = (0u64, 0u64);

@@ -5,8 +5,9 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
+use super::super::error::internal;
 use super::super::uploads::UploadMeta;
-use super::{Front, internal, owner};
+use super::{Front, owner};
 
 /// Page size S3 uses when the request gives none, and the most it returns.
 const MAX_PAGE: i32 = 1000;

@@ -8,9 +8,10 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::super::digest;
-use super::super::object::{self, ObjectInfo};
+use super::super::error::{internal, slow_down};
+use super::super::object::ObjectInfo;
 use super::super::uploads::{NewPart, UploadMeta};
-use super::{Front, blocking, internal, metadata_pairs};
+use super::{Front, blocking, metadata_pairs};
 
 /// Highest part number S3 accepts.
 const MAX_PART_NUMBER: i32 = 10_000;
@@ -28,7 +29,7 @@ impl Front {
             blocking(move || me.uploads.list()).await?.len()
         };
         if open >= self.config.max_open_uploads {
-            return Err(object::slow_down(
+            return Err(slow_down(
                 &format!(
                     "{open} multipart uploads are in progress, the most allowed \
                      (--s3-max-open-uploads); complete or abort some, or retry later"
@@ -140,7 +141,7 @@ impl Front {
         }
         let spooled = self.landing.spool_bytes();
         if all + size + spooled > self.config.max_parts_bytes && all > 0 {
-            return Err(object::slow_down(
+            return Err(slow_down(
                 &format!(
                     "multipart parts ({all} bytes) and the spool ({spooled} bytes) are at the \
                      spool limit of {} bytes; retry later",

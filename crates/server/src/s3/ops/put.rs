@@ -6,6 +6,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::super::digest;
+use super::super::error::slow_down;
 use super::super::object::{self, ObjectInfo};
 use super::{Front, metadata_pairs};
 
@@ -51,7 +52,7 @@ impl Front {
         )
         .await;
         if let Some(over) = budget.lock().await.refusal() {
-            return Err(object::slow_down(&over.to_string(), 1));
+            return Err(slow_down(&over.to_string(), 1));
         }
         let (body, md5) = read?;
         let etag = digest::etag_hex(&md5);
