@@ -81,6 +81,16 @@ impl Batch {
         }
     }
 
+    /// The batch of one request received now: its records land in `envelope` and may expand
+    /// to at most `max_expanded_bytes` ([`Batch::set_envelope`], [`Batch::set_limit`]). What
+    /// both front doors start every request with.
+    pub fn for_request(envelope: Envelope, max_expanded_bytes: u64) -> Self {
+        let mut batch = Batch::new(Utc::now());
+        batch.set_envelope(envelope);
+        batch.set_limit(max_expanded_bytes);
+        batch
+    }
+
     /// Counts the landed lines in `envelope` (`meta` by default): a `record` line costs its
     /// record and a newline, its FlowFile's attributes nothing. Set it before adding records.
     ///

@@ -62,9 +62,7 @@ fn split(
     max_attrs: u64,
     envelope: records::landed::Envelope,
 ) -> Result<(Batch, Vec<Whole>), ApiError> {
-    let mut batch = Batch::new(chrono::Utc::now());
-    batch.set_envelope(envelope);
-    batch.set_limit(max_bytes);
+    let mut batch = Batch::for_request(envelope, max_bytes);
     let mut bad = Vec::new();
     for (i, ff) in flowfiles.into_iter().enumerate() {
         let before = batch.checkpoint();

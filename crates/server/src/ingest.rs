@@ -242,9 +242,7 @@ pub(crate) async fn parse_flowfiles(
     let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
     let envelope = limits.envelope;
     let parse = move || {
-        let mut batch = Batch::new(chrono::Utc::now());
-        batch.set_envelope(envelope);
-        batch.set_limit(max_bytes);
+        let mut batch = Batch::for_request(envelope, max_bytes);
         parse_into(flowfiles, fallback, packaged, max_attrs, &mut batch).map(|()| batch)
     };
     parse_off_runtime(bytes, parse)

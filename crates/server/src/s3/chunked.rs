@@ -87,9 +87,7 @@ pub(crate) fn parse_chunk(
     records_before: u64,
     (key, max, envelope): (&str, u64, records::landed::Envelope),
 ) -> S3Result<Batch> {
-    let mut batch = Batch::new(chrono::Utc::now());
-    batch.set_envelope(envelope);
-    batch.set_limit(limit);
+    let mut batch = Batch::for_request(envelope, limit);
     records::fill_batch(&mut batch, attrs, chunk.content, format).map_err(|e| match e {
         FillError::TooLarge(_) => s3_error!(
             EntityTooLarge,

@@ -144,9 +144,7 @@ pub(crate) async fn parse_object(
         } else {
             body
         };
-        let mut batch = Batch::new(chrono::Utc::now());
-        batch.set_envelope(envelope);
-        batch.set_limit(max);
+        let mut batch = Batch::for_request(envelope, max);
         records::fill_batch(&mut batch, &attrs, &content, format).map_err(|e| match e {
             records::FillError::TooLarge(e) => s3_error!(
                 EntityTooLarge,
