@@ -95,6 +95,9 @@ settings! {
         /// Most request bodies (after decompression) held in memory at once, HTTP receiver and S3 API together; past it a request waits briefly, then gets 503 with Retry-After.
         #[arg(long, env = "SNOWSTREAM_MAX_INFLIGHT_BODY_SIZE")]
         max_inflight_body_size: Size = "256MiB",
+        /// How long a client is told to wait (`Retry-After`, whole seconds; S3 API: SlowDown) when a request is refused for now: spool full, a disk fault, a pass-through put with the sink down. PostHTTP and InvokeHTTP retry on their own schedule; boto3 and the AWS SDKs back off.
+        #[arg(long, env = "SNOWSTREAM_RETRY_AFTER")]
+        retry_after: Dur = "5s",
     }
 }
 

@@ -223,6 +223,8 @@ fn server_config(
         metrics_token: metrics_token(listener)?,
         max_holds: usize::try_from(listener.max_holds).unwrap_or(usize::MAX),
         max_hold_bytes: listener.max_hold_size.0,
+        retry_after_secs: u32::try_from(listener.retry_after.0.as_secs().max(1))
+            .unwrap_or(u32::MAX),
         body_budget: server::BodyBudget::new(listener.max_inflight_body_size.0),
         default_stream: spool.default_stream.clone(),
         streams: streams

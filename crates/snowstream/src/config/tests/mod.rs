@@ -210,6 +210,7 @@ fn every_declared_default_parses_and_matches_the_libraries() {
     assert_eq!(s.server.max_request_bytes, server.max_request_bytes);
     assert_eq!(s.server.hold_timeout, server.hold_timeout);
     assert_eq!(s.server.default_stream, server.default_stream);
+    assert_eq!(s.server.retry_after_secs, server.retry_after_secs);
     let stream = landing::StreamConfig::new("customers");
     let c = &s.landing.streams[0];
     assert_eq!(
@@ -357,6 +358,18 @@ fn hostile_input_limits_default_to_the_libraries_and_resolve() {
         .resolve()
         .unwrap();
     assert_eq!(s.server.header_deny_list, ["x-secret", "x-other"]);
+}
+
+#[test]
+fn retry_after_is_a_setting_in_whole_seconds() {
+    let secs = |flags: &[&str]| args(flags).resolve().unwrap().server.retry_after_secs;
+    assert_eq!(secs(&["--retry-after", "30s"]), 30);
+    assert_eq!(secs(&["--retry-after", "1m"]), 60);
+    assert_eq!(
+        secs(&["--retry-after", "200ms"]),
+        1,
+        "never 0: at least a second"
+    );
 }
 
 #[test]
