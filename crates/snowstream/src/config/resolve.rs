@@ -239,7 +239,6 @@ fn server_config(
                 (s.name.clone(), options)
             })
             .collect(),
-        ..server::ServerConfig::default()
     })
 }
 
