@@ -25,6 +25,7 @@ mod proc;
 mod report;
 mod rows;
 mod s3load;
+mod show;
 mod targets;
 mod verify;
 mod workload;

@@ -3,6 +3,7 @@
 use crate::load::Outcome;
 use crate::multipart_rss::{self, Phase};
 use crate::proc::CpuUse;
+pub use crate::show::{mib, verdict};
 
 /// One measured (target, scenario) cell.
 pub struct Row {
@@ -20,9 +21,6 @@ pub struct Row {
     pub row_secs: f64,
 }
 
-pub fn mib(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 fn ms(v: Option<f64>) -> String {
     match v {
@@ -126,10 +124,6 @@ pub fn results(rows: &[Row], app: Option<&Phase>) -> bool {
     ok
 }
 
-/// `MET` / `NOT MET`.
-pub fn verdict(met: bool) -> &'static str {
-    if met { "MET" } else { "NOT MET" }
-}
 
 /// Prints each of issue 14's goals that this run measured, against its target.
 pub fn targets_check(rows: &[Row], app: Option<&Phase>) {
