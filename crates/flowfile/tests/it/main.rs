@@ -1,0 +1,10 @@
+//! The flowfile crate's integration tests, one binary (`it`): each module was once a test file
+//! of its own, linked on its own; `support` holds what they share.
+//!
+//! The tests share the process and run concurrently, so none of them may change process-wide
+//! state (environment variables, a global metrics recorder or tracing subscriber, rlimits,
+//! failpoints): such a test needs a binary of its own where it runs alone.
+
+mod fixtures;
+mod roundtrip;
+mod support;

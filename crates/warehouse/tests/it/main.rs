@@ -1,0 +1,13 @@
+//! The warehouse crate's integration tests, one binary (`it`): each module was once a test
+//! file of its own, linked on its own against the whole stack; `support` holds what they share.
+//!
+//! The tests share the process and run concurrently, so none of them may change process-wide
+//! state (environment variables, a global metrics recorder or tracing subscriber, rlimits,
+//! failpoints): such a test needs a binary of its own where it runs alone.
+
+mod local_envelope;
+mod local_scd;
+mod rest_api;
+mod shared_fixture;
+mod sql_drift;
+mod support;
