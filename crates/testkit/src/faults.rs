@@ -13,7 +13,7 @@ pub fn ignore_file_size_signal() {
 /// Caps how large a file this process may write (RLIMIT_FSIZE), so a write that crosses the
 /// cap is cut short and fails with EFBIG, as a full disk cuts it short with ENOSPC. SIGXFSZ
 /// is ignored so the write returns the error instead of killing the process. The limit is
-/// process-wide: a test using it runs alone in its own binary. `libc::RLIM_INFINITY` lifts it.
+/// process-wide: a test using it runs alone (the `serial` test binary of its crate holds one lock per test). `libc::RLIM_INFINITY` lifts it.
 pub fn limit_file_size(bytes: u64) {
     ignore_file_size_signal();
     let limit = libc::rlimit {
