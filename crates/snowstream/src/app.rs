@@ -76,7 +76,8 @@ impl Builder {
 
     /// Starts the sink, the landing service, the HTTP receiver and the S3 API front door.
     pub async fn start(self) -> Result<Running> {
-        let settings = self.settings;
+        let mut settings = self.settings;
+        settings.settle_instance()?;
         let sink = match self.sink {
             Some(sink) => sink,
             None => make_sink(&settings.sink).await?,

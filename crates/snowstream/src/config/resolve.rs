@@ -34,6 +34,21 @@ pub struct Settings {
     pub s3_front: Option<S3FrontSettings>,
     /// The staleness monitor: watched streams and the alert webhook.
     pub stale: landing::stale::StaleConfig,
+    /// The data directory (`--data-dir`), where the default instance id is kept.
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// Sets the default instance id when none was given: the one kept in the data directory,
+    /// made there on first use (`instance-id`). [`crate::App::start`] calls it.
+    pub fn settle_instance(&mut self) -> Result<()> {
+        if self.landing.instance.is_empty() {
+            let id = instance::default_instance_id(&self.data_dir, &instance::host_name())?;
+            self.stale.instance = id.clone();
+            self.landing.instance = id;
+        }
+        Ok(())
+    }
 }
 
 /// One stream: its name and everything it has.
@@ -84,11 +99,13 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
     let server = server_config(&listener, &spool, &streams)?;
     let landing = landing::LandingConfig {
         spool_dir: spool.data_dir.join("spool"),
-        instance: match spool.instance_id.as_deref().map(str::trim) {
-            // An empty value (`SNOWSTREAM_INSTANCE_ID=` in a compose file) means the default.
-            Some(id) if !id.is_empty() => id.to_owned(),
-            _ => instance::default_instance_id(&spool.data_dir, &instance::host_name())?,
-        },
+        // Empty (also `SNOWSTREAM_INSTANCE_ID=` in a compose file) means the default, which
+        // `Settings::settle_instance` finds or makes in the data directory when the app starts:
+        // resolving touches no file.
+        instance: spool
+            .instance_id
+            .as_deref()
+            .map_or(String::new(), |id| id.trim().to_owned()),
         spool_max_bytes: spool.spool_max_bytes.0,
         streams: landing_streams(&streams, &snowpipe)?,
     };
@@ -113,6 +130,7 @@ pub(super) fn resolve(cli: ServeArgs) -> Result<Settings> {
     };
     Ok(Settings {
         stale,
+        data_dir: spool.data_dir.clone(),
         listener,
         tls,
         landing,
