@@ -22,8 +22,8 @@ use testkit::ServerProcess;
 use crate::cli::{Cli, Scenario};
 use crate::harness::Harness;
 use crate::load::Outcome;
-use crate::show::{mib, verdict};
 use crate::s3load::{self, ACCESS_KEY, BUCKET, S3Plan, SECRET_KEY, Work};
+use crate::show::{mib, verdict};
 use crate::workload::Payload;
 use crate::{clients, proc, targets, verify};
 
