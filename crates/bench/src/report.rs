@@ -21,7 +21,6 @@ pub struct Row {
     pub row_secs: f64,
 }
 
-
 fn ms(v: Option<f64>) -> String {
     match v {
         Some(v) if v < 10.0 => format!("{v:.2}"),
@@ -123,7 +122,6 @@ pub fn results(rows: &[Row], app: Option<&Phase>) -> bool {
     cpu(rows);
     ok
 }
-
 
 /// Prints each of issue 14's goals that this run measured, against its target.
 pub fn targets_check(rows: &[Row], app: Option<&Phase>) {
