@@ -13,7 +13,8 @@
 #             whole front door took ~27 min on the busy box. The whole-front-door variant,
 #             s3_front, runs by hand: cd crates/server/fuzz && cargo fuzz run --features
 #             front s3_front seeds/aws_chunked. Its first find (a cut body taken as an
-#             empty object) is fixed and kept as a test in crates/server/tests/s3_wire.rs.
+#             empty object) is fixed and kept as a test in
+#             crates/snowstream/tests/it/s3/wire.rs.
 # Usage: scripts/fuzz.sh [--short | --seconds N]
 #   --short      what CI runs: a fixed number of runs from a fixed seed, so a run is
 #                reproducible (same inputs every time) and bounded (about a minute in all)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates target/s3-clients-venv with boto3 and the AWS CLI (scripts/requirements-s3-clients.txt)
-# for the S3 front door's client tests (crates/server/tests/s3_clients.rs).
+# for the S3 front door's client tests (crates/snowstream/tests/it/s3/clients.rs).
 # Idempotent and fast on re-run: reinstalls only when the requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the tools for the live-page and monitoring checks, from Debian's packages:
-#   chromium   - headless browser for crates/snowstream/tests/ui_page.rs (reads /ui's DOM, screenshot)
+#   chromium   - headless browser for crates/snowstream/tests/it/app/ui_page.rs (reads /ui's DOM, screenshot)
 #   prometheus - ships `promtool`, which scripts/check-deploy.sh runs on deploy/prometheus/*.yml
 # Idempotent: skips what is already installed. Needs root (apt-get), as CI and the dev machines are.
 set -euo pipefail

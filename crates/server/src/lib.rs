@@ -3,7 +3,9 @@
 //! A receiver wire-compatible with Apache NiFi's ListenHTTP (raw bodies with attributes as
 //! headers, FlowFile packages v3/v2, multipart/form-data forms (a FlowFile per part), gzip,
 //! HEAD, healthcheck, two-phase holds), which parses
-//! records and hands them to `landing`, answering only once they are durable.
+//! records and hands them to `landing`, answering only once they are durable; the S3 API
+//! front door ([`s3`]); and the one listener stack both are served by ([`listener`]:
+//! connections, their limits and timeouts, TLS).
 
 mod attrs;
 mod auth;
@@ -14,6 +16,7 @@ mod error;
 mod holds;
 mod ingest;
 mod listen;
+pub mod listener;
 mod multipart;
 mod passthrough;
 mod received;
@@ -116,8 +119,8 @@ pub fn health_router(state: AppState) -> axum::Router {
     listen::health_routes(state)
 }
 
-/// The axum router of the ListenHTTP-compatible front door. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`.
+/// The axum router of the ListenHTTP-compatible front door. Serve it with [`listener::serve`],
+/// as `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> axum::Router {
     // Rejections are logged (with their reason) where they are made; 503 backpressure is
     // expected under load, not an error worth an ERROR line per request.

@@ -7,17 +7,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use axum_server::accept::NoDelayAcceptor;
 use landing::sink::{LocalSink, S3Sink, S3SinkConfig, Sink};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::{S3FrontSettings, Settings, SinkSettings};
-use crate::header_case::CaseAcceptor;
-use crate::limit::Limited;
-
-/// How long in-flight requests may take to finish once a stop is asked for.
-const DRAIN_REQUESTS: Duration = Duration::from_secs(10);
 
 /// Renders the metrics page (`GET /metrics`).
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
@@ -103,55 +96,30 @@ impl Builder {
             Some(addr) => Some(serve_health(addr, server::health_router(state.clone())).await?),
             None => None,
         };
-        let timeouts = &settings.listener;
-        let mut app = server::router(state);
-        if settings.tls.is_some() {
-            // Only a TLS connection can carry a client certificate; without TLS the
-            // middleware would cost a boxed future per request for nothing.
-            app = app.layer(axum::middleware::from_fn(crate::peer::client_cert));
-        }
-        let app = app
-            .layer(RequestBodyTimeoutLayer::new(timeouts.body_read_timeout.0))
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let listen = settings.listener.listen;
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let handle = axum_server::Handle::new();
-        let header_timeout = timeouts.header_read_timeout.0;
-        let mut server = axum_server::from_tcp(listener)?
-            .first_request_timeout(header_timeout)
-            .handle(handle.clone());
-        server
-            .http_builder()
-            .http1()
-            .header_read_timeout(Some(header_timeout));
-        let max_connections = usize::try_from(timeouts.max_connections).unwrap_or(usize::MAX);
+        let listen = &settings.listener;
         // Every writer must show a certificate signed by --tls-client-ca (not under WANT).
-        let certs_required = settings.listener.tls_client_ca.is_some()
-            && settings
-                .listener
-                .client_authentication
-                .requires_certificate();
-        let task = match &settings.tls {
-            None => {
-                let acceptor = CaseAcceptor::new(NoDelayAcceptor::new());
-                let acceptor = Limited::new(acceptor, max_connections, "http");
-                let server = server.acceptor(acceptor);
-                tokio::spawn(async move { server.serve(app).await })
-            }
-            Some((cert, key)) => {
-                let client_ca = settings.listener.tls_client_ca.as_deref();
-                let alpn = settings.listener.http_protocols.alpn();
-                let tls = crate::peer::tls_config(cert, key, alpn, client_ca, certs_required)?;
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
-                    .acceptor(NoDelayAcceptor::new());
-                let acceptor = Limited::new(CaseAcceptor::new(acceptor), max_connections, "http");
-                let server = server.acceptor(acceptor);
-                tokio::spawn(async move { server.serve(app).await })
-            }
+        let certs_required =
+            listen.tls_client_ca.is_some() && listen.client_authentication.requires_certificate();
+        let options = server::listener::Options {
+            name: "http",
+            header_read_timeout: listen.header_read_timeout.0,
+            max_connections: usize::try_from(listen.max_connections).unwrap_or(usize::MAX),
+            body_read_timeout: listen.body_read_timeout.0,
+            header_case: true,
+            tls: settings
+                .tls
+                .clone()
+                .map(|(cert, key)| server::listener::TlsOptions {
+                    cert,
+                    key,
+                    alpn: listen.http_protocols.alpn(),
+                    client_ca: listen.tls_client_ca.clone(),
+                    client_cert_required: certs_required,
+                }),
         };
+        let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let http = server::listener::serve(listen.listen, app, options)?;
+        let addr = http.addr();
         tracing::info!(%addr, tls = settings.tls.is_some(), base_path = %settings.server.base_path, "listening");
         if !addr.ip().is_loopback()
             && settings.server.auth_token.is_none()
@@ -166,12 +134,10 @@ impl Builder {
             .context("starting the staleness monitor")?;
         Ok(Running {
             _stale: stale,
-            addr,
+            http,
             health,
             s3,
             landing,
-            stop: handle,
-            task: Some(task),
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -179,13 +145,12 @@ impl Builder {
 
 /// A running snowstream.
 pub struct Running {
-    addr: SocketAddr,
+    /// The HTTP receiver's listener.
+    http: server::listener::Serving,
     /// The health check's own listener, when configured: its address and task.
     health: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
     s3: Option<server::s3::S3Server>,
     landing: Arc<landing::Landing>,
-    stop: axum_server::Handle<SocketAddr>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     shutdown_timeout: Duration,
     /// The staleness monitor, when a stream is watched (stops when dropped).
     _stale: Option<landing::stale::StaleMonitor>,
@@ -193,13 +158,10 @@ pub struct Running {
 
 impl Drop for Running {
     /// Dropped without [`Running::stop`] (a test that ends, a panic): the receiver stops
-    /// listening at once; the spool keeps what it acknowledged for the next start.
+    /// listening at once (its listener does so when dropped); the spool keeps what it
+    /// acknowledged for the next start.
     fn drop(&mut self) {
         if let Some((_, task)) = self.health.take() {
-            task.abort();
-        }
-        if let Some(task) = self.task.take() {
-            self.stop.shutdown();
             task.abort();
         }
     }
@@ -208,7 +170,7 @@ impl Drop for Running {
 impl Running {
     /// Where the HTTP receiver listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.http.addr()
     }
 
     /// Where the health check's own listener is, when it is on.
@@ -235,10 +197,7 @@ impl Running {
         if let Some((_, task)) = self.health.take() {
             task.abort();
         }
-        self.stop.graceful_shutdown(Some(DRAIN_REQUESTS));
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.http.stop().await;
         tracing::info!("receiver stopped; landing what is left in the spool");
         match tokio::time::timeout(self.shutdown_timeout, self.landing.shutdown()).await {
             Ok(failed) if failed.is_empty() => tracing::info!("spool landed; bye"),

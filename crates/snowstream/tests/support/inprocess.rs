@@ -1,0 +1,51 @@
+//! Helpers for the tests that start the app in this process (`snowstream::App`) and talk to
+//! it over raw sockets on 127.0.0.1.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use snowstream::{ServeArgs, Settings};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// `snowstream serve` settings from these flags, on 127.0.0.1 (a free port), with the data
+/// directory `dir` and instance id `t`.
+pub fn settings(dir: &Path, flags: &[&str]) -> Settings {
+    let base = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--instance-id",
+        "t",
+    ];
+    Cli::parse_from(base.iter().chain(flags))
+        .args
+        .resolve()
+        .unwrap()
+}
+
+/// Reads until the server closes the connection (or `limit` passes, which panics); returns
+/// what it sent and how long the close took.
+pub fn read_until_closed(mut s: TcpStream, limit: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("connection still open after {limit:?}: {e}"),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
+}
