@@ -6,7 +6,7 @@
 //! This is the target CI runs: it needs s3s, hyper and tokio but not the server crate, so its
 //! cold instrumented build fits CI. Our own PutObject checks on top of the decoder (declared
 //! length, trailer checksums) are fuzzed by `s3_front` (by hand) and tested in
-//! crates/server/tests/s3_wire.rs.
+//! crates/snowstream/tests/it/s3/wire.rs.
 #![no_main]
 
 mod common;
