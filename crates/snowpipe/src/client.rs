@@ -35,22 +35,29 @@ impl CallError {
 /// Talks to one pipe.
 pub struct SnowpipeClient {
     http: reqwest::Client,
-    base: String,
+    base: url::Url,
     pipe: String,
     signer: Arc<JwtSigner>,
 }
 
-/// Percent-encodes a URL path segment or query value (keeps `A-Za-z0-9._-$`).
-fn encode_segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'$') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// `{base}/v1/data/pipes/{pipe}/{endpoint}?requestId={request_id}&name=value…`, each path
+/// segment and query value percent-encoded by the `url` crate.
+fn endpoint_url(
+    base: &url::Url,
+    pipe: &str,
+    endpoint: &str,
+    request_id: &str,
+    query: &[(&str, &str)],
+) -> url::Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("checked in SnowpipeClient::new: an http(s) URL")
+        .pop_if_empty()
+        .extend(["v1", "data", "pipes", pipe, endpoint]);
+    url.query_pairs_mut()
+        .append_pair("requestId", request_id)
+        .extend_pairs(query);
+    url
 }
 
 /// The message of a refusal: Snowflake's `message (code …)`, else the start of the body.
@@ -69,6 +76,15 @@ fn refusal_message(body: &str) -> String {
 impl SnowpipeClient {
     /// `base` is e.g. `https://xy12345.snowflakecomputing.com` (no trailing path).
     pub fn new(base: &str, pipe: &str, signer: Arc<JwtSigner>) -> Result<Self, CallError> {
+        let bad_base = |why: String| CallError {
+            operation: "reading the Snowflake account URL",
+            status: None,
+            message: format!("{base:?}: {why}"),
+        };
+        let base = url::Url::parse(base.trim()).map_err(|e| bad_base(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(bad_base("not an http(s) URL".into()));
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(10))
@@ -80,24 +96,16 @@ impl SnowpipeClient {
             })?;
         Ok(SnowpipeClient {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base,
             pipe: pipe.to_owned(),
             signer,
         })
     }
 
     /// `{base}/v1/data/pipes/{pipe}/{endpoint}?requestId=…&name=value…`
-    fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> String {
-        let mut url = format!(
-            "{}/v1/data/pipes/{}/{endpoint}?requestId={}",
-            self.base,
-            encode_segment(&self.pipe),
-            uuid::Uuid::new_v4()
-        );
-        for (name, value) in query {
-            url.push_str(&format!("&{name}={}", encode_segment(value)));
-        }
-        url
+    fn url(&self, endpoint: &str, query: &[(&str, &str)]) -> url::Url {
+        let id = uuid::Uuid::new_v4().to_string();
+        endpoint_url(&self.base, &self.pipe, endpoint, &id, query)
     }
 
     async fn send(
@@ -179,9 +187,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pipe_names_are_encoded() {
-        assert_eq!(encode_segment("DB.SCHEMA.PIPE_1"), "DB.SCHEMA.PIPE_1");
-        assert_eq!(encode_segment("db.\"my pipe\""), "db.%22my%20pipe%22");
+    fn pipe_names_and_query_values_are_encoded() {
+        let base = url::Url::parse("https://xy12345.snowflakecomputing.com/").unwrap();
+        let url = |pipe, query| endpoint_url(&base, pipe, "insertReport", "r-1", query);
+        assert_eq!(
+            url("DB.SCHEMA.PIPE_1", &[]).as_str(),
+            "https://xy12345.snowflakecomputing.com/v1/data/pipes/DB.SCHEMA.PIPE_1/insertReport?requestId=r-1"
+        );
+        assert_eq!(
+            url("db.\"my pipe\"", &[("beginMark", "a b&c")]).as_str(),
+            "https://xy12345.snowflakecomputing.com/v1/data/pipes/db.%22my%20pipe%22/insertReport?requestId=r-1&beginMark=a+b%26c"
+        );
+        let local = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        assert_eq!(
+            endpoint_url(&local, "P", "insertFiles", "x", &[]).path(),
+            "/v1/data/pipes/P/insertFiles"
+        );
     }
 
     #[test]

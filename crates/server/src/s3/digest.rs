@@ -4,10 +4,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use crc_fast::CrcAlgorithm;
 use futures::StreamExt;
 use md5::{Digest as _, Md5};
+// sha1 and sha2 are RustCrypto 0.11, md-5 0.10 (its x86 assembly): two `Digest` traits.
 use s3s::dto::StreamingBlob;
 use s3s::{S3Error, S3Result, s3_error};
+use sha2::Digest as _;
 
 /// Checksums the client declared for one body, as base64 strings.
 #[derive(Debug, Default)]
@@ -83,7 +86,7 @@ pub(crate) struct Hashers {
 enum Hasher {
     Crc32(crc32fast::Hasher),
     Crc32c(u32),
-    Crc64(u64),
+    Crc64(crc_fast::Digest),
     Sha1(sha1::Sha1),
     Sha256(sha2::Sha256),
 }
@@ -93,7 +96,7 @@ impl Hasher {
         Some(match algo {
             "crc32" => Hasher::Crc32(crc32fast::Hasher::new()),
             "crc32c" => Hasher::Crc32c(0),
-            "crc64nvme" => Hasher::Crc64(!0),
+            "crc64nvme" => Hasher::Crc64(crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme)),
             "sha1" => Hasher::Sha1(sha1::Sha1::new()),
             "sha256" => Hasher::Sha256(sha2::Sha256::new()),
             _ => return None,
@@ -104,7 +107,7 @@ impl Hasher {
         match self {
             Hasher::Crc32(h) => h.update(data),
             Hasher::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-            Hasher::Crc64(c) => *c = crc64nvme_update(*c, data),
+            Hasher::Crc64(h) => h.update(data),
             Hasher::Sha1(h) => h.update(data),
             Hasher::Sha256(h) => h.update(data),
         }
@@ -114,7 +117,7 @@ impl Hasher {
         match self {
             Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Crc32c(c) => c.to_be_bytes().to_vec(),
-            Hasher::Crc64(c) => (!c).to_be_bytes().to_vec(),
+            Hasher::Crc64(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
         }
@@ -323,33 +326,10 @@ fn compute(algo: &str, body: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-/// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5, init and xorout all ones).
+/// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5, init and xorout all ones), by
+/// crc-fast, the implementation the AWS SDK itself uses.
 fn crc64nvme(data: &[u8]) -> u64 {
-    !crc64nvme_update(!0, data)
-}
-
-/// Feeds `data` into a running (not yet inverted) CRC-64/NVME.
-fn crc64nvme_update(mut crc: u64, data: &[u8]) -> u64 {
-    static TABLE: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0u64; 256];
-        for (i, slot) in t.iter_mut().enumerate() {
-            let mut c = i as u64;
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    (c >> 1) ^ 0x9a6c_9329_ac4b_c9b5
-                } else {
-                    c >> 1
-                };
-            }
-            *slot = c;
-        }
-        t
-    });
-    for &b in data {
-        crc = table[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
+    crc_fast::checksum(CrcAlgorithm::Crc64Nvme, data)
 }
 
 /// `"<hex md5>"` as S3 returns it.
