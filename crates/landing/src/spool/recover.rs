@@ -285,7 +285,8 @@ mod tests {
         b
     }
 
-    fn frames(path: &Path) -> Vec<(u64, u64)> {
+    /// `(first_seq, records)` of every frame of the segment at `path` (also for `header`'s tests).
+    pub(super) fn frames(path: &Path) -> Vec<(u64, u64)> {
         let mut v = Vec::new();
         for_each_frame(path, u64::MAX, |p| {
             let p = Payload::parse(p).unwrap();

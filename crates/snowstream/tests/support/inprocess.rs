@@ -49,3 +49,15 @@ pub fn read_until_closed(mut s: TcpStream, limit: Duration) -> (String, Duration
     }
     (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
 }
+
+/// A POST to `url` of NDJSON records `{"id":…,"name":"customer …"}`, one per id: the load of
+/// the tests that count what landed by id.
+pub fn post_ids(http: &reqwest::Client, url: &str, ids: &[u64]) -> reqwest::RequestBuilder {
+    let body: String = ids
+        .iter()
+        .map(|id| format!("{{\"id\":{id},\"name\":\"customer {id}\"}}\n"))
+        .collect();
+    http.post(url)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+}

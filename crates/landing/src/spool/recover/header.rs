@@ -180,12 +180,12 @@ mod tests {
     use std::path::PathBuf;
 
     use records::Batch;
-    use records::batch::Payload;
 
+    use super::super::tests::frames;
     use super::super::{QUARANTINE_DIR, recover};
     use super::*;
     use crate::spool::next_seq;
-    use crate::spool::segment::{SegmentWriter, for_each_frame};
+    use crate::spool::segment::SegmentWriter;
 
     /// A durable segment of `batches` one-record frames from `first_seq`, cut by instance "a"
     /// and opened at `opened`; returns its path and bytes.
@@ -201,17 +201,6 @@ mod tests {
         drop(w);
         let bytes = fs::read(&path).unwrap();
         (path, bytes)
-    }
-
-    fn frames(path: &Path) -> Vec<(u64, u64)> {
-        let mut v = Vec::new();
-        for_each_frame(path, u64::MAX, |p| {
-            let p = Payload::parse(p).unwrap();
-            v.push((p.first_seq, p.records));
-            Ok(())
-        })
-        .unwrap();
-        v
     }
 
     fn quarantined(dir: &Path) -> Vec<Vec<u8>> {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use testkit::{ServerProcess, free_port, landed_lines};
 
+use crate::support::inprocess::post_ids;
+
 const CLIENTS: u64 = 8;
 const RECORDS_PER_REQUEST: u64 = 20;
 const MAX_REQUESTS_PER_CLIENT: u64 = 2_000;
@@ -59,14 +61,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_record() {
                 let ids: Vec<u64> = (0..RECORDS_PER_REQUEST)
                     .map(|i| c * 10_000_000 + r * RECORDS_PER_REQUEST + i)
                     .collect();
-                let body: String = ids
-                    .iter()
-                    .map(|id| format!("{{\"id\":{id},\"name\":\"customer {id}\"}}\n"))
-                    .collect();
-                let resp = http
-                    .post(&url)
-                    .header("content-type", "application/x-ndjson")
-                    .body(body)
+                let resp = post_ids(&http, &url, &ids)
                     .timeout(Duration::from_secs(10))
                     .send()
                     .await;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use testkit::{ServerProcess, free_port, landed_lines};
 
+use crate::support::inprocess::post_ids;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_stderr_does_not_stop_landing() {
     let dir = tempfile::tempdir().unwrap();
@@ -25,17 +27,10 @@ async fn a_full_stderr_does_not_stop_landing() {
     .await
     .unwrap();
     let http = reqwest::Client::new();
+    let url = format!("{}/contentListener", server.base);
     for r in 0..20u64 {
-        let body: String = (0..10)
-            .map(|i| format!("{{\"id\":{}}}\n", r * 10 + i))
-            .collect();
-        let resp = http
-            .post(format!("{}/contentListener", server.base))
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let ids: Vec<u64> = (r * 10..r * 10 + 10).collect();
+        let resp = post_ids(&http, &url, &ids).send().await.unwrap();
         assert!(resp.status().is_success(), "{}", resp.status());
     }
     // Landing goes on while the server runs (every batch is full at 10 records).

@@ -16,6 +16,8 @@ use std::time::Duration;
 use testkit::s3_child::{OutageS3, S3_CHILD_ENV};
 use testkit::{ServerProcess, free_port, landed_lines};
 
+use crate::support::inprocess::post_ids;
+
 const REQUESTS: u64 = 60;
 const RECORDS: u64 = 50;
 /// Requests in flight at once against each instance.
@@ -68,14 +70,7 @@ async fn load(base: String, tag: u64) -> Vec<u64> {
                 let ids: Vec<u64> = (0..RECORDS)
                     .map(|i| tag * 1_000_000 + r * RECORDS + i)
                     .collect();
-                let body: String = ids
-                    .iter()
-                    .map(|id| format!("{{\"id\":{id},\"name\":\"customer {id}\"}}\n"))
-                    .collect();
-                let resp = http
-                    .post(&url)
-                    .header("content-type", "application/x-ndjson")
-                    .body(body)
+                let resp = post_ids(&http, &url, &ids)
                     .timeout(Duration::from_secs(30))
                     .send()
                     .await

@@ -16,12 +16,12 @@ use testkit::faults::{ignore_file_size_signal, limit_process_file_size};
 use testkit::s3_child::{OutageS3, start_child, terminate_child};
 use testkit::{ServerProcess, free_port, landed_lines};
 
+use crate::support::inprocess::post_ids;
+
 async fn post(server: &ServerProcess, ids: std::ops::Range<u64>) {
-    let body: String = ids.map(|id| format!("{{\"id\":{id}}}\n")).collect();
-    let resp = reqwest::Client::new()
-        .post(format!("{}/contentListener", server.base))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
+    let url = format!("{}/contentListener", server.base);
+    let ids: Vec<u64> = ids.collect();
+    let resp = post_ids(&reqwest::Client::new(), &url, &ids)
         .send()
         .await
         .unwrap();
