@@ -9,6 +9,7 @@ mod chunked;
 mod config;
 mod digest;
 mod error;
+mod gate;
 mod object;
 mod ops;
 mod uploads;
@@ -135,6 +136,7 @@ impl S3Server {
             }),
         };
         let service = service(landing, config, shared)?;
+        let service = gate::Gate(service);
         let serving = listener::serve(addr, tower::make::Shared::new(service), options)?;
         Ok(S3Server {
             addr: serving.addr(),

@@ -74,6 +74,7 @@ mod s3 {
     mod multipart_chunks;
     mod passthrough;
     mod put;
+    mod refused;
     mod wire;
 }
 
