@@ -6,6 +6,25 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::receiver::Setup;
+
+/// The pass-through stream of the HTTP tests: `files`, under prefix `pt`.
+pub const PASS_THROUGH: &str = "files";
+/// Where its FlowFiles land, under the landing folder.
+pub const PASS_THROUGH_AREA: &str = "pt/files/_passthrough/http";
+
+/// Adds the pass-through stream [`PASS_THROUGH`] to a receiver's setup.
+pub fn add_pass_through(s: &mut Setup) {
+    let mut files = landing::StreamConfig::new(PASS_THROUGH);
+    files.prefix = "pt".into();
+    s.streams.push(files);
+    let options = server::StreamOptions {
+        pass_through: true,
+        ..server::StreamOptions::default()
+    };
+    s.server.streams.insert(PASS_THROUGH.into(), options);
+}
+
 /// One FlowFile landed whole.
 #[derive(Debug, Clone)]
 pub struct Whole {

@@ -13,14 +13,12 @@
 use std::collections::HashMap;
 
 use crate::support::receiver::{Reply, TestServer, fixture, gzip, is_uuid_v8, send};
-use crate::support::whole::{Whole, read_wholes, sha256_hex};
+use crate::support::whole::{
+    PASS_THROUGH as STREAM, PASS_THROUGH_AREA as AREA, Whole, add_pass_through, read_wholes,
+    sha256_hex,
+};
 use flowfile::Version;
-use landing::StreamConfig;
 use serde_json::Value;
-use server::StreamOptions;
-
-const STREAM: &str = "files";
-const AREA: &str = "pt/files/_passthrough/http";
 
 /// Streams `customers` and `orders` (parsed) and `files` (prefix `pt`, pass-through).
 async fn start(sink_up: bool) -> TestServer {
@@ -31,14 +29,7 @@ async fn start(sink_up: bool) -> TestServer {
 async fn start_with_headers(sink_up: bool, headers: Option<&str>) -> TestServer {
     TestServer::start_with(|s| {
         s.server.headers_as_attributes = headers.map(|r| regex::Regex::new(r).unwrap());
-        let mut files = StreamConfig::new(STREAM);
-        files.prefix = "pt".into();
-        s.streams.push(files);
-        let options = StreamOptions {
-            pass_through: true,
-            ..StreamOptions::default()
-        };
-        s.server.streams.insert(STREAM.into(), options);
+        add_pass_through(s);
         s.sink_up = sink_up;
     })
     .await

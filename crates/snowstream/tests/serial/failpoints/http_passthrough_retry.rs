@@ -8,25 +8,12 @@
 //! raw body with the same headers. The fault is the failpoint `passthrough-sidecar-put`.
 
 use crate::support::receiver::{TestServer, fixture, send};
-use crate::support::whole::{self, read_wholes};
-use landing::StreamConfig;
-use server::StreamOptions;
-
-const STREAM: &str = "files";
-const AREA: &str = "pt/files/_passthrough/http";
+use crate::support::whole::{
+    self, PASS_THROUGH as STREAM, PASS_THROUGH_AREA as AREA, add_pass_through, read_wholes,
+};
 
 async fn start() -> TestServer {
-    TestServer::start_with(|s| {
-        let mut files = StreamConfig::new(STREAM);
-        files.prefix = "pt".into();
-        s.streams.push(files);
-        let options = StreamOptions {
-            pass_through: true,
-            ..StreamOptions::default()
-        };
-        s.server.streams.insert(STREAM.into(), options);
-    })
-    .await
+    TestServer::start_with(add_pass_through).await
 }
 
 /// Every file under the pass-through area: contents and sidecars.
