@@ -87,6 +87,15 @@ pub(crate) struct Reservation {
     refused: bool,
 }
 
+/// What [`Reservation::take_now`] could do.
+enum Now {
+    Taken,
+    /// More than the whole budget: never fits.
+    Never,
+    /// No room now for these bytes.
+    Busy(u32),
+}
+
 /// A request's body did not fit in the budget.
 #[derive(Debug)]
 pub(crate) struct OverBudget {
@@ -107,29 +116,56 @@ impl std::fmt::Display for OverBudget {
 impl Reservation {
     /// Reserves `bytes` more, waiting briefly for room; counts a refusal in the metric.
     pub(crate) async fn take(&mut self, bytes: usize) -> Result<(), OverBudget> {
+        let n = match self.take_now(bytes) {
+            Now::Taken => return Ok(()),
+            Now::Never => return Err(self.refuse()),
+            Now::Busy(n) => n,
+        };
+        let sem = self.budget.permits.clone();
+        match tokio::time::timeout(WAIT, sem.acquire_many_owned(n)).await {
+            Ok(Ok(p)) => {
+                self.hold(p);
+                Ok(())
+            }
+            _ => Err(self.refuse()),
+        }
+    }
+
+    /// [`Reservation::take`] without waiting, for a blocking thread (an object being
+    /// decompressed): refused at once when there is no room.
+    pub(crate) fn try_take(&mut self, bytes: usize) -> Result<(), OverBudget> {
+        match self.take_now(bytes) {
+            Now::Taken => Ok(()),
+            Now::Never | Now::Busy(_) => Err(self.refuse()),
+        }
+    }
+
+    /// Takes `bytes` from the free allowance, then from the budget if there is room now.
+    fn take_now(&mut self, bytes: usize) -> Now {
         let free = bytes.min(self.free);
         self.free -= free;
         let bytes = bytes - free;
         if bytes == 0 {
-            return Ok(());
+            return Now::Taken;
         }
         let n = match u32::try_from(bytes) {
             Ok(n) if u64::from(n) <= self.budget.limit => n,
-            _ => return Err(self.refuse()),
+            _ => return Now::Never,
         };
-        let sem = self.budget.permits.clone();
-        let permit = match sem.clone().try_acquire_many_owned(n) {
-            Ok(p) => p,
-            Err(_) => match tokio::time::timeout(WAIT, sem.acquire_many_owned(n)).await {
-                Ok(Ok(p)) => p,
-                _ => return Err(self.refuse()),
-            },
-        };
+        match self.budget.permits.clone().try_acquire_many_owned(n) {
+            Ok(p) => {
+                self.hold(p);
+                Now::Taken
+            }
+            Err(_) => Now::Busy(n),
+        }
+    }
+
+    fn hold(&mut self, permit: OwnedSemaphorePermit) {
         match self.held.as_mut() {
             Some(h) => h.merge(permit),
             None => self.held = Some(permit),
         }
-        Ok(())
     }
 
     /// Reserves a body's declared length at once (`Content-Length`, at most `max`), so a

@@ -5,8 +5,9 @@
 use records::{Batch, Format};
 use s3s::{S3Result, s3_error};
 
-use super::error::{append_error, gzip_error};
+use super::error::{append_error, gzip_error, slow_down};
 use crate::ServerConfig;
+use crate::budget::{OverBudget, Reservation};
 use crate::ingest::parse_off_runtime;
 use crate::received::set_attr;
 
@@ -123,13 +124,62 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parses an object into a batch: all records or an error naming the line.
+/// The reservation of a request's body in the memory budget, shared with its body stream.
+pub(crate) type SharedReservation = std::sync::Arc<tokio::sync::Mutex<Reservation>>;
+
+/// Why a gzip object could not be inflated.
+enum Inflate {
+    Gzip(records::GunzipError),
+    OverBudget(OverBudget),
+}
+
+impl From<records::GunzipError> for Inflate {
+    fn from(e: records::GunzipError) -> Self {
+        Inflate::Gzip(e)
+    }
+}
+
+/// Inflates a gzip object (at most `max` bytes), counting what it inflates to against
+/// `budget` as it goes: a small compressed body must not hold more memory than the budget
+/// lets every body hold (a 248 KB gzip body of 250 MB of spaces).
+fn inflate(body: &[u8], max: u64, budget: Option<&SharedReservation>) -> S3Result<Vec<u8>> {
+    // The body was read whole before this runs, so nothing else holds the reservation.
+    let mut held = budget.map(|b| b.try_lock());
+    let mut out = Vec::new();
+    let mut gz = records::Gunzip::new(max);
+    let mut append = |piece: &[u8]| -> Result<(), Inflate> {
+        match held.as_mut() {
+            Some(Ok(r)) => r.try_take(piece.len()).map_err(Inflate::OverBudget)?,
+            Some(Err(_)) => {
+                return Err(Inflate::Gzip(records::GunzipError::Corrupt(
+                    std::io::Error::other("the body's memory reservation is busy"),
+                )));
+            }
+            None => {}
+        }
+        out.extend_from_slice(piece);
+        Ok(())
+    };
+    let done = match gz.write(body, &mut append) {
+        Ok(()) => gz.finish(&mut append).map(drop),
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(()) => Ok(out),
+        Err(Inflate::Gzip(e)) => Err(gzip_error(e)),
+        Err(Inflate::OverBudget(over)) => Err(slow_down(&over.to_string(), 1)),
+    }
+}
+
+/// Parses an object into a batch: all records or an error naming the line. A gzip object's
+/// inflated bytes count against `budget` (the request's reservation), when given.
 pub(crate) async fn parse_object(
     config: &ServerConfig,
     stream: &str,
     info: &ObjectInfo,
     body: Vec<u8>,
     etag: &str,
+    budget: Option<SharedReservation>,
 ) -> S3Result<records::Batch> {
     let format = info.format(config, stream);
     let gzip = info.gzipped();
@@ -140,7 +190,7 @@ pub(crate) async fn parse_object(
     let bytes = body.len() as u64;
     let parse = move || -> S3Result<Batch> {
         let content = if gzip {
-            records::gunzip(&body, max).map_err(gzip_error)?
+            inflate(&body, max, budget.as_ref())?
         } else {
             body
         };

@@ -285,7 +285,7 @@ impl Front {
             return Ok(());
         }
         let batch =
-            object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag).await?;
+            object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag, None).await?;
         let created = self.record_choice(meta, chosen).await?;
         let appended = self.append_chunk(meta, 0, batch, created).await?;
         self.count(meta, &appended, total);

@@ -71,8 +71,15 @@ impl Front {
                 %landed, "object landed whole (pass-through)");
         } else {
             let bytes = body.len() as u64;
-            let batch =
-                object::parse_object(&self.shared, &route.stream, &info, body, &etag).await?;
+            let batch = object::parse_object(
+                &self.shared,
+                &route.stream,
+                &info,
+                body,
+                &etag,
+                Some(budget),
+            )
+            .await?;
             let receipt =
                 object::append(&self.landing, &self.shared, &route.stream, batch, bytes).await?;
             tracing::debug!(bucket = %info.bucket, key = %info.key, stream = %route.stream,
