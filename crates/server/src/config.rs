@@ -123,10 +123,14 @@ pub const DEFAULT_HEADER_DENY_LIST: &[&str] = &[
 /// averaging 525 bytes or more still fits.
 pub const DEFAULT_MAX_FLOWFILES_PER_REQUEST: u64 = 200_000;
 
-/// Default of [`ServerConfig::max_attribute_bytes`]: 128 KiB per FlowFile, so a NiFi
-/// attribute past the 65,535-byte short length (written with the `FF FF` escape,
-/// FlowFilePackagerV3.java, writeFieldLength) still fits.
-pub const DEFAULT_MAX_ATTRIBUTE_BYTES: u64 = 128 << 10;
+/// Default of [`ServerConfig::max_attribute_bytes`]: 1 MiB per FlowFile. NiFi writes a
+/// value past the 65,535-byte short length in the long form (the `FF FF` escape,
+/// FlowFilePackagerV3.java, writeFieldLength; v2's writeString always has a 4-byte length),
+/// and FlowFiles in normal use carry a few such values (a JSON payload kept as an
+/// attribute, a stack trace); 128 KiB refused two of them. What attributes cost once
+/// repeated on every landed line is bounded apart, by the expanded size
+/// (`max_request_bytes`).
+pub const DEFAULT_MAX_ATTRIBUTE_BYTES: u64 = 1 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {

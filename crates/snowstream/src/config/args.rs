@@ -76,7 +76,7 @@ settings! {
         max_flowfiles_per_request: u64 = "200000",
         /// Most bytes of attribute keys plus values per FlowFile, headers kept as attributes included (413 above).
         #[arg(long, env = "SNOWSTREAM_MAX_ATTRIBUTE_BYTES")]
-        max_attribute_bytes: Size = "128KiB",
+        max_attribute_bytes: Size = "1MiB",
         /// Request headers never kept as attributes, even when --headers-as-attributes matches them (credentials), comma-separated; replaces the default list (Authorization is always dropped).
         #[arg(long, env = "SNOWSTREAM_HEADER_DENY_LIST")]
         header_deny_list: List = "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-auth-token,x-amz-security-token,x-csrf-token,x-xsrf-token",

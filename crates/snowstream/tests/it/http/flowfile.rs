@@ -409,3 +409,27 @@ async fn packages_arrive_in_tiny_chunks_and_gzipped() {
     assert_eq!(first.attr("long"), Some(long_value.as_str()));
     assert_eq!(first.record, json!({"id":0,"pad":""}));
 }
+
+/// A NiFi FlowFile v2 package whose FlowFile carries two attribute values of about 64 KiB
+/// each: NiFi's FlowFilePackagerV2 writes every string with a 4-byte length (writeString),
+/// so nothing bounds a value but the sender's memory, and two such values (131,189 bytes with
+/// their keys) were refused by the former 128 KiB default. Taken by default now, each value
+/// landed whole on the record's line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flowfile_with_two_64_kib_attribute_values_is_taken_by_default() {
+    let s = TestServer::start_default().await;
+    let a = "a".repeat(65_600);
+    let b = "b".repeat(65_560);
+    let attrs: &[(&str, &str)] = &[
+        ("filename", "wide.json"),
+        ("payload.copy", &a),
+        ("error.trace", &b),
+    ];
+    let body = package(Version::V2, &[(attrs, b"{\"id\":1}")]);
+    let r = post_package(&s, Version::V2, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let landed = s.landed().await;
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0].attr("payload.copy"), Some(a.as_str()));
+    assert_eq!(landed[0].attr("error.trace"), Some(b.as_str()));
+}

@@ -96,8 +96,8 @@ async fn small_requests_that_expand_are_refused_with_bounded_memory() {
     assert_eq!(r.status, 413, "{}", r.text);
     assert!(r.text.contains("--max-flowfiles-per-request"), "{}", r.text);
 
-    // 3. One FlowFile with 256 KiB of attributes and 20,000 tiny records.
-    let big = "v".repeat(256 << 10);
+    // 3. One FlowFile with 2 MiB of attributes and 20,000 tiny records.
+    let big = "v".repeat(2 << 20);
     let records = "{}\n".repeat(20_000);
     let attrs: &[(&str, &str)] = &[("filename", "a.ndjson"), ("big", &big)];
     let body = gzip(&package(Version::V3, &[(attrs, records.as_bytes())]));
