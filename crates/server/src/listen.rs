@@ -135,7 +135,18 @@ async fn post_records(
         cert: parts.extensions.get::<ClientCert>(),
         deny: &state.config.header_deny_list,
     };
-    respond(receive(&state, stream, &info, body).await)
+    let mut body = Some(body);
+    let answer = receive(&state, stream, &info, &mut body).await;
+    if let (true, Some(unread)) = (answer.is_err(), body) {
+        // Refused before the body was read (401, 404, spool full): read and drop it first,
+        // so the client, which may still be writing it, gets the answer on a connection it
+        // can use again. Apache HttpClient (NiFi's PostHTTP) writes the whole body, then
+        // reads a 401 and sends the request again with credentials on the same connection;
+        // a body left unread makes hyper close the connection under it (a broken pipe).
+        let mut chunks = unread.into_data_stream();
+        crate::budget::drain(&mut chunks, state.config.max_request_bytes).await;
+    }
+    respond(answer)
 }
 
 fn respond(r: Result<Response, ApiError>) -> Response {
@@ -161,11 +172,13 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Answers one request; takes `body` out of its option only once it starts reading it, so
+/// the caller can drain a body left unread by an early refusal.
 async fn receive(
     state: &AppState,
     stream: Option<String>,
     info: &RequestInfo<'_>,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, ApiError> {
     let headers = info.headers;
     authorize(state, headers, info.cert)?;
@@ -198,6 +211,7 @@ async fn receive(
     };
     // Held until the request is answered: its body's bytes stay in memory until then.
     let mut budget = config.body_budget.reservation("http");
+    let body = body.take().expect("the body is read once");
     let mut flowfiles = ingest::read_flowfiles(body, &spec, &mut budget).await?;
     if form {
         // The raw body, split into a FlowFile per part.

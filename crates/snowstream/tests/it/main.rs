@@ -53,6 +53,7 @@ mod http {
     mod multipart;
     mod passthrough;
     mod raw;
+    mod unread_body;
 }
 
 mod nifi {
