@@ -120,8 +120,9 @@ pub struct InsertReport {
     /// Fully qualified pipe name.
     #[serde(default)]
     pub pipe: String,
-    /// Whether every event in range is included.
-    #[serde(default)]
+    /// Whether every event in range is included; read as a boolean or as the text
+    /// `"true"`/`"false"` ([`bool_as_text`]), as loadHistoryScan's is documented.
+    #[serde(default, deserialize_with = "bool_as_text::deserialize")]
     pub complete_result: bool,
     /// Pass as `beginMark` to get only newer events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,8 +142,10 @@ pub struct HistoryScan {
     /// Fully qualified pipe name.
     #[serde(default)]
     pub pipe: String,
-    /// Whether every load in range is included.
-    #[serde(default)]
+    /// Whether every load in range is included (at most 10,000 are). The REST reference
+    /// documents it as a string, `"true"` or `"false"` (loadHistoryScan's response example
+    /// shows `"completeResult": "true"`): read as either, written as the reference shows.
+    #[serde(default, with = "bool_as_text")]
     pub complete_result: bool,
     /// The range asked for (ISO-8601).
     #[serde(default)]
@@ -202,6 +205,34 @@ fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
+/// A flag that Snowflake's REST reference gives as the text `"true"` or `"false"`: read
+/// from either a JSON boolean or that text, written as the text.
+mod bool_as_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match Flag::deserialize(d)? {
+            Flag::Bool(b) => Ok(b),
+            Flag::Text(t) if t.eq_ignore_ascii_case("true") => Ok(true),
+            Flag::Text(t) if t.eq_ignore_ascii_case("false") => Ok(false),
+            Flag::Text(t) => Err(D::Error::custom(format!(
+                "completeResult is {t:?}, not \"true\" or \"false\""
+            ))),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *v { "true" } else { "false" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +240,49 @@ mod tests {
 
     fn to_value(v: &impl Serialize) -> Value {
         serde_json::to_value(v).unwrap()
+    }
+
+    /// loadHistoryScan's answer in the shape the REST reference documents ("Snowpipe REST
+    /// API", https://docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-apis,
+    /// loadHistoryScan's response fields and example), whose `completeResult` is the text
+    /// `"true"` or `"false"`: the stand-in used to answer a JSON boolean, and this client
+    /// failed on every answer that followed the reference.
+    #[test]
+    fn load_history_scan_reads_complete_result_as_documented() {
+        let documented = r#"{
+          "pipe": "TESTDB.TESTSCHEMA.pipe2",
+          "completeResult": "true",
+          "startTimeInclusive": "2017-08-25T18:42:31.081Z",
+          "endTimeExclusive": "2017-08-25T22:43:45.552Z",
+          "rangeStartTime": "2017-08-25T22:43:45.383Z",
+          "rangeEndTime": "2017-08-25T22:43:45.383Z",
+          "files": [{
+            "path": "data2859002086815673867.csv",
+            "stageLocation": "s3://mystage/",
+            "fileSize": 57,
+            "timeReceived": "2017-08-25T22:43:45.383Z",
+            "lastInsertTime": "2017-08-25T22:43:45.383Z",
+            "rowsInserted": 1,
+            "rowsParsed": 1,
+            "errorsSeen": 0,
+            "errorLimit": 1,
+            "complete": true,
+            "status": "LOADED"
+          }]
+        }"#;
+        let scan: HistoryScan = serde_json::from_str(documented).unwrap();
+        assert!(scan.complete_result);
+        assert_eq!(scan.files.len(), 1);
+        assert_eq!(scan.files[0].status, "LOADED");
+        let partial: HistoryScan =
+            serde_json::from_str(r#"{"pipe":"P","completeResult":"false"}"#).unwrap();
+        assert!(!partial.complete_result);
+        let boolean: HistoryScan =
+            serde_json::from_str(r#"{"pipe":"P","completeResult":true}"#).unwrap();
+        assert!(boolean.complete_result);
+        assert!(serde_json::from_str::<HistoryScan>(r#"{"completeResult":"maybe"}"#).is_err());
+        // Written as documented, so the stand-in answers what Snowflake answers.
+        assert_eq!(to_value(&scan)["completeResult"], json!("true"));
     }
 
     #[test]
