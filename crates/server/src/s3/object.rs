@@ -124,8 +124,9 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The reservation of a request's body in the memory budget, shared with its body stream.
-pub(crate) type SharedReservation = std::sync::Arc<tokio::sync::Mutex<Reservation>>;
+/// A request's reservation in the memory budget, locked for the parse (its body stream,
+/// which shared it, is done by then).
+pub(crate) type HeldReservation = tokio::sync::OwnedMutexGuard<Reservation>;
 
 /// Why a gzip object could not be inflated.
 enum Inflate {
@@ -142,20 +143,12 @@ impl From<records::GunzipError> for Inflate {
 /// Inflates a gzip object (at most `max` bytes), counting what it inflates to against
 /// `budget` as it goes: a small compressed body must not hold more memory than the budget
 /// lets every body hold (a 248 KB gzip body of 250 MB of spaces).
-fn inflate(body: &[u8], max: u64, budget: Option<&SharedReservation>) -> S3Result<Vec<u8>> {
-    // The body was read whole before this runs, so nothing else holds the reservation.
-    let mut held = budget.map(|b| b.try_lock());
+fn inflate(body: &[u8], max: u64, mut budget: Option<HeldReservation>) -> S3Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut gz = records::Gunzip::new(max);
     let mut append = |piece: &[u8]| -> Result<(), Inflate> {
-        match held.as_mut() {
-            Some(Ok(r)) => r.try_take(piece.len()).map_err(Inflate::OverBudget)?,
-            Some(Err(_)) => {
-                return Err(Inflate::Gzip(records::GunzipError::Corrupt(
-                    std::io::Error::other("the body's memory reservation is busy"),
-                )));
-            }
-            None => {}
+        if let Some(r) = budget.as_mut() {
+            r.try_take(piece.len()).map_err(Inflate::OverBudget)?;
         }
         out.extend_from_slice(piece);
         Ok(())
@@ -179,7 +172,7 @@ pub(crate) async fn parse_object(
     info: &ObjectInfo,
     body: Vec<u8>,
     etag: &str,
-    budget: Option<SharedReservation>,
+    budget: Option<HeldReservation>,
 ) -> S3Result<records::Batch> {
     let format = info.format(config, stream);
     let gzip = info.gzipped();
@@ -190,7 +183,7 @@ pub(crate) async fn parse_object(
     let bytes = body.len() as u64;
     let parse = move || -> S3Result<Batch> {
         let content = if gzip {
-            inflate(&body, max, budget.as_ref())?
+            inflate(&body, max, budget)?
         } else {
             body
         };

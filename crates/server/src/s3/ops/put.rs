@@ -71,15 +71,10 @@ impl Front {
                 %landed, "object landed whole (pass-through)");
         } else {
             let bytes = body.len() as u64;
-            let batch = object::parse_object(
-                &self.shared,
-                &route.stream,
-                &info,
-                body,
-                &etag,
-                Some(budget),
-            )
-            .await?;
+            // The body stream that shared the reservation is done with it.
+            let held = Some(budget.clone().lock_owned().await);
+            let batch =
+                object::parse_object(&self.shared, &route.stream, &info, body, &etag, held).await?;
             let receipt =
                 object::append(&self.landing, &self.shared, &route.stream, batch, bytes).await?;
             tracing::debug!(bucket = %info.bucket, key = %info.key, stream = %route.stream,
