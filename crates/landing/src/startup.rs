@@ -156,8 +156,7 @@ impl Shared<'_> {
     fn stream(&self, sc: StreamConfig) -> Result<StreamHandle, LandingError> {
         let dir = self.config.spool_dir.join(&sc.name);
         fs::create_dir_all(&dir).map_err(spool_err(&dir))?;
-        lander::remove_leftovers(&dir).map_err(spool_err(&dir))?;
-        let opened = spool::open(&dir, &sc.name).map_err(spool_err(&dir))?;
+        let opened = spool::open(&dir, &sc.name, lander::is_leftover).map_err(spool_err(&dir))?;
         let (handoff, handed) = mpsc::unbounded_channel();
         for info in &opened.segments {
             tracing::info!(stream = %sc.name, segment = %info.path.display(), records = info.records,

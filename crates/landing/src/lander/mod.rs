@@ -33,20 +33,10 @@ use records::landed::Envelope;
 /// now encoded in memory, so a full spool disk can still drain).
 const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
 
-/// Removes what an earlier version's lander left in the stream folder `dir` (encoded temp
-/// files), before the spool is opened.
-pub(crate) fn remove_leftovers(dir: &std::path::Path) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(ENCODED_TEMP_SUFFIX) {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
+/// Whether a file of the stream folder is what an earlier version's lander left there (an
+/// encoded temp file), to remove when the spool is opened ([`crate::spool::open`]).
+pub(crate) fn is_leftover(name: &str) -> bool {
+    name.ends_with(ENCODED_TEMP_SUFFIX)
 }
 
 /// Lands one stream's sealed segments, one at a time, in order.

@@ -36,14 +36,22 @@ pub(crate) struct Opened {
 }
 
 /// Recovers the stream folder `dir` (of `stream`): removes the spool's own temporary files,
-/// recovers each segment ([`recover::recover`]) and finds the next sequence number. Files it
-/// does not know are left alone.
-pub(crate) fn open(dir: &Path, stream: &str) -> io::Result<Opened> {
+/// and those its consumer names as its own leftovers (`leftover`, by file name), in the same
+/// pass; recovers each segment ([`recover::recover`]) and finds the next sequence number.
+/// Other files are left alone.
+pub(crate) fn open(
+    dir: &Path,
+    stream: &str,
+    leftover: impl Fn(&str) -> bool,
+) -> io::Result<Opened> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(recover::REWRITE_SUFFIX) || name == next_seq::TEMP_FILE_NAME {
+        if name.ends_with(recover::REWRITE_SUFFIX)
+            || name == next_seq::TEMP_FILE_NAME
+            || leftover(name)
+        {
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -67,4 +75,28 @@ pub(crate) fn open(dir: &Path, stream: &str) -> io::Result<Opened> {
         next_seq: next,
         saved_next_seq,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn open_removes_its_temp_files_and_the_named_leftovers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "next_seq.tmp",
+            "7.seg.rewrite.tmp",
+            "1.landing.tmp",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let opened = super::open(dir.path(), "s", |n| n.ends_with(".landing.tmp")).unwrap();
+        assert!(opened.segments.is_empty());
+        assert_eq!((opened.next_seq, opened.saved_next_seq), (1, 0));
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["notes.txt"], "a file it does not know stays");
+    }
 }
