@@ -1,20 +1,19 @@
 //! The dead-letter policy (`on_parse_error = "dead-letter"`): a FlowFile whose content does
 //! not parse lands whole under the stream's dead-letter prefix, with a sidecar holding its
-//! attributes and the reason, and the request's other FlowFiles are accepted. The default
-//! policy (`reject`) refuses the whole request, as before.
+//! attributes and the reason, and the request's other FlowFiles are accepted. (The default
+//! policy, `reject`, refuses the whole request: [`ingest::parse_flowfiles`].)
 
 use landing::passthrough::Area;
 use records::{Batch, Format};
 
 use crate::AppState;
-use crate::config::OnParseError;
 use crate::error::ApiError;
 use crate::ingest::{self, BodySpec, parse_off_runtime};
 use crate::passthrough::{Whole, land_all};
 use crate::received::Received;
 
-/// Parses `flowfiles` into one batch under the stream's policy. Returns the batch and how many
-/// FlowFiles were set aside; those are in the sink already when this returns.
+/// Parses `flowfiles` into one batch, setting aside those that do not parse. Returns the batch
+/// and how many FlowFiles were set aside; those are in the sink already when this returns.
 pub(crate) async fn parse(
     state: &AppState,
     stream: &str,
@@ -23,10 +22,6 @@ pub(crate) async fn parse(
     packaged: bool,
     limits: &BodySpec,
 ) -> Result<(Batch, u64), ApiError> {
-    if state.config.on_parse_error(stream) == OnParseError::Reject {
-        let batch = ingest::parse_flowfiles(flowfiles, fallback, packaged, limits).await?;
-        return Ok((batch, 0));
-    }
     let bytes = flowfiles.iter().map(|f| f.content.len() as u64).sum();
     let (max_bytes, max_attrs) = (limits.max_bytes, limits.max_attribute_bytes);
     let envelope = limits.envelope;
