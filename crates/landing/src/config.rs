@@ -18,6 +18,16 @@ pub enum AckMode {
     Received,
 }
 
+impl std::fmt::Display for AckMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AckMode::Durable => "durable",
+            AckMode::Landed => "landed",
+            AckMode::Received => "received",
+        })
+    }
+}
+
 impl std::str::FromStr for AckMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -32,13 +42,32 @@ impl std::str::FromStr for AckMode {
     }
 }
 
-/// zstd level of `zstd` without one, and of the default compression.
-///
-/// Level 1, not zstd's own default 3: on the 2-core box of issue 14 the lander's zstd is
-/// about half of the receiver's CPU, and level 1 compresses about 2.5x faster for files
-/// about 23% larger (ratio ~8x instead of ~10x on landed NDJSON, docs/performance.md).
-/// `--compression zstd:3` (or higher) trades that CPU back for smaller files.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+/// The landing defaults, each declared once: [`StreamConfig::new`] and [`Compression::default`]
+/// use them, and snowstream's settings declare them as theirs.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Close a batch file at this many uncompressed bytes: 128 MiB (Snowpipe's sweet spot of
+    /// 100-250 MB compressed is well above).
+    pub const BATCH_MAX_BYTES: u64 = 128 << 20;
+    /// Close a batch file at this many records.
+    pub const BATCH_MAX_RECORDS: u64 = 1_000_000;
+    /// Close a batch file this long after it was opened.
+    pub const BATCH_MAX_AGE: Duration = Duration::from_secs(60);
+    /// Refuse new records while the spool holds this much.
+    pub const SPOOL_MAX_BYTES: u64 = 1 << 30;
+    /// Segments encoding at once per stream (0 = one per core plus one).
+    pub const ENCODE_CONCURRENCY: u64 = 0;
+    /// zstd level of `zstd` without one, and of the default compression.
+    ///
+    /// Level 1, not zstd's own default 3: on the 2-core box of issue 14 the lander's zstd is
+    /// about half of the receiver's CPU, and level 1 compresses about 2.5x faster for files
+    /// about 23% larger (ratio ~8x instead of ~10x on landed NDJSON, docs/performance.md).
+    /// `--compression zstd:3` (or higher) trades that CPU back for smaller files.
+    pub const ZSTD_LEVEL: i32 = 1;
+    /// gzip level of `gzip` without one.
+    pub const GZIP_LEVEL: u32 = 6;
+}
 
 /// Compression of landed files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +79,7 @@ pub enum Compression {
 impl Default for Compression {
     fn default() -> Self {
         Compression::Zstd {
-            level: DEFAULT_ZSTD_LEVEL,
+            level: defaults::ZSTD_LEVEL,
         }
     }
 }
@@ -70,6 +99,19 @@ impl Compression {
     }
 }
 
+/// As `--compression` takes it: the name alone at the default level (`zstd`), else
+/// `name:level`.
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Compression::Zstd { level } if level == defaults::ZSTD_LEVEL => f.write_str("zstd"),
+            Compression::Gzip { level } if level == defaults::GZIP_LEVEL => f.write_str("gzip"),
+            Compression::Zstd { level } => write!(f, "zstd:{level}"),
+            Compression::Gzip { level } => write!(f, "gzip:{level}"),
+        }
+    }
+}
+
 impl std::str::FromStr for Compression {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -80,12 +122,14 @@ impl std::str::FromStr for Compression {
         let bad_level = |l: &str| format!("bad compression level {l:?} in {s:?}");
         match name.to_ascii_lowercase().as_str() {
             "zstd" => Ok(Compression::Zstd {
-                level: level.map_or(Ok(DEFAULT_ZSTD_LEVEL), |l| {
+                level: level.map_or(Ok(defaults::ZSTD_LEVEL), |l| {
                     l.parse().map_err(|_| bad_level(l))
                 })?,
             }),
             "gzip" | "gz" => Ok(Compression::Gzip {
-                level: level.map_or(Ok(6), |l| l.parse().map_err(|_| bad_level(l)))?,
+                level: level.map_or(Ok(defaults::GZIP_LEVEL), |l| {
+                    l.parse().map_err(|_| bad_level(l))
+                })?,
             }),
             _ => Err(format!(
                 "unknown compression {s:?} (expected zstd[:level] or gzip[:level])"
@@ -101,11 +145,11 @@ pub struct StreamConfig {
     pub name: String,
     /// Key prefix inside the sink, without leading/trailing `/` (may be empty).
     pub prefix: String,
-    /// Close a batch file at this many uncompressed bytes (default 128 MiB, Snowpipe's sweet spot 100-250 MB compressed is well above).
+    /// Close a batch file at this many uncompressed bytes ([`defaults::BATCH_MAX_BYTES`]).
     pub max_bytes: u64,
-    /// Close a batch file at this many records (default 1,000,000).
+    /// Close a batch file at this many records ([`defaults::BATCH_MAX_RECORDS`]).
     pub max_records: u64,
-    /// Close a batch file this long after it was opened (default 60 s).
+    /// Close a batch file this long after it was opened ([`defaults::BATCH_MAX_AGE`]).
     pub max_age: Duration,
     pub compression: Compression,
     pub ack: AckMode,
@@ -124,14 +168,14 @@ impl StreamConfig {
         StreamConfig {
             name: name.into(),
             prefix: String::new(),
-            max_bytes: 128 * 1024 * 1024,
-            max_records: 1_000_000,
-            max_age: Duration::from_secs(60),
+            max_bytes: defaults::BATCH_MAX_BYTES,
+            max_records: defaults::BATCH_MAX_RECORDS,
+            max_age: defaults::BATCH_MAX_AGE,
             compression: Compression::default(),
             ack: AckMode::Durable,
             snowpipe: None,
             envelope: Envelope::Meta,
-            encode_concurrency: 0,
+            encode_concurrency: defaults::ENCODE_CONCURRENCY as usize,
         }
     }
 }
@@ -143,7 +187,8 @@ pub struct LandingConfig {
     pub spool_dir: PathBuf,
     /// Unique id of this snowstream instance; part of every landed key.
     pub instance: String,
-    /// Refuse new records (503 upstream) while the spool holds more than this (default 1 GiB).
+    /// Refuse new records (503 upstream) while the spool holds more than this
+    /// ([`defaults::SPOOL_MAX_BYTES`]).
     pub spool_max_bytes: u64,
     pub streams: Vec<StreamConfig>,
 }

@@ -34,9 +34,7 @@ pub mod stale;
 mod startup;
 pub mod status;
 
-pub use config::{
-    AckMode, Compression, DEFAULT_ZSTD_LEVEL, LandingConfig, StreamConfig, valid_instance_id,
-};
+pub use config::{AckMode, Compression, LandingConfig, StreamConfig, defaults, valid_instance_id};
 pub use error::{AppendError, LandingError};
 pub use service::Landing;
 pub use spool::Receipt;

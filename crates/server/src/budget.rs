@@ -19,9 +19,6 @@ const WAIT: Duration = Duration::from_millis(500);
 /// this).
 const FREE_BYTES: usize = 64 << 10;
 
-/// Default of [`BodyBudget`]: 256 MiB of request bodies in memory at once.
-pub const DEFAULT_BODY_BUDGET_BYTES: u64 = 256 << 20;
-
 /// The bytes of request bodies held at once, shared by every clone (one per process: clone
 /// the [`ServerConfig`](crate::ServerConfig) that carries it to both front doors).
 #[derive(Clone)]
@@ -41,7 +38,7 @@ impl std::fmt::Debug for BodyBudget {
 
 impl Default for BodyBudget {
     fn default() -> Self {
-        BodyBudget::new(DEFAULT_BODY_BUDGET_BYTES)
+        BodyBudget::new(crate::defaults::BODY_BUDGET_BYTES)
     }
 }
 

@@ -8,6 +8,8 @@ use regex::Regex;
 
 use records::Format;
 
+use crate::defaults as d;
+
 /// What the front doors need to know of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamOptions {
@@ -34,6 +36,15 @@ pub enum OnParseError {
     DeadLetter,
 }
 
+impl std::fmt::Display for OnParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OnParseError::Reject => "reject",
+            OnParseError::DeadLetter => "dead-letter",
+        })
+    }
+}
+
 impl std::str::FromStr for OnParseError {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -50,7 +61,7 @@ impl std::str::FromStr for OnParseError {
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
-            format: Format::Json,
+            format: d::FORMAT,
             pass_through: false,
             on_parse_error: OnParseError::Reject,
             envelope: records::landed::Envelope::Meta,
@@ -105,57 +116,30 @@ pub struct ServerConfig {
     pub body_budget: crate::BodyBudget,
 }
 
-/// Default of [`ServerConfig::header_deny_list`]: headers that carry credentials.
-pub const DEFAULT_HEADER_DENY_LIST: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-auth-token",
-    "x-amz-security-token",
-    "x-csrf-token",
-    "x-xsrf-token",
-];
-
-/// Default of [`ServerConfig::max_flowfiles_per_request`]: a NiFi 1.x PostHTTP batch (Max
-/// Batch Size 100 MB of content, no count limit: PostHTTP.java, onTrigger) of FlowFiles
-/// averaging 525 bytes or more still fits.
-pub const DEFAULT_MAX_FLOWFILES_PER_REQUEST: u64 = 200_000;
-
-/// Default of [`ServerConfig::max_attribute_bytes`]: 1 MiB per FlowFile. NiFi writes a
-/// value past the 65,535-byte short length in the long form (the `FF FF` escape,
-/// FlowFilePackagerV3.java, writeFieldLength; v2's writeString always has a 4-byte length),
-/// and FlowFiles in normal use carry a few such values (a JSON payload kept as an
-/// attribute, a stack trace); 128 KiB refused two of them. What attributes cost once
-/// repeated on every landed line is bounded apart, by the expanded size
-/// (`max_request_bytes`).
-pub const DEFAULT_MAX_ATTRIBUTE_BYTES: u64 = 1 << 20;
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            base_path: "contentListener".into(),
-            success_code: 200,
+            base_path: d::BASE_PATH.into(),
+            success_code: d::SUCCESS_CODE,
             headers_as_attributes: None,
-            max_request_bytes: 256 << 20,
-            hold_timeout: Duration::from_secs(60),
-            max_hold_bytes: 256 << 20,
+            max_request_bytes: d::MAX_REQUEST_BYTES,
+            hold_timeout: d::HOLD_TIMEOUT,
+            max_hold_bytes: d::MAX_HOLD_BYTES,
             auth_token: None,
             basic_auth: Vec::new(),
             authorized_dn: None,
             authorized_issuer_dn: None,
-            default_stream: "customers".into(),
+            default_stream: d::STREAM.into(),
             streams: HashMap::new(),
-            retry_after_secs: 5,
-            max_flowfiles_per_request: DEFAULT_MAX_FLOWFILES_PER_REQUEST,
-            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
-            header_deny_list: DEFAULT_HEADER_DENY_LIST
+            retry_after_secs: d::RETRY_AFTER.as_secs() as u32,
+            max_flowfiles_per_request: d::MAX_FLOWFILES_PER_REQUEST,
+            max_attribute_bytes: d::MAX_ATTRIBUTE_BYTES,
+            header_deny_list: d::HEADER_DENY_LIST
                 .iter()
                 .map(|h| (*h).to_owned())
                 .collect(),
             metrics_token: None,
-            max_holds: 1000,
+            max_holds: d::MAX_HOLDS as usize,
             body_budget: crate::BodyBudget::default(),
         }
     }
@@ -164,7 +148,7 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The stream's format when neither content type nor file extension says.
     pub(crate) fn default_format(&self, stream: &str) -> Format {
-        self.streams.get(stream).map_or(Format::Json, |o| o.format)
+        self.streams.get(stream).map_or(d::FORMAT, |o| o.format)
     }
 
     /// Whether the stream lands objects whole instead of parsing records.

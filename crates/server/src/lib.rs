@@ -12,6 +12,7 @@ mod auth;
 mod budget;
 mod config;
 mod deadletter;
+pub mod defaults;
 mod error;
 mod holds;
 mod ingest;
@@ -28,11 +29,8 @@ use std::time::Duration;
 
 pub use attrs::RawHeaderNames;
 pub use auth::{BasicUser, ClientCert, parse_basic_users};
-pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET_BYTES};
-pub use config::{
-    DEFAULT_HEADER_DENY_LIST, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_FLOWFILES_PER_REQUEST,
-    OnParseError, ServerConfig, StreamOptions,
-};
+pub use budget::BodyBudget;
+pub use config::{OnParseError, ServerConfig, StreamOptions};
 pub use error::{ApiError, Challenge};
 pub use listen::{DEAD_LETTERS_HEADER, STREAM_HEADER};
 

@@ -1,5 +1,6 @@
 //! Settings of the S3 front door: credentials, bucket → stream routes, multipart spool.
 
+use crate::defaults as d;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -118,24 +119,21 @@ pub struct S3Config {
     pub complete_chunk_bytes: usize,
 }
 
-/// Default of [`S3Config::max_open_uploads`].
-pub const DEFAULT_MAX_OPEN_UPLOADS: usize = 1000;
-
 impl S3Config {
     /// A configuration with defaults for everything but credentials and routes.
     pub fn new(uploads_dir: impl Into<PathBuf>) -> S3Config {
         S3Config {
-            region: "us-east-1".into(),
+            region: d::S3_REGION.into(),
             credentials: Vec::new(),
             routes: Vec::new(),
             uploads_dir: uploads_dir.into(),
-            upload_max_age: Duration::from_secs(7 * 24 * 3600),
-            header_read_timeout: Duration::from_secs(30),
-            max_connections: 1024,
+            upload_max_age: d::S3_UPLOAD_MAX_AGE,
+            header_read_timeout: d::HEADER_READ_TIMEOUT,
+            max_connections: d::MAX_CONNECTIONS as usize,
             tls: None,
-            body_read_timeout: Duration::from_secs(60),
-            max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
-            max_parts_bytes: 1 << 30,
+            body_read_timeout: d::BODY_READ_TIMEOUT,
+            max_open_uploads: d::S3_MAX_OPEN_UPLOADS as usize,
+            max_parts_bytes: landing::defaults::SPOOL_MAX_BYTES,
             complete_chunk_bytes: super::chunked::CHUNK_BYTES,
         }
     }

@@ -1,12 +1,13 @@
 //! Every setting of `snowstream serve`, declared once: flag, environment variable, TOML key,
-//! default and help text (see [`settings!`](super::layer)). `[NiFi …]` names the analogue
+//! default (the text a flag would carry, or `Lib(…)`: the default the library declares for
+//! itself, in `server::defaults` or `landing::defaults`) and help text (see [`settings!`](super::layer)). `[NiFi …]` names the analogue
 //! property of a NiFi processor. The README's settings table lists the same.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::layer::settings;
-use super::value::{ClientAuth, Dur, Format, HttpProtocols, List, LogFormat, SinkKind, Size};
+use super::value::{ClientAuth, Dur, Format, HttpProtocols, Lib, List, LogFormat, SinkKind, Size};
 
 settings! {
     /// The ListenHTTP-compatible HTTP receiver.
@@ -16,19 +17,19 @@ settings! {
         listen: SocketAddr = "0.0.0.0:8080",
         /// Path prefix of the receiver. [NiFi ListenHTTP: Base Path]
         #[arg(long, env = "SNOWSTREAM_BASE_PATH")]
-        base_path: String = "contentListener",
+        base_path: String = server::defaults::BASE_PATH,
         /// Status code for accepted requests. [NiFi ListenHTTP: Return Code]
         #[arg(long, env = "SNOWSTREAM_SUCCESS_CODE")]
-        success_code: u16 = "200",
+        success_code: u16 = Lib(server::defaults::SUCCESS_CODE),
         /// Request headers whose names match become FlowFile attributes in landed metadata. [NiFi ListenHTTP: HTTP Headers to receive as Attributes (Regex)]
         #[arg(long, env = "SNOWSTREAM_HEADERS_AS_ATTRIBUTES")]
         headers_as_attributes: String,
         /// Largest request body after decompression, and most its records may expand to once landed, FlowFile attributes repeated on every line (413 above).
         #[arg(long, env = "SNOWSTREAM_MAX_REQUEST_SIZE")]
-        max_request_size: Size = "256MiB",
+        max_request_size: Size = Lib(Size(server::defaults::MAX_REQUEST_BYTES)),
         /// Drop a two-phase hold not confirmed within this. [NiFi ListenHTTP: Max Unconfirmed Flowfile Time]
         #[arg(long, env = "SNOWSTREAM_HOLD_TIMEOUT")]
-        hold_timeout: Dur = "60s",
+        hold_timeout: Dur = Lib(Dur(server::defaults::HOLD_TIMEOUT)),
         /// Require `Authorization: Bearer TOKEN` on ingest requests.
         #[arg(long, env = "SNOWSTREAM_AUTH_TOKEN", hide_env_values = true)]
         auth_token: String,
@@ -49,13 +50,13 @@ settings! {
         health_check_listen: SocketAddr,
         /// Close a connection (HTTP receiver and S3 API) whose request headers are not complete this long after it opened or after its previous request (a stalled or idle client).
         #[arg(long, env = "SNOWSTREAM_HEADER_READ_TIMEOUT")]
-        header_read_timeout: Dur = "30s",
+        header_read_timeout: Dur = Lib(Dur(server::defaults::HEADER_READ_TIMEOUT)),
         /// Most connections open at once on each listener (HTTP receiver, S3 API); more are closed at once.
         #[arg(long, env = "SNOWSTREAM_MAX_CONNECTIONS")]
-        max_connections: u64 = "1024",
+        max_connections: u64 = Lib(server::defaults::MAX_CONNECTIONS),
         /// Fail a request (HTTP receiver and S3 API) whose body sends nothing for this long (a stalled client); nothing of it is kept.
         #[arg(long, env = "SNOWSTREAM_BODY_READ_TIMEOUT")]
-        body_read_timeout: Dur = "60s",
+        body_read_timeout: Dur = Lib(Dur(server::defaults::BODY_READ_TIMEOUT)),
         /// HTTP Basic users, one `user:password` a line (`#` comments), for NiFi PostHTTP's Username/Password; challenged with 401 `WWW-Authenticate: Basic`. Either this or the bearer token is enough. [NiFi PostHTTP: Username, Password]
         #[arg(long, env = "SNOWSTREAM_BASIC_AUTH_FILE")]
         basic_auth_file: PathBuf,
@@ -73,13 +74,13 @@ settings! {
         authorized_issuer_dn_pattern: String = ".*",
         /// Most FlowFiles in one request (413 above); the default fits a NiFi PostHTTP batch (100 MB) of FlowFiles of 525 bytes or more.
         #[arg(long, env = "SNOWSTREAM_MAX_FLOWFILES_PER_REQUEST")]
-        max_flowfiles_per_request: u64 = "200000",
+        max_flowfiles_per_request: u64 = Lib(server::defaults::MAX_FLOWFILES_PER_REQUEST),
         /// Most bytes of attribute keys plus values per FlowFile, headers kept as attributes included (413 above).
         #[arg(long, env = "SNOWSTREAM_MAX_ATTRIBUTE_BYTES")]
-        max_attribute_bytes: Size = "1MiB",
+        max_attribute_bytes: Size = Lib(Size(server::defaults::MAX_ATTRIBUTE_BYTES)),
         /// Request headers never kept as attributes, even when --headers-as-attributes matches them (credentials), comma-separated; replaces the default list (Authorization is always dropped).
         #[arg(long, env = "SNOWSTREAM_HEADER_DENY_LIST")]
-        header_deny_list: List = "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-auth-token,x-amz-security-token,x-csrf-token,x-xsrf-token",
+        header_deny_list: List = Lib(List::from(server::defaults::HEADER_DENY_LIST)),
         /// Require the bearer token of --auth-token (or --auth-token-file) on GET /metrics too.
         #[arg(long, env = "SNOWSTREAM_METRICS_AUTH")]
         metrics_auth: bool = "false",
@@ -88,16 +89,16 @@ settings! {
         metrics_token_file: PathBuf,
         /// Most two-phase holds (PostHTTP's unconfirmed FlowFiles) awaiting their DELETE at once (503 above).
         #[arg(long, env = "SNOWSTREAM_MAX_HOLDS")]
-        max_holds: u64 = "1000",
+        max_holds: u64 = Lib(server::defaults::MAX_HOLDS),
         /// Most memory the held batches may take, counted as allocated (503 above).
         #[arg(long, env = "SNOWSTREAM_MAX_HOLD_SIZE")]
-        max_hold_size: Size = "256MiB",
+        max_hold_size: Size = Lib(Size(server::defaults::MAX_HOLD_BYTES)),
         /// Most request bodies (after decompression) held in memory at once, HTTP receiver and S3 API together; past it a request waits briefly, then gets 503 with Retry-After.
         #[arg(long, env = "SNOWSTREAM_MAX_INFLIGHT_BODY_SIZE")]
-        max_inflight_body_size: Size = "256MiB",
+        max_inflight_body_size: Size = Lib(Size(server::defaults::BODY_BUDGET_BYTES)),
         /// How long a client is told to wait (`Retry-After`, whole seconds; S3 API: SlowDown) when a request is refused for now: spool full, a disk fault, a pass-through put with the sink down. PostHTTP and InvokeHTTP retry on their own schedule; boto3 and the AWS SDKs back off.
         #[arg(long, env = "SNOWSTREAM_RETRY_AFTER")]
-        retry_after: Dur = "5s",
+        retry_after: Dur = Lib(Dur(server::defaults::RETRY_AFTER)),
     }
 }
 
@@ -112,10 +113,10 @@ settings! {
         instance_id: String,
         /// Refuse new records with 503 while this much waits in the spool.
         #[arg(long, env = "SNOWSTREAM_SPOOL_MAX_BYTES")]
-        spool_max_bytes: Size = "1GiB",
+        spool_max_bytes: Size = Lib(Size(landing::defaults::SPOOL_MAX_BYTES)),
         /// Stream for requests that name none (path or x-snowstream-stream header).
         #[arg(long, env = "SNOWSTREAM_DEFAULT_STREAM")]
-        default_stream: String = "customers",
+        default_stream: String = server::defaults::STREAM,
         /// More streams to accept, comma-separated, with the top-level stream settings (or give them `[[streams]]` tables in the TOML file).
         #[arg(long, env = "SNOWSTREAM_STREAMS")]
         streams: List,
@@ -165,28 +166,28 @@ settings! {
         /// Record format when neither content type nor file extension says: json, ndjson or csv. (In a `[[streams]]` table: `format`.)
         #[arg(long = "default-format", env = "SNOWSTREAM_DEFAULT_FORMAT")]
         #[serde(alias = "default_format")]
-        format: Format = "json",
+        format: Format = Lib(server::defaults::FORMAT),
         /// Land each S3 API object and each HTTP FlowFile whole under its own key (with an attributes sidecar for FlowFiles) instead of parsing records.
         #[arg(long, env = "SNOWSTREAM_PASS_THROUGH")]
         pass_through: bool = "false",
         /// When to acknowledge: durable (fsync'd spool), landed (file in the sink), received (no fsync).
         #[arg(long, env = "SNOWSTREAM_ACK")]
-        ack: landing::AckMode = "durable",
+        ack: landing::AckMode = Lib(landing::AckMode::default()),
         /// A FlowFile whose content does not parse: reject (400 for the whole request) or dead-letter (it lands whole under the stream's dead-letter prefix with its reason; the rest are accepted).
         #[arg(long, env = "SNOWSTREAM_ON_PARSE_ERROR")]
-        on_parse_error: server::OnParseError = "reject",
-        /// Landed file compression: zstd[:level] or gzip[:level]; `zstd` alone is level 1 (`landing::DEFAULT_ZSTD_LEVEL`: fast, ~8x on landed NDJSON; zstd:3 makes files ~20% smaller for ~2.5x the CPU).
+        on_parse_error: server::OnParseError = Lib(server::OnParseError::default()),
+        /// Landed file compression: zstd[:level] or gzip[:level]; `zstd` alone is level 1 (`landing::defaults::ZSTD_LEVEL`: fast, ~8x on landed NDJSON; zstd:3 makes files ~20% smaller for ~2.5x the CPU).
         #[arg(long, env = "SNOWSTREAM_COMPRESSION")]
-        compression: landing::Compression = "zstd",
+        compression: landing::Compression = Lib(landing::Compression::default()),
         /// Close a batch file at this many uncompressed bytes.
         #[arg(long, env = "SNOWSTREAM_BATCH_MAX_BYTES")]
-        batch_max_bytes: Size = "128MiB",
+        batch_max_bytes: Size = Lib(Size(landing::defaults::BATCH_MAX_BYTES)),
         /// Close a batch file at this many records.
         #[arg(long, env = "SNOWSTREAM_BATCH_MAX_RECORDS")]
-        batch_max_records: u64 = "1000000",
+        batch_max_records: u64 = Lib(landing::defaults::BATCH_MAX_RECORDS),
         /// Close a batch file this long after it opened.
         #[arg(long, env = "SNOWSTREAM_BATCH_MAX_AGE")]
-        batch_max_age: Dur = "60s",
+        batch_max_age: Dur = Lib(Dur(landing::defaults::BATCH_MAX_AGE)),
         /// Notify this Snowpipe (DB.SCHEMA.PIPE, case-sensitive) of each landed file. At the top level: the default stream's pipe only.
         #[arg(long, env = "SNOWSTREAM_SNOWPIPE_PIPE")]
         snowpipe_pipe: String,
@@ -198,10 +199,10 @@ settings! {
         stale_after: Dur,
         /// Form of each landed line: meta (`{"record":…,"meta":{stream,instance,seq,received_at,attributes}}`) or record (the record alone, no FlowFile attributes; lineage from the file name). The table spec's `envelope` must match.
         #[arg(long, env = "SNOWSTREAM_ENVELOPE")]
-        envelope: records::landed::Envelope = "meta",
+        envelope: records::landed::Envelope = Lib(records::landed::Envelope::default()),
         /// Segments of a stream between the start of their encode and the end of their landing: the next ones compress on the blocking pool while one is put (1 = encode and put one after the other; 0 = one per core plus one). Each holds its compressed file in memory until put.
         #[arg(long, env = "SNOWSTREAM_ENCODE_CONCURRENCY")]
-        encode_concurrency: u64 = "0",
+        encode_concurrency: u64 = Lib(landing::defaults::ENCODE_CONCURRENCY),
     }
 }
 
@@ -242,15 +243,15 @@ settings! {
         /// Region the S3 API reports for its buckets (clients may sign with any).
         #[arg(long, env = "SNOWSTREAM_S3_LISTEN_REGION")]
         #[serde(rename = "region")]
-        s3_listen_region: String = "us-east-1",
+        s3_listen_region: String = server::defaults::S3_REGION,
         /// Remove incomplete multipart uploads this old.
         #[arg(long, env = "SNOWSTREAM_S3_UPLOAD_MAX_AGE")]
         #[serde(rename = "upload_max_age")]
-        s3_upload_max_age: Dur = "7d",
+        s3_upload_max_age: Dur = Lib(Dur(server::defaults::S3_UPLOAD_MAX_AGE)),
         /// Most multipart uploads in progress at once (SlowDown above); their parts count against --spool-max-bytes with the spool.
         #[arg(long, env = "SNOWSTREAM_S3_MAX_OPEN_UPLOADS")]
         #[serde(rename = "max_open_uploads")]
-        s3_max_open_uploads: u64 = "1000",
+        s3_max_open_uploads: u64 = Lib(server::defaults::S3_MAX_OPEN_UPLOADS),
         /// PEM certificate chain: serve the S3 API over HTTPS (with --s3-api-tls-key).
         #[arg(long, env = "SNOWSTREAM_S3_API_TLS_CERT")]
         #[serde(rename = "tls_cert")]

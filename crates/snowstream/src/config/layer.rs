@@ -17,12 +17,14 @@
 //!
 //! generates
 //! - `ListenerArgs`, every field `Option<T>`: a `clap::Args` group (the flag is the field name
-//!   in kebab case; [`DEFAULTS`](super::defaults_in_help) appends `[default: …]` to its help)
+//!   in kebab case; `defaults()` ([`defaults_in_help`](super::defaults_in_help)) appends `[default: …]` to its help)
 //!   and a serde struct (the TOML key is
 //!   the field name, or its `#[serde(rename)]`); values parse with `T: FromStr` in both;
 //! - `ListenerArgs::or(self, lower)`: the layer above wins field by field, blank values don't;
-//! - `Listener`, resolved: `T` where a default is declared (parsed from the same text the help
-//!   shows), `Option<T>` where none is.
+//! - `Listener`, resolved: `T` where a default is declared, `Option<T>` where none is. A default
+//!   is the text a flag would carry, or a library's own default as `Lib(…)` (declared once, in
+//!   `server::defaults` or `landing::defaults`); either way the help shows it as a flag would
+//!   write it (`value::Declared`).
 //!
 //! Layers stack defaults < TOML file < environment < flags (clap already lets a flag win over
 //! its environment variable), so adding a setting is adding one field here and using it.
@@ -33,7 +35,7 @@ macro_rules! settings {
         pub struct $args:ident => $resolved:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident : $ty:ty $(= $default:literal)?
+                $field:ident : $ty:ty $(= $default:expr)?
             ),* $(,)?
         }
     ) => {
@@ -56,9 +58,13 @@ macro_rules! settings {
         }
 
         impl $args {
-            /// `(setting, default)` of each setting that has one, as declared.
-            pub const DEFAULTS: &'static [(&'static str, &'static str)] =
-                &[$($((stringify!($field), $default),)?)*];
+            /// `(setting, default)` of each setting that has one, as `--help` shows it.
+            pub fn defaults() -> Vec<(&'static str, String)> {
+                vec![$($((
+                    stringify!($field),
+                    crate::config::value::Declared::<$ty>::text(&$default),
+                ),)?)*]
+            }
 
             /// This layer over `lower`: each setting from here unless unset or blank.
             #[allow(dead_code)]
@@ -79,14 +85,10 @@ macro_rules! settings {
             }
         }
     };
-    (@ty $ty:ty, $default:literal) => { $ty };
+    (@ty $ty:ty, $default:expr) => { $ty };
     (@ty $ty:ty) => { Option<$ty> };
-    (@get $v:expr, $field:ident, $ty:ty, $default:literal) => {
-        $v.unwrap_or_else(|| {
-            $default.parse::<$ty>().unwrap_or_else(|e| {
-                panic!("the declared default of {} does not parse: {e}", stringify!($field))
-            })
-        })
+    (@get $v:expr, $field:ident, $ty:ty, $default:expr) => {
+        $v.unwrap_or_else(|| crate::config::value::Declared::<$ty>::value(&$default))
     };
     (@get $v:expr, $field:ident, $ty:ty) => { $v };
 }

@@ -73,12 +73,12 @@ impl Settings {
 /// default only for `default_value`, which would hide whether a flag was given).
 pub fn defaults_in_help(serve: clap::Command) -> clap::Command {
     let defaults = [
-        args::ListenerArgs::DEFAULTS,
-        args::SpoolArgs::DEFAULTS,
-        args::SinkArgs::DEFAULTS,
-        args::StreamArgs::DEFAULTS,
-        args::SnowpipeArgs::DEFAULTS,
-        args::S3ApiArgs::DEFAULTS,
+        args::ListenerArgs::defaults(),
+        args::SpoolArgs::defaults(),
+        args::SinkArgs::defaults(),
+        args::StreamArgs::defaults(),
+        args::SnowpipeArgs::defaults(),
+        args::S3ApiArgs::defaults(),
     ];
     serve.mut_args(|arg| {
         let id = arg.get_id().as_str().to_owned();

@@ -51,6 +51,37 @@ pub fn pick<T: Value>(upper: Option<T>, lower: Option<T>) -> Option<T> {
         .or_else(|| lower.filter(|v| !v.is_blank()))
 }
 
+/// A setting's declared default: the text a flag would carry (`"0.0.0.0:8080"`), or a
+/// library's own default as [`Lib`], declared once there and shown as a flag would write it.
+pub trait Declared<T> {
+    /// The value.
+    fn value(&self) -> T;
+    /// As `--help` and the README show it; parses back to [`Self::value`].
+    fn text(&self) -> String;
+}
+
+impl<T: FromStr<Err: std::fmt::Display>> Declared<T> for &'static str {
+    fn value(&self) -> T {
+        self.parse()
+            .unwrap_or_else(|e| panic!("the declared default {self:?} does not parse: {e}"))
+    }
+    fn text(&self) -> String {
+        (*self).to_owned()
+    }
+}
+
+/// A library's default (`server::defaults`, `landing::defaults`) taken as a setting's.
+pub struct Lib<T>(pub T);
+
+impl<T: Clone + std::fmt::Display> Declared<T> for Lib<T> {
+    fn value(&self) -> T {
+        self.0.clone()
+    }
+    fn text(&self) -> String {
+        self.0.to_string()
+    }
+}
+
 /// A byte size: `128MiB`, `64MB`, `1GiB`, `1000` (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
@@ -63,6 +94,25 @@ impl FromStr for Size {
 }
 impl Value for Size {}
 
+/// The largest binary unit that writes it whole: `256MiB`, `1GiB`, `1000`.
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let units = [
+            (1u64 << 40, "TiB"),
+            (1 << 30, "GiB"),
+            (1 << 20, "MiB"),
+            (1 << 10, "KiB"),
+        ];
+        match units
+            .iter()
+            .find(|(u, _)| self.0 >= *u && self.0.is_multiple_of(*u))
+        {
+            Some((u, name)) => write!(f, "{}{name}", self.0 / u),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 /// A duration: `30s`, `1m`, `1h 30m`, `7d`, `250ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dur(pub Duration);
@@ -74,6 +124,20 @@ impl FromStr for Dur {
     }
 }
 impl Value for Dur {}
+
+/// Whole days as `7d`, else seconds (`60s`) or milliseconds (`250ms`).
+impl std::fmt::Display for Dur {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() != 0 {
+            write!(f, "{}ms", d.as_millis())
+        } else if d.as_secs() > 0 && d.as_secs().is_multiple_of(86_400) {
+            write!(f, "{}d", d.as_secs() / 86_400)
+        } else {
+            write!(f, "{}s", d.as_secs())
+        }
+    }
+}
 
 /// A comma-separated list (a TOML array of strings is the same list). Blank items are dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,6 +155,18 @@ impl FromStr for List {
         ))
     }
 }
+impl std::fmt::Display for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
+impl From<&[&str]> for List {
+    fn from(items: &[&str]) -> Self {
+        List(items.iter().map(|i| (*i).to_owned()).collect())
+    }
+}
+
 impl Value for List {
     fn is_blank(&self) -> bool {
         self.0.is_empty()

@@ -200,9 +200,40 @@ pass_through = false
 }
 
 #[test]
+fn each_default_as_help_shows_it_resolves_to_the_default() {
+    // What `--help` and the README show for a default, given back as a flag, must be the
+    // default itself: a library's typed default is shown in the flag's own syntax.
+    let s3 = ["--s3-listen", "127.0.0.1:0", "--s3-credentials", "A:B"];
+    let groups = [
+        args::ListenerArgs::defaults(),
+        args::SpoolArgs::defaults(),
+        args::SinkArgs::defaults(),
+        args::StreamArgs::defaults(),
+        args::SnowpipeArgs::defaults(),
+        args::S3ApiArgs::defaults(),
+    ];
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut given: Vec<String> = s3.iter().map(|a| (*a).to_owned()).collect();
+    for (field, text) in groups.iter().flatten() {
+        let arg = command.get_arguments().find(|a| a.get_id() == *field);
+        let long = arg
+            .and_then(|a| a.get_long())
+            .expect("each setting has a flag");
+        given.push(format!("--{long}"));
+        given.push(text.clone());
+    }
+    assert!(given.len() > 60, "{given:?}");
+    let given: Vec<&str> = given.iter().map(String::as_str).collect();
+    let explicit = format!("{:?}", args(&given).resolve().unwrap());
+    let defaulted = format!("{:?}", args(&s3).resolve().unwrap());
+    assert_eq!(explicit, defaulted);
+}
+
+#[test]
 fn every_declared_default_parses_and_matches_the_libraries() {
-    // The defaults live in the declarations; the libraries' own Default impls (used when a
-    // library is embedded without this config model) must say the same.
+    // Settings declare the libraries' defaults (`server::defaults`, `landing::defaults`) as
+    // theirs; resolving must carry each into the field the library reads, so a library
+    // embedded on its own (its Default impls) behaves as `serve` does by default.
     let s = args(&[]).resolve().unwrap();
     let server = server::ServerConfig::default();
     assert_eq!(s.server.base_path, server.base_path);
