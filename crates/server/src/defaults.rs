@@ -61,7 +61,9 @@ pub const HEADER_DENY_LIST: &[&str] = &[
 
 /// Region the S3 API reports for its buckets.
 pub const S3_REGION: &str = "us-east-1";
-/// Incomplete multipart uploads this old are removed.
-pub const S3_UPLOAD_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Incomplete multipart uploads this old are removed, their parts' space freed: a day, as
+/// the AbortIncompleteMultipartUpload rule of an S3 lifecycle is commonly set (an upload
+/// abandoned by a crashed client holds its share of the spool limit until then).
+pub const S3_UPLOAD_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Most multipart uploads in progress at once.
 pub const S3_MAX_OPEN_UPLOADS: u64 = 1000;

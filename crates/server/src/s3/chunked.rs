@@ -91,9 +91,11 @@ pub(crate) fn parse_chunk(
     records::fill_batch(&mut batch, attrs, chunk.content, format).map_err(|e| match e {
         FillError::TooLarge(_) => s3_error!(
             EntityTooLarge,
-            "object {key:?}: the object expands to over {max} bytes once landed (records, with \
-             their attributes repeated on every landed line unless the stream's envelope is \
-             record) (--max-request-size); nothing of it was kept"
+            "object {key:?}: the records from line {} expand to over {max} bytes once landed \
+             (records, with their attributes repeated on every landed line unless the stream's \
+             envelope is record; --max-request-size bounds each part of an object parsed at \
+             once); nothing of it was kept",
+            chunk.lines_before + 1
         ),
         FillError::Parse(mut e) => {
             e.line = (e.line + chunk.lines_before).saturating_sub(chunk.header_lines);

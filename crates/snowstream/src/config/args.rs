@@ -244,7 +244,7 @@ settings! {
         #[arg(long, env = "SNOWSTREAM_S3_LISTEN_REGION")]
         #[serde(rename = "region")]
         s3_listen_region: String = server::defaults::S3_REGION,
-        /// Remove incomplete multipart uploads this old.
+        /// Remove incomplete multipart uploads this old, freeing their parts' space (an S3 lifecycle's AbortIncompleteMultipartUpload).
         #[arg(long, env = "SNOWSTREAM_S3_UPLOAD_MAX_AGE")]
         #[serde(rename = "upload_max_age")]
         s3_upload_max_age: Dur = Lib(Dur(server::defaults::S3_UPLOAD_MAX_AGE)),

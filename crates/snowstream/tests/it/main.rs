@@ -71,6 +71,7 @@ mod s3 {
     mod hostile_timeouts;
     mod hostile_tls;
     mod hostile_uploads;
+    mod large_objects;
     mod multipart;
     mod multipart_chunks;
     mod passthrough;

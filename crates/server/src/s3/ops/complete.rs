@@ -4,9 +4,11 @@
 //!
 //! Bounded memory: an NDJSON or CSV object is read from its parts' files in chunks of whole
 //! records (`chunked`, about 4 MiB each), parsed and appended chunk by chunk, so its size
-//! does not matter. It is read twice: first every chunk is parsed and checked against
-//! `--max-request-size` (a bad record anywhere keeps nothing, as for a PutObject), then each
-//! chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
+//! does not matter: each chunk's batch is bounded by `--max-request-size`, the whole object
+//! (inflated, and expanded once landed) by what the spool can hold
+//! ([`ObjectLimit`](super::multipart::ObjectLimit)). It is
+//! read twice: first every chunk is parsed and checked (a bad record anywhere keeps nothing,
+//! as for a PutObject), then each chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
 //! others parsed again. A JSON object (one document or an array) does not split: it is
 //! read and parsed whole, within `--max-request-size`; so is the object of a pass-through
 //! stream, which the sink takes as one body (`Landing::put_whole` wants the whole body).
@@ -219,12 +221,9 @@ impl Front {
         let stored = self.uploads.parts(&meta.upload_id).map_err(internal)?;
         let parts = choose_parts(&requested, &stored)?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
-        if total > self.shared.max_request_bytes {
-            return Err(s3_error!(
-                EntityTooLarge,
-                "assembled object is over the {}-byte limit",
-                self.shared.max_request_bytes
-            ));
+        let limit = self.object_limit(&meta);
+        if total > limit.bytes {
+            return Err(limit.too_large());
         }
         self.check_room(&meta.stream)?;
         let etag = multipart_etag(&parts);
@@ -356,7 +355,10 @@ impl Front {
         let work = move || -> S3Result<Appended> {
             let format = meta.info.format(&self.shared, &meta.stream);
             let gzip = meta.info.gzipped();
+            // Each chunk's batch within the request limit; the object, inflated and landed,
+            // within what the spool can hold.
             let max = self.shared.max_request_bytes;
+            let limit = self.object_limit(&meta);
             let envelope = self.shared.envelope(&meta.stream);
             let chunk_bytes = self.config.complete_chunk_bytes.max(1);
             let key = meta.info.key.as_str();
@@ -370,18 +372,33 @@ impl Front {
             let (mut expanded, mut records) = (0u64, 0u64);
             let mut sizes: Vec<(u64, u64)> = Vec::new();
             let mut kept = Vec::new();
-            chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
-                let limit = max.saturating_sub(expanded);
-                let batch =
-                    chunked::parse_chunk(&c, format, &attrs, limit, records, (key, max, envelope))?;
-                sizes.push((batch.expanded_len(), batch.records()));
-                expanded += batch.expanded_len();
-                records += batch.records();
-                if kept.len() < KEPT_CHUNKS as usize {
-                    kept.push(batch);
-                }
-                Ok(())
-            })?;
+            chunked::for_each_chunk(
+                &mut files,
+                gzip,
+                limit.bytes,
+                format,
+                chunk_bytes,
+                &mut |c| {
+                    let batch = chunked::parse_chunk(
+                        &c,
+                        format,
+                        &attrs,
+                        max,
+                        records,
+                        (key, max, envelope),
+                    )?;
+                    sizes.push((batch.expanded_len(), batch.records()));
+                    expanded += batch.expanded_len();
+                    records += batch.records();
+                    if expanded > limit.bytes {
+                        return Err(limit.too_large());
+                    }
+                    if kept.len() < KEPT_CHUNKS as usize {
+                        kept.push(batch);
+                    }
+                    Ok(())
+                },
+            )?;
             let created = runtime.block_on(self.record_choice(&meta, chosen))?;
             // Pass 2: each chunk appended under its own key; those not kept parsed again.
             let mut appended = Appended::default();
@@ -402,26 +419,30 @@ impl Front {
                 append(n as u64, batch)?;
             }
             if sizes.len() > kept_count {
-                let (mut expanded, mut records) = (0u64, 0u64);
-                chunked::for_each_chunk(&mut files, gzip, max, format, chunk_bytes, &mut |c| {
-                    let n = c.index as usize;
-                    if n >= kept_count {
-                        let limit = max.saturating_sub(expanded);
-                        let batch = chunked::parse_chunk(
-                            &c,
-                            format,
-                            &attrs,
-                            limit,
-                            records,
-                            (key, max, envelope),
-                        )?;
-                        append(c.index, batch)?;
-                    }
-                    let (e, r) = sizes.get(n).copied().unwrap_or_default();
-                    expanded += e;
-                    records += r;
-                    Ok(())
-                })?;
+                let mut records = 0u64;
+                chunked::for_each_chunk(
+                    &mut files,
+                    gzip,
+                    limit.bytes,
+                    format,
+                    chunk_bytes,
+                    &mut |c| {
+                        let n = c.index as usize;
+                        if n >= kept_count {
+                            let batch = chunked::parse_chunk(
+                                &c,
+                                format,
+                                &attrs,
+                                max,
+                                records,
+                                (key, max, envelope),
+                            )?;
+                            append(c.index, batch)?;
+                        }
+                        records += sizes.get(n).map_or(0, |(_, r)| *r);
+                        Ok(())
+                    },
+                )?;
             }
             Ok(appended)
         };

@@ -75,14 +75,14 @@ impl Front {
             ));
         }
         self.check_room(&meta.stream)?;
-        let max = self.shared.max_request_bytes;
+        let limit = self.object_limit(&meta);
+        let max = limit.bytes;
         // A declared length is checked before anything is written; what arrives, after.
         if let Some(len) = declared_length(&req.headers) {
             if len > max {
-                return Err(digest::too_large(max));
+                return Err(limit.too_large());
             }
-            self.check_part_room(&meta.upload_id, i.part_number, len)
-                .await?;
+            self.check_part_room(&meta, i.part_number, len).await?;
         }
         let (id, n) = (meta.upload_id.clone(), i.part_number);
         let part = {
@@ -105,8 +105,7 @@ impl Front {
             req.trailing_headers.as_ref(),
         )
         .await?;
-        self.check_part_room(&meta.upload_id, i.part_number, size)
-            .await?;
+        self.check_part_room(&meta, i.part_number, size).await?;
         let etag = digest::etag_hex(&computed.md5);
         let (id, e) = (meta.upload_id, etag.clone());
         blocking(move || self.uploads.commit_part(&id, part, &e)).await?;
@@ -116,11 +115,31 @@ impl Front {
         }))
     }
 
-    /// Refuses a part of `size` bytes that would take its upload past the request limit
+    /// The most bytes an upload's object may have ([`ObjectLimit`]).
+    pub(super) fn object_limit(&self, meta: &UploadMeta) -> ObjectLimit {
+        let format = meta.info.format(&self.shared, &meta.stream);
+        let streams =
+            !self.shared.is_pass_through(&meta.stream) && super::super::chunked::splits(format);
+        ObjectLimit {
+            bytes: if streams {
+                self.config.max_parts_bytes
+            } else {
+                self.shared.max_request_bytes
+            },
+            streams,
+        }
+    }
+
+    /// Refuses a part of `size` bytes that would take its upload past its object limit
     /// (EntityTooLarge: Complete could never accept it), or the stored parts of every upload
     /// plus the spool past the spool limit (SlowDown: retry once uploads complete and land).
-    async fn check_part_room(self: &Arc<Self>, id: &str, number: i32, size: u64) -> S3Result<()> {
-        let (me, id_owned) = (self.clone(), id.to_owned());
+    async fn check_part_room(
+        self: &Arc<Self>,
+        meta: &UploadMeta,
+        number: i32,
+        size: u64,
+    ) -> S3Result<()> {
+        let (me, id_owned) = (self.clone(), meta.upload_id.clone());
         let (this, all) = blocking(move || {
             let this: u64 = me
                 .uploads
@@ -132,12 +151,9 @@ impl Front {
             Ok((this, me.uploads.parts_bytes()?))
         })
         .await?;
-        let max = self.shared.max_request_bytes;
-        if this + size > max {
-            return Err(s3_error!(
-                EntityTooLarge,
-                "the upload's parts would be over the {max}-byte limit (--max-request-size)"
-            ));
+        let limit = self.object_limit(meta);
+        if this + size > limit.bytes {
+            return Err(limit.too_large());
         }
         let spooled = self.landing.spool_bytes();
         if all + size + spooled > self.config.max_parts_bytes && all > 0 {
@@ -161,6 +177,35 @@ impl Front {
         let meta = self.upload(&i.upload_id, &i.bucket, &i.key)?;
         blocking(move || self.uploads.remove(&meta.upload_id)).await?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+}
+
+/// The most bytes an upload's object may have. An NDJSON or CSV object of a stream that parses
+/// records streams through Complete in chunks, so only the spool bounds it (`--spool-max-bytes`,
+/// which its parts count against until it is complete); a JSON document or a pass-through
+/// object is held whole, within `--max-request-size`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ObjectLimit {
+    pub bytes: u64,
+    /// Whether the object streams through Complete (the spool is its limit).
+    pub streams: bool,
+}
+
+impl ObjectLimit {
+    /// EntityTooLarge, naming the limit and the setting behind it.
+    pub(super) fn too_large(&self) -> s3s::S3Error {
+        let max = self.bytes;
+        if self.streams {
+            s3_error!(
+                EntityTooLarge,
+                "the object would be over {max} bytes, more than the spool can ever hold                  (--spool-max-bytes); nothing of it was kept. Raise the limit or send smaller objects"
+            )
+        } else {
+            s3_error!(
+                EntityTooLarge,
+                "the object would be over the {max}-byte limit of an object that is parsed                  whole (a JSON document or a pass-through object: --max-request-size); send                  NDJSON or CSV, which stream, or smaller objects"
+            )
+        }
     }
 }
 

@@ -272,7 +272,7 @@ fn help_shows_each_declared_default() {
         "[default: 0.0.0.0:8080]",
         "[default: 128MiB]",
         "[env: SNOWSTREAM_BATCH_MAX_AGE=]",
-        "[default: 7d]",
+        "[default: 1d]",
     ] {
         assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
     }

@@ -1,7 +1,8 @@
 //! Multipart uploads cannot fill the disk around the spool: the number of uploads in
-//! progress is capped (SlowDown), one upload's parts may not pass the request limit
-//! (EntityTooLarge: Complete could never take them), and the parts of every upload count
-//! with the spool against the spool limit (SlowDown, retryable).
+//! progress is capped (SlowDown), one upload's parts may not pass its object's limit
+//! (EntityTooLarge: Complete could never take them; the request limit for a JSON object,
+//! parsed whole, the spool limit for NDJSON or CSV, which stream), and the parts of every
+//! upload count with the spool against the spool limit (SlowDown, retryable).
 
 use crate::support::s3::*;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -45,7 +46,7 @@ async fn uploads_and_their_parts_are_bounded() {
     })
     .await;
     let c = t.client();
-    let a = create(&c, "in/a.ndjson").await.expect("first upload");
+    let a = create(&c, "in/a.json").await.expect("first upload");
     let b = create(&c, "in/b.ndjson").await.expect("second upload");
     assert_eq!(
         create(&c, "in/c.ndjson").await,
@@ -53,15 +54,22 @@ async fn uploads_and_their_parts_are_bounded() {
         "a third upload in progress is refused"
     );
 
-    part(&c, "in/a.ndjson", &a, 1, 600).await.expect("a part");
+    part(&c, "in/a.json", &a, 1, 600).await.expect("a part");
     // Replacing a part does not count it twice.
-    part(&c, "in/a.ndjson", &a, 1, 600)
+    part(&c, "in/a.json", &a, 1, 600)
         .await
         .expect("the part again");
     assert_eq!(
-        part(&c, "in/a.ndjson", &a, 2, 600).await,
+        part(&c, "in/a.json", &a, 2, 600).await,
         Err((Some(400), "EntityTooLarge".to_owned())),
-        "the upload's parts would pass the request limit"
+        "a JSON object's parts would pass the request limit"
+    );
+    // NDJSON streams through Complete: past the request limit is fine, past what the spool
+    // can ever hold is not, and that is known from the part's Content-Length.
+    assert_eq!(
+        part(&c, "in/b.ndjson", &b, 1, 1600).await,
+        Err((Some(400), "EntityTooLarge".to_owned())),
+        "an NDJSON part larger than the spool limit can never be taken"
     );
     part(&c, "in/b.ndjson", &b, 1, 600).await.expect("b's part");
     // 1,200 bytes of parts stored; 400 more would pass the 1,500-byte spool limit.
@@ -73,15 +81,19 @@ async fn uploads_and_their_parts_are_bounded() {
     // Aborting frees both: a new upload and its part are accepted.
     c.abort_multipart_upload()
         .bucket("raw")
-        .key("in/a.ndjson")
+        .key("in/a.json")
         .upload_id(&a)
         .send()
         .await
         .expect("abort");
+    // b's parts (600 + 500 = 1,100 bytes) pass the 1,000-byte request limit: NDJSON may.
+    part(&c, "in/b.ndjson", &b, 2, 500)
+        .await
+        .expect("an NDJSON upload past the request limit");
     let c2 = create(&c, "in/c.ndjson")
         .await
         .expect("room for a new upload");
-    part(&c, "in/c.ndjson", &c2, 1, 600)
+    part(&c, "in/c.ndjson", &c2, 1, 300)
         .await
         .expect("room for its part");
 }
