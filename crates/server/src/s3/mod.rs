@@ -12,6 +12,7 @@ mod error;
 mod gate;
 mod object;
 mod ops;
+mod room;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -78,6 +79,7 @@ pub fn service(
         uploads,
         started: std::time::SystemTime::now(),
         completing: ops::Completing::default(),
+        room: room::PartRoom::default(),
     });
     let weak = Arc::downgrade(&front);
     let max_age = config.upload_max_age;

@@ -33,6 +33,8 @@ pub(crate) struct Front {
     /// Upload ids being completed right now: a concurrent Complete of the same upload waits,
     /// then answers from the completion marker instead of appending the records twice.
     pub completing: Completing,
+    /// Parts being received, and the room every part is checked against.
+    pub room: super::room::PartRoom,
 }
 
 /// The s3s handler: every operation delegates to [`Front`].

@@ -10,6 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::super::digest;
 use super::super::error::{internal, slow_down};
 use super::super::object::ObjectInfo;
+use super::super::room::{Limits, NoRoom, Reserved};
 use super::super::uploads::{NewPart, UploadMeta};
 use super::{Front, blocking, metadata_pairs};
 
@@ -77,12 +78,13 @@ impl Front {
         self.check_room(&meta.stream)?;
         let limit = self.object_limit(&meta);
         let max = limit.bytes;
-        // A declared length is checked before anything is written; what arrives, after.
+        // A declared length is reserved before anything is written; what arrives, checked after.
+        let mut reserved = None;
         if let Some(len) = declared_length(&req.headers) {
             if len > max {
                 return Err(limit.too_large());
             }
-            self.check_part_room(&meta, i.part_number, len).await?;
+            reserved = Some(self.reserve_part(&meta, i.part_number, len).await?);
         }
         let (id, n) = (meta.upload_id.clone(), i.part_number);
         let part = {
@@ -105,7 +107,8 @@ impl Front {
             req.trailing_headers.as_ref(),
         )
         .await?;
-        self.check_part_room(&meta, i.part_number, size).await?;
+        drop(reserved);
+        let _reserved = self.reserve_part(&meta, i.part_number, size).await?;
         let etag = digest::etag_hex(&computed.md5);
         let (id, e) = (meta.upload_id, etag.clone());
         blocking(move || self.uploads.commit_part(&id, part, &e)).await?;
@@ -122,7 +125,7 @@ impl Front {
             !self.shared.is_pass_through(&meta.stream) && super::super::chunked::splits(format);
         ObjectLimit {
             bytes: if streams {
-                self.config.max_parts_bytes
+                self.key_share()
             } else {
                 self.shared.max_request_bytes
             },
@@ -130,43 +133,49 @@ impl Front {
         }
     }
 
-    /// Refuses a part of `size` bytes that would take its upload past its object limit
-    /// (EntityTooLarge: Complete could never accept it), or the stored parts of every upload
-    /// plus the spool past the spool limit (SlowDown: retry once uploads complete and land).
-    async fn check_part_room(
+    /// Each access key's share of the spool limit for its uploads' parts (see `room`).
+    fn key_share(&self) -> u64 {
+        let keys = self.config.credentials.len().max(1) as u64;
+        self.config.max_parts_bytes / keys
+    }
+
+    /// Reserves room for a part of `size` bytes (see `room`): EntityTooLarge when its upload
+    /// could never complete, SlowDown when the key's share or the spool limit is taken for now.
+    async fn reserve_part(
         self: &Arc<Self>,
         meta: &UploadMeta,
         number: i32,
         size: u64,
-    ) -> S3Result<()> {
-        let (me, id_owned) = (self.clone(), meta.upload_id.clone());
-        let (this, all) = blocking(move || {
-            let this: u64 = me
-                .uploads
-                .parts(&id_owned)?
-                .iter()
-                .filter(|p| p.number != number)
-                .map(|p| p.size)
-                .sum();
-            Ok((this, me.uploads.parts_bytes()?))
-        })
-        .await?;
-        let limit = self.object_limit(meta);
-        if this + size > limit.bytes {
-            return Err(limit.too_large());
-        }
-        let spooled = self.landing.spool_bytes();
-        if all + size + spooled > self.config.max_parts_bytes && all > 0 {
-            return Err(slow_down(
+    ) -> S3Result<Reserved> {
+        let limits = Limits {
+            object: self.object_limit(meta).bytes,
+            share: self.key_share(),
+            total: self.config.max_parts_bytes,
+            spooled: self.landing.spool_bytes(),
+        };
+        let (me, m) = (self.clone(), meta.clone());
+        let room = blocking(move || me.room.reserve(&me.uploads, &m, number, size, &limits));
+        let retry = self.shared.retry_after_secs;
+        match room.await? {
+            Ok(r) => Ok(r),
+            Err(NoRoom::Never) => Err(self.object_limit(meta).too_large()),
+            Err(NoRoom::Share { held, share }) => Err(slow_down(
                 &format!(
-                    "multipart parts ({all} bytes) and the spool ({spooled} bytes) are at the \
-                     spool limit of {} bytes; retry later",
-                    self.config.max_parts_bytes
+                    "the uploads in progress of access key {} hold {held} bytes of its \
+                     {share}-byte share of the spool limit (--spool-max-bytes divided among \
+                     the --s3-credentials keys); complete or abort some, or retry later",
+                    meta.access_key
                 ),
-                self.shared.retry_after_secs,
-            ));
+                retry,
+            )),
+            Err(NoRoom::Full { held, limit }) => Err(slow_down(
+                &format!(
+                    "multipart parts and the spool hold {held} bytes, at the spool limit of \
+                     {limit} bytes; retry later"
+                ),
+                retry,
+            )),
         }
-        Ok(())
     }
 
     pub(super) async fn abort_multipart_upload(
@@ -198,12 +207,16 @@ impl ObjectLimit {
         if self.streams {
             s3_error!(
                 EntityTooLarge,
-                "the object would be over {max} bytes, more than the spool can ever hold                  (--spool-max-bytes); nothing of it was kept. Raise the limit or send smaller objects"
+                "the object would be over {max} bytes, more than the spool can ever hold for one \
+                 access key (--spool-max-bytes, divided among the --s3-credentials keys); \
+                 nothing of it was kept. Raise the limit or send smaller objects"
             )
         } else {
             s3_error!(
                 EntityTooLarge,
-                "the object would be over the {max}-byte limit of an object that is parsed                  whole (a JSON document or a pass-through object: --max-request-size); send                  NDJSON or CSV, which stream, or smaller objects"
+                "the object would be over the {max}-byte limit of an object that is parsed \
+                 whole (a JSON document or a pass-through object: --max-request-size); send \
+                 NDJSON or CSV, which stream, or smaller objects"
             )
         }
     }

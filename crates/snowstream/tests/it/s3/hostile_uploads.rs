@@ -39,9 +39,10 @@ async fn part(
 
 #[tokio::test]
 async fn uploads_and_their_parts_are_bounded() {
+    // Two access keys: each may hold 1,500 bytes of parts in progress.
     let t = start(|s| {
         s.s3.max_open_uploads = 2;
-        s.s3.max_parts_bytes = 1500;
+        s.s3.max_parts_bytes = 3000;
         s.server.max_request_bytes = 1000;
     })
     .await;
@@ -65,14 +66,14 @@ async fn uploads_and_their_parts_are_bounded() {
         "a JSON object's parts would pass the request limit"
     );
     // NDJSON streams through Complete: past the request limit is fine, past what the spool
-    // can ever hold is not, and that is known from the part's Content-Length.
+    // can ever hold for the key is not, and that is known from the part's Content-Length.
     assert_eq!(
         part(&c, "in/b.ndjson", &b, 1, 1600).await,
         Err((Some(400), "EntityTooLarge".to_owned())),
-        "an NDJSON part larger than the spool limit can never be taken"
+        "an NDJSON part larger than the key's share can never be taken"
     );
     part(&c, "in/b.ndjson", &b, 1, 600).await.expect("b's part");
-    // 1,200 bytes of parts stored; 400 more would pass the 1,500-byte spool limit.
+    // 1,200 bytes of the key's parts stored; 400 more would pass its 1,500-byte share.
     assert_eq!(
         part(&c, "in/b.ndjson", &b, 2, 400).await,
         Err((Some(503), "SlowDown".to_owned())),
@@ -96,4 +97,59 @@ async fn uploads_and_their_parts_are_bounded() {
     part(&c, "in/c.ndjson", &c2, 1, 300)
         .await
         .expect("room for its part");
+}
+
+/// An upload abandoned with its key's whole share (a client that crashed mid-upload) holds
+/// that key back, never another key, and only until it expires.
+#[tokio::test]
+async fn an_abandoned_upload_starves_no_other_client_and_expires() {
+    let t = start(|s| {
+        s.s3.max_parts_bytes = 2000;
+        s.s3.upload_max_age = std::time::Duration::from_secs(3);
+    })
+    .await;
+    let (c, other) = (t.client(), t.client_as(OTHER_AK, OTHER_SK));
+    let abandoned = create(&c, "in/abandoned.ndjson").await.expect("upload");
+    part(&c, "in/abandoned.ndjson", &abandoned, 1, 1000)
+        .await
+        .expect("the whole share of the key");
+    // Another client's key has its own share.
+    let id = other
+        .create_multipart_upload()
+        .bucket("orders")
+        .key("o.ndjson")
+        .send()
+        .await
+        .expect("other key's upload")
+        .upload_id()
+        .expect("id")
+        .to_owned();
+    let mut o = other
+        .upload_part()
+        .bucket("orders")
+        .key("o.ndjson")
+        .upload_id(&id);
+    o = o.part_number(1).body(ByteStream::from(vec![b' '; 900]));
+    o.send().await.expect("another key is not starved");
+    // The abandoning key waits for its own upload to expire, then has its share back (each
+    // try a new upload: the expiry takes every upload as old as the abandoned one).
+    let mut tries = 0;
+    let started = std::time::Instant::now();
+    loop {
+        tries += 1;
+        let next = create(&c, "in/next.ndjson").await.expect("upload");
+        match part(&c, "in/next.ndjson", &next, 1, 500).await {
+            Ok(()) => break,
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(30) => {
+                assert_eq!(e, (Some(503), "SlowDown".to_owned()), "try {tries}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the abandoned upload never expired: {e:?}"),
+        }
+    }
+    assert!(
+        tries > 1,
+        "the key's share was held by its abandoned upload at first"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
 }

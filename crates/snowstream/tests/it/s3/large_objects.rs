@@ -84,7 +84,8 @@ async fn an_ndjson_object_far_over_the_request_limit_lands_every_record_once() {
 async fn an_object_that_can_never_fit_the_spool_is_refused_before_its_part_is_stored() {
     let t = start(|s| {
         s.server.max_request_bytes = REQUEST_LIMIT;
-        s.s3.max_parts_bytes = 1 << 20;
+        // Two access keys: each may hold 1 MiB of parts in progress.
+        s.s3.max_parts_bytes = 2 << 20;
     })
     .await;
     let c = t.client();
