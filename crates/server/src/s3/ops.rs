@@ -6,6 +6,7 @@
 //! buckets and listings in `listing`.
 
 mod complete;
+mod listed;
 mod listing;
 mod multipart;
 mod put;

@@ -55,6 +55,35 @@ pub(crate) struct Uploads {
 /// The part list a Complete chose, in the upload's folder.
 const CHOSEN: &str = "complete.json";
 
+/// What a Complete records before its first append: the parts it ingests (number, MD5) and
+/// how it cuts the object into chunks, each appended under `{upload_id}/{n}`. A retry cuts
+/// the object the same way, whatever version or settings it runs with, so a chunk taken
+/// before is the same records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Plan {
+    pub parts: Vec<(i32, String)>,
+    /// `None` when an older version recorded only the parts (it cut as this one does by default).
+    #[serde(default)]
+    pub cut: Option<Cut>,
+}
+
+/// How an object is cut into chunks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Cut {
+    /// Bytes of records per chunk; 0: the object whole, as chunk 0.
+    pub chunk_bytes: usize,
+    /// The record format it is parsed as (`Format::name`).
+    pub format: String,
+}
+
+/// `complete.json` as this version writes it, or as older ones did (the part list alone).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OnDisk {
+    Plan(Plan),
+    Parts(Vec<(i32, String)>),
+}
+
 /// What [`Uploads::choose`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Choice {
@@ -190,38 +219,41 @@ impl Uploads {
         sync_dir(&part.dir)
     }
 
-    /// Records durably which parts (number, MD5) a Complete of upload `id` ingests, before
-    /// its first record is appended. When a Complete already recorded a list, nothing is
-    /// written and that list is returned as [`Choice::Other`] unless it is the same.
-    pub fn choose(&self, id: &str, parts: &[(i32, String)]) -> io::Result<Choice> {
+    /// Records durably which parts (number, MD5) a Complete of upload `id` ingests and how it
+    /// cuts them, before its first record is appended. When a Complete already recorded a
+    /// plan, nothing is written and its part list is returned as [`Choice::Other`] unless it
+    /// is the same.
+    pub fn choose(&self, id: &str, plan: &Plan) -> io::Result<Choice> {
         let dir = self
             .upload_dir(id)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such upload"))?;
         if let Some(before) = self.chosen(id)? {
-            return Ok(if before == parts {
+            return Ok(if before.parts == plan.parts {
                 Choice::Same
             } else {
-                Choice::Other(before)
+                Choice::Other(before.parts)
             });
         }
         let tmp = dir.join(format!(".{CHOSEN}"));
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(parts).map_err(io::Error::other)?)?;
+        f.write_all(&serde_json::to_vec(plan).map_err(io::Error::other)?)?;
         f.sync_all()?;
         fs::rename(&tmp, dir.join(CHOSEN))?;
         sync_dir(&dir)?;
         Ok(Choice::New)
     }
 
-    /// The part list a Complete of upload `id` recorded, if one did.
-    pub fn chosen(&self, id: &str) -> io::Result<Option<Vec<(i32, String)>>> {
+    /// The plan a Complete of upload `id` recorded, if one did.
+    pub fn chosen(&self, id: &str) -> io::Result<Option<Plan>> {
         let Some(dir) = self.upload_dir(id) else {
             return Ok(None);
         };
         match fs::read(dir.join(CHOSEN)) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Ok(b) => match serde_json::from_slice(&b) {
+                Ok(OnDisk::Plan(p)) => Ok(Some(p)),
+                Ok(OnDisk::Parts(parts)) => Ok(Some(Plan { parts, cut: None })),
+                Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -375,6 +407,28 @@ mod tests {
             access_key: String::new(),
             initiated_ms: 0,
         }
+    }
+
+    /// A part list recorded by an older version (the list alone) is still read, with no cut.
+    #[test]
+    fn a_plan_recorded_by_an_older_version_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::open(dir.path().join("u")).unwrap();
+        let id = format!("{:032x}", 7);
+        uploads.create(&meta(&id)).unwrap();
+        let folder = uploads.upload_dir(&id).unwrap();
+        fs::write(folder.join(CHOSEN), br#"[[1,"aa"],[2,"bb"]]"#).unwrap();
+        let plan = uploads.chosen(&id).unwrap().expect("recorded");
+        assert_eq!(plan.parts, [(1, "aa".to_owned()), (2, "bb".to_owned())]);
+        assert_eq!(plan.cut, None);
+        let same = Plan {
+            parts: plan.parts.clone(),
+            cut: Some(Cut {
+                chunk_bytes: 4,
+                format: "ndjson".into(),
+            }),
+        };
+        assert_eq!(uploads.choose(&id, &same).unwrap(), Choice::Same);
     }
 
     /// S3 keeps the last of two UploadParts with the same number. Two racing commits of one

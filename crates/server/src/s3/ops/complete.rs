@@ -17,9 +17,12 @@
 //!
 //! Exactly once across a crash: chunk `n` is appended with the key `{upload_id}/{n}`
 //! ([`landing::Landing::append_once`]), whose ledger survives restarts and outlives the
-//! batch's landing. Before the first append the chosen parts (number and MD5) are recorded
-//! durably in the upload's folder, and a retry that lists other parts is refused (InvalidPart):
-//! the chunks are only the same chunks when the object is the same bytes. The upload's
+//! batch's landing. Before the first append the chosen parts (number and MD5) and how the
+//! object is cut (chunk size and format) are recorded durably in the upload's folder; a retry
+//! that lists other parts is refused (InvalidPart), and one that lists the same parts cuts the
+//! object as recorded, whatever version or settings it runs with: the chunks are only the same
+//! chunks when the object is the same bytes cut the same way. A chunk refused after others
+//! were appended says so (those are durable; the retry resumes at it). The upload's
 //! folder is removed only after the completion marker is durable, so a crash anywhere between
 //! the first append and the marker leaves the upload in place: the client's retried Complete
 //! reads it again, the spool answers "already taken" for the chunks it has and the rest are
@@ -29,17 +32,16 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read as _;
 use std::sync::Arc;
 
-use md5::{Digest as _, Md5};
 use s3s::dto::*;
-use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::super::chunked;
 use super::super::error::{append_error, internal};
 use super::super::object;
-use super::super::uploads::{Choice, StoredPart, UploadMeta};
+use super::super::uploads::{Choice, Cut, Plan, StoredPart, UploadMeta};
+use super::listed::{choose_parts, completed, multipart_etag, open_parts, other_parts, read_whole};
 use super::{Front, blocking};
 
 /// Memory (MiB) the Completes in flight may use for chunk buffers and batches together. A
@@ -105,88 +107,6 @@ impl Drop for Claim<'_> {
     }
 }
 
-fn strip_etag(e: &ETag) -> String {
-    e.value().trim_matches('"').to_ascii_lowercase()
-}
-
-/// The answer to a completed upload of `bucket`/`key` with the object's `etag`.
-fn completed(bucket: String, key: String, etag: String) -> CompleteMultipartUploadOutput {
-    CompleteMultipartUploadOutput {
-        location: Some(format!("/{bucket}/{key}")),
-        bucket: Some(bucket),
-        key: Some(key),
-        e_tag: Some(ETag::Strong(etag)),
-        ..Default::default()
-    }
-}
-
-/// The stored parts the request lists, in its order: part numbers strictly ascending, each
-/// part uploaded, and each listed ETag (when given) that of the stored part.
-fn choose_parts(requested: &[CompletedPart], stored: &[StoredPart]) -> S3Result<Vec<StoredPart>> {
-    let mut chosen = Vec::with_capacity(requested.len());
-    let mut last = 0;
-    for p in requested {
-        let n = p.part_number.unwrap_or(0);
-        if n <= last {
-            return Err(s3_error!(
-                InvalidPartOrder,
-                "parts must be listed in ascending part-number order (part {n} after {last})"
-            ));
-        }
-        last = n;
-        let Some(s) = stored.iter().find(|s| s.number == n) else {
-            return Err(s3_error!(InvalidPart, "part {n} was never uploaded"));
-        };
-        if let Some(e) = &p.e_tag
-            && strip_etag(e) != s.md5_hex
-        {
-            return Err(s3_error!(
-                InvalidPart,
-                "part {n}: ETag {} does not match the stored part's {}",
-                e.value(),
-                s.md5_hex
-            ));
-        }
-        chosen.push(s.clone());
-    }
-    Ok(chosen)
-}
-
-/// The multipart ETag: the MD5 of the parts' MD5s, then `-` and the number of parts.
-fn multipart_etag(parts: &[StoredPart]) -> String {
-    let mut md5s = Md5::new();
-    for p in parts {
-        md5s.update(hex::decode(&p.md5_hex).unwrap_or_default());
-    }
-    format!("{}-{}", hex::encode(md5s.finalize()), parts.len())
-}
-
-/// Opens every chosen part now: a part re-uploaded while the Complete runs cannot change
-/// what it reads.
-fn open_parts(parts: &[StoredPart]) -> std::io::Result<Vec<File>> {
-    parts.iter().map(|p| File::open(&p.path)).collect()
-}
-
-/// Reads the parts whole (at most `--max-request-size` bytes, checked by the caller).
-fn read_whole(files: &mut [File], total: u64) -> std::io::Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(total as usize);
-    for f in files {
-        f.read_to_end(&mut body)?;
-    }
-    Ok(body)
-}
-
-/// The refusal of a retried Complete that lists other parts than the first attempt.
-fn other_parts(before: &[(i32, String)]) -> S3Error {
-    let list: Vec<String> = before.iter().map(|(n, m)| format!("{n}:{m}")).collect();
-    s3_error!(
-        InvalidPart,
-        "an earlier CompleteMultipartUpload of this upload started ingesting parts [{}] \
-         (number:ETag); a retry must list the same parts with the same contents",
-        list.join(", ")
-    )
-}
-
 /// What a Complete appended: records new to the spool, and chunks already taken earlier.
 #[derive(Default)]
 struct Appended {
@@ -240,11 +160,45 @@ impl Front {
         etag: &str,
         total: u64,
     ) -> S3Result<()> {
-        let format = meta.info.format(&self.shared, &meta.stream);
+        let chosen: Vec<(i32, String)> = parts
+            .iter()
+            .map(|p| (p.number, p.md5_hex.clone()))
+            .collect();
+        // A retry with other parts is refused before anything is read; one with the same parts
+        // cuts the object as the first attempt recorded.
+        let (me, id) = (self.clone(), meta.upload_id.clone());
+        let recorded = blocking(move || me.uploads.chosen(&id)).await?;
+        if let Some(before) = &recorded
+            && before.parts != chosen
+        {
+            return Err(other_parts(&before.parts));
+        }
         let pass_through = self.shared.is_pass_through(&meta.stream);
-        let chunked = !pass_through && chunked::splits(format);
+        let cut = match recorded.and_then(|p| p.cut) {
+            Some(cut) => cut,
+            None => {
+                let format = meta.info.format(&self.shared, &meta.stream);
+                let chunked = !pass_through && chunked::splits(format);
+                Cut {
+                    chunk_bytes: if chunked {
+                        self.config.complete_chunk_bytes.max(1)
+                    } else {
+                        0
+                    },
+                    format: format.name().to_owned(),
+                }
+            }
+        };
+        let format = records::Format::from_name(&cut.format)
+            .ok_or_else(|| internal(format!("recorded format {:?} is unknown", cut.format)))?;
+        let chunked = !pass_through && cut.chunk_bytes > 0;
+        let plan = Plan {
+            parts: chosen,
+            cut: Some(cut.clone()),
+        };
+        // A gzip'd whole object counts what it inflates to against the body budget instead.
         let bytes = if chunked {
-            CHUNKED_SHARE * self.config.complete_chunk_bytes as u64
+            CHUNKED_SHARE * cut.chunk_bytes as u64
         } else {
             total.saturating_mul(3)
         };
@@ -257,22 +211,11 @@ impl Front {
             .acquire_many(need)
             .await
             .map_err(internal)?;
-        let chosen: Vec<(i32, String)> = parts
-            .iter()
-            .map(|p| (p.number, p.md5_hex.clone()))
-            .collect();
-        // A retry with other parts is refused before anything is read.
-        let (me, id) = (self.clone(), meta.upload_id.clone());
-        if let Some(before) = blocking(move || me.uploads.chosen(&id)).await?
-            && before != chosen
-        {
-            return Err(other_parts(&before));
-        }
         let files = blocking(move || open_parts(&parts)).await?;
         if chunked {
             let appended = self
                 .clone()
-                .ingest_chunked(meta.clone(), files, chosen, etag.to_owned())
+                .ingest_chunked(meta.clone(), files, plan, format, etag.to_owned())
                 .await?;
             self.count(meta, &appended, total);
             return Ok(());
@@ -283,9 +226,13 @@ impl Front {
             object::land_whole(&self.landing, &self.shared, &meta.stream, &meta.info, body).await?;
             return Ok(());
         }
+        let budget = Arc::new(tokio::sync::Mutex::new(
+            self.shared.body_budget.reservation("s3"),
+        ));
+        let held = meta.info.gzipped().then_some(budget.lock_owned().await);
         let batch =
-            object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag, None).await?;
-        let created = self.record_choice(meta, chosen).await?;
+            object::parse_object(&self.shared, &meta.stream, &meta.info, body, etag, held).await?;
+        let created = self.record_choice(meta, plan).await?;
         let appended = self.append_chunk(meta, 0, batch, created).await?;
         self.count(meta, &appended, total);
         Ok(())
@@ -293,13 +240,9 @@ impl Front {
 
     /// Records the chosen parts before the first append (see the module doc); true when
     /// this Complete recorded them (no earlier attempt did).
-    async fn record_choice(
-        self: &Arc<Self>,
-        meta: &UploadMeta,
-        chosen: Vec<(i32, String)>,
-    ) -> S3Result<bool> {
+    async fn record_choice(self: &Arc<Self>, meta: &UploadMeta, plan: Plan) -> S3Result<bool> {
         let (me, id) = (self.clone(), meta.upload_id.clone());
-        match blocking(move || me.uploads.choose(&id, &chosen)).await? {
+        match blocking(move || me.uploads.choose(&id, &plan)).await? {
             Choice::New => Ok(true),
             Choice::Same => Ok(false),
             Choice::Other(before) => Err(other_parts(&before)),
@@ -326,7 +269,18 @@ impl Front {
                     tracing::warn!(upload_id = %meta.upload_id, error = %e,
                         "could not forget the part list of a Complete that kept nothing");
                 }
-                return Err(append_error(e, self.shared.retry_after_secs));
+                let mut err = append_error(e, self.shared.retry_after_secs);
+                if n > 0 {
+                    // Say what is durable: the first chunks are, and the retry skips them.
+                    let reason = err.message().unwrap_or_default().to_owned();
+                    err.set_message(format!(
+                        "{reason}. Chunks 0..={} of the object are durable; chunk {n} and \
+                         those after it were not kept. Retry the CompleteMultipartUpload with \
+                         the same parts: it resumes at chunk {n} and appends nothing twice",
+                        n - 1
+                    ));
+                }
+                return Err(err);
             }
         };
         let mut a = Appended::default();
@@ -348,19 +302,19 @@ impl Front {
         self: Arc<Self>,
         meta: UploadMeta,
         mut files: Vec<File>,
-        chosen: Vec<(i32, String)>,
+        plan: Plan,
+        format: records::Format,
         etag: String,
     ) -> S3Result<Appended> {
         let runtime = tokio::runtime::Handle::current();
+        let chunk_bytes = plan.cut.as_ref().map_or(1, |c| c.chunk_bytes.max(1));
         let work = move || -> S3Result<Appended> {
-            let format = meta.info.format(&self.shared, &meta.stream);
             let gzip = meta.info.gzipped();
             // Each chunk's batch within the request limit; the object, inflated and landed,
             // within what the spool can hold.
             let max = self.shared.max_request_bytes;
             let limit = self.object_limit(&meta);
             let envelope = self.shared.envelope(&meta.stream);
-            let chunk_bytes = self.config.complete_chunk_bytes.max(1);
             let key = meta.info.key.as_str();
             let mut attrs = meta.info.attributes(&etag);
             // The same on every chunk, and on the chunks a retry appends.
@@ -399,7 +353,7 @@ impl Front {
                     Ok(())
                 },
             )?;
-            let created = runtime.block_on(self.record_choice(&meta, chosen))?;
+            let created = runtime.block_on(self.record_choice(&meta, plan))?;
             // Pass 2: each chunk appended under its own key; those not kept parsed again.
             let mut appended = Appended::default();
             let mut append = |n: u64, batch: records::Batch| -> S3Result<()> {

@@ -108,7 +108,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The app restarted on a copy of `t`'s folder taken now (a crash image); `t` is stopped.
-async fn crash_and_restart(mut t: S3Test) -> S3Test {
+async fn crash_and_restart(t: S3Test) -> S3Test {
+    crash_and_restart_with(t, |_| {}).await
+}
+
+/// As [`crash_and_restart`], the new app's S3 settings changed by `change` (an upgrade).
+async fn crash_and_restart_with(
+    mut t: S3Test,
+    change: impl FnOnce(&mut server::s3::S3Config),
+) -> S3Test {
     let image = tempfile::tempdir().expect("tempdir");
     copy_dir(t.dir.path(), image.path());
     // The original is only stopped after the image was taken: what it does then is not seen.
@@ -117,6 +125,7 @@ async fn crash_and_restart(mut t: S3Test) -> S3Test {
     }
     let (mut config, server) = (t.config.clone(), t.server.clone());
     config.uploads_dir = image.path().join("s3-uploads");
+    change(&mut config);
     drop(t);
     let sink = std::sync::Arc::new(LocalSink::new(image.path().join("landing")).expect("sink"));
     let streams = vec![StreamConfig::new("customers"), StreamConfig::new("orders")];
@@ -245,6 +254,51 @@ async fn crash_after_a_chunk_then_retry_appends_the_rest_once() {
     let etag = complete(&c, &id, &parts).await.expect("retried complete");
     assert!(etag.ends_with("-2\""), "multipart ETag: {etag}");
     assert_eq!(complete(&c, &id, &parts).await.expect("again"), etag);
+    assert_exactly_once(&t.landed().await);
+    scenario.teardown();
+}
+
+/// Crash after chunk 3, then a restart on a version that cuts objects into chunks of another
+/// size: the retry cuts the object as the first attempt recorded, so the chunks it skips as
+/// taken are the chunks that were appended (cut anew, chunks 0..=3 would be other records,
+/// and those between would never land).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_an_upgrade_cuts_the_object_as_the_first_attempt_did() {
+    let _alone = crate::alone();
+    let _one = SERIAL.lock().await;
+    let scenario = fail::FailScenario::setup();
+    let Failed { t, id, parts, .. } =
+        fail_first_complete(small_chunks, "s3-complete-chunk", "3*off->panic").await;
+    let t = crash_and_restart_with(t, |c| c.complete_chunk_bytes = 3 * 1024).await;
+    let c = t.client();
+    complete(&c, &id, &parts).await.expect("retried complete");
+    assert_exactly_once(&t.landed().await);
+    scenario.teardown();
+}
+
+/// A SlowDown on a later chunk says which chunks are durable and that the retry resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_later_chunk_says_what_is_durable() {
+    let _alone = crate::alone();
+    let _one = SERIAL.lock().await;
+    let scenario = fail::FailScenario::setup();
+    let t = start(small_chunks).await;
+    let c = t.client();
+    let (id, parts) = upload(&c).await;
+    fail::cfg("spool-segment-append", "5*off->return(enospc)").unwrap();
+    let err = complete_upload(&c, "raw", KEY, &id, parts.clone())
+        .send()
+        .await
+        .expect_err("a full disk on chunk 5");
+    fail::remove("spool-segment-append");
+    assert_eq!(err.code(), Some("SlowDown"), "{err:?}");
+    let message = err.message().unwrap_or_default();
+    assert!(
+        message.contains("Chunks 0..=4 of the object are durable")
+            && message.contains("resumes at chunk 5"),
+        "{message}"
+    );
+    complete(&c, &id, &parts).await.expect("retry");
     assert_exactly_once(&t.landed().await);
     scenario.teardown();
 }
