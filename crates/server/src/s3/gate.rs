@@ -8,12 +8,11 @@
 //!   mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256." (the SigV2
 //!   deprecation notice in the Amazon S3 user guide). NiFi's PutS3Object, the AWS CLI and
 //!   the SDKs sign requests with V4.
-//! - **A V2 presigned URL** (`AWSAccessKeyId=`, `Signature=`, `Expires=` in the query) that
-//!   is valid for more than 7 days from now. boto3 still presigns with V2 by default against
-//!   a custom endpoint, so such URLs are kept, but bounded as Amazon S3 bounds a V4 one
-//!   (`X-Amz-Expires` at most 604800 s): within that window a presigned URL of either
-//!   version lets its holder put once more, as on S3, where neither covers the body; s3s
-//!   refuses it once expired.
+//! - **A V2 presigned URL** (`AWSAccessKeyId=`, `Signature=`, `Expires=` in the query), for
+//!   the same reasons and with the same answer: SigV4 only, as Amazon S3 for every bucket made
+//!   since June 2020. boto3 presigns with V2 by default against a custom endpoint; with
+//!   `Config(signature_version="s3v4")` it presigns with V4, which s3s checks, expiry included
+//!   (`X-Amz-Expires` at most 604800 s, [`MAX_PRESIGNED_SECS`]).
 //! - **POST Object** (browser-form uploads, `multipart/form-data` to a bucket URL): s3s reads
 //!   the whole file part (up to 5 GiB) before its access check, so an anonymous client could
 //!   make it buffer that much. No S3 client snowstream serves uses it; answered 501
@@ -42,6 +41,14 @@ struct Refusal {
     label: &'static str,
 }
 
+/// Amazon S3's answer to a Signature Version 2 request, in the header or the query.
+const V2: Refusal = Refusal {
+    status: StatusCode::BAD_REQUEST,
+    code: "InvalidRequest",
+    message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+    label: "s3_signature_v2",
+};
+
 fn refusal<B>(req: &Request<B>) -> Option<Refusal> {
     let v2_header = req
         .headers()
@@ -49,12 +56,7 @@ fn refusal<B>(req: &Request<B>) -> Option<Refusal> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("AWS "));
     if v2_header {
-        return Some(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidRequest",
-            message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-            label: "s3_signature_v2",
-        });
+        return Some(V2);
     }
     if let Some(query) = req.uri().query() {
         let param = |name: &str| {
@@ -62,19 +64,18 @@ fn refusal<B>(req: &Request<B>) -> Option<Refusal> {
                 .split('&')
                 .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
         };
-        if param("AWSAccessKeyId").is_some() || param("Signature").is_some() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let expires = param("Expires").and_then(|e| e.parse::<u64>().ok());
-            if expires.is_none_or(|e| e > now + MAX_PRESIGNED_SECS) {
-                return Some(Refusal {
-                    status: StatusCode::FORBIDDEN,
-                    code: "AccessDenied",
-                    message: "A Signature Version 2 presigned URL may be valid for at most 7 days (604800 seconds); presign with Signature Version 4.",
-                    label: "s3_signature_v2",
-                });
-            }
+        let v4 = param("X-Amz-Algorithm").is_some();
+        if !v4 && (param("AWSAccessKeyId").is_some() || param("Signature").is_some()) {
+            return Some(V2);
+        }
+        let expires = param("X-Amz-Expires").map(|e| e.parse::<u64>());
+        if v4 && expires.is_some_and(|e| e.is_err() || e.is_ok_and(|e| e > MAX_PRESIGNED_SECS)) {
+            return Some(Refusal {
+                status: StatusCode::BAD_REQUEST,
+                code: "AuthorizationQueryParametersError",
+                message: "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+                label: "s3_presigned_expiry",
+            });
         }
     }
     let form = req
@@ -159,24 +160,25 @@ mod tests {
             &[("authorization", "AWS AKID:c2lnbmF0dXJl")],
         );
         assert_eq!(refusal(&v2).unwrap().code, "InvalidRequest");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let presigned = |expires: u64| {
+        // Presigned with V2, as boto3 does by default against a custom endpoint: refused
+        // whatever its expiry.
+        for expires in ["1", "4102444800"] {
             let uri = format!("/customers/a?AWSAccessKeyId=AKID&Expires={expires}&Signature=abc");
-            req(Method::PUT, &uri, &[])
-        };
-        // boto3's default presigned URL (an hour) passes to s3s, which checks its signature.
-        assert!(refusal(&presigned(now + 3600)).is_none());
-        let forever = refusal(&presigned(now + 10 * 365 * 86_400)).unwrap();
-        assert_eq!(forever.status, StatusCode::FORBIDDEN);
-        let no_expiry = req(
+            assert_eq!(
+                refusal(&req(Method::PUT, &uri, &[])).unwrap().code,
+                "InvalidRequest"
+            );
+        }
+        // A V4 presigned URL valid for more than a week, as S3 refuses it.
+        let week_plus = req(
             Method::PUT,
-            "/customers/a?AWSAccessKeyId=AKID&Signature=abc",
+            "/customers/a?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=604801&X-Amz-Signature=abc",
             &[],
         );
-        assert_eq!(refusal(&no_expiry).unwrap().code, "AccessDenied");
+        assert_eq!(
+            refusal(&week_plus).unwrap().code,
+            "AuthorizationQueryParametersError"
+        );
         let v4 = req(
             Method::PUT,
             "/customers/a.ndjson",
@@ -188,7 +190,7 @@ mod tests {
         assert!(refusal(&v4).is_none());
         let v4_presigned = req(
             Method::PUT,
-            "/customers/a?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc",
+            "/customers/a?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=604800&X-Amz-Signature=abc",
             &[],
         );
         assert!(refusal(&v4_presigned).is_none());
