@@ -22,6 +22,9 @@ import sys
 import tempfile
 import threading
 import time
+import functools
+
+print = functools.partial(print, flush=True)  # noqa: A001 - progress shows as it happens
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -109,9 +112,10 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--spool-mib", type=int, default=2048)
+    ap.add_argument("--workdir", default=None, help="where the object and the data dirs go (default: a temp dir)")
     a = ap.parse_args()
     ok = True
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=a.workdir) as tmp:
         body = os.path.join(tmp, "object.ndjson")
         t0 = time.time()
         rows = write_ndjson(body, a.size_mib << 20)

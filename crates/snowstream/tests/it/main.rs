@@ -59,6 +59,7 @@ mod http {
 mod nifi {
     mod conformance;
     mod conformance_mtls;
+    mod java_clients;
     mod posthttp_holds;
 }
 

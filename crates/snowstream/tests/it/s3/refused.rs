@@ -52,7 +52,10 @@ async fn signature_v2_and_browser_form_posts_are_refused_before_the_body() {
         .as_secs();
     for target in [
         "/raw/v2.ndjson".to_owned(),
-        format!("/raw/pre.ndjson?AWSAccessKeyId={AK}&Expires={}&Signature=c2ln", now + 300),
+        format!(
+            "/raw/pre.ndjson?AWSAccessKeyId={AK}&Expires={}&Signature=c2ln",
+            now + 300
+        ),
         format!("/raw/old.ndjson?AWSAccessKeyId={AK}&Expires=1546300800&Signature=c2ln"),
     ] {
         let auth = if target.contains('?') {

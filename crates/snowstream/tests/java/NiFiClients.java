@@ -1,0 +1,247 @@
+// NiFi's own HTTP client libraries, driven the way NiFi's processors drive them, against a
+// snowstream receiver: Apache HttpClient 4.5 as PostHTTP (nifi-standard-processors,
+// PostHTTP.java at rel/nifi-1.28.1, onTrigger) and OkHttp as InvokeHTTP (InvokeHTTP.java at
+// rel/nifi-2.11.0). Run by crates/snowstream/tests/it/nifi/java_clients.rs, which checks that
+// every record it sends lands exactly once.
+//
+//   java NiFiClients posthttp URL USER PASSWORD PREFIX TRANSFERS BYTES GZIP HOLDS
+//   java NiFiClients invokehttp URL TOKEN PREFIX BYTES CHUNKED
+//
+// Each record is {"id":"PREFIX-T-N"}; the last line of stdout is "sent RECORDS".
+
+import java.io.BufferedOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.zip.GZIPOutputStream;
+
+import org.apache.http.Header;
+import org.apache.http.HttpResponse;
+import org.apache.http.auth.AuthScope;
+import org.apache.http.auth.UsernamePasswordCredentials;
+import org.apache.http.client.CredentialsProvider;
+import org.apache.http.client.config.RequestConfig;
+import org.apache.http.client.methods.HttpDelete;
+import org.apache.http.client.methods.HttpHead;
+import org.apache.http.client.methods.HttpPost;
+import org.apache.http.client.protocol.HttpClientContext;
+import org.apache.http.entity.EntityTemplate;
+import org.apache.http.impl.client.BasicCredentialsProvider;
+import org.apache.http.impl.client.CloseableHttpClient;
+import org.apache.http.impl.client.HttpClientBuilder;
+import org.apache.http.impl.conn.PoolingHttpClientConnectionManager;
+import org.apache.http.util.EntityUtils;
+
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okio.BufferedSink;
+
+public final class NiFiClients {
+    public static void main(String[] args) throws Exception {
+        long sent;
+        switch (args[0]) {
+            case "posthttp":
+                sent = postHttp(args[1], args[2], args[3], args[4], Integer.parseInt(args[5]),
+                        Integer.parseInt(args[6]), Boolean.parseBoolean(args[7]), Boolean.parseBoolean(args[8]));
+                break;
+            case "invokehttp":
+                sent = invokeHttp(args[1], args[2], args[3], Integer.parseInt(args[4]), Boolean.parseBoolean(args[5]));
+                break;
+            default:
+                throw new IllegalArgumentException("unknown scenario " + args[0]);
+        }
+        System.out.println("sent " + sent);
+    }
+
+    /** NDJSON records {"id":"PREFIX-N"} padded to about `bytes` bytes in all. */
+    static byte[] records(String prefix, int bytes, long[] count) {
+        StringBuilder b = new StringBuilder();
+        String pad = "p".repeat(100);
+        long n = 0;
+        while (b.length() < bytes) {
+            b.append("{\"id\":\"").append(prefix).append('-').append(n).append("\",\"pad\":\"").append(pad).append("\"}\n");
+            n++;
+        }
+        count[0] = n;
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** One FlowFile in the v3 package format (FlowFilePackagerV3: magic, attributes, content). */
+    static void packageV3(OutputStream out, Map<String, String> attributes, byte[] content) throws IOException {
+        DataOutputStream d = new DataOutputStream(out);
+        d.write("NiFiFF3".getBytes(StandardCharsets.US_ASCII));
+        fieldLength(d, attributes.size());
+        for (Map.Entry<String, String> e : attributes.entrySet()) {
+            field(d, e.getKey());
+            field(d, e.getValue());
+        }
+        d.writeLong(content.length);
+        d.write(content);
+        d.flush();
+    }
+
+    static void field(DataOutputStream d, String s) throws IOException {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        fieldLength(d, b.length);
+        d.write(b);
+    }
+
+    /** Two bytes, or 0xFFFF and four bytes from 65535 up (FlowFilePackagerV3.writeFieldLength). */
+    static void fieldLength(DataOutputStream d, int n) throws IOException {
+        if (n < 0xFFFF) {
+            d.writeShort(n);
+        } else {
+            d.writeShort(0xFFFF);
+            d.writeInt(n);
+        }
+    }
+
+    /**
+     * PostHTTP with Send as FlowFile, per onTrigger: redirects off in the RequestConfig; a new
+     * client per trigger on the connection pool kept per base URL (getConfig), automatic
+     * retries and content compression off, credentials in a BasicCredentialsProvider (lines
+     * 458-467); a new HttpClientContext per transfer, so no auth cache carries over (line 524)
+     * and each POST goes out without credentials, reads the 401 and is sent again with Basic;
+     * the HEAD probe's answer cached per base URL (lines 532, 861-925); the package written by
+     * an EntityTemplate through a BufferedOutputStream (repeatable, so HttpClient can resend
+     * it), chunked (lines 640-651), gzip'd with flowfile-gzipped (lines 691-701); a 303 hold
+     * confirmed with DELETE (lines 738-826). Any status but 200 (or 303 then 200) fails.
+     */
+    static long postHttp(String url, String user, String password, String prefix, int transfers, int bytes,
+            boolean gzip, boolean holds) throws Exception {
+        CredentialsProvider creds = new BasicCredentialsProvider();
+        creds.setCredentials(AuthScope.ANY, new UsernamePasswordCredentials(user, password));
+        PoolingHttpClientConnectionManager pool = new PoolingHttpClientConnectionManager();
+        RequestConfig config = RequestConfig.custom().setRedirectsEnabled(false).build();
+        long total = 0;
+        Map<String, Boolean> acceptsFlowFileV3 = new HashMap<>();
+        {
+            for (int t = 0; t < transfers; t++) {
+                CloseableHttpClient client = HttpClientBuilder.create().setConnectionManager(pool)
+                        .setConnectionManagerShared(true).disableAutomaticRetries().disableContentCompression()
+                        .setDefaultCredentialsProvider(creds).build();
+                HttpClientContext context = HttpClientContext.create();
+                String txn = UUID.randomUUID().toString();
+                if (!acceptsFlowFileV3.containsKey(url)) {
+                    HttpHead head = new HttpHead(url);
+                    head.setConfig(config);
+                    head.addHeader("x-nifi-transaction-id", txn);
+                    HttpResponse r = client.execute(head, context);
+                    EntityUtils.consume(r.getEntity());
+                    Header accept = r.getFirstHeader("Accept");
+                    check(r.getStatusLine().getStatusCode() == 200, "HEAD " + r.getStatusLine());
+                    acceptsFlowFileV3.put(url, accept != null && accept.getValue().contains("application/flowfile-v3"));
+                }
+                check(acceptsFlowFileV3.get(url), "the receiver does not accept FlowFile v3");
+                long[] count = new long[1];
+                byte[] content = records(prefix + "-" + t, bytes, count);
+                Map<String, String> attrs = new LinkedHashMap<>();
+                attrs.put("filename", prefix + "-" + t + ".ndjson");
+                attrs.put("mime.type", "application/x-ndjson");
+                attrs.put("uuid", UUID.randomUUID().toString());
+                EntityTemplate entity = new EntityTemplate(rawOut -> {
+                    OutputStream out = new BufferedOutputStream(rawOut);
+                    if (gzip) {
+                        out = new GZIPOutputStream(out);
+                    }
+                    try (OutputStream o = out) {
+                        packageV3(o, attrs, content);
+                        o.flush();
+                    }
+                });
+                entity.setChunked(true);
+                HttpPost post = new HttpPost(url);
+                post.setConfig(config);
+                post.setEntity(entity);
+                post.setHeader("Content-Type", "application/flowfile-v3");
+                if (holds) {
+                    post.setHeader("x-prefer-acknowledge-uri", "true");
+                }
+                post.setHeader("x-nifi-transfer-protocol-version", "3");
+                post.setHeader("x-nifi-transaction-id", txn);
+                if (gzip) {
+                    post.setHeader("flowfile-gzipped", "true");
+                }
+                HttpResponse r = client.execute(post, context);
+                int status = r.getStatusLine().getStatusCode();
+                Header location = r.getFirstHeader("Location");
+                String body = EntityUtils.toString(r.getEntity());
+                if (holds && status == 303) {
+                    String hold = location.getValue();
+                    // Lines 790-813: a Location under /contentListener is appended to the URL posted to.
+                    String holdUri = hold.startsWith("/contentListener")
+                            ? url + hold.substring("/contentListener".length())
+                            : URI.create(url).resolve(hold).toString();
+                    HttpDelete delete = new HttpDelete(holdUri);
+                    delete.setConfig(config);
+                    delete.addHeader("x-nifi-transaction-id", txn);
+                    HttpResponse d = client.execute(delete, context);
+                    EntityUtils.consume(d.getEntity());
+                    check(d.getStatusLine().getStatusCode() < 300, "DELETE " + holdUri + ": " + d.getStatusLine());
+                } else {
+                    check(status == 200, "POST transfer " + t + ": " + r.getStatusLine() + " " + body);
+                }
+                total += count[0];
+            }
+        }
+        pool.shutdown();
+        return total;
+    }
+
+    /**
+     * InvokeHTTP POST: Content-Type from the Request Content-Type property (line 1094), the
+     * sensitive dynamic property `Authorization: Bearer …` as a header (lines 1163-1201); the
+     * body fixed-length, or streamed with unknown length (chunked), as OkHttp sends a
+     * FlowFile's content. 2xx is success.
+     */
+    static long invokeHttp(String url, String token, String prefix, int bytes, boolean chunked) throws Exception {
+        long[] count = new long[1];
+        byte[] content = records(prefix, bytes, count);
+        MediaType type = MediaType.get("application/x-ndjson");
+        RequestBody body = chunked ? new RequestBody() {
+            @Override
+            public MediaType contentType() {
+                return type;
+            }
+
+            @Override
+            public long contentLength() {
+                return -1;
+            }
+
+            @Override
+            public void writeTo(BufferedSink sink) throws IOException {
+                for (int i = 0; i < content.length; i += 8192) {
+                    sink.write(content, i, Math.min(8192, content.length - i));
+                }
+            }
+        } : RequestBody.create(type, content);
+        OkHttpClient client = new OkHttpClient.Builder().build();
+        Request request = new Request.Builder().url(url).post(body)
+                .header("Authorization", "Bearer " + token)
+                .header("User-Agent", "Apache NiFi InvokeHTTP")
+                .build();
+        try (Response r = client.newCall(request).execute()) {
+            String text = r.body() == null ? "" : r.body().string();
+            check(r.isSuccessful(), "InvokeHTTP POST: " + r.code() + " " + text);
+        }
+        client.dispatcher().executorService().shutdown();
+        client.connectionPool().evictAll();
+        return count[0];
+    }
+
+    static void check(boolean ok, String what) {
+        if (!ok) {
+            throw new IllegalStateException(what);
+        }
+    }
+}
