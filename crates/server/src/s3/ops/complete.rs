@@ -5,7 +5,7 @@
 //! Bounded memory: an NDJSON or CSV object is read from its parts' files in chunks of whole
 //! records (`chunked`, about 4 MiB each), parsed and appended chunk by chunk, so its size
 //! does not matter: each chunk's batch is bounded by `--max-request-size`, the whole object
-//! (inflated, and expanded once landed) by what the spool can hold
+//! (its parts, and what they inflate to when gzip'd) by what the spool can hold
 //! ([`ObjectLimit`](super::multipart::ObjectLimit)). It is
 //! read twice: first every chunk is parsed and checked (a bad record anywhere keeps nothing,
 //! as for a PutObject), then each chunk is appended: the first [`KEPT_CHUNKS`] from the batches the first pass kept, the
@@ -321,10 +321,10 @@ impl Front {
             let uuid = uuid::Uuid::parse_str(&meta.upload_id)
                 .map_or_else(|_| meta.upload_id.clone(), |u| u.to_string());
             crate::received::set_attr(&mut attrs, "uuid", &uuid);
-            // Pass 1: every record parses and the object fits the limit; nothing appended.
-            // The first chunks' batches are kept for pass 2, and each chunk's size noted.
-            let (mut expanded, mut records) = (0u64, 0u64);
-            let mut sizes: Vec<(u64, u64)> = Vec::new();
+            // Pass 1: every record parses and each chunk fits the limit; nothing appended.
+            // The first chunks' batches are kept for pass 2, and each chunk's record count noted.
+            let mut records = 0u64;
+            let mut sizes: Vec<u64> = Vec::new();
             let mut kept = Vec::new();
             chunked::for_each_chunk(
                 &mut files,
@@ -341,12 +341,8 @@ impl Front {
                         records,
                         (key, max, envelope),
                     )?;
-                    sizes.push((batch.expanded_len(), batch.records()));
-                    expanded += batch.expanded_len();
+                    sizes.push(batch.records());
                     records += batch.records();
-                    if expanded > limit.bytes {
-                        return Err(limit.too_large());
-                    }
                     if kept.len() < KEPT_CHUNKS as usize {
                         kept.push(batch);
                     }
@@ -393,7 +389,7 @@ impl Front {
                             )?;
                             append(c.index, batch)?;
                         }
-                        records += sizes.get(n).map_or(0, |(_, r)| *r);
+                        records += sizes.get(n).copied().unwrap_or_default();
                         Ok(())
                     },
                 )?;
