@@ -25,6 +25,7 @@ mod failpoints {
 
 mod peak_rss {
     mod hostile_amplification;
+    mod s3_hostile_rss;
     mod s3_multipart_rss;
 }
 
