@@ -15,7 +15,7 @@ ENV CARGO_PROFILE_RELEASE_DEBUG=false \
 # of the cached target/ in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p snowstream -p generator \
+    cargo build --release --locked -p snowstream \
     && install -D -m 0755 target/release/snowstream /out/snowstream \
     && install -D -m 0755 target/release/snowstream-gen /out/snowstream-gen
 

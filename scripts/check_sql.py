@@ -68,12 +68,12 @@ def statement(path, start):
 def fixture(tmp):
     """(batches of (file name, record) per task run, oracle lines or None)."""
     use_generator = os.environ.get("SNOWSTREAM_SQL_FIXTURE") != "builtin"
-    if use_generator and (ROOT / "crates/generator/src/main.rs").exists():
+    if use_generator and (ROOT / "crates/snowstream/src/bin/snowstream-gen/main.rs").exists():
         gen_dir, expect = tmp / "gen", tmp / "expect.ndjson"
-        # CI passes the binary `cargo test --workspace` built; `cargo run -p generator`
+        # CI passes the binary `cargo test --workspace` built; `cargo run --bin snowstream-gen`
         # would resolve other features and compile tokio, hyper and reqwest again.
         gen = os.environ.get("SNOWSTREAM_GEN_BIN")
-        gen = [gen] if gen else ["cargo", "run", "-q", "-p", "generator", "--bin", "snowstream-gen", "--"]
+        gen = [gen] if gen else ["cargo", "run", "-q", "-p", "snowstream", "--bin", "snowstream-gen", "--"]
         subprocess.run(
             gen + ["files", "--dir", str(gen_dir), "--format", "ndjson", "--seed", "4242",
              "--profile", "tricky", "--count", "600", "--batch", "41",

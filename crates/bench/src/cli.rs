@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use generator::units::{parse_duration, parse_size};
 use landing::{AckMode, Compression};
+use snowstream::config::value::{parse_duration, parse_size};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -15,7 +15,6 @@ mod people;
 mod progress;
 mod record;
 mod stream;
-pub mod units;
 
 use std::path::{Path, PathBuf};
 

@@ -56,6 +56,8 @@ mod http {
     mod unread_body;
 }
 
+mod gen_cli;
+
 mod nifi {
     mod conformance;
     mod conformance_mtls;

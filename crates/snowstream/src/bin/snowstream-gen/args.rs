@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use generator::units::parse_duration;
 use generator::{Config, EventTime, Format};
+use snowstream::config::value::parse_duration;
 
 #[derive(Parser)]
 #[command(
