@@ -1,8 +1,7 @@
 //! Who a key-pair JWT speaks for, as Snowflake's key-pair authentication documents it, and
 //! the claims both the signer and the verifier use:
 //!
-//! - `sub` = `ACCOUNT.USER` (upper-cased; the account's region/cloud suffix after the first
-//!   `.` dropped, so `xy12345.eu-central-1` becomes `XY12345`),
+//! - `sub` = `ACCOUNT.USER`, upper-cased, the account as [`jwt_account`] writes it,
 //! - `iss` = `ACCOUNT.USER.SHA256:<base64 of SHA-256 of the public key's DER
 //!   SubjectPublicKeyInfo>` (the value `DESC USER` shows as `RSA_PUBLIC_KEY_FP`),
 //! - `iat`/`exp`: issued and expiry times in Unix seconds, at most an hour apart.
@@ -31,14 +30,101 @@ pub enum KeyError {
     Identity(&'static str),
 }
 
-/// The account part of a JWT subject: upper-cased, anything after the first `.` dropped.
+/// The account part of a JWT subject, upper-cased, as Snowflake's key-pair authentication
+/// page says ("Generate a JWT token"; the same rule in "Authenticating to the server" of the
+/// SQL API): an account locator loses its region and cloud (`xy12345.us-east-2.aws` is
+/// `XY12345`), an organization account name has its period replaced with a hyphen
+/// (`myorg.myaccount` is `MYORG-MYACCOUNT`: a period in it makes the JWT invalid, error
+/// 390144), and a `.global` account is cut at its first hyphen, as Snowflake's own JWT
+/// sample (`sql-api-generate-jwt.py`) does.
 pub fn jwt_account(account: &str) -> String {
-    account
-        .trim()
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
+    let account = account.trim();
+    let account = account
+        .strip_suffix(".snowflakecomputing.com")
+        .unwrap_or(account);
+    let upper = |s: &str| s.to_ascii_uppercase();
+    if account.contains(".global") {
+        return upper(account.split(['-', '.']).next().unwrap_or_default());
+    }
+    let Some((head, rest)) = account.split_once('.') else {
+        return upper(account);
+    };
+    if is_region(rest) {
+        upper(head)
+    } else {
+        upper(&format!("{head}-{}", rest.replace('.', "-")))
+    }
+}
+
+/// The host of an account's URL: an account locator keeps its region and cloud
+/// (`xy12345.eu-central-1.snowflakecomputing.com`), an organization account name has its
+/// period replaced with a hyphen (`myorg-myaccount.snowflakecomputing.com`), lowercase.
+pub fn account_host(account: &str) -> String {
+    let account = account.trim().to_ascii_lowercase();
+    let account = account
+        .strip_suffix(".snowflakecomputing.com")
+        .unwrap_or(&account);
+    let name = match account.split_once('.') {
+        Some((head, rest)) if !is_region(rest) && !rest.contains("global") => {
+            format!("{head}-{}", rest.replace('.', "-"))
+        }
+        _ => account.to_owned(),
+    };
+    format!("{name}.snowflakecomputing.com")
+}
+
+/// Whether the part after an account locator's first `.` is a region, optionally with its
+/// cloud: `us-east-2`, `us-east-2.aws`, `east-us-2.azure`, `us-central1.gcp` (the forms of
+/// "Using an account locator as an identifier" in Snowflake's account identifier page).
+fn is_region(rest: &str) -> bool {
+    const CLOUDS: &[&str] = &["aws", "azure", "gcp"];
+    // First words of the region ids of AWS, Azure and Google Cloud.
+    const AREAS: &[&str] = &[
+        "us",
+        "eu",
+        "ap",
+        "ca",
+        "sa",
+        "me",
+        "af",
+        "il",
+        "mx",
+        "uk",
+        "east",
+        "west",
+        "north",
+        "south",
+        "central",
+        "southeast",
+        "northeast",
+        "switzerland",
+        "uae",
+        "australia",
+        "japan",
+        "germany",
+        "france",
+        "norway",
+        "sweden",
+        "qatar",
+        "korea",
+        "india",
+        "brazil",
+        "canada",
+        "poland",
+        "italy",
+        "spain",
+        "asia",
+        "europe",
+    ];
+    let lower = rest.to_ascii_lowercase();
+    let mut parts = lower.split('.');
+    let region = parts.next().unwrap_or_default();
+    let cloud = parts.next();
+    if parts.next().is_some() || cloud.is_some_and(|c| !CLOUDS.contains(&c)) {
+        return false;
+    }
+    let area = region.split('-').next().unwrap_or_default();
+    region.ends_with(|c: char| c.is_ascii_digit()) && AREAS.contains(&area)
 }
 
 /// The JWT subject `ACCOUNT.USER` for an account identifier and a user name.
@@ -112,7 +198,28 @@ mod tests {
     #[test]
     fn account_and_user_are_normalised() {
         assert_eq!(jwt_account("xy12345.eu-central-1.aws"), "XY12345");
+        assert_eq!(jwt_account("xy12345.us-east-2"), "XY12345");
+        assert_eq!(jwt_account("xy12345.east-us-2.azure"), "XY12345");
+        assert_eq!(jwt_account("xy12345.us-central1.gcp"), "XY12345");
         assert_eq!(jwt_account("myorg-myacct"), "MYORG-MYACCT");
+        // The organization format with a period: a hyphen, never cut (a permanent 401 before).
+        assert_eq!(jwt_account("myorg.myaccount"), "MYORG-MYACCOUNT");
+        assert_eq!(jwt_account("acme.prod_eu"), "ACME-PROD_EU");
+        assert_eq!(
+            jwt_account("myorg-myaccount.snowflakecomputing.com"),
+            "MYORG-MYACCOUNT"
+        );
+        assert_eq!(jwt_account("xy12345-myorg.global"), "XY12345");
+        // An account name that only looks a little like a region is still an account name.
+        assert_eq!(jwt_account("myorg.prod-eu2"), "MYORG-PROD-EU2");
+        assert_eq!(
+            account_host("XY12345.eu-central-1"),
+            "xy12345.eu-central-1.snowflakecomputing.com"
+        );
+        assert_eq!(
+            account_host("myorg.myaccount"),
+            "myorg-myaccount.snowflakecomputing.com"
+        );
         assert_eq!(jwt_subject("ab123.us-east-2", "loader"), "AB123.LOADER");
     }
 

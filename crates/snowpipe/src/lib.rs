@@ -21,7 +21,7 @@ pub use wire::{
 };
 
 // Key-pair authentication.
-pub use identity::{KeyError, jwt_account, jwt_subject, public_key_fingerprint};
+pub use identity::{KeyError, account_host, jwt_account, jwt_subject, public_key_fingerprint};
 pub use sign::{JwtSigner, RENEW_BEFORE, SignError, TOKEN_LIFETIME};
 pub use verify::{TokenError, Verifier};
 

@@ -55,7 +55,7 @@ pub struct SnowpipeConfig {
     pub private_key: PathBuf,
     /// Fully qualified pipe name, `DB.SCHEMA.PIPE` (case-sensitive).
     pub pipe: String,
-    /// Base URL; default `https://{account}.snowflakecomputing.com`. Tests point it at
+    /// Base URL; default `https://{account}.snowflakecomputing.com` (`snowpipe::account_host`). Tests point it at
     /// `http://127.0.0.1:PORT` (`snowstream pipe serve`).
     pub url: Option<String>,
     /// Key prefix of the stage location, stripped from landed keys (e.g. `raw` when the stage
@@ -99,10 +99,7 @@ impl SnowpipeConfig {
     pub fn base_url(&self) -> String {
         match &self.url {
             Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_owned(),
-            _ => format!(
-                "https://{}.snowflakecomputing.com",
-                self.account.trim().to_ascii_lowercase()
-            ),
+            _ => format!("https://{}", snowpipe::account_host(&self.account)),
         }
     }
 }

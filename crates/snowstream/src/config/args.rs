@@ -209,7 +209,7 @@ settings! {
 settings! {
     /// The Snowflake account the Snowpipe notifier signs in to, shared by every stream's pipe.
     pub struct SnowpipeArgs => Snowpipe {
-        /// Snowflake account identifier (e.g. myorg-myaccount, or xy12345.eu-central-1): notify Snowpipe after each landed file.
+        /// Snowflake account identifier (e.g. myorg-myaccount or myorg.myaccount, or the locator xy12345.eu-central-1): notify Snowpipe after each landed file. The JWT and the URL take it as Snowflake documents (the period of an organization name becomes a hyphen; a locator keeps its region in the URL only).
         #[arg(long, env = "SNOWSTREAM_SNOWPIPE_ACCOUNT")]
         snowpipe_account: String,
         /// Snowflake user whose RSA_PUBLIC_KEY matches --snowpipe-private-key.
