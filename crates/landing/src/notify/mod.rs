@@ -58,8 +58,9 @@ pub struct SnowpipeConfig {
     /// Base URL; default `https://{account}.snowflakecomputing.com` (`snowpipe::account_host`). Tests point it at
     /// `http://127.0.0.1:PORT` (`snowstream pipe serve`).
     pub url: Option<String>,
-    /// Key prefix of the stage location, stripped from landed keys (e.g. `raw` when the stage
-    /// is `s3://bucket/raw/`). Empty: keys are sent as they are.
+    /// Key prefix of the location in the pipe's COPY statement, stripped from landed keys:
+    /// insertFiles paths are relative to it (e.g. `raw/customers` when the stage is
+    /// `s3://bucket/raw/` and the pipe reads `FROM @stage/customers/`). Empty: keys as they are.
     pub strip_prefix: String,
     /// How often to ask `insertReport` while files await a load status (default 10 s).
     pub poll_interval: Duration,

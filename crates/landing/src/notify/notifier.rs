@@ -36,7 +36,7 @@ struct Sent {
 }
 
 impl Notifier {
-    /// The path Snowpipe sees: the key relative to the stage location.
+    /// The path Snowpipe sees: the key relative to the location in the pipe's COPY statement.
     fn stage_path<'a>(&self, key: &'a str) -> &'a str {
         let p = self.strip_prefix.trim_matches('/');
         if p.is_empty() {

@@ -38,6 +38,7 @@ async fn start_pipe(
         wh,
         PipeConfig {
             landing_dir: stage.to_owned(),
+            location: "customers".into(),
             verifier: Verifier::new(public_key.as_bytes(), Some("myacct"), Some("loader")).unwrap(),
             pipe: Some(PIPE.into()),
             run_tasks: false,
@@ -58,7 +59,8 @@ fn stream(key: &Path, url: String) -> StreamConfig {
     sc.max_age = Duration::from_secs(3600);
     let mut sp = SnowpipeConfig::new("myacct.eu-central-1", "loader", key, PIPE);
     sp.url = Some(url);
-    sp.strip_prefix = "raw".into();
+    // Paths relative to the pipe's location (`FROM @stage/customers/`).
+    sp.strip_prefix = "raw/customers".into();
     sp.poll_interval = Duration::from_millis(100);
     sp.history_after = Duration::from_millis(500);
     sc.snowpipe = Some(sp);
@@ -231,7 +233,7 @@ async fn load_status_is_followed_and_rejections_are_reported() {
     let st = l.snowpipe_status("customers").unwrap();
     assert_eq!((st.notified, st.queued), (3, 0));
     assert_eq!(st.rejected.len(), 1);
-    assert_eq!(st.rejected[0].path, "customers/missing.ndjson.zst");
+    assert_eq!(st.rejected[0].path, "missing.ndjson.zst");
     assert_eq!(st.rejected[0].status, "LOAD_FAILED");
     assert!(
         st.rejected[0]

@@ -31,9 +31,13 @@ pub struct PipeServeArgs {
     /// Table spec (TOML). [default: the built-in customers spec]
     #[arg(long)]
     pub spec: Option<PathBuf>,
-    /// The folder insertFiles paths are relative to (the stage location), e.g. data/landing.
+    /// The stage: the folder the landed files are in, e.g. data/landing.
     #[arg(long, default_value = "data/landing")]
     pub landing_dir: PathBuf,
+    /// Where in the stage the pipe reads (its COPY statement's `FROM @stage/LOCATION/`):
+    /// insertFiles paths are relative to it. [default: the spec's stream, as the rendered pipe]
+    #[arg(long)]
+    pub location: Option<String>,
     /// The user's RSA public key: PEM (openssl rsa -in rsa_key.p8 -pubout) or its bare base64.
     #[arg(long)]
     pub public_key: PathBuf,
@@ -67,11 +71,13 @@ async fn serve(a: PipeServeArgs) -> Result<()> {
     let verifier = Verifier::new(&public, a.account.as_deref(), a.user.as_deref())
         .with_context(|| format!("public key {}", a.public_key.display()))?;
     let fingerprint = verifier.fingerprint().to_owned();
+    let location = a.location.clone().unwrap_or_else(|| spec.stream.clone());
     let wh = Warehouse::open(&a.db, &spec)?;
     let service = PipeService::new(
         wh,
         PipeConfig {
             landing_dir: a.landing_dir.clone(),
+            location: location.clone(),
             verifier,
             pipe: a.pipe.clone(),
             run_tasks: !a.no_tasks,
@@ -81,7 +87,7 @@ async fn serve(a: PipeServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, db = %a.db.display(), landing_dir = %a.landing_dir.display(), %fingerprint,
+    tracing::info!(%addr, db = %a.db.display(), landing_dir = %a.landing_dir.display(), %location, %fingerprint,
         pipe = a.pipe.as_deref().unwrap_or("(any)"), "serving the Snowpipe REST API");
     axum::serve(listener, warehouse::rest::router(service))
         .with_graceful_shutdown(snowstream::signal())

@@ -191,7 +191,7 @@ settings! {
         /// Notify this Snowpipe (DB.SCHEMA.PIPE, case-sensitive) of each landed file. At the top level: the default stream's pipe only.
         #[arg(long, env = "SNOWSTREAM_SNOWPIPE_PIPE")]
         snowpipe_pipe: String,
-        /// Key prefix of the pipe's stage location, removed from landed keys in insertFiles. [default: the stream's prefix]
+        /// Key prefix of the pipe's COPY location (its stage URL plus the path after `FROM @stage/`), removed from landed keys in insertFiles: the REST API takes paths relative to it. [default: PREFIX/STREAM, where the rendered pipe reads]
         #[arg(long, env = "SNOWSTREAM_SNOWPIPE_STRIP_PREFIX")]
         snowpipe_strip_prefix: String,
         /// Call the stream stale (gauge, WARN log, webhook) when no file has landed for this long, e.g. 15m. [default: off]

@@ -288,7 +288,7 @@ fn landing_streams(
                 .to_owned();
             let snowpipe = match &st.snowpipe_pipe {
                 None => None,
-                Some(pipe) => Some(snowpipe_config(snowpipe, pipe, st, &prefix)?),
+                Some(pipe) => Some(snowpipe_config(snowpipe, pipe, st, (&prefix, &s.name))?),
             };
             Ok(landing::StreamConfig {
                 prefix,
@@ -310,7 +310,7 @@ fn snowpipe_config(
     sp: &Snowpipe,
     pipe: &str,
     stream: &Stream,
-    prefix: &str,
+    (prefix, name): (&str, &str),
 ) -> Result<landing::notify::SnowpipeConfig> {
     let need = |v: Option<&str>, id: &str| -> Result<String> {
         v.map(str::to_owned)
@@ -326,9 +326,16 @@ fn snowpipe_config(
     })?;
     let mut cfg = landing::notify::SnowpipeConfig::new(account, user, key, pipe.trim());
     cfg.url = sp.snowpipe_url.clone();
+    // insertFiles paths are relative to the pipe's COPY location, which the rendered pipe
+    // puts at the stream's folder of the stage: `FROM @stage/{stream}/`.
     cfg.strip_prefix = match &stream.snowpipe_strip_prefix {
         Some(p) => p.trim_matches('/').to_owned(),
-        None => prefix.to_owned(),
+        None => [prefix.trim_matches('/'), name]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/"),
     };
     Ok(cfg)
 }

@@ -31,6 +31,8 @@ pub(crate) struct Event {
 pub(crate) struct PipeState {
     pub warehouse: Warehouse,
     pub landing_dir: PathBuf,
+    /// The pipe's location under the stage, `''` or ending in `/`: paths are relative to it.
+    pub location: String,
     pub stage_dir: PathBuf,
     pub run_tasks: bool,
     pub events: VecDeque<Event>,
@@ -75,7 +77,16 @@ fn reset_dir(dir: &Path) -> Result<(), Error> {
 }
 
 impl PipeState {
-    pub fn new(warehouse: Warehouse, landing_dir: PathBuf, run_tasks: bool) -> Result<Self, Error> {
+    pub fn new(
+        warehouse: Warehouse,
+        landing_dir: PathBuf,
+        location: &str,
+        run_tasks: bool,
+    ) -> Result<Self, Error> {
+        let location = match location.trim_matches('/') {
+            "" => String::new(),
+            l => format!("{l}/"),
+        };
         let mut stage = warehouse.path().as_os_str().to_owned();
         stage.push(".rest-stage");
         let stage_dir = PathBuf::from(stage);
@@ -83,6 +94,7 @@ impl PipeState {
         Ok(PipeState {
             warehouse,
             landing_dir,
+            location,
             stage_dir,
             run_tasks,
             events: VecDeque::new(),
@@ -123,7 +135,7 @@ impl PipeState {
     fn entry(&self, path: &str, size: u64, received: &str, status: &str) -> FileReport {
         FileReport {
             path: path.to_owned(),
-            stage_location: Some(format!("{}/", self.landing_dir.display())),
+            stage_location: Some(format!("{}/{}", self.landing_dir.display(), self.location)),
             file_size: Some(size),
             time_received: Some(received.to_owned()),
             last_insert_time: Some(now_text(Utc::now())),
@@ -163,7 +175,8 @@ impl PipeState {
     pub fn insert_files(&mut self, paths: &[String]) -> Result<(), Error> {
         let received = now_text(Utc::now());
         reset_dir(&self.stage_dir)?;
-        let mut staged: Vec<(&str, u64)> = Vec::new();
+        // (the path as sent, the file under the stage, its size)
+        let mut staged: Vec<(&str, String, u64)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for path in paths {
             if !seen.insert(path.as_str()) {
@@ -173,7 +186,10 @@ impl PipeState {
                 self.fail(path, 0, &received, reason.to_owned());
                 continue;
             }
-            let src = self.landing_dir.join(path);
+            // Relative to the pipe's location, as Snowflake resolves it: a path that repeats
+            // the location (`customers/customers/…`) names no file.
+            let in_stage = format!("{}{path}", self.location);
+            let src = self.landing_dir.join(&in_stage);
             let size = match std::fs::metadata(&src) {
                 Ok(m) if m.is_file() => m.len(),
                 _ => {
@@ -181,12 +197,15 @@ impl PipeState {
                         path,
                         0,
                         &received,
-                        format!("Remote file '{path}' was not found in the landing folder."),
+                        format!(
+                            "Remote file '{path}' was not found under the pipe's location '{}'.",
+                            self.location
+                        ),
                     );
                     continue;
                 }
             };
-            let dest = self.stage_dir.join(path);
+            let dest = self.stage_dir.join(&in_stage);
             let linked = dest
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
@@ -202,11 +221,12 @@ impl PipeState {
                     .or_else(|_| std::fs::copy(manifest(&src), manifest(&dest)).map(|_| ()));
             }
             match linked {
-                Ok(()) => staged.push((path, size)),
+                Ok(()) => staged.push((path, in_stage, size)),
                 Err(e) => self.fail(path, size, &received, format!("cannot stage the file: {e}")),
             }
         }
-        let names: Vec<&str> = staged.iter().map(|(p, _)| *p).collect();
+        // The warehouse's load history names files by their place in the stage.
+        let names: Vec<&str> = staged.iter().map(|(_, s, _)| s.as_str()).collect();
         let before = self.history_of(&names)?;
         let report = self.warehouse.load_new_files(&self.stage_dir)?;
         let after = self.history_of(&names)?;
@@ -216,11 +236,11 @@ impl PipeState {
             .iter()
             .map(|f| (f.file_name.as_str(), f.error.as_str()))
             .collect();
-        for (path, size) in staged {
-            if before.contains_key(path) {
+        for (path, in_stage, size) in staged {
+            if before.contains_key(&in_stage) {
                 // Like Snowpipe: a file in the load history is skipped without an event.
                 tracing::debug!(file = %path, "pipe skipped a file it already loaded");
-            } else if let Some(&(rows, rejected)) = after.get(path) {
+            } else if let Some(&(rows, rejected)) = after.get(&in_stage) {
                 let status = if rejected == 0 {
                     "LOADED"
                 } else {
@@ -239,7 +259,7 @@ impl PipeState {
                 self.record(entry, false);
             } else {
                 let error = failed
-                    .get(path)
+                    .get(in_stage.as_str())
                     .map_or("the staged file was not picked up".to_owned(), |e| {
                         (*e).to_owned()
                     });
@@ -291,8 +311,11 @@ impl PipeState {
             let errors = r[2].as_u64().unwrap_or(0);
             let rows_in = r[1].as_u64().unwrap_or(0);
             let at = r[4].as_str().unwrap_or_default().to_owned();
+            // Paths as insertFiles takes them: relative to the pipe's location.
+            let name = r[0].as_str().unwrap_or_default();
+            let name = name.strip_prefix(self.location.as_str()).unwrap_or(name);
             let mut entry = self.entry(
-                r[0].as_str().unwrap_or_default(),
+                name,
                 r[3].as_u64().unwrap_or(0),
                 &at,
                 if errors == 0 {
@@ -361,8 +384,9 @@ mod tests {
             ..crate::TableSpec::customers()
         };
         let wh = crate::Warehouse::open(&tmp.path().join("wh.db"), &spec).unwrap();
-        let mut pipe = super::PipeState::new(wh, landing, true).unwrap();
-        pipe.insert_files(std::slice::from_ref(&key)).unwrap();
+        let mut pipe = super::PipeState::new(wh, landing, "customers", true).unwrap();
+        let path = key.strip_prefix("customers/").unwrap().to_owned();
+        pipe.insert_files(&[path]).unwrap();
         let (files, _) = pipe.report(None);
         assert_eq!(files.len(), 1, "{files:?}");
         assert_eq!(files[0].status, "LOADED", "{files:?}");

@@ -44,8 +44,13 @@ use crate::error::Error;
 
 /// What the REST pipe serves.
 pub struct PipeConfig {
-    /// The folder paths are relative to (the "stage location").
+    /// The stage: the folder the landed files are in.
     pub landing_dir: PathBuf,
+    /// Where in the stage the pipe's COPY statement reads (`FROM @stage/{location}/`, the
+    /// stream's folder, as the rendered pipe reads `@…/{stream}/`). insertFiles paths are
+    /// relative to it, as the REST reference says of `path` ("relative to the location in
+    /// the pipe's COPY statement", Snowpipe REST API, insertFiles); empty: the stage itself.
+    pub location: String,
     /// Verifies bearer tokens.
     pub verifier: Verifier,
     /// Serve only this pipe name (case-sensitive, like Snowflake); any name when `None`.
@@ -72,7 +77,12 @@ impl std::fmt::Debug for PipeService {
 impl PipeService {
     /// Takes over `warehouse` (its database) and serves loads from `config.landing_dir`.
     pub fn new(warehouse: Warehouse, config: PipeConfig) -> Result<Arc<Self>, Error> {
-        let state = load::PipeState::new(warehouse, config.landing_dir, config.run_tasks)?;
+        let state = load::PipeState::new(
+            warehouse,
+            config.landing_dir,
+            &config.location,
+            config.run_tasks,
+        )?;
         Ok(Arc::new(PipeService {
             state: Mutex::new(state),
             verifier: config.verifier,

@@ -81,6 +81,7 @@ async fn start(dir: &Path, key: &Key, pipe: Option<&str>) -> Server {
         wh,
         PipeConfig {
             landing_dir: dir.join("landing"),
+            location: "customers".into(),
             verifier,
             pipe: pipe.map(str::to_owned),
             run_tasks: true,
@@ -136,8 +137,10 @@ impl Server {
     }
 }
 
+/// A landed file's path as insertFiles takes it: relative to the pipe's location (the rendered
+/// pipe reads `FROM @stage/customers/`).
 fn rel(landing: &Path, p: &Path) -> String {
-    p.strip_prefix(landing)
+    p.strip_prefix(landing.join("customers"))
         .unwrap()
         .to_string_lossy()
         .into_owned()
@@ -174,7 +177,7 @@ async fn insert_files_loads_once_and_reports() {
 
     // Again with the new file and a missing one: the first is skipped (load history), the
     // second loads, the third fails visibly.
-    let missing = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000099.ndjson.zst".to_owned();
+    let missing = "dt=2026-11-24/hh=13/ss-1-00000000000000000099.ndjson.zst".to_owned();
     let (status, _) = srv
         .insert(&token, &[a.clone(), b.clone(), missing.clone()])
         .await;
@@ -362,6 +365,7 @@ async fn bad_lines_make_a_partial_load_and_bare_base64_keys_work() {
         wh,
         PipeConfig {
             landing_dir: landing.clone(),
+            location: "customers".into(),
             verifier,
             pipe: None,
             run_tasks: false,
@@ -385,7 +389,7 @@ async fn bad_lines_make_a_partial_load_and_bare_base64_keys_work() {
         zstd::encode_all(text.as_bytes(), 1).unwrap(),
     )
     .unwrap();
-    let path = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst".to_owned();
+    let path = "dt=2026-11-24/hh=13/ss-1-00000000000000000001.ndjson.zst".to_owned();
     let token = good_token(&key);
     let (status, _) = srv.insert(&token, &[path.clone(), path.clone()]).await;
     assert_eq!(status, 200);
@@ -398,4 +402,39 @@ async fn bad_lines_make_a_partial_load_and_bare_base64_keys_work() {
     assert_eq!(files[0]["rowsParsed"], 3);
     assert_eq!(files[0]["errorsSeen"], 1);
     assert!(files[0]["firstError"].as_str().is_some());
+}
+
+/// insertFiles paths are relative to the pipe's COPY location (`FROM @stage/customers/`), as
+/// the REST reference says of `path`: a path relative to the stage root repeats the location
+/// (`customers/customers/…`), names no file, and fails visibly instead of loading.
+#[tokio::test]
+async fn paths_are_relative_to_the_pipe_location_not_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    let key = new_key();
+    let srv = start(dir.path(), &key, Some(PIPE)).await;
+    let token = good_token(&key);
+    let events: Vec<Event> = (1..=2).map(|i| Event::new(i, "Ann", i * 10, "I")).collect();
+    let file = land(&landing, "ss-1", 1, &events, false);
+    let from_stage_root = file
+        .strip_prefix(&landing)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(from_stage_root.starts_with("customers/"));
+    let (status, _) = srv
+        .insert(&token, std::slice::from_ref(&from_stage_root))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(srv.raw_rows(), 0, "nothing at customers/customers/…");
+    let (_, report) = srv.get(&token, "insertReport?requestId=x").await;
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files[0]["status"], "LOAD_FAILED", "{report}");
+    let (status, _) = srv.insert(&token, &[rel(&landing, &file)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        srv.raw_rows(),
+        2,
+        "relative to the pipe's location, it loads"
+    );
 }

@@ -67,6 +67,7 @@ async fn start_pipe(db: &Path, stage: &Path, public_key: &str, seen: Received) -
         Warehouse::open(db, &TableSpec::customers()).unwrap(),
         PipeConfig {
             landing_dir: stage.to_owned(),
+            location: "customers".into(),
             verifier: Verifier::new(public_key.as_bytes(), Some("myacct"), Some("loader")).unwrap(),
             pipe: Some(PIPE.into()),
             run_tasks: false,
@@ -87,7 +88,8 @@ fn start_landing(spool: &Path, landing: &Path, key: &Path, url: String) -> Landi
     sc.max_age = Duration::from_secs(3600);
     let mut sp = SnowpipeConfig::new("myacct.eu-central-1", "loader", key, PIPE);
     sp.url = Some(url);
-    sp.strip_prefix = "raw".into();
+    // Paths relative to the pipe's location (`FROM @stage/customers/`).
+    sp.strip_prefix = "raw/customers".into();
     sp.poll_interval = Duration::from_millis(100);
     sc.snowpipe = Some(sp);
     Landing::start(
@@ -125,12 +127,14 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// The stage-relative path of every landed file, sorted.
+/// The path of every landed file relative to the pipe's location (`FROM @stage/customers/`),
+/// sorted.
 fn landed_paths(stage: &Path) -> Vec<String> {
+    let location = stage.join("customers");
     let mut paths: Vec<String> = testkit::landed_files(stage)
         .iter()
         .map(|p| {
-            p.strip_prefix(stage)
+            p.strip_prefix(&location)
                 .unwrap()
                 .to_string_lossy()
                 .into_owned()

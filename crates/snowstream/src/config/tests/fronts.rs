@@ -98,7 +98,7 @@ fn snowpipe_flags_set_the_default_streams_notifier() {
     let sp = s.landing.streams[0].snowpipe.as_ref().unwrap();
     assert_eq!(s.landing.streams[0].name, "customers");
     assert_eq!(sp.pipe, "DB.RAW.P");
-    assert_eq!(sp.strip_prefix, "raw");
+    assert_eq!(sp.strip_prefix, "raw/customers");
     assert_eq!(
         sp.base_url(),
         "https://xy12345.eu-central-1.snowflakecomputing.com"
@@ -162,12 +162,13 @@ name = "quiet"
     };
     let customers = pipe("customers").expect("default stream notifies the top-level pipe");
     assert_eq!(customers.pipe, "DB.RAW.CUSTOMERS_PIPE");
-    assert_eq!(customers.strip_prefix, "raw");
+    // insertFiles paths are relative to the pipe's location, `FROM @stage/{stream}/`.
+    assert_eq!(customers.strip_prefix, "raw/customers");
     let orders = pipe("orders").expect("orders has its own pipe");
     assert_eq!(orders.pipe, "DB.RAW.ORDERS_PIPE");
     assert_eq!(
-        orders.strip_prefix, "raw-orders",
-        "default: the stream's prefix"
+        orders.strip_prefix, "raw-orders/orders",
+        "default: the stream's prefix and its name"
     );
     let events = pipe("events").expect("events has its own pipe");
     assert_eq!(events.pipe, "DB.RAW.EVENTS_PIPE");
