@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::sign::JwtSigner;
-use crate::wire::{ErrorBody, HistoryScan, InsertReport, InsertRequest};
+use crate::wire::{ErrorBody, FileReport, HistoryScan, InsertReport, InsertRequest};
 
 /// A failed call: the HTTP status (none for network errors) and what Snowflake said.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -175,10 +175,34 @@ impl SnowpipeClient {
         self.get("insertReport", &query).await
     }
 
-    /// `GET loadHistoryScan` from `start` (RFC 3339) to now.
-    pub async fn load_history_scan(&self, start: &str) -> Result<HistoryScan, CallError> {
-        self.get("loadHistoryScan", &[("startTimeInclusive", start)])
-            .await
+    /// `GET loadHistoryScan` over `[start, end)` (RFC 3339; `end` omitted: to now), every
+    /// page of it: while an answer says `completeResult` is false (more than 10,000 loads in
+    /// the range), the next page starts at its `rangeEndTime`, as the REST reference says to
+    /// page. At most `max_pages` calls (Snowflake answers 429 to frequent scans); the files of
+    /// every page, and whether the last page was complete.
+    pub async fn load_history_scan(
+        &self,
+        start: &str,
+        end: Option<&str>,
+        max_pages: usize,
+    ) -> Result<(Vec<FileReport>, bool), CallError> {
+        let mut files = Vec::new();
+        let mut from = start.to_owned();
+        for _ in 0..max_pages.max(1) {
+            let mut query = vec![("startTimeInclusive", from.as_str())];
+            if let Some(end) = end {
+                query.push(("endTimeExclusive", end));
+            }
+            let page: HistoryScan = self.get("loadHistoryScan", &query).await?;
+            files.extend(page.files);
+            // A page that ends where it began would be asked for again forever.
+            let next = page.range_end_time;
+            if page.complete_result || next.is_empty() || next == from {
+                return Ok((files, page.complete_result));
+            }
+            from = next;
+        }
+        Ok((files, false))
     }
 }
 

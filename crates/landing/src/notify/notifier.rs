@@ -30,6 +30,12 @@ pub(crate) struct Notifier {
     pub give_up_after: Duration,
 }
 
+/// Width of one loadHistoryScan window, from just before the oldest file still waiting.
+const SCAN_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// Pages one scan may read (each page holds at most 10,000 loads).
+const SCAN_PAGES: usize = 5;
+
 struct Sent {
     at: Instant,
     wall: SystemTime,
@@ -194,11 +200,26 @@ impl Notifier {
         let scan_due = last_scan.is_none_or(|t| t.elapsed() >= scan_every);
         if let Some(oldest) = old.iter().map(|s| s.wall).min().filter(|_| scan_due) {
             *last_scan = Some(Instant::now());
-            let start: DateTime<Utc> = (oldest - Duration::from_secs(60)).into();
-            let start = start.to_rfc3339_opts(SecondsFormat::Millis, true);
-            match self.client.load_history_scan(&start).await {
-                Ok(scan) => {
-                    for f in &scan.files {
+            // A narrow window from just before the oldest file still waiting, not everything
+            // since: the REST reference recommends narrow ranges and answers frequent wide
+            // scans with 429. Later files are looked up once the older ones are settled.
+            let from = oldest - Duration::from_secs(60);
+            let to = (from + SCAN_WINDOW).min(SystemTime::now());
+            let text = |t: SystemTime| {
+                DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+            };
+            let (start, end) = (text(from), text(to));
+            match self
+                .client
+                .load_history_scan(&start, Some(&end), SCAN_PAGES)
+                .await
+            {
+                Ok((files, complete)) => {
+                    if !complete {
+                        tracing::warn!(stream = %self.stream, %start, %end, pages = SCAN_PAGES,
+                            "loadHistoryScan still had more loads after its last page; the rest is asked for next time");
+                    }
+                    for f in &files {
                         self.settle(awaiting, f);
                     }
                 }

@@ -22,7 +22,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// A new 2048-bit RSA key as a PKCS#8 PEM.
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
     let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
     pem("PRIVATE KEY", der.as_ref())
