@@ -17,15 +17,20 @@ FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.COPY_HISTORY(
 ORDER BY last_load_time DESC;
 
 -- Task runs of the last 24 hours: state SUCCEEDED, FAILED (see error_message) or SKIPPED.
+-- RESULT_LIMIT: the function returns 100 rows by default, the newest of the whole account
+-- (TASK_HISTORY reference, Arguments); with one-minute tasks that is about half an hour.
 SELECT name, state, scheduled_time, completed_time, error_message
 FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.TASK_HISTORY(
-    SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
+    SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP()),
+    SCHEDULED_TIME_RANGE_END => CURRENT_TIMESTAMP(),
+    RESULT_LIMIT => 10000
 ))
 WHERE name IN ('CUSTOMERS_LATEST_TASK', 'CUSTOMERS_HISTORY_TASK', 'CUSTOMERS_REJECTS_TASK')
 ORDER BY scheduled_time DESC;
 
 -- Stream staleness: a stream not consumed within the table's data retention goes stale
--- (stale = true) and must be recreated. stale_after says when that would happen.
+-- (stale = true) and must be recreated with CREATE OR REPLACE STREAM (the setup script's
+-- IF NOT EXISTS keeps a stale one). stale_after says when that would happen.
 SHOW STREAMS IN SCHEMA SNOWSTREAM.RAW;
 SELECT "name", "stale", "stale_after", "mode"
 FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));

@@ -53,7 +53,10 @@ ALTER ALERT SNOWSTREAM.RAW.CUSTOMERS_RAW_NO_LOAD_ALERT RESUME;
 -- When it ran and whether it fired (state TRIGGERED), the last 24 hours:
 SELECT name, state, scheduled_time, completed_time, sql_error_message
 FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.ALERT_HISTORY(
-    SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
+    SCHEDULED_TIME_RANGE_START => DATEADD(HOUR, -24, CURRENT_TIMESTAMP()),
+    SCHEDULED_TIME_RANGE_END => CURRENT_TIMESTAMP(),
+    -- The function returns the 100 newest rows of the account by default.
+    RESULT_LIMIT => 10000
 ))
 WHERE name = 'CUSTOMERS_RAW_NO_LOAD_ALERT'
 ORDER BY scheduled_time DESC;

@@ -8,8 +8,10 @@
 //! - Two append-only streams on the raw table, one per consumer, and two tasks: each task
 //!   body is ONE `MERGE`, so each task consumes its stream atomically (the offset advances
 //!   only when the MERGE commits) and the SCD1 and SCD2 tables never wait on each other.
-//! - SCD1 dedupes the batch per key (newest event time, then file name, then row number),
-//!   applies a version only when it is strictly newer, and keeps deletes as tombstones.
+//! - SCD1 keeps per key the greatest version in one total order (event time, then a delete
+//!   above an update, then the column values; the stored row wins an exact tie), so the
+//!   result never depends on which file or batch a version arrived in, and keeps deletes as
+//!   tombstones.
 //! - SCD2 inserts each new distinct (key, event time) and, in the same MERGE, recomputes
 //!   `valid_to`/`is_current` over the whole history of every key in the batch, so late
 //!   versions are placed where they belong and replays change nothing.
