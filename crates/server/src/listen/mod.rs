@@ -27,12 +27,24 @@ pub use post::DEAD_LETTERS_HEADER;
 const PROTOCOL_VERSION_HEADER: &str = "x-nifi-transfer-protocol-version";
 const ACCEPT_VALUE: &str = "application/flowfile-v3,application/flowfile-v2,*/*;q=0.8";
 
+/// The base path as a prefix of the routes: `/contentListener`, or empty for the root (`/`,
+/// which NiFi's Base Path validator allows too).
+pub(crate) fn prefix(base_path: &str) -> String {
+    match base_path.trim_matches('/') {
+        "" => String::new(),
+        b => format!("/{b}"),
+    }
+}
+
 pub(crate) fn routes(state: AppState) -> Router {
-    let base = format!("/{}", state.config.base_path.trim_matches('/'));
+    let base = prefix(&state.config.base_path);
     let records =
         || post(post::records).route_layer(from_fn_with_state(state.clone(), admit::admit));
-    Router::new()
-        .route(&base, records().head(capabilities))
+    let router = Router::new()
+        .route(
+            if base.is_empty() { "/" } else { &base },
+            records().head(capabilities),
+        )
         .route(&format!("{base}/{{stream}}"), records().head(capabilities))
         .route(&format!("{base}/holds/{{id}}"), delete(confirm_hold))
         // PostHTTP (nifi 1.x) does not DELETE the Location it is given when that starts with
@@ -44,11 +56,8 @@ pub(crate) fn routes(state: AppState) -> Router {
             delete(confirm_stream_hold),
         )
         // Every route above takes credentials.
-        .route_layer(from_fn_with_state(state.clone(), admit::authenticate))
-        // ListenHTTP serves its HealthCheckServlet (`@Path("/healthcheck")`) under the base
-        // path: `"/" + basePath + path.value()` (ListenHTTP.java, createHttpServerFromService).
-        .route(&format!("{base}/healthcheck"), get(healthcheck))
-        .route("/healthcheck", get(healthcheck))
+        .route_layer(from_fn_with_state(state.clone(), admit::authenticate));
+    with_health_check(router, &base)
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -58,11 +67,20 @@ pub(crate) fn routes(state: AppState) -> Router {
 /// *Listening Port for health check requests* connector is for (a load balancer or NiFi
 /// probing liveness without reaching the data endpoints).
 pub(crate) fn health_routes(state: AppState) -> Router {
-    let base = format!("/{}", state.config.base_path.trim_matches('/'));
-    Router::new()
-        .route(&format!("{base}/healthcheck"), get(healthcheck))
-        .route("/healthcheck", get(healthcheck))
-        .with_state(state)
+    let base = prefix(&state.config.base_path);
+    with_health_check(Router::new(), &base).with_state(state)
+}
+
+/// ListenHTTP serves its HealthCheckServlet (`@Path("/healthcheck")`) under the base path:
+/// `"/" + basePath + path.value()` (ListenHTTP.java, createHttpServerFromService); here also
+/// at `/healthcheck` (one route when the base path is the root).
+fn with_health_check(router: Router<AppState>, base: &str) -> Router<AppState> {
+    let router = router.route("/healthcheck", get(healthcheck));
+    if base.is_empty() {
+        router
+    } else {
+        router.route(&format!("{base}/healthcheck"), get(healthcheck))
+    }
 }
 
 async fn healthcheck(State(state): State<AppState>) -> Response {

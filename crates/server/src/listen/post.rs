@@ -164,7 +164,7 @@ async fn deliver(
                 retry_after: config.retry_after_secs,
             });
         };
-        let location = format!("/{}/holds/{id}", config.base_path.trim_matches('/'));
+        let location = format!("{}/holds/{id}", super::prefix(&config.base_path));
         let mut resp = (StatusCode::SEE_OTHER, location.clone()).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));

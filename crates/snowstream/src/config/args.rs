@@ -15,7 +15,7 @@ settings! {
         /// Address to listen on. [NiFi ListenHTTP: Listening Port]
         #[arg(long, env = "SNOWSTREAM_LISTEN")]
         listen: SocketAddr = "0.0.0.0:8080",
-        /// Path prefix of the receiver. [NiFi ListenHTTP: Base Path]
+        /// Path prefix of the receiver; `/` serves it at the root (records at `/` and `/STREAM`). [NiFi ListenHTTP: Base Path]
         #[arg(long, env = "SNOWSTREAM_BASE_PATH")]
         base_path: String = server::defaults::BASE_PATH,
         /// Status code for accepted requests. [NiFi ListenHTTP: Return Code]

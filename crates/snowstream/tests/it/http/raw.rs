@@ -433,6 +433,35 @@ async fn head_healthcheck_and_metrics() {
     assert_eq!(r.status, 404, "metrics off without a renderer");
 }
 
+/// `--base-path /` serves the receiver at the root, as a NiFi ListenHTTP with Base Path `/`
+/// (its validator takes it): records at `/` and `/{stream}`, holds at `/holds/{id}`, the
+/// health check at `/healthcheck`, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_base_path_may_be_the_root() {
+    let s = TestServer::start_with(|setup| setup.server.base_path = "/".into()).await;
+    let r = post(&s, "/", Some("application/json"), b"{\"id\":1}").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post(&s, "/orders", Some("application/json"), b"{\"id\":2}").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(s.client.head(s.url("/"))).await;
+    assert_eq!(r.header("x-nifi-transfer-protocol-version"), Some("3"));
+    let r = send(s.client.get(s.url("/healthcheck"))).await;
+    assert_eq!(r.status, 200);
+    let r = send(
+        s.post("/")
+            .header("content-type", "application/json")
+            .header("x-prefer-acknowledge-uri", "true")
+            .body("{\"id\":3}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let location = r.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/holds/"), "{location}");
+    let r = send(s.client.delete(s.url(&location))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(s.landed().await.len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_code_and_base_path_are_configurable() {
     let s = TestServer::start_with(|setup| {
