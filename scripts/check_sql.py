@@ -38,11 +38,12 @@ EXPECTED = SQL / "tests/correctness_expected.ndjson"
 COLUMNS = ["id", "name", "phone_number", "email", "address", "country", "job", "updated_at", "op"]
 MIGRATION = SQL / "tests/migration"
 ENVELOPE_RECORD = SQL / "tests/envelope_record"
+REST = SQL / "tests/rest"
 
 
 def check_parse():
     bad = []
-    for path in sorted(SQL.glob("*.sql")) + [MIGRATION / "migrate.sql", ENVELOPE_RECORD / "03_raw_table_and_pipe.sql"]:
+    for path in sorted(SQL.glob("*.sql")) + [MIGRATION / "migrate.sql", ENVELOPE_RECORD / "03_raw_table_and_pipe.sql", REST / "03_raw_table_and_pipe.sql"]:
         out = subprocess.run(
             [str(ROOT / ".venv/bin/sqlfluff"), "parse", "--dialect", "snowflake", str(path)],
             capture_output=True, text=True,

@@ -38,6 +38,11 @@ pub struct SqlArgs {
     /// Virtual warehouse the tasks run on.
     #[arg(long, default_value = "SNOWSTREAM_WH")]
     pub warehouse: String,
+    /// REST mode: render the pipe with AUTO_INGEST = FALSE for snowstream's notifier
+    /// (--snowpipe-*), and a role for this Snowflake user with what Snowpipe's REST API needs,
+    /// made its default role. [default: auto-ingest from S3 event notifications]
+    #[arg(long)]
+    pub rest_user: Option<String>,
 }
 
 pub fn sql(args: SqlArgs) -> Result<()> {
@@ -47,6 +52,7 @@ pub fn sql(args: SqlArgs) -> Result<()> {
         stage_url: args.stage_url,
         aws_role_arn: args.aws_role_arn,
         warehouse: args.warehouse,
+        rest_user: args.rest_user,
         ..Default::default()
     };
     if let Some(old) = args.from_spec.as_ref() {

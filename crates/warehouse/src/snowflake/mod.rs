@@ -55,6 +55,11 @@ pub struct RenderOptions {
     pub stage_url: String,
     /// Task schedule (how often the stream is checked), e.g. `1 MINUTE`.
     pub task_schedule: String,
+    /// REST mode: the Snowflake user snowstream's notifier calls Snowpipe's REST API as. The
+    /// pipe is rendered with `AUTO_INGEST = FALSE` (files are named by `insertFiles`, not S3
+    /// events), with a role holding what the REST API needs, made the user's default role.
+    /// `None`: auto-ingest from S3 event notifications.
+    pub rest_user: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -70,6 +75,7 @@ impl Default for RenderOptions {
             aws_role_arn: "arn:aws:iam::123456789012:role/snowstream-snowflake".into(),
             stage_url: "s3://my-landing-bucket/snowstream/".into(),
             task_schedule: "1 MINUTE".into(),
+            rest_user: None,
         }
     }
 }

@@ -50,7 +50,7 @@ CHANGE_TRACKING = TRUE;
 -- COPY_HISTORY. IF NOT EXISTS: a changed definition does not take effect when this script
 -- is re-run; see \"Re-deploying the pipe\" in sql/README.md (recreating loses load history).
 {envelope_note}CREATE PIPE IF NOT EXISTS {pipe}
-    AUTO_INGEST = TRUE
+    AUTO_INGEST = {auto_ingest}
     COMMENT = 'snowstream: landed {stream} files into {raw}'
 AS
 COPY INTO {raw} (RECORD, META, FILE_NAME, FILE_ROW_NUMBER, LOADED_AT)
@@ -65,13 +65,7 @@ FROM (
 )
 PATTERN = '{pattern}'
 ON_ERROR = CONTINUE;
-
--- S3 event notifications: the notification_channel column of SHOW PIPES is the ARN of
--- the SQS queue Snowflake listens on. In the bucket's properties add an event
--- notification for s3:ObjectCreated:* on the landing prefix (suffix filter optional)
--- with that SQS queue as destination. See sql/README.md.
-SHOW PIPES LIKE '{pipe_name}' IN SCHEMA {raw_schema};
-
+{trigger}
 -- Loads files that were already in the stage before the notification was wired
 -- (files modified in the last 7 days). Safe to repeat: loaded files are skipped.
 ALTER PIPE {pipe} REFRESH;
@@ -79,10 +73,68 @@ ALTER PIPE {pipe} REFRESH;
         pr = o.pipeline_role,
         raw = n.raw,
         pipe = n.pipe,
-        raw_schema = n.raw_schema,
         stage = n.stage,
         stream = spec.stream,
         pattern = LANDED_PATTERN,
+        auto_ingest = if o.rest_user.is_some() {
+            "FALSE"
+        } else {
+            "TRUE"
+        },
+        trigger = match &o.rest_user {
+            None => auto_ingest_trigger(&pipe_name, n),
+            Some(user) => rest_trigger(spec, user, n, o),
+        },
+    )
+}
+
+/// How files reach an auto-ingest pipe: S3 event notifications on its SQS queue.
+fn auto_ingest_trigger(pipe_name: &str, n: &Names) -> String {
+    format!(
+        "
+-- S3 event notifications: the notification_channel column of SHOW PIPES is the ARN of
+-- the SQS queue Snowflake listens on. In the bucket's properties add an event
+-- notification for s3:ObjectCreated:* on the landing prefix (suffix filter optional)
+-- with that SQS queue as destination. See sql/README.md.
+SHOW PIPES LIKE '{pipe_name}' IN SCHEMA {raw_schema};
+",
+        raw_schema = n.raw_schema,
+    )
+}
+
+/// How files reach a REST pipe: snowstream's notifier names each in `insertFiles`, as `user`,
+/// whose default role holds what the REST API needs (Snowflake's "Set up the Snowpipe REST
+/// API", step "Configure security": USAGE on the database, schema, stage and file format, INSERT and
+/// SELECT on the table, the pipe, and the role as the user's default role). Paths are
+/// relative to the pipe's location, `@stage/{stream}/`: snowstream's
+/// `--snowpipe-strip-prefix` default (`PREFIX/STREAM`) matches it.
+fn rest_trigger(spec: &TableSpec, user: &str, n: &Names, o: &RenderOptions) -> String {
+    let role = format!("{}_SNOWPIPE_REST", spec.name.to_ascii_uppercase());
+    format!(
+        "
+-- REST mode (AUTO_INGEST = FALSE): snowstream's notifier calls insertFiles for each file it
+-- lands, as {user}, with key-pair authentication; its default role holds what Snowpipe's
+-- REST API needs. Set the user's public key first:
+--   ALTER USER {user} SET RSA_PUBLIC_KEY = '<base64 of rsa_key.pub>';
+USE ROLE SECURITYADMIN;
+CREATE ROLE IF NOT EXISTS {role};
+GRANT USAGE ON DATABASE {db} TO ROLE {role};
+GRANT USAGE ON SCHEMA {raw_schema} TO ROLE {role};
+GRANT USAGE ON STAGE {stage} TO ROLE {role};
+GRANT USAGE ON FILE FORMAT {file_format} TO ROLE {role};
+GRANT INSERT, SELECT ON TABLE {raw} TO ROLE {role};
+GRANT OPERATE, MONITOR ON PIPE {pipe} TO ROLE {role};
+GRANT ROLE {role} TO USER {user};
+ALTER USER {user} SET DEFAULT_ROLE = {role};
+USE ROLE {pr};
+",
+        db = n.db,
+        raw_schema = n.raw_schema,
+        stage = n.stage,
+        file_format = n.file_format,
+        raw = n.raw,
+        pipe = n.pipe,
+        pr = o.pipeline_role,
     )
 }
 

@@ -201,3 +201,52 @@ fn record_envelope_pipe_matches_renderer() {
         }
     }
 }
+
+/// The REST-mode fixture: `sql/tests/rest/03_raw_table_and_pipe.sql` is the pipe script
+/// rendered with `--rest-user SNOWPIPE_LOADER` (AUTO_INGEST = FALSE, and the role the REST
+/// API needs); `scripts/check_sql.py` parses it with the Snowflake dialect.
+#[test]
+fn rest_mode_pipe_matches_renderer() {
+    let dir = sql_dir().join("tests/rest");
+    let opts = RenderOptions {
+        rest_user: Some("SNOWPIPE_LOADER".into()),
+        ..RenderOptions::default()
+    };
+    let scripts = render(&TableSpec::customers(), &opts);
+    let name = "03_raw_table_and_pipe.sql";
+    let pipe = &scripts.iter().find(|(n, _)| n == name).unwrap().1;
+    assert!(pipe.contains("AUTO_INGEST = FALSE"), "{pipe}");
+    for grant in [
+        "GRANT USAGE ON DATABASE SNOWSTREAM TO ROLE CUSTOMERS_SNOWPIPE_REST;",
+        "GRANT USAGE ON SCHEMA SNOWSTREAM.RAW TO ROLE CUSTOMERS_SNOWPIPE_REST;",
+        "GRANT INSERT, SELECT ON TABLE SNOWSTREAM.RAW.CUSTOMERS_RAW TO ROLE CUSTOMERS_SNOWPIPE_REST;",
+        "ALTER USER SNOWPIPE_LOADER SET DEFAULT_ROLE = CUSTOMERS_SNOWPIPE_REST;",
+    ] {
+        assert!(pipe.contains(grant), "{grant} missing from:\n{pipe}");
+    }
+    assert!(
+        !pipe.contains("SHOW PIPES"),
+        "no SQS queue to wire in REST mode"
+    );
+    // The README's REST section shows the rendered role block, line for line.
+    let readme = std::fs::read_to_string(sql_dir().join("../README.md")).unwrap();
+    let block = pipe.split("USE ROLE SECURITYADMIN;").nth(1).unwrap();
+    let block = block.split("USE ROLE SNOWSTREAM_PIPELINE;").next().unwrap();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            readme.contains(line),
+            "README.md lacks the rendered line {line:?}"
+        );
+    }
+    let path = dir.join(name);
+    if std::env::var_os("UPDATE_SQL").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, pipe).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == *pipe,
+        "{} drifted from the renderer; run UPDATE_SQL=1 cargo test -p warehouse --test it sql_drift",
+        path.display()
+    );
+}
