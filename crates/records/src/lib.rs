@@ -31,4 +31,5 @@ mod parse;
 pub use batch::{Batch, Checkpoint};
 pub use format::{Format, UnknownFormat};
 pub use gzip::{Gunzip, GunzipError, gunzip};
+pub use parse::keys::duplicate_key;
 pub use parse::{FillError, ParseError, fill_batch, parse};

@@ -8,6 +8,7 @@
 
 mod csv_rows;
 mod json;
+pub(crate) mod keys;
 
 use crate::batch::TooLarge;
 use crate::{Batch, Format};

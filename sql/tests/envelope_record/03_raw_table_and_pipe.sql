@@ -17,8 +17,9 @@ CHANGE_TRACKING = TRUE;
 
 -- Snowpipe loads each file once (its load history is keyed by file name for 14 days), so
 -- re-sent S3 events do not duplicate rows. Load metadata comes from METADATA$ columns,
--- not CURRENT_TIMESTAMP. A bad line is skipped (ON_ERROR = CONTINUE) and shows in
--- COPY_HISTORY. IF NOT EXISTS: a changed definition does not take effect when this script
+-- not CURRENT_TIMESTAMP. ON_ERROR = CONTINUE: for JSON a parse error loads the rows before
+-- it and skips the rest of the file (PARTIALLY_LOADED in COPY_HISTORY); snowstream refuses
+-- such lines (invalid JSON, a key twice) before they land. IF NOT EXISTS: a changed definition does not take effect when this script
 -- is re-run; see "Re-deploying the pipe" in sql/README.md (recreating loses load history).
 -- Envelope record: each line is the record alone, so RECORD is the whole line and
 -- META is NULL; the lineage is FILE_NAME ({stream}/dt=…/hh=…/{instance}-{first_seq}…) and

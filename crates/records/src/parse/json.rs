@@ -17,6 +17,7 @@ pub(super) fn parse_json(
         let raw = value.get().as_bytes();
         match raw.first() {
             Some(b'{') => {
+                no_duplicate_key(content, raw, count + 1)?;
                 if !emit_record(raw, &mut scratch, emit) {
                     return Ok(count);
                 }
@@ -32,6 +33,7 @@ pub(super) fn parse_json(
                     if item.first() != Some(&b'{') {
                         return Err(not_an_object(content, item, count + 1, " in the array"));
                     }
+                    no_duplicate_key(content, item, count + 1)?;
                     if !emit_record(item, &mut scratch, emit) {
                         return Ok(count);
                     }
@@ -80,6 +82,9 @@ pub(super) fn parse_ndjson(
         if let Err(e) = serde_json::from_slice::<&RawValue>(line) {
             return Err(syntax_error(&e, line_no, record));
         }
+        if let Some(key) = super::keys::duplicate_key(line) {
+            return Err(duplicate(&key, line_no, record));
+        }
         if !emit_record(line, &mut scratch, emit) {
             return Ok(count);
         }
@@ -127,6 +132,29 @@ fn minify(raw: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Refuses an object of `content` with a key twice (see `keys`).
+fn no_duplicate_key(content: &[u8], raw: &[u8], record: u64) -> Result<(), ParseError> {
+    match super::keys::duplicate_key(raw) {
+        None => Ok(()),
+        Some(key) => Err(duplicate(
+            &key,
+            line_at(content, offset_in(content, raw)),
+            record,
+        )),
+    }
+}
+
+fn duplicate(key: &str, line: u64, record: u64) -> ParseError {
+    ParseError::new(
+        line,
+        record,
+        format!(
+            "the object has the key {key:?} more than once, which Snowflake's JSON parser \
+             refuses (it would skip the rest of the landed file)"
+        ),
+    )
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {

@@ -152,6 +152,14 @@ fn file_envelope(spec: &TableSpec, path: &Path) -> Result<Envelope, String> {
     Ok(manifest.envelope)
 }
 
+/// Why Snowflake's JSON parser would refuse `line`, if it would.
+fn json_parse_error(line: &str) -> Option<String> {
+    if let Err(e) = serde_json::from_str::<&RawValue>(line) {
+        return Some(e.to_string());
+    }
+    records::duplicate_key(line.as_bytes()).map(|k| format!("duplicate object key {k:?}"))
+}
+
 /// Loads one file's lines (written in `envelope`) and its load-history row in one
 /// transaction. A `record` line has no META (NULL), like the Snowflake pipe's.
 fn load_one(
@@ -174,6 +182,15 @@ fn load_one(
             ))
             .ctx("preparing raw insert")?;
         for (row, line) in landed::lines(text) {
+            // Snowflake's JSON parser (ON_ERROR = CONTINUE): a line that is not JSON, or an
+            // object with a key twice (ALLOW_DUPLICATE = FALSE), loads the rows before it and
+            // skips the rest of the file ("COPY INTO <table>", ON_ERROR, for JSON).
+            if let Some(why) = json_parse_error(line) {
+                tracing::warn!(file = %name, line = row, error = %why,
+                    "JSON parse error: the rest of the file is skipped, as Snowflake does");
+                rejected += 1;
+                break;
+            }
             match LandedLine::parse_in(envelope, line) {
                 Ok(l) => {
                     insert

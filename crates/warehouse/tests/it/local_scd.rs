@@ -262,7 +262,9 @@ fn pipe_skips_manifests_temp_files_and_bad_lines() {
     let mut wh = open(tmp.path());
     land(&landing, "ss-1", 1, &[Event::new(1, "A", 1, "I")], true);
     let dir = landing.join("customers/dt=2026-11-24/hh=13");
-    let text = "{\"record\":{\"id\":2,\"updated_at\":\"2026-11-24T13:00:00.000Z\",\"op\":\"I\"}}\nnot json\n\n{\"record\":{\"id\":\"x\"}}\n";
+    // A JSON parse error loads the lines before it and skips the rest of the file, as
+    // Snowflake's COPY does for JSON with ON_ERROR = CONTINUE ("COPY INTO <table>", ON_ERROR).
+    let text = "{\"record\":{\"id\":2,\"updated_at\":\"2026-11-24T13:00:00.000Z\",\"op\":\"I\"}}\n\n{\"record\":{\"id\":\"x\"}}\nnot json\n{\"record\":{\"id\":3}}\n";
     std::fs::write(
         dir.join("ss-9-00000000000000000001.ndjson.zst"),
         zstd::encode_all(text.as_bytes(), 1).unwrap(),
@@ -284,8 +286,12 @@ fn pipe_skips_manifests_temp_files_and_bad_lines() {
         .rows;
     let ss9 = "customers/dt=2026-11-24/hh=13/ss-9-00000000000000000001.ndjson.zst";
     assert!(
-        rows.contains(&vec![ss9.into(), 4.into()]),
+        rows.contains(&vec![ss9.into(), 3.into()]),
         "row numbers are line numbers: {rows:?}"
+    );
+    assert!(
+        !rows.contains(&vec![ss9.into(), 5.into()]),
+        "the line after the parse error is skipped: {rows:?}"
     );
     let tasks = wh.run_tasks().unwrap();
     assert_eq!(tasks.invalid_rows, 1, "id \"x\" is not an integer");
@@ -406,4 +412,37 @@ fn diff_against_oracle_reports_equality_and_differences() {
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     let fewer: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
     assert!(wh.diff_against_oracle(&fewer).unwrap()[0].contains("oracle has"));
+}
+
+/// A record with a key twice, in the middle of a landed file: Snowflake's JSON parser refuses
+/// it (the file format's ALLOW_DUPLICATE = FALSE) and, with ON_ERROR = CONTINUE, skips the
+/// rest of the file, so the rows after it never reach RAW. The stand-in does the same; the
+/// receiver refuses such a record before it can land (`records::duplicate_key`).
+#[test]
+fn a_duplicate_key_loses_the_rows_after_it_as_in_snowflake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let landing = tmp.path().join("landing");
+    let mut wh = open(tmp.path());
+    let dir = landing.join("customers/dt=2026-11-24/hh=13");
+    std::fs::create_dir_all(&dir).unwrap();
+    let row = |id: u32| {
+        format!(
+            "{{\"record\":{{\"id\":{id},\"updated_at\":\"2026-11-24T13:00:00.000Z\",\"op\":\"I\"}}}}\n"
+        )
+    };
+    let text = format!(
+        "{}{}{{\"record\":{{\"id\":3,\"id\":4,\"updated_at\":\"2026-11-24T13:00:00.000Z\",\"op\":\"I\"}}}}\n{}{}",
+        row(1),
+        row(2),
+        row(5),
+        row(6)
+    );
+    std::fs::write(
+        dir.join("ss-7-00000000000000000001.ndjson.zst"),
+        zstd::encode_all(text.as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    let load = wh.load_new_files(&landing).unwrap();
+    assert_eq!((load.rows_loaded, load.rows_rejected), (2, 1), "{load:?}");
+    assert!(records::duplicate_key(row(1).trim().as_bytes()).is_none());
 }

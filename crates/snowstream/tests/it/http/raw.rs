@@ -524,3 +524,38 @@ async fn success_code_and_base_path_are_configurable() {
         ]
     );
 }
+
+/// A record with a key twice would make Snowflake skip the rest of its landed file (JSON,
+/// ALLOW_DUPLICATE = FALSE, ON_ERROR = CONTINUE): it is refused at ingest like a record that
+/// does not parse, naming the key and the line, and nothing of the request lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_with_a_key_twice_is_refused_before_it_can_land() {
+    let s = TestServer::start_default().await;
+    let body = b"{\"id\":1}\n{\"id\":2,\"name\":\"a\",\"name\":\"b\"}\n{\"id\":3}\n";
+    let r = post(&s, "/contentListener", Some("application/x-ndjson"), body).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text.contains("\"name\" more than once") && r.text.contains("line 2"),
+        "{}",
+        r.text
+    );
+    // Nested objects and JSON arrays are checked too; distinct keys still pass.
+    let r = post(
+        &s,
+        "/contentListener",
+        Some("application/json"),
+        b"[{\"id\":4,\"a\":{\"k\":1,\"k\":2}}]",
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = post(
+        &s,
+        "/contentListener",
+        Some("application/x-ndjson"),
+        b"{\"id\":5,\"a\":{\"k\":1},\"b\":{\"k\":1}}\n",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let landed = s.landed().await;
+    assert_eq!(landed.len(), 1, "only the record with distinct keys landed");
+}
