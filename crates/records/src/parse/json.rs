@@ -2,6 +2,7 @@
 
 use serde_json::value::RawValue;
 
+use super::keys::KeyCheck;
 use super::{ParseError, line_at};
 
 /// Objects, arrays of objects, or several of them one after another.
@@ -11,13 +12,14 @@ pub(super) fn parse_json(
 ) -> Result<u64, ParseError> {
     let mut count = 0u64;
     let mut scratch = Vec::new();
+    let mut keys = KeyCheck::default();
     let stream = serde_json::Deserializer::from_slice(content).into_iter::<&RawValue>();
     for value in stream {
         let value = value.map_err(|e| syntax_error(&e, e.line().max(1) as u64, count + 1))?;
         let raw = value.get().as_bytes();
         match raw.first() {
             Some(b'{') => {
-                no_duplicate_key(content, raw, count + 1)?;
+                no_duplicate_key(&mut keys, content, raw, count + 1)?;
                 if !emit_record(raw, &mut scratch, emit) {
                     return Ok(count);
                 }
@@ -33,7 +35,7 @@ pub(super) fn parse_json(
                     if item.first() != Some(&b'{') {
                         return Err(not_an_object(content, item, count + 1, " in the array"));
                     }
-                    no_duplicate_key(content, item, count + 1)?;
+                    no_duplicate_key(&mut keys, content, item, count + 1)?;
                     if !emit_record(item, &mut scratch, emit) {
                         return Ok(count);
                     }
@@ -54,6 +56,7 @@ pub(super) fn parse_ndjson(
 ) -> Result<u64, ParseError> {
     let mut count = 0u64;
     let mut scratch = Vec::new();
+    let mut keys = KeyCheck::default();
     let mut line_no = 0u64;
     let mut rest = content;
     while !rest.is_empty() {
@@ -82,7 +85,7 @@ pub(super) fn parse_ndjson(
         if let Err(e) = serde_json::from_slice::<&RawValue>(line) {
             return Err(syntax_error(&e, line_no, record));
         }
-        if let Some(key) = super::keys::duplicate_key(line) {
+        if let Some(key) = keys.duplicate(line) {
             return Err(duplicate(&key, line_no, record));
         }
         if !emit_record(line, &mut scratch, emit) {
@@ -135,8 +138,13 @@ fn minify(raw: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Refuses an object of `content` with a key twice (see `keys`).
-fn no_duplicate_key(content: &[u8], raw: &[u8], record: u64) -> Result<(), ParseError> {
-    match super::keys::duplicate_key(raw) {
+fn no_duplicate_key(
+    keys: &mut KeyCheck,
+    content: &[u8],
+    raw: &[u8],
+    record: u64,
+) -> Result<(), ParseError> {
+    match keys.duplicate(raw) {
         None => Ok(()),
         Some(key) => Err(duplicate(
             &key,

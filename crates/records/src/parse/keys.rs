@@ -4,6 +4,10 @@
 //! the rows before it and skips the rest ("COPY INTO <table>", ON_ERROR: "for JSON … the
 //! remainder of the records in the data file are skipped"). So such a record never reaches a
 //! landed file: it is refused at ingest like any record that does not parse.
+//!
+//! The check runs on every record, so it is one pass over the bytes with no allocation per
+//! record ([`KeyCheck`] keeps its buffers): keys are compared as byte ranges of the record,
+//! and only a record with an escape in it has its keys decoded.
 
 use std::borrow::Cow;
 
@@ -15,7 +19,110 @@ const LINEAR_KEYS: usize = 32;
 /// `None` when every object's keys are distinct. Keys compare as the strings they denote
 /// (`"a"` and `"\u0061"` are the same key).
 pub fn duplicate_key(raw: &[u8]) -> Option<String> {
-    // One entry per open container: `Some(keys)` for an object, `None` for an array.
+    KeyCheck::default().duplicate(raw)
+}
+
+/// Buffers for [`duplicate_key`], kept from one record to the next.
+#[derive(Default)]
+pub(crate) struct KeyCheck {
+    /// Keys of the open objects, as (start, end) byte ranges inside the quotes.
+    keys: Vec<(usize, usize)>,
+    /// Per open container: for an object, where its keys start in `keys` and a 64-bit
+    /// filter of the keys seen (a key whose bit is unset cannot be a repeat, so most keys are
+    /// never compared); `None`: an array.
+    open: Vec<Option<(usize, u64)>>,
+}
+
+impl KeyCheck {
+    /// See [`duplicate_key`].
+    pub(crate) fn duplicate(&mut self, raw: &[u8]) -> Option<String> {
+        self.keys.clear();
+        self.open.clear();
+        let key = |r: (usize, usize)| &raw[r.0..r.1];
+        let mut expect_key = false;
+        let mut i = 0;
+        while i < raw.len() {
+            match raw[i] {
+                b'"' => {
+                    let (end, escaped) = quoted_end(raw, i);
+                    if expect_key && escaped {
+                        // A key with an escape (rare): compare decoded keys instead.
+                        return decoded_duplicate(raw);
+                    }
+                    if expect_key && let Some(Some((first, seen))) = self.open.last_mut() {
+                        let this = (i + 1, end);
+                        let bit = filter_bit(key(this));
+                        let same = &self.keys[*first..];
+                        if *seen & bit != 0
+                            && same.len() < LINEAR_KEYS
+                            && same.iter().any(|&k| key(k) == key(this))
+                        {
+                            return Some(String::from_utf8_lossy(key(this)).into_owned());
+                        }
+                        *seen |= bit;
+                        self.keys.push(this);
+                        expect_key = false;
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                b'{' => {
+                    self.open.push(Some((self.keys.len(), 0)));
+                    expect_key = true;
+                }
+                b'[' => {
+                    self.open.push(None);
+                    expect_key = false;
+                }
+                b'}' | b']' => {
+                    if let Some(Some((first, _))) = self.open.pop() {
+                        if self.keys.len() - first >= LINEAR_KEYS {
+                            let mut these: Vec<&[u8]> =
+                                self.keys[first..].iter().map(|&k| key(k)).collect();
+                            these.sort_unstable();
+                            if let Some(w) = these.windows(2).find(|w| w[0] == w[1]) {
+                                return Some(String::from_utf8_lossy(w[0]).into_owned());
+                            }
+                        }
+                        self.keys.truncate(first);
+                    }
+                    expect_key = false;
+                }
+                b',' => expect_key = matches!(self.open.last(), Some(Some(_))),
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// The key's bit in an object's 64-bit filter: from its length and its first and last bytes.
+fn filter_bit(key: &[u8]) -> u64 {
+    let (first, last) = (key.first().copied(), key.last().copied());
+    let h =
+        key.len() as u64 * 31 + u64::from(first.unwrap_or(0)) * 7 + u64::from(last.unwrap_or(0));
+    1 << (h % 64)
+}
+
+/// Index of the quote that closes the string opening at `start`, and whether the string has
+/// an escape.
+fn quoted_end(raw: &[u8], start: usize) -> (usize, bool) {
+    let mut i = start + 1;
+    let mut escaped = false;
+    while let Some(n) = memchr::memchr2(b'"', b'\\', &raw[i.min(raw.len())..]) {
+        let at = i + n;
+        if raw[at] == b'"' {
+            return (at, escaped);
+        }
+        escaped = true;
+        i = at + 2;
+    }
+    (raw.len(), escaped)
+}
+
+/// The slow path, for a record with an escaped key: every key decoded.
+fn decoded_duplicate(raw: &[u8]) -> Option<String> {
     let mut open: Vec<Option<Vec<Cow<'_, [u8]>>>> = Vec::new();
     let mut expect_key = false;
     let mut i = 0;
@@ -25,8 +132,8 @@ pub fn duplicate_key(raw: &[u8]) -> Option<String> {
                 let end = string_end(raw, i);
                 if expect_key && let Some(Some(keys)) = open.last_mut() {
                     let key = decoded(&raw[i..=end]);
-                    if keys.len() < LINEAR_KEYS && keys.contains(&key) {
-                        return Some(text(&key));
+                    if keys.contains(&key) {
+                        return Some(String::from_utf8_lossy(&key).into_owned());
                     }
                     keys.push(key);
                     expect_key = false;
@@ -43,14 +150,7 @@ pub fn duplicate_key(raw: &[u8]) -> Option<String> {
                 expect_key = false;
             }
             b'}' | b']' => {
-                if let Some(Some(mut keys)) = open.pop()
-                    && keys.len() >= LINEAR_KEYS
-                {
-                    keys.sort_unstable();
-                    if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
-                        return Some(text(&pair[0]));
-                    }
-                }
+                open.pop();
                 expect_key = false;
             }
             b',' => expect_key = matches!(open.last(), Some(Some(_))),
@@ -84,10 +184,6 @@ fn decoded(quoted: &[u8]) -> Cow<'_, [u8]> {
         Ok(s) => Cow::Owned(s.into_bytes()),
         Err(_) => Cow::Borrowed(inner),
     }
-}
-
-fn text(key: &[u8]) -> String {
-    String::from_utf8_lossy(key).into_owned()
 }
 
 #[cfg(test)]
@@ -132,5 +228,8 @@ mod tests {
             duplicate_key(format!("{{{}}}", distinct.join(",")).as_bytes()),
             None
         );
+        // A nested object's keys are its own, before and after it.
+        let nested = format!("{{\"k1\":{{{}}},\"k2\":1}}", distinct.join(","));
+        assert_eq!(duplicate_key(nested.as_bytes()), None);
     }
 }
