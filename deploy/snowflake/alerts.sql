@@ -50,6 +50,34 @@ CREATE OR REPLACE ALERT SNOWSTREAM.RAW.CUSTOMERS_RAW_NO_LOAD_ALERT
 
 ALTER ALERT SNOWSTREAM.RAW.CUSTOMERS_RAW_NO_LOAD_ALERT RESUME;
 
+-- Fires when a file was not loaded whole in the last 20 minutes (COPY_HISTORY status other
+-- than LOADED: PARTIALLY_LOADED, LOAD_FAILED): with a JSON file and ON_ERROR = CONTINUE a
+-- parse error skips the rest of the file ("COPY INTO <table>", ON_ERROR). snowstream refuses
+-- such lines before they land, so this means a file written by something else, or a
+-- Snowflake limit snowstream does not check; auto-ingest pipes have no other signal
+-- (REST-mode pipes: snowstream's SnowstreamSnowpipeLoadFailures alert).
+CREATE OR REPLACE ALERT SNOWSTREAM.RAW.CUSTOMERS_RAW_NOT_LOADED_ALERT
+    WAREHOUSE = SNOWSTREAM_WH
+    SCHEDULE = '10 MINUTE'
+    IF (EXISTS (
+        SELECT 1
+        FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.COPY_HISTORY(
+            TABLE_NAME => 'SNOWSTREAM.RAW.CUSTOMERS_RAW',
+            START_TIME => DATEADD(MINUTE, -20, CURRENT_TIMESTAMP())
+        ))
+        WHERE status <> 'Loaded'
+    ))
+    THEN
+        CALL SYSTEM$SEND_EMAIL(
+            'SNOWSTREAM_ALERT_EMAIL',
+            'ops@example.com',
+            'snowstream: a file was not loaded whole into SNOWSTREAM.RAW.CUSTOMERS_RAW',
+            'COPY_HISTORY shows a file that is not Loaded in the last 20 minutes; see first_error_message '
+            || 'in sql/07_monitoring.sql''s COPY_HISTORY query.'
+        );
+
+ALTER ALERT SNOWSTREAM.RAW.CUSTOMERS_RAW_NOT_LOADED_ALERT RESUME;
+
 -- When it ran and whether it fired (state TRIGGERED), the last 24 hours:
 SELECT name, state, scheduled_time, completed_time, sql_error_message
 FROM TABLE(SNOWSTREAM.INFORMATION_SCHEMA.ALERT_HISTORY(
