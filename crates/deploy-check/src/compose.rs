@@ -109,7 +109,10 @@ pub fn check_compose(yaml: &str, root: &Path) -> Result<Vec<Problem>, CheckError
             }
         }
         // healthcheck shape
-        if let Some(h) = svc.get("healthcheck") {
+        if let Some(h) = svc
+            .get("healthcheck")
+            .filter(|h| h.get("disable").and_then(Value::as_bool) != Some(true))
+        {
             match h.get("test") {
                 Some(Value::Array(a))
                     if a.first()

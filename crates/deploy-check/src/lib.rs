@@ -12,6 +12,7 @@ mod dockerfile;
 mod flow;
 mod grafana;
 mod known;
+mod lifecycle;
 mod params;
 mod template;
 
@@ -20,6 +21,7 @@ pub use dockerfile::check_dockerfile;
 pub use flow::{FlowSummary, check_flow_definition};
 pub use grafana::{check_dashboard, dashboard_metric_names, provisioned_datasource_uids};
 pub use known::{Component, KnownNifi, NifiLine};
+pub use lifecycle::check_compose_lifecycle;
 pub use params::parameter_refs;
 pub use template::check_template;
 

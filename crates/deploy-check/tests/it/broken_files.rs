@@ -365,3 +365,29 @@ fn bare_mime_type_content_type_is_reported_in_flow_and_template() {
     let problems = check_template(&xml, &known, &template_params()).unwrap();
     assert_reports(&problems, &["`Content-Type` is a bare"]);
 }
+
+/// The compose file as it was before issue 28: the generator started on every `up`, inherited
+/// the image's health check, and serve had Docker's 10 s to stop.
+#[test]
+fn demo_data_unhealthy_services_and_short_stops_are_reported() {
+    let yaml = r#"
+services:
+  snowstream:
+    image: snowstream:local
+    command: ["serve"]
+  generator:
+    image: snowstream:local
+    entrypoint: ["snowstream-gen"]
+    command: ["http", "--url", "http://nifi:8081/contentListener"]
+  generator-files:
+    profiles: ["files"]
+    image: snowstream:local
+    entrypoint: ["snowstream-gen"]
+"#;
+    let problems = deploy_check::check_compose_lifecycle(yaml).unwrap();
+    assert_reports(&problems, &["`generator`", "profile"]);
+    assert_reports(&problems, &["`generator`", "unhealthy forever"]);
+    assert_reports(&problems, &["`generator-files`", "unhealthy forever"]);
+    assert_reports(&problems, &["`snowstream`", "stop_grace_period"]);
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+}

@@ -293,3 +293,9 @@ fn compose_mounts_the_monitoring_files() {
         "prometheus.yml does not scrape snowstream:8080"
     );
 }
+
+#[test]
+fn compose_is_fit_for_production() {
+    let problems = deploy_check::check_compose_lifecycle(&read("docker-compose.yml")).unwrap();
+    assert_clean("docker-compose.yml", &problems);
+}
