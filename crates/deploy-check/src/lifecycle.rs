@@ -7,6 +7,8 @@
 //! - A service on the snowstream image that is not `serve` inherits the image's HEALTHCHECK
 //!   (Dockerfile `HEALTHCHECK`: `snowstream healthcheck` on 127.0.0.1:8080), which nothing
 //!   answers there: it must disable it (`healthcheck: {disable: true}`).
+//! - Prometheus (no authentication) and Grafana (anonymous viewers) are published on the
+//!   host's loopback unless asked.
 //! - The service running `serve` must be given more than its drain to stop: Docker sends
 //!   SIGTERM, then SIGKILL after `stop_grace_period` (10 s by default, "Compose file
 //!   reference", services.stop_grace_period), while serve lands open batches for up to
@@ -27,6 +29,7 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
         .get("services")
         .and_then(Value::as_object)
         .ok_or_else(|| CheckError::Shape("no `services` map".into()))?;
+    let interpolation = regex::Regex::new(r"\$\{[^}]*\}").expect("valid regex");
     for (name, svc) in services {
         let runs = |what: &str| {
             let text = |k: &str| svc.get(k).map(Value::to_string).unwrap_or_default();
@@ -70,6 +73,29 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                          unhealthy forever; set `healthcheck: {{disable: true}}`"
                     ),
                 );
+            }
+        }
+        if matches!(name.as_str(), "prometheus" | "grafana") {
+            for port in svc
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                // `HOST:CONTAINER` publishes on every interface; `IP:HOST:CONTAINER` on one.
+                // Interpolations (`${PORT:-9090}`) count as one part.
+                let plain = interpolation.replace_all(port, "X");
+                if plain.split(':').count() < 3 {
+                    problem(
+                        &mut out,
+                        format!(
+                            "service `{name}` publishes `{port}` on every interface, without \
+                             authentication: bind it to the loopback (`127.0.0.1:…`) or a \
+                             variable that defaults to it"
+                        ),
+                    );
+                }
             }
         }
         if on_image && serves {

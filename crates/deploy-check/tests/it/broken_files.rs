@@ -383,11 +383,16 @@ services:
     profiles: ["files"]
     image: snowstream:local
     entrypoint: ["snowstream-gen"]
+  prometheus:
+    image: prom/prometheus:v3.0.0
+    ports:
+      - "${PROMETHEUS_PORT:-9090}:9090"
 "#;
     let problems = deploy_check::check_compose_lifecycle(yaml).unwrap();
     assert_reports(&problems, &["`generator`", "profile"]);
     assert_reports(&problems, &["`generator`", "unhealthy forever"]);
     assert_reports(&problems, &["`generator-files`", "unhealthy forever"]);
     assert_reports(&problems, &["`snowstream`", "stop_grace_period"]);
-    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert_reports(&problems, &["`prometheus`", "every interface"]);
+    assert_eq!(problems.len(), 5, "{problems:#?}");
 }

@@ -380,6 +380,12 @@ fn s3_front(
         .map(|c| S3Credential::parse(c).map_err(anyhow::Error::msg))
         .collect::<Result<_>>()
         .context("--s3-credentials")?;
+    for c in &config.credentials {
+        access::not_a_placeholder(
+            &c.secret_key,
+            &format!("the secret of {} in --s3-credentials", c.access_key),
+        )?;
+    }
     config.routes = match api.s3_buckets {
         None => streams
             .iter()

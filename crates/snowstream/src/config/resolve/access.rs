@@ -28,12 +28,28 @@ pub(super) fn metrics_token(listener: &Listener) -> Result<Option<String>> {
 
 /// The bearer token, given directly or in a file (its first line).
 pub(super) fn auth_token(listener: &Listener) -> Result<Option<String>> {
-    match (&listener.auth_token, &listener.auth_token_file) {
+    let token = match (&listener.auth_token, &listener.auth_token_file) {
         (Some(_), Some(_)) => bail!("give --auth-token or --auth-token-file, not both"),
-        (Some(token), None) => Ok(Some(token.clone())),
-        (None, None) => Ok(None),
-        (None, Some(path)) => token_file(path, "auth-token-file").map(Some),
+        (Some(token), None) => Some(token.clone()),
+        (None, None) => None,
+        (None, Some(path)) => Some(token_file(path, "auth-token-file")?),
+    };
+    if let Some(t) = &token {
+        not_a_placeholder(t, "--auth-token")?;
     }
+    Ok(token)
+}
+
+/// Refuses a secret still holding the placeholder `.env.example` ships (`CHANGE-ME-…`): a
+/// stack started from the example as is must not accept anyone who read the example.
+pub(crate) fn not_a_placeholder(secret: &str, what: &str) -> Result<()> {
+    if secret.to_ascii_uppercase().contains("CHANGE-ME") {
+        bail!(
+            "{what} still holds a CHANGE-ME placeholder from .env.example; set a secret of your \
+             own (e.g. `openssl rand -hex 24`)"
+        );
+    }
+    Ok(())
 }
 
 /// The token in the file of `--{flag}`: its first line, trimmed, which must not be empty.
@@ -52,8 +68,15 @@ pub(super) fn basic_auth(listener: &Listener) -> Result<Vec<server::BasicUser>> 
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --basic-auth-file {}", path.display()))?;
-    server::parse_basic_users(&text)
-        .map_err(|e| anyhow::anyhow!("--basic-auth-file {}: {e}", path.display()))
+    let users = server::parse_basic_users(&text)
+        .map_err(|e| anyhow::anyhow!("--basic-auth-file {}: {e}", path.display()))?;
+    for u in &users {
+        not_a_placeholder(
+            &u.password,
+            &format!("the password of {:?} in --basic-auth-file", u.user),
+        )?;
+    }
+    Ok(users)
 }
 
 /// `--client-authentication` against `--tls-client-ca`: REQUIRED and WANT verify against the

@@ -481,3 +481,28 @@ fn http_protocols_take_nifis_values_and_display_names() {
     assert_eq!(Http1.alpn(), [b"http/1.1".to_vec()]);
     assert_eq!(H2Http1.alpn(), [b"h2".to_vec(), b"http/1.1".to_vec()]);
 }
+
+#[test]
+fn placeholder_secrets_from_the_env_example_are_refused() {
+    let token = args(&["--auth-token", "CHANGE-ME-token"])
+        .resolve()
+        .unwrap_err();
+    assert!(
+        format!("{token:#}").contains("CHANGE-ME placeholder"),
+        "{token:#}"
+    );
+    assert!(
+        !format!("{token:#}").contains("CHANGE-ME-token"),
+        "the value is not echoed"
+    );
+    let s3 = args(&[
+        "--s3-listen",
+        "127.0.0.1:0",
+        "--s3-credentials",
+        "nifi:CHANGE-ME-s3-secret",
+    ])
+    .resolve()
+    .unwrap_err();
+    assert!(format!("{s3:#}").contains("the secret of nifi"), "{s3:#}");
+    args(&["--auth-token", "a-real-token"]).resolve().unwrap();
+}
