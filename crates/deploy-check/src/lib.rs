@@ -67,10 +67,25 @@ pub(crate) fn bare_mime_type(
     value: &str,
 ) -> Option<String> {
     let content_type_key = key == "Request Content-Type" || key == "Content-Type";
-    (type_name.ends_with(".InvokeHTTP") && content_type_key && value.trim() == "${mime.type}").then(|| {
-        format!(
+    if !(type_name.ends_with(".InvokeHTTP") && content_type_key) {
+        return None;
+    }
+    if value.trim() == "${mime.type}" {
+        return Some(format!(
             "`{name}`: `{key}` is a bare `${{mime.type}}`, which ListenHTTP never sets: default it \
              (e.g. `${{mime.type:replaceEmpty(...)}}`) or state the stream's format"
+        ));
+    }
+    // ListenHTTP copies a matching request header onto every FlowFile it makes, so behind a
+    // package (application/flowfile-v3) or a form (multipart/form-data) each unpacked FlowFile
+    // carries that type, which is not its content's.
+    let forwards_request_type = value.to_ascii_lowercase().contains("'content-type'");
+    let drops_wrappers = value.contains("flowfile") && value.contains("multipart");
+    (forwards_request_type && !drops_wrappers).then(|| {
+        format!(
+            "`{name}`: `{key}` forwards the request's Content-Type, which for a FlowFile package \
+             or a form is the wrapper's type (application/flowfile-v3, multipart/form-data), not \
+             the content's: drop those (e.g. `:replaceAll('^(application/flowfile|multipart/).*', '')`)"
         )
     })
 }
