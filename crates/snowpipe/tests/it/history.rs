@@ -1,7 +1,8 @@
-//! `loadHistoryScan` as Snowflake's REST reference documents it ("Snowpipe REST API",
-//! `loadHistoryScan`, response example): `completeResult` is the text `"true"` or `"false"`,
-//! and an answer that is not complete is followed by another from its `rangeEndTime`. The
-//! server here is a socket that replays the documented response body, not our wire types.
+//! The Snowpipe client against the bodies of Snowflake's REST reference ("Snowpipe REST API":
+//! the request and response examples of `insertFiles`, `insertReport` and `loadHistoryScan`,
+//! and the error body), replayed by a socket, not made from our wire types: `completeResult`
+//! is the text `"true"` or `"false"` in loadHistoryScan (an answer that is not complete is
+//! followed from its `rangeEndTime`) and a boolean in insertReport.
 
 use std::sync::{Arc, Mutex};
 
@@ -37,37 +38,70 @@ fn documented(complete: &str, range_end: &str, path: &str) -> String {
     )
 }
 
-/// Serves `bodies` in order, one per connection; records each request line.
+/// Serves `bodies` in order (200 OK), one per connection; records each request line.
 async fn serve(bodies: Vec<String>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let answers = bodies.into_iter().map(|b| (200, b)).collect();
+    let (base, seen, _) = serve_answers(answers).await;
+    (base, seen)
+}
+
+/// Serves `(status, body)` answers in order, one per connection; records each request line
+/// and each request body.
+async fn serve_answers(
+    answers: Vec<(u16, String)>,
+) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let (log, sent) = (seen.clone(), bodies.clone());
     tokio::spawn(async move {
-        for body in bodies {
+        for (status, body) in answers {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
+            let mut req = Vec::new();
             let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let head_end = loop {
+                if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break req.len();
+                }
+                req.extend_from_slice(&buf[..n]);
+            };
+            let head = String::from_utf8_lossy(&req[..head_end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while req.len() < head_end + length {
                 let n = s.read(&mut buf).await.unwrap();
                 if n == 0 {
                     break;
                 }
-                head.extend_from_slice(&buf[..n]);
+                req.extend_from_slice(&buf[..n]);
             }
-            let text = String::from_utf8_lossy(&head).into_owned();
             log.lock()
                 .unwrap()
-                .push(text.lines().next().unwrap_or_default().to_owned());
+                .push(head.lines().next().unwrap_or_default().to_owned());
+            sent.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&req[head_end..]).into_owned());
+            let reason = if status == 200 { "OK" } else { "Unauthorized" };
             let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
                  Connection: close\r\n\r\n{body}",
                 body.len()
             );
             s.write_all(answer.as_bytes()).await.unwrap();
         }
     });
-    (format!("http://{addr}"), seen)
+    (format!("http://{addr}"), seen, bodies)
 }
 
 fn client(base: &str) -> SnowpipeClient {
@@ -125,4 +159,77 @@ async fn pages_are_bounded() {
     assert!(!complete);
     assert_eq!(files.len(), 2);
     assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+/// insertFiles' documented request and response, insertReport's documented response (its
+/// `completeResult` a boolean), and Snowflake's error body for a refused JWT.
+#[tokio::test]
+async fn insert_files_and_insert_report_read_the_documented_bodies() {
+    let report = r#"{
+  "pipe": "SNOWPIPE_DB.PUBLIC.MYPIPE",
+  "completeResult": true,
+  "nextBeginMark": "1_39",
+  "files": [
+    {
+      "path": "data2859002086815673867.csv",
+      "stageLocation": "s3://mybucket/",
+      "fileSize": 57,
+      "timeReceived": "2017-06-21T04:47:41.453Z",
+      "lastInsertTime": "2017-06-21T04:48:28.575Z",
+      "rowsInserted": 1,
+      "rowsParsed": 1,
+      "errorsSeen": 0,
+      "errorLimit": 1,
+      "complete": true,
+      "status": "LOADED"
+    }
+  ],
+  "statistics": {
+    "activeFilesCount": 0
+  }
+}"#;
+    let refused = r#"{"data":null,"code":"390144","message":"JWT token is invalid.","success":false,"headers":null}"#;
+    let (base, seen, bodies) = serve_answers(vec![
+        (
+            200,
+            r#"{"requestId":"b9d2e1a4-6f14-4bd2-b7a2-8c5a1a7e0c11","responseCode":"SUCCESS"}"#
+                .into(),
+        ),
+        (200, report.into()),
+        (401, refused.into()),
+    ])
+    .await;
+    let c = client(&base);
+    c.insert_files(&["data2859002086815673867.csv".to_owned()])
+        .await
+        .expect("insertFiles accepted");
+    let r = c
+        .insert_report(Some("1_38"))
+        .await
+        .expect("the documented report parses");
+    assert!(r.complete_result);
+    assert_eq!(r.next_begin_mark.as_deref(), Some("1_39"));
+    assert_eq!(r.files[0].status, "LOADED");
+    assert_eq!(r.files[0].rows_inserted, Some(1));
+    let err = c.insert_report(None).await.expect_err("401");
+    assert_eq!(err.status, Some(401));
+    assert!(
+        err.message.contains("JWT token is invalid.") && err.message.contains("390144"),
+        "{err:?}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen[0].starts_with("POST /v1/data/pipes/TESTDB.TESTSCHEMA.pipe2/insertFiles?requestId="),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].contains("/insertReport?requestId=") && seen[1].contains("beginMark=1_38"),
+        "{seen:?}"
+    );
+    // The documented request body: {"files":[{"path":…}]}.
+    let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"files": [{"path": "data2859002086815673867.csv"}]})
+    );
 }
