@@ -5,6 +5,24 @@ use serde_json::value::RawValue;
 use super::keys::KeyCheck;
 use super::{ParseError, line_at};
 
+/// The largest record Snowflake can load into a VARIANT: "up to 128 MB of uncompressed data"
+/// ("Semi-structured data types", VARIANT). A larger one is a load error there, which for
+/// JSON skips the rest of its file, so it is refused here.
+const VARIANT_MAX_BYTES: usize = 128_000_000;
+
+fn over_variant_limit(len: usize, line: u64, record: u64) -> Option<ParseError> {
+    (len > VARIANT_MAX_BYTES).then(|| {
+        ParseError::new(
+            line,
+            record,
+            format!(
+                "the record is {len} bytes, over the {VARIANT_MAX_BYTES} bytes Snowflake loads \
+                 into one VARIANT"
+            ),
+        )
+    })
+}
+
 /// Objects, arrays of objects, or several of them one after another.
 pub(super) fn parse_json(
     content: &[u8],
@@ -19,6 +37,13 @@ pub(super) fn parse_json(
         let raw = value.get().as_bytes();
         match raw.first() {
             Some(b'{') => {
+                if let Some(e) = over_variant_limit(
+                    raw.len(),
+                    line_at(content, offset_in(content, raw)),
+                    count + 1,
+                ) {
+                    return Err(e);
+                }
                 no_duplicate_key(&mut keys, content, raw, count + 1)?;
                 if !emit_record(raw, &mut scratch, emit) {
                     return Ok(count);
@@ -34,6 +59,13 @@ pub(super) fn parse_json(
                     let item = item.get().as_bytes();
                     if item.first() != Some(&b'{') {
                         return Err(not_an_object(content, item, count + 1, " in the array"));
+                    }
+                    if let Some(e) = over_variant_limit(
+                        item.len(),
+                        line_at(content, offset_in(content, item)),
+                        count + 1,
+                    ) {
+                        return Err(e);
                     }
                     no_duplicate_key(&mut keys, content, item, count + 1)?;
                     if !emit_record(item, &mut scratch, emit) {
@@ -71,6 +103,9 @@ pub(super) fn parse_ndjson(
             continue;
         }
         let record = count + 1;
+        if let Some(e) = over_variant_limit(line.len(), line_no, record) {
+            return Err(e);
+        }
         if line[0] != b'{' {
             // Say what it is when it is valid JSON; otherwise report the syntax error.
             return Err(match serde_json::from_slice::<&RawValue>(line) {
@@ -226,6 +261,15 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, b"{\"a b\":[1,\"x\\\" \\n y\"],\"c\":null}");
+    }
+
+    #[test]
+    fn a_record_over_the_variant_limit_is_refused_before_it_is_read() {
+        let mut line = vec![b'x'; super::VARIANT_MAX_BYTES + 1];
+        line[0] = b'{';
+        let err = super::parse_ndjson(&line, &mut |_| true).unwrap_err();
+        assert!(err.message.contains("VARIANT"), "{}", err.message);
+        assert!(super::over_variant_limit(super::VARIANT_MAX_BYTES, 1, 1).is_none());
     }
 
     #[test]
