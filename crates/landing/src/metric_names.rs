@@ -83,7 +83,7 @@ pub const BYTES_LANDED_TOTAL: &str = "snowstream_bytes_landed_total";
 // Snowpipe notifier (crates/landing/src/notify).
 
 /// Counter, labels `stream`, `status` (`notified`, `loaded`, `partially_loaded`,
-/// `load_failed`, `unknown`): landed files by what Snowpipe did with them.
+/// `load_failed`, `unmatched_pattern`, `unknown`): landed files by what Snowpipe did with them.
 pub const SNOWPIPE_FILES_TOTAL: &str = "snowstream_snowpipe_files_total";
 
 /// Counter, labels `stream`, `operation` (`insertFiles`, `insertReport`,

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::sign::JwtSigner;
-use crate::wire::{ErrorBody, FileReport, HistoryScan, InsertReport, InsertRequest};
+use crate::wire::{
+    ErrorBody, FileReport, HistoryScan, InsertReport, InsertRequest, InsertResponse,
+};
 
 /// A failed call: the HTTP status (none for network errors) and what Snowflake said.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -152,9 +154,9 @@ impl SnowpipeClient {
         })
     }
 
-    /// `POST insertFiles` with the given stage-relative paths (at most
-    /// [`crate::MAX_FILES_PER_CALL`]).
-    pub async fn insert_files(&self, paths: &[String]) -> Result<(), CallError> {
+    /// `POST insertFiles` with the given paths, relative to the pipe's location (at most
+    /// [`crate::MAX_FILES_PER_CALL`]); the answer, with the files the pipe's PATTERN skipped.
+    pub async fn insert_files(&self, paths: &[String]) -> Result<InsertResponse, CallError> {
         let body =
             serde_json::to_string(&InsertRequest::from_paths(paths)).map_err(|e| CallError {
                 operation: "insertFiles",
@@ -166,7 +168,10 @@ impl SnowpipeClient {
             .post(self.url("insertFiles", &[]))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        self.send("insertFiles", req).await.map(|_| ())
+        let body = self.send("insertFiles", req).await?;
+        // A 200 is the acceptance; its body only adds detail, so one that does not parse
+        // (an older or newer answer) is taken as the plain SUCCESS.
+        Ok(serde_json::from_str(&body).unwrap_or_default())
     }
 
     /// `GET insertReport`, from `begin_mark` when given.

@@ -46,7 +46,7 @@ impl InsertRequest {
 }
 
 /// The answer to a successful `insertFiles`: `{"requestId":…,"responseCode":"SUCCESS"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InsertResponse {
     /// The `requestId` query parameter of the call.
@@ -55,6 +55,10 @@ pub struct InsertResponse {
     /// `SUCCESS` when the files were queued (here: loaded).
     #[serde(default)]
     pub response_code: String,
+    /// Submitted files that did not match the pipe's `PATTERN` and were skipped: they will
+    /// never load (REST reference, insertFiles, "Response Payload").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_pattern_files: Vec<String>,
 }
 
 /// The load outcome of one file, an entry of `insertReport` and `loadHistoryScan`.

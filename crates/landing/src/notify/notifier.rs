@@ -70,7 +70,7 @@ impl Notifier {
                 let paths: Vec<String> =
                     keys.iter().map(|k| self.stage_path(k).to_owned()).collect();
                 match self.client.insert_files(&paths).await {
-                    Ok(()) => {
+                    Ok(answer) => {
                         attempt = 0;
                         // Counted before the queue shrinks, so whoever sees the queue drained
                         // also sees these files as notified.
@@ -83,8 +83,12 @@ impl Notifier {
                         metrics::counter!(crate::metric_names::SNOWPIPE_FILES_TOTAL, "stream" => self.stream.clone(), "status" => "notified")
                             .increment(paths.len() as u64);
                         tracing::info!(stream = %self.stream, files = paths.len(), "notified Snowpipe (insertFiles)");
+                        let unmatched = answer.unmatched_pattern_files;
+                        if !unmatched.is_empty() {
+                            self.unmatched(&unmatched);
+                        }
                         let now = (Instant::now(), SystemTime::now());
-                        for p in paths {
+                        for p in paths.into_iter().filter(|p| !unmatched.contains(p)) {
                             awaiting.insert(
                                 p,
                                 Sent {
@@ -242,6 +246,28 @@ impl Notifier {
             tracing::warn!(stream = %self.stream, file = %p,
                 "Snowpipe reported no load status for this file; it may have been loaded before (Snowpipe skips files it already loaded) — check COPY_HISTORY");
         }
+    }
+
+    /// Files the pipe's PATTERN skipped: they will never load, so they are not waited for;
+    /// each is an error (a pipe written for other keys, or a strip prefix that does not match
+    /// its location).
+    fn unmatched(&self, paths: &[String]) {
+        let mut st = self.status.lock().expect("lock");
+        for p in paths {
+            self.count("unmatched_pattern");
+            st.failed += 1;
+            tracing::error!(stream = %self.stream, file = %p,
+                "Snowpipe skipped the file: it does not match the pipe's PATTERN (unmatchedPatternFiles); check the pipe's COPY location and PATTERN against --snowpipe-strip-prefix");
+            st.rejected.insert(
+                0,
+                super::RejectedFile {
+                    path: p.clone(),
+                    status: "UNMATCHED_PATTERN".to_owned(),
+                    first_error: Some("not matched by the pipe's PATTERN".to_owned()),
+                },
+            );
+        }
+        st.rejected.truncate(super::REJECTED_KEPT);
     }
 
     fn count(&self, status: &'static str) {

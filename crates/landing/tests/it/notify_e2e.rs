@@ -222,27 +222,30 @@ async fn load_status_is_followed_and_rejections_are_reported() {
     std::fs::create_dir_all(spool.join("customers")).unwrap();
     let q = NotifyQueue::open(&spool.join("customers").join("snowpipe.queue")).unwrap();
     q.push("raw/customers/missing.ndjson.zst").unwrap();
+    // And a key the pipe's PATTERN does not match: Snowpipe lists it in unmatchedPatternFiles.
+    q.push("raw/customers/notes.txt").unwrap();
     drop(q);
     let (l, svc) = start_both(&spool, &landing, &db, &key, &public).await;
     append(&l, 0..20).await;
-    wait_for("two loads and one rejection reported", || {
+    wait_for("two loads and two rejections reported", || {
         let st = l.snowpipe_status("customers").unwrap();
-        st.loaded == 2 && st.failed == 1
+        st.loaded == 2 && st.failed == 2
     })
     .await;
     let st = l.snowpipe_status("customers").unwrap();
-    assert_eq!((st.notified, st.queued), (3, 0));
-    assert_eq!(st.rejected.len(), 1);
-    assert_eq!(st.rejected[0].path, "missing.ndjson.zst");
-    assert_eq!(st.rejected[0].status, "LOAD_FAILED");
+    assert_eq!((st.notified, st.queued), (4, 0));
+    assert_eq!(st.rejected.len(), 2);
+    let by = |status: &str| st.rejected.iter().find(|r| r.status == status).unwrap();
+    assert_eq!(by("UNMATCHED_PATTERN").path, "notes.txt");
+    let missing = by("LOAD_FAILED");
+    assert_eq!(missing.path, "missing.ndjson.zst");
     assert!(
-        st.rejected[0]
+        missing
             .first_error
             .as_deref()
             .unwrap()
             .contains("not found"),
-        "{:?}",
-        st.rejected[0]
+        "{missing:?}"
     );
     assert_eq!(loaded(&svc), (20, 2, 2));
     l.shutdown().await;

@@ -233,3 +233,29 @@ async fn insert_files_and_insert_report_read_the_documented_bodies() {
         serde_json::json!({"files": [{"path": "data2859002086815673867.csv"}]})
     );
 }
+
+/// insertFiles' documented answer listing files the pipe's PATTERN skipped.
+#[tokio::test]
+async fn files_the_pattern_skipped_are_read_from_the_answer() {
+    let (base, _) = serve(vec![
+        r#"{
+  "requestId": "your_request_uuid",
+  "responseCode": "SUCCESS",
+  "unmatchedPatternFiles": ["some_file.txt", "another_file.dat"]
+}"#
+        .into(),
+    ])
+    .await;
+    let answer = client(&base)
+        .insert_files(&[
+            "some_file.txt".into(),
+            "another_file.dat".into(),
+            "x.ndjson.zst".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.unmatched_pattern_files,
+        ["some_file.txt", "another_file.dat"]
+    );
+}

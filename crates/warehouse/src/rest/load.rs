@@ -171,15 +171,22 @@ impl PipeState {
         Ok(out)
     }
 
-    /// Loads the named files (each at most once, ever) and records their outcomes.
-    pub fn insert_files(&mut self, paths: &[String]) -> Result<(), Error> {
+    /// Loads the named files (each at most once, ever) and records their outcomes. Returns the
+    /// paths the pipe's PATTERN does not match (not landed data files), skipped without an
+    /// event, as Snowpipe answers them in `unmatchedPatternFiles`.
+    pub fn insert_files(&mut self, paths: &[String]) -> Result<Vec<String>, Error> {
         let received = now_text(Utc::now());
         reset_dir(&self.stage_dir)?;
         // (the path as sent, the file under the stage, its size)
         let mut staged: Vec<(&str, String, u64)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut unmatched = Vec::new();
         for path in paths {
             if !seen.insert(path.as_str()) {
+                continue;
+            }
+            if !records::landed::is_data_file(path) {
+                unmatched.push(path.clone());
                 continue;
             }
             if let Err(reason) = check_path(path) {
@@ -269,7 +276,7 @@ impl PipeState {
         if report.files_loaded > 0 && self.run_tasks {
             self.warehouse.run_tasks()?;
         }
-        Ok(())
+        Ok(unmatched)
     }
 
     fn fail(&mut self, path: &str, size: u64, received: &str, error: String) {

@@ -188,9 +188,10 @@ async fn insert_files(
     }
     let loaded = on_state(&svc, move |state| state.insert_files(&paths)).await;
     match loaded {
-        Ok(Ok(())) => axum::Json(InsertResponse {
+        Ok(Ok(unmatched)) => axum::Json(InsertResponse {
             request_id: q.request_id.unwrap_or_default(),
             response_code: "SUCCESS".into(),
+            unmatched_pattern_files: unmatched,
         })
         .into_response(),
         Ok(Err(e)) => {
