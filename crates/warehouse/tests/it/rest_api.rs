@@ -173,6 +173,9 @@ async fn insert_files_loads_once_and_reports() {
     assert_eq!(files[0]["status"], "LOADED");
     assert_eq!(files[0]["rowsInserted"], 3);
     assert_eq!(files[0]["complete"], true);
+    // The field types of the REST reference's tables: insertReport's completeResult is a
+    // Boolean, loadHistoryScan's a String ("true"/"false", below).
+    assert!(report["completeResult"].is_boolean(), "{report}");
     let mark = report["nextBeginMark"].as_str().unwrap().to_owned();
 
     // Again with the new file and a missing one: the first is skipped (load history), the
@@ -209,6 +212,11 @@ async fn insert_files_loads_once_and_reports() {
         )
         .await;
     assert_eq!(status, 200, "{scan}");
+    assert_eq!(
+        scan["completeResult"], "true",
+        "a String in the reference: {scan}"
+    );
+    assert!(scan["rangeEndTime"].is_string(), "{scan}");
     let files = scan["files"].as_array().unwrap();
     let statuses: Vec<(String, String)> = files
         .iter()
@@ -424,10 +432,18 @@ async fn paths_are_relative_to_the_pipe_location_not_the_stage() {
         .to_string_lossy()
         .into_owned();
     assert!(from_stage_root.starts_with("customers/"));
-    let (status, _) = srv
+    let (status, body) = srv
         .insert(&token, std::slice::from_ref(&from_stage_root))
         .await;
     assert_eq!(status, 200);
+    assert!(body.get("unmatchedPatternFiles").is_none(), "{body}");
+    // A path the pipe's PATTERN does not match is answered in unmatchedPatternFiles.
+    let (_, body) = srv.insert(&token, &["notes.txt".to_owned()]).await;
+    assert_eq!(
+        body["unmatchedPatternFiles"],
+        serde_json::json!(["notes.txt"]),
+        "{body}"
+    );
     assert_eq!(srv.raw_rows(), 0, "nothing at customers/customers/…");
     let (_, report) = srv.get(&token, "insertReport?requestId=x").await;
     let files = report["files"].as_array().unwrap();
