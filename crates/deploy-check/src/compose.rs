@@ -40,15 +40,19 @@ fn secret_like(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// The `services` map of a parsed compose file.
+pub(crate) fn services(doc: &Value) -> Result<&serde_json::Map<String, Value>, CheckError> {
+    doc.get("services")
+        .and_then(Value::as_object)
+        .ok_or_else(|| CheckError::Shape("no `services` map".into()))
+}
+
 /// Checks a compose file. `root` is the directory it lives in (bind-mount sources and build
 /// contexts are resolved against it).
 pub fn check_compose(yaml: &str, root: &Path) -> Result<Vec<Problem>, CheckError> {
     let doc: Value = serde_norway::from_str(yaml)?;
     let mut out = Vec::new();
-    let services = doc
-        .get("services")
-        .and_then(Value::as_object)
-        .ok_or_else(|| CheckError::Shape("no `services` map".into()))?;
+    let services = services(&doc)?;
     let declared: BTreeSet<String> = doc
         .get("volumes")
         .and_then(Value::as_object)

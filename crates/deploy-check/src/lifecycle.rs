@@ -25,10 +25,7 @@ const MIN_GRACE_SECS: u64 = 40;
 pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
     let doc: Value = serde_norway::from_str(yaml)?;
     let mut out = Vec::new();
-    let services = doc
-        .get("services")
-        .and_then(Value::as_object)
-        .ok_or_else(|| CheckError::Shape("no `services` map".into()))?;
+    let services = crate::compose::services(&doc)?;
     let interpolation = regex::Regex::new(r"\$\{[^}]*\}").expect("valid regex");
     for (name, svc) in services {
         let runs = |what: &str| {

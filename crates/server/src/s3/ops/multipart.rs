@@ -84,7 +84,7 @@ impl Front {
             if len > max {
                 return Err(limit.too_large());
             }
-            reserved = Some(self.reserve_part(&meta, i.part_number, len).await?);
+            reserved = Some(self.reserve_part(&meta, limit, i.part_number, len).await?);
         }
         let (id, n) = (meta.upload_id.clone(), i.part_number);
         let part = {
@@ -108,7 +108,7 @@ impl Front {
         )
         .await?;
         drop(reserved);
-        let _reserved = self.reserve_part(&meta, i.part_number, size).await?;
+        let _reserved = self.reserve_part(&meta, limit, i.part_number, size).await?;
         let etag = digest::etag_hex(&computed.md5);
         let (id, e) = (meta.upload_id, etag.clone());
         blocking(move || self.uploads.commit_part(&id, part, &e)).await?;
@@ -144,11 +144,12 @@ impl Front {
     async fn reserve_part(
         self: &Arc<Self>,
         meta: &UploadMeta,
+        limit: ObjectLimit,
         number: i32,
         size: u64,
     ) -> S3Result<Reserved> {
         let limits = Limits {
-            object: self.object_limit(meta).bytes,
+            object: limit.bytes,
             share: self.key_share(),
             total: self.config.max_parts_bytes,
             spooled: self.landing.spool_bytes(),
@@ -158,7 +159,7 @@ impl Front {
         let retry = self.shared.retry_after_secs;
         match room.await? {
             Ok(r) => Ok(r),
-            Err(NoRoom::Never) => Err(self.object_limit(meta).too_large()),
+            Err(NoRoom::Never) => Err(limit.too_large()),
             Err(NoRoom::Share { held, share }) => Err(slow_down(
                 &format!(
                     "the uploads in progress of access key {} hold {held} bytes of its \
