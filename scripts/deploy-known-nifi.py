@@ -69,8 +69,9 @@ out=["# Known Apache NiFi components, property names (the `.name(...)` value, wh
 "# Written for snowstream's deploy-check tests by reading Apache NiFi's source at the release",
 "# tags named in `nifi_tag` (files listed in `sources`). Only the components our flows use.",
 "# `line` is the NiFi major line a flow file targets: \"2\" = 2.x flow definitions (JSON),",
-"# \"1\" = 1.x XML templates. `values` lists allowed values of enumerated properties we set;",
-"# `renamed_from` maps a 1.x property name to the 2.x name (NiFi's migrateProperties renames).",""]
+"# \"1\" = 1.x XML templates. `values` lists allowed values of enumerated properties we set.",
+"# A 2.x component's property names and the renames its migrateProperties applies come from",
+"# `nifi-2x-releases.toml` (generated from every 2.x release tag), its latest release here.",""]
 for line,kind,typ,art,tag,files,dyn,extra in comps:
     P=[];R=[];SE=[]; RENAMES.clear()
     for f in files:
@@ -83,10 +84,13 @@ for line,kind,typ,art,tag,files,dyn,extra in comps:
     out.append(f"dynamic_properties = {'true' if dyn else 'false'}")
     vals=VALUES.get((line,typ),{})
     for key in vals: assert key in P, (typ,key)
-    out.append("properties = "+arr(P)); out.append("sensitive = "+arr(SE)); out.append("relationships = "+arr(R))
-    out.append("[component.renamed_from]")
-    for old,new in RENAMES:
-        if new in P: out.append(f"{q(old)} = {q(new)}")
+    # 2.x names and renames: scripts/nifi-release-properties.py writes them per release.
+    if line=="1": out.append("properties = "+arr(P))
+    out.append("sensitive = "+arr(SE)); out.append("relationships = "+arr(R))
+    if line=="1":
+        out.append("[component.renamed_from]")
+        for old,new in RENAMES:
+            if new in P: out.append(f"{q(old)} = {q(new)}")
     out.append("[component.values]")
     for key,vs in vals.items(): out.append(f"{q(key)} = [{', '.join(q(v) for v in vs)}]")
     out.append("")

@@ -285,6 +285,9 @@ impl Walker<'_> {
                     .unwrap_or(false)
             };
             let dynamic = flag("dynamic");
+            // An older name is renamed on import (migrateProperties), so it is judged by the
+            // name it gets; `check_flow_releases` checks it on each release.
+            let key = known.migrated_name(key);
             if !known.has_property(key) {
                 if !dynamic {
                     problem(

@@ -1,6 +1,7 @@
 //! The list of NiFi components our flows may use, loaded from `known-nifi.toml`.
 
 use crate::CheckError;
+use crate::releases::Releases;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -25,13 +26,16 @@ pub struct Component {
     pub artifact: String,
     pub nifi_tag: String,
     pub dynamic_properties: bool,
+    /// Property names (2.x: those of the latest release in `nifi-2x-releases.toml`).
+    #[serde(default)]
     pub properties: Vec<String>,
     pub sensitive: Vec<String>,
     pub relationships: Vec<String>,
     /// Allowed values of enumerated properties (only those our flows set are listed).
     #[serde(default)]
     pub values: BTreeMap<String, Vec<String>>,
-    /// 1.x property name -> 2.x name, for properties NiFi 2 renamed (2.x components only).
+    /// Old property name -> current name, as the component's `migrateProperties` renames it
+    /// when a flow is imported (2.x components only, from the latest release's source).
     #[serde(default)]
     pub renamed_from: BTreeMap<String, String>,
 }
@@ -54,12 +58,13 @@ impl Component {
             .is_none_or(|allowed| allowed.iter().any(|v| v == value))
     }
 
-    /// The name this (2.x) component uses for a property a 1.x flow calls `name_1x`.
-    pub fn name_from_1x<'a>(&'a self, name_1x: &'a str) -> &'a str {
+    /// The name this (2.x) component gives, once a flow is imported, to a property the flow
+    /// (or a 1.x template) calls `old`: its `migrateProperties` renames old names.
+    pub fn migrated_name<'a>(&'a self, old: &'a str) -> &'a str {
         self.renamed_from
-            .get(name_1x)
+            .get(old)
             .map(String::as_str)
-            .unwrap_or(name_1x)
+            .unwrap_or(old)
     }
 
     pub fn has_relationship(&self, name: &str) -> bool {
@@ -72,23 +77,45 @@ struct File {
     component: Vec<Component>,
 }
 
-/// All known components.
+/// All known components, and the 2.x releases flow definitions are checked against.
 #[derive(Debug, Clone)]
 pub struct KnownNifi {
     components: Vec<Component>,
+    releases: Releases,
 }
 
 impl KnownNifi {
     /// The list shipped with this crate.
     pub fn bundled() -> Result<Self, CheckError> {
-        Self::parse(include_str!("../known-nifi.toml"))
+        Self::parse(
+            include_str!("../known-nifi.toml"),
+            include_str!("../nifi-2x-releases.toml"),
+        )
     }
 
-    pub fn parse(text: &str) -> Result<Self, CheckError> {
-        let file: File = toml::from_str(text)?;
+    /// `components` in the form of `known-nifi.toml`, `releases` in that of
+    /// `nifi-2x-releases.toml`; a 2.x component takes its property names and renames from its
+    /// latest release.
+    pub fn parse(components: &str, releases: &str) -> Result<Self, CheckError> {
+        let file: File = toml::from_str(components)?;
+        let releases = Releases::parse(releases)?;
+        let mut components = file.component;
+        for c in components.iter_mut().filter(|c| c.line == NifiLine::V2) {
+            let latest = releases.latest(&c.type_name).ok_or_else(|| {
+                CheckError::Shape(format!("no 2.x release lists {}", c.type_name))
+            })?;
+            c.properties = latest.properties.clone();
+            c.renamed_from = latest.renames.clone();
+        }
         Ok(Self {
-            components: file.component,
+            components,
+            releases,
         })
+    }
+
+    /// The 2.x releases, per component.
+    pub fn releases(&self) -> &Releases {
+        &self.releases
     }
 
     /// The component of that type, kind ("processor" or "controller-service") and line.

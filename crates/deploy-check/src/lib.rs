@@ -14,6 +14,7 @@ mod grafana;
 mod known;
 mod lifecycle;
 mod params;
+mod releases;
 mod template;
 
 pub use compose::{check_compose, check_env_example};
@@ -23,6 +24,7 @@ pub use grafana::{check_dashboard, dashboard_metric_names, provisioned_datasourc
 pub use known::{Component, KnownNifi, NifiLine};
 pub use lifecycle::check_compose_lifecycle;
 pub use params::parameter_refs;
+pub use releases::{Range, Releases, check_flow_releases};
 pub use template::check_template;
 
 use std::fmt;

@@ -180,6 +180,19 @@ pub fn check_template(
             }
             let sensitive = known.is_sensitive(&key) || flag("sensitive");
             let text = value.text().unwrap_or("");
+            if let Some(p) =
+                lost_on_upload(&name, &key, text, flag("sensitive"), &sensitive_dynamic)
+            {
+                problem(&mut out, p);
+            }
+            if key.eq_ignore_ascii_case("authorization") && !sensitive && !text.contains("${") {
+                problem(
+                    &mut out,
+                    format!(
+                        "`{name}`: `{key}` holds a literal credential in a template anyone can download: read it from NiFi's environment (`Bearer ${{SNOWSTREAM_AUTH_TOKEN}}`)"
+                    ),
+                );
+            }
             if !known.allows_value(&key, text) {
                 problem(
                     &mut out,
@@ -246,6 +259,26 @@ pub fn check_template(
         }
     }
     Ok(out)
+}
+
+/// What "Upload Template" does to a property: `TemplateUtils.scrubTemplate` (rel/nifi-1.28.1
+/// nifi-framework-core `TemplateUtils.java:228`) sets the value of every property whose
+/// descriptor in the uploaded XML says `sensitive` to null, and instantiation applies the
+/// processor's `sensitiveDynamicPropertyNames`, so a value there never reaches the flow: a
+/// sensitive `Authorization` leaves InvokeHTTP sending no token (401 on every request).
+fn lost_on_upload(
+    name: &str,
+    key: &str,
+    value: &str,
+    descriptor_sensitive: bool,
+    sensitive_dynamic: &BTreeSet<String>,
+) -> Option<String> {
+    let scrubbed = descriptor_sensitive || sensitive_dynamic.contains(key);
+    (scrubbed && !value.is_empty()).then(|| {
+        format!(
+            "`{name}`: `{key}` is sensitive, so uploading the template removes its value `{value}` (TemplateUtils.scrubTemplate): the flow would run without it. Take the value from NiFi's environment with Expression Language (e.g. `${{SNOWSTREAM_AUTH_TOKEN}}`) in a non-sensitive property"
+        )
+    })
 }
 
 /// The least NiFi 1.x minor version a template's description states, as "(1.N or later)".

@@ -54,7 +54,9 @@ fn dangling_connection_is_reported() {
 }
 
 #[test]
-fn display_name_or_1x_property_name_is_reported() {
+fn misspelt_property_name_is_reported() {
+    // (A 1.x name such as `Attributes to Send` is accepted: InvokeHTTP's migrateProperties
+    // renames it on import.)
     let mut flow = main_flow();
     let invoke = processor_mut(&mut flow, "InvokeHTTP");
     let pattern = invoke["properties"]["Request Header Attributes Pattern"].take();
@@ -62,11 +64,11 @@ fn display_name_or_1x_property_name_is_reported() {
         .as_object_mut()
         .unwrap()
         .remove("Request Header Attributes Pattern");
-    invoke["properties"]["Attributes to Send"] = pattern;
+    invoke["properties"]["Request Header Attributes pattern"] = pattern;
     assert_reports(
         &check(&flow),
         &[
-            "property `Attributes to Send`",
+            "property `Request Header Attributes pattern`",
             "not a org.apache.nifi.processors.standard.InvokeHTTP property",
         ],
     );
@@ -160,7 +162,7 @@ fn missing_controller_service_is_reported() {
     flow["flowContents"]["controllerServices"] = json!([]);
     assert_reports(
         &check(&flow),
-        &["AWS Credentials Provider Service", "not in this group"],
+        &["AWS Credentials Provider service", "not in this group"],
     );
 }
 
@@ -326,7 +328,7 @@ fn value_outside_the_allowed_set_is_reported() {
 fn template_sensitive_dynamic_property_not_listed_is_reported() {
     // NiFi 1.x template instantiation makes a dynamic property sensitive only when the
     // processor config lists it in sensitiveDynamicPropertyNames (ProcessorConfigDTO).
-    let xml = read(TEMPLATE_1X).replace(
+    let xml = sensitive_token_template().replace(
         "<sensitiveDynamicPropertyNames>Authorization</sensitiveDynamicPropertyNames>",
         "",
     );
@@ -344,10 +346,55 @@ fn template_sensitive_dynamic_property_not_listed_is_reported() {
 #[test]
 fn template_claiming_a_nifi_before_1_17_is_reported() {
     // Sensitive dynamic properties exist from NiFi 1.17.
-    let xml = read(TEMPLATE_1X).replace("(1.17 or later)", "(1.14 or later)");
+    let xml = sensitive_token_template().replace("(1.17 or later)", "(1.14 or later)");
     let known = KnownNifi::bundled().unwrap();
     let problems = check_template(&xml, &known, &template_params()).unwrap();
     assert_reports(&problems, &["needs NiFi 1.17 or later"]);
+}
+
+/// The 1.x template as shipped until the upload was modelled: `Authorization` a sensitive
+/// dynamic property referencing the sensitive parameter `snowstream_authorization`, listed in
+/// sensitiveDynamicPropertyNames. Every check passed it, yet NiFi 1.28.1's upload
+/// (TemplateUtils.scrubTemplate) removed the reference, so InvokeHTTP sent no token.
+fn sensitive_token_template() -> String {
+    let xml = read(TEMPLATE_1X);
+    let xml = xml.replace(
+        "<name>Authorization</name>\n                            <dynamic>true</dynamic>\n                            <sensitive>false</sensitive>",
+        "<name>Authorization</name>\n                            <dynamic>true</dynamic>\n                            <sensitive>true</sensitive>",
+    );
+    let xml = xml.replace(
+        "<value>Bearer ${SNOWSTREAM_AUTH_TOKEN}</value>\n                    </entry>\n                </properties>",
+        "<value>#{snowstream_authorization}</value>\n                    </entry>\n                </properties>\n                <sensitiveDynamicPropertyNames>Authorization</sensitiveDynamicPropertyNames>",
+    );
+    assert!(
+        xml.contains("<sensitive>true</sensitive>")
+            && xml.contains("<sensitiveDynamicPropertyNames>")
+    );
+    xml
+}
+
+#[test]
+fn template_whose_token_the_upload_removes_is_reported() {
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&sensitive_token_template(), &known, &template_params()).unwrap();
+    assert_reports(
+        &problems,
+        &[
+            "`Authorization` is sensitive",
+            "uploading the template removes its value",
+        ],
+    );
+}
+
+#[test]
+fn template_with_a_literal_token_is_reported() {
+    let xml = read(TEMPLATE_1X).replace(
+        "<value>Bearer ${SNOWSTREAM_AUTH_TOKEN}</value>",
+        "<value>Bearer 0123456789abcdef</value>",
+    );
+    let known = KnownNifi::bundled().unwrap();
+    let problems = check_template(&xml, &known, &template_params()).unwrap();
+    assert_reports(&problems, &["`Authorization` holds a literal credential"]);
 }
 
 #[test]
