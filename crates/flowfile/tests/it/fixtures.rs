@@ -1,5 +1,8 @@
 //! Conformance against byte streams produced by NiFi's own FlowFilePackagerV3/V2
-//! (shared/fixtures/flowfile): decode, chunked decode, byte-exact re-encode, and rejections.
+//! (shared/fixtures/flowfile, and this crate's tests/fixtures, made by
+//! scripts/make-flowfile-fixtures.sh with the packagers compiled from apache/nifi
+//! rel/nifi-1.28.1): decode with default limits, chunked decode, byte-exact re-encode, and
+//! rejections.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,8 +29,17 @@ fn fixture_dir() -> PathBuf {
     dir
 }
 
+/// This crate's own fixtures, made by NiFi's packagers (see the module doc).
+fn own_fixture_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
 fn read_json(name: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(fixture_dir().join(name)).unwrap();
+    read_json_in(&fixture_dir(), name)
+}
+
+fn read_json_in(dir: &std::path::Path, name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
     serde_json::from_str::<Value>(&text)
         .unwrap()
         .as_array()
@@ -36,7 +48,11 @@ fn read_json(name: &str) -> Vec<Value> {
 }
 
 fn read_bin(name: &str) -> Vec<u8> {
-    std::fs::read(fixture_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    read_bin_in(&fixture_dir(), name)
+}
+
+fn read_bin_in(dir: &std::path::Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn version(entry: &Value) -> Version {
@@ -88,15 +104,42 @@ fn check_against_manifest(file: &str, entry: &Value, decoded: &[FlowFile]) {
 
 #[test]
 fn valid_fixtures_decode_reencode_and_chunk() {
-    let manifest = read_json("manifest.json");
-    assert!(manifest.len() >= 10, "manifest unexpectedly small");
+    assert!(
+        read_json("manifest.json").len() >= 10,
+        "manifest unexpectedly small"
+    );
+    check_valid_fixtures(&fixture_dir());
+}
+
+/// Two attribute values over 64 KiB in one FlowFile, as NiFi's packager writes them (its
+/// long length form): NiFi takes such a FlowFile, so the default limits must too.
+#[test]
+fn own_fixtures_decode_with_default_limits() {
+    let dir = own_fixture_dir();
+    check_valid_fixtures(&dir);
+    let manifest = read_json_in(&dir, "manifest.json");
+    let wide = manifest
+        .iter()
+        .find(|e| e["file"] == "two_64k_attributes.v2.bin")
+        .unwrap();
+    let attribute_bytes: usize = wide["flowfiles"][0]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| kv[0].as_str().unwrap().len() + kv[1].as_str().unwrap().len())
+        .sum();
+    assert!(attribute_bytes > 128 * 1024, "{attribute_bytes}");
+}
+
+fn check_valid_fixtures(dir: &std::path::Path) {
+    let manifest = read_json_in(dir, "manifest.json");
     let (mut saw_v2, mut saw_v3) = (false, false);
     for entry in &manifest {
         let file = entry["file"].as_str().unwrap();
         let version = version(entry);
         saw_v2 |= version == Version::V2;
         saw_v3 |= version == Version::V3;
-        let data = read_bin(file);
+        let data = read_bin_in(dir, file);
 
         let decoded =
             decode_all(version, &data, Limits::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -224,10 +267,18 @@ fn every_fixture_file_is_listed() {
         .chain(read_json("invalid.json").iter())
         .map(|e| e["file"].as_str().unwrap().to_owned())
         .collect();
-    let on_disk: BTreeSet<String> = std::fs::read_dir(fixture_dir())
+    assert_eq!(listed, bin_files(&fixture_dir()));
+    let own: BTreeSet<String> = read_json_in(&own_fixture_dir(), "manifest.json")
+        .iter()
+        .map(|e| e["file"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(own, bin_files(&own_fixture_dir()));
+}
+
+fn bin_files(dir: &std::path::Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|name| name.ends_with(".bin"))
-        .collect();
-    assert_eq!(listed, on_disk);
+        .collect()
 }

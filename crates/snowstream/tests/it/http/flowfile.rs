@@ -4,6 +4,7 @@
 //! produced by NiFi's own packager (valid ones accepted, invalid ones refused with nothing landed).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::support::receiver::{
     JSON, Landed, Reply, TestServer, fixture, gzip, is_uuid_v4, package, post_as, send,
@@ -432,4 +433,31 @@ async fn a_flowfile_with_two_64_kib_attribute_values_is_taken_by_default() {
     assert_eq!(landed.len(), 1);
     assert_eq!(landed[0].attr("payload.copy"), Some(a.as_str()));
     assert_eq!(landed[0].attr("error.trace"), Some(b.as_str()));
+}
+
+/// A FlowFile whose two attribute values pass 64 KiB each (NiFi's long length form, 131 KiB of
+/// attributes), as NiFi's own FlowFilePackagerV2/V3 write it (crates/flowfile/tests/fixtures,
+/// made by scripts/make-flowfile-fixtures.sh): NiFi takes it, so the default settings do too,
+/// and the record lands with both attributes whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nifi_package_with_two_64k_attributes_is_taken_by_default() {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../flowfile/tests/fixtures"
+    ));
+    let s = TestServer::start_default().await;
+    for (file, version) in [
+        ("two_64k_attributes.v2.bin", Version::V2),
+        ("two_64k_attributes.v3.bin", Version::V3),
+    ] {
+        let body = std::fs::read(dir.join(file)).unwrap();
+        let r = post_package(&s, version, body).await;
+        assert_eq!(r.status, 200, "{file}: {}", r.text);
+        let landed = s.landed().await;
+        let lines = lines_of(&landed, "customers", &r);
+        assert_eq!(lines.len(), 1, "{file}");
+        assert_eq!(lines[0].record, json!({"id": 1, "name": "wide"}));
+        assert_eq!(lines[0].attr("schema.text").map(str::len), Some(65_600));
+        assert_eq!(lines[0].attr("lineage.trace").map(str::len), Some(65_560));
+    }
 }
