@@ -6,10 +6,30 @@
 //
 //   java NiFiClients posthttp URL USER PASSWORD PREFIX TRANSFERS BYTES GZIP HOLDS
 //   java NiFiClients invokehttp URL TOKEN PREFIX BYTES CHUNKED
+//   java NiFiClients keystores CERT_PEM KEY_PEM CA_PEM DIR PASSWORD
 //
-// Each record is {"id":"PREFIX-T-N"}; the last line of stdout is "sent RECORDS".
+// Each record is {"id":"PREFIX-T-N"}; the last line of stdout is "sent RECORDS". An empty USER
+// or TOKEN sends no credentials. With NIFI_KEYSTORE, NIFI_TRUSTSTORE and NIFI_STORE_PASSWORD
+// set (PKCS12 files, as `keystores` writes them), both clients speak TLS with that client
+// certificate, as an SSL Context Service makes them.
 
 import java.io.BufferedOutputStream;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -31,6 +51,10 @@ import org.apache.http.client.methods.HttpDelete;
 import org.apache.http.client.methods.HttpHead;
 import org.apache.http.client.methods.HttpPost;
 import org.apache.http.client.protocol.HttpClientContext;
+import org.apache.http.config.RegistryBuilder;
+import org.apache.http.conn.socket.ConnectionSocketFactory;
+import org.apache.http.conn.socket.PlainConnectionSocketFactory;
+import org.apache.http.conn.ssl.SSLConnectionSocketFactory;
 import org.apache.http.entity.EntityTemplate;
 import org.apache.http.impl.client.BasicCredentialsProvider;
 import org.apache.http.impl.client.CloseableHttpClient;
@@ -55,6 +79,10 @@ public final class NiFiClients {
                 break;
             case "invokehttp":
                 sent = invokeHttp(args[1], args[2], args[3], Integer.parseInt(args[4]), Boolean.parseBoolean(args[5]));
+                break;
+            case "keystores":
+                keystores(args[1], args[2], args[3], args[4], args[5].toCharArray());
+                sent = 0;
                 break;
             default:
                 throw new IllegalArgumentException("unknown scenario " + args[0]);
@@ -119,8 +147,17 @@ public final class NiFiClients {
     static long postHttp(String url, String user, String password, String prefix, int transfers, int bytes,
             boolean gzip, boolean holds) throws Exception {
         CredentialsProvider creds = new BasicCredentialsProvider();
-        creds.setCredentials(AuthScope.ANY, new UsernamePasswordCredentials(user, password));
-        PoolingHttpClientConnectionManager pool = new PoolingHttpClientConnectionManager();
+        if (!user.isEmpty()) {
+            creds.setCredentials(AuthScope.ANY, new UsernamePasswordCredentials(user, password));
+        }
+        // Lines 372-392: with an SSL Context Service, its SSLContext behind an
+        // SSLConnectionSocketFactory registered for https.
+        Tls tls = Tls.fromEnvironment();
+        PoolingHttpClientConnectionManager pool = tls == null ? new PoolingHttpClientConnectionManager()
+                : new PoolingHttpClientConnectionManager(RegistryBuilder.<ConnectionSocketFactory>create()
+                        .register("https", new SSLConnectionSocketFactory(tls.context))
+                        .register("http", PlainConnectionSocketFactory.getSocketFactory())
+                        .build());
         RequestConfig config = RequestConfig.custom().setRedirectsEnabled(false).build();
         long total = 0;
         Map<String, Boolean> acceptsFlowFileV3 = new HashMap<>();
@@ -225,18 +262,103 @@ public final class NiFiClients {
                 }
             }
         } : RequestBody.create(type, content);
-        OkHttpClient client = new OkHttpClient.Builder().build();
-        Request request = new Request.Builder().url(url).post(body)
-                .header("Authorization", "Bearer " + token)
-                .header("User-Agent", "Apache NiFi InvokeHTTP")
-                .build();
-        try (Response r = client.newCall(request).execute()) {
+        OkHttpClient.Builder builder = new OkHttpClient.Builder();
+        Tls tls = Tls.fromEnvironment();
+        if (tls != null) {
+            // InvokeHTTP.java (rel/nifi-2.11.0) lines 795-800: the provider's SSLContext's socket
+            // factory and its trust manager.
+            builder.sslSocketFactory(tls.context.getSocketFactory(), tls.trustManager);
+        }
+        OkHttpClient client = builder.build();
+        Request.Builder request = new Request.Builder().url(url).post(body)
+                .header("User-Agent", "Apache NiFi InvokeHTTP");
+        if (!token.isEmpty()) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        try (Response r = client.newCall(request.build()).execute()) {
             String text = r.body() == null ? "" : r.body().string();
             check(r.isSuccessful(), "InvokeHTTP POST: " + r.code() + " " + text);
         }
         client.dispatcher().executorService().shutdown();
         client.connectionPool().evictAll();
         return count[0];
+    }
+
+    /**
+     * PKCS12 keystore (the client's key and certificate) and truststore (the CA) from PEM files,
+     * the files a NiFi SSL Context Service is given (keytool or openssl would make the same).
+     */
+    static void keystores(String certPem, String keyPem, String caPem, String dir, char[] password) throws Exception {
+        CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+        Certificate cert;
+        Certificate ca;
+        try (InputStream in = new FileInputStream(certPem)) {
+            cert = x509.generateCertificate(in);
+        }
+        try (InputStream in = new FileInputStream(caPem)) {
+            ca = x509.generateCertificate(in);
+        }
+        String pem = Files.readString(Path.of(keyPem));
+        byte[] der = Base64.getMimeDecoder().decode(pem.replaceAll("-----[A-Z ]+-----", ""));
+        PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
+        PrivateKey key;
+        try {
+            key = KeyFactory.getInstance("EC").generatePrivate(spec);
+        } catch (java.security.spec.InvalidKeySpecException notEc) {
+            key = KeyFactory.getInstance("RSA").generatePrivate(spec);
+        }
+        KeyStore keystore = KeyStore.getInstance("PKCS12");
+        keystore.load(null, null);
+        keystore.setKeyEntry("nifi", key, password, new Certificate[] {cert});
+        try (OutputStream out = new FileOutputStream(Path.of(dir, "keystore.p12").toFile())) {
+            keystore.store(out, password);
+        }
+        KeyStore truststore = KeyStore.getInstance("PKCS12");
+        truststore.load(null, null);
+        truststore.setCertificateEntry("ca", ca);
+        try (OutputStream out = new FileOutputStream(Path.of(dir, "truststore.p12").toFile())) {
+            truststore.store(out, password);
+        }
+    }
+
+    /**
+     * An SSLContext as NiFi's StandardSSLContextService makes one (rel/nifi-1.28.1
+     * nifi-security-utils SslContextFactory + KeyStoreUtils): keystore and truststore files
+     * loaded by type, key managers and trust managers from the default algorithm's factories.
+     */
+    static final class Tls {
+        final SSLContext context;
+        final X509TrustManager trustManager;
+
+        private Tls(SSLContext context, X509TrustManager trustManager) {
+            this.context = context;
+            this.trustManager = trustManager;
+        }
+
+        static Tls fromEnvironment() throws Exception {
+            String keystore = System.getenv("NIFI_KEYSTORE");
+            if (keystore == null) {
+                return null;
+            }
+            char[] password = System.getenv("NIFI_STORE_PASSWORD").toCharArray();
+            KeyStore keys = load(keystore, password);
+            KeyStore trust = load(System.getenv("NIFI_TRUSTSTORE"), password);
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(keys, password);
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+            return new Tls(context, (X509TrustManager) tmf.getTrustManagers()[0]);
+        }
+
+        private static KeyStore load(String path, char[] password) throws Exception {
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            try (InputStream in = new FileInputStream(path)) {
+                store.load(in, password);
+            }
+            return store;
+        }
     }
 
     static void check(boolean ok, String what) {

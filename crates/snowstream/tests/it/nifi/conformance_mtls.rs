@@ -26,7 +26,7 @@ fn dn(cn: &str) -> DistinguishedName {
     dn
 }
 
-fn make_ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+pub(super) fn make_ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name = dn(cn);
@@ -38,7 +38,11 @@ fn make_ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
 }
 
 /// A leaf signed by `issuer`: `(cert PEM, key PEM)`.
-fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, cn: &str, san: &[&str]) -> (String, String) {
+pub(super) fn leaf(
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+    cn: &str,
+    san: &[&str],
+) -> (String, String) {
     let mut params =
         CertificateParams::new(san.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     params.distinguished_name = dn(cn);
@@ -63,7 +67,7 @@ fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client 
 /// certificates signed by one of `client_cas`, with the DN patterns anchored as resolve.rs
 /// anchors --authorized-dn-pattern and --authorized-issuer-dn-pattern. Returns the app and
 /// the ListenHTTP base URL.
-async fn start_mtls(
+pub(super) async fn start_mtls(
     dir: &std::path::Path,
     ca: &CertifiedIssuer<'static, KeyPair>,
     client_cas: &[&CertifiedIssuer<'static, KeyPair>],
