@@ -289,7 +289,10 @@ async fn invokehttp_with_bearer_and_attributes_as_headers() {
                     ("X-Tenant", "acme"),
                     ("x-tenant", "second value is not kept"),
                     ("filename", "batch.ndjson"),
-                    ("X-City", "Zürich"),
+                    // ASCII only: OkHttp refuses to send a header value with any other
+                    // character (okhttp3.Headers.checkValue, "Unexpected char"), so no
+                    // InvokeHTTP request carries one.
+                    ("X-City", "Zurich"),
                     ("Content-Type", "application/x-ndjson"),
                     ("Accept-Encoding", "gzip"),
                     ua,
@@ -315,7 +318,7 @@ async fn invokehttp_with_bearer_and_attributes_as_headers() {
             "first value: {:?}",
             l.meta
         );
-        assert_eq!(l.attr("X-City"), Some("Zürich"), "non-ASCII kept");
+        assert_eq!(l.attr("X-City"), Some("Zurich"));
         assert_eq!(l.attr("filename"), Some("batch.ndjson"));
     }
     assert_eq!(got[&10][0].stream(), "customers");
