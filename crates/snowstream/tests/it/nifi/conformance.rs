@@ -6,11 +6,15 @@
 //! - lines 458-467: HttpClient with content compression off (no `Accept-Encoding`) and a
 //!   `BasicCredentialsProvider` holding *Username*/*Password*, so credentials go only in
 //!   answer to a `401` with `WWW-Authenticate: Basic`; line 524: a new `HttpClientContext`
-//!   per trigger, so each transfer is challenged once, and its later requests carry
-//!   `Authorization` preemptively (the context's auth cache).
-//! - lines 532 and 861-866 (`getDestinationAcceptance`): `HEAD` of the URL, with only
-//!   `x-nifi-transaction-id` when sending as FlowFile; lines 879-925 read `Accept`
-//!   (FlowFile v3?), `x-nifi-transfer-protocol-version` and `Accept-Encoding` (gzip?).
+//!   per trigger, whose auth cache the challenge fills, so a transfer's later requests carry
+//!   `Authorization` preemptively.
+//! - lines 527-532 and 861-866 (`getDestinationAcceptance`): `HEAD` of the URL, with only
+//!   `x-nifi-transaction-id` when sending as FlowFile, **once per base URL** (the answer is
+//!   cached in `destinationAcceptsMap`); lines 879-925 read `Accept` (FlowFile v3?),
+//!   `x-nifi-transfer-protocol-version` and `Accept-Encoding` (gzip?). The replays here are
+//!   each such first transfer (HEAD challenged, then POST and DELETE with credentials); every
+//!   later transfer sends its POST without credentials, gets the 401 and resends the whole
+//!   body, which `java_clients.rs` runs on the real HttpClient.
 //! - lines 640-651: the body's length is unknown (chunked) unless raw, uncompressed and not
 //!   chunked; lines 653-690: `Content-Type` `application/flowfile-v3`, or when not as
 //!   FlowFile the *Content-Type* property (`${mime.type}`, blank: `application/octet-stream`)
