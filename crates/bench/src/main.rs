@@ -18,6 +18,7 @@ mod envelope;
 mod halfload;
 mod harness;
 mod landed;
+mod limits;
 mod load;
 mod multipart_rss;
 mod overload;
@@ -95,7 +96,11 @@ fn run(cli: Cli) -> Result<bool> {
 
     let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
     let app = multipart_rss::run(&cli, &h, &pools.uploads);
+    // The stages alone, on the bulk bodies, after the rows (nothing else runs meanwhile).
+    let stages = (!pools.bulk.is_empty())
+        .then(|| limits::measure(&pools.bulk, cli.compression, cli.envelope));
     let mut passed = report::results(&rows, app.as_ref());
+    limits::report(&rows, stages.as_ref());
     passed &= app.as_ref().is_none_or(multipart_rss::Phase::passed);
     bulk::conditions(&cli, &rows);
     halfload::run(&cli, &h, &pools, &rows, &mut acked);

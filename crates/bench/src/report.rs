@@ -12,6 +12,9 @@ pub struct Row {
     pub connections: usize,
     pub outcome: Outcome,
     pub cpu: CpuUse,
+    /// For the server: CPU from the row's first request to the end of the flush that landed
+    /// what it acknowledged (warm-up, window and flush).
+    pub whole: Option<CpuUse>,
     /// Peak RSS of the whole bench process (load generator, bare handlers and the app) during
     /// this row (bytes), if the peak could be reset before it.
     pub peak_rss: Option<u64>,

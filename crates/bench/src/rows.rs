@@ -132,6 +132,7 @@ fn run_row(cli: &Cli, h: &Harness, pools: &Pools, scenario: Scenario, target: Ta
         (a, proc::cpu_sample())
     });
     let row_start = Instant::now();
+    let at_start = proc::cpu_sample();
     let outcome: Outcome = match &job {
         Load::Http(plan) => h.client_rt.block_on(load::run(plan)),
         Load::S3(plan) => h.client_rt.block_on(s3load::run(plan)),
@@ -143,12 +144,14 @@ fn run_row(cli: &Cli, h: &Harness, pools: &Pools, scenario: Scenario, target: Ta
         h.server_rt.block_on(h.snow.landing.flush());
         t.elapsed().as_secs_f64()
     });
+    let whole = flush_secs.map(|_| proc::cpu_between(&at_start, &proc::cpu_sample()));
     Row {
         target: target.name(),
         scenario: scenario.name(),
         connections,
         outcome,
         cpu: proc::cpu_between(&before, &after),
+        whole,
         peak_rss,
         flush_secs,
         row_secs: row_start.elapsed().as_secs_f64(),
