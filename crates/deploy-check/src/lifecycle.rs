@@ -7,8 +7,11 @@
 //! - A service on the snowstream image that is not `serve` inherits the image's HEALTHCHECK
 //!   (Dockerfile `HEALTHCHECK`: `snowstream healthcheck` on 127.0.0.1:8080), which nothing
 //!   answers there: it must disable it (`healthcheck: {disable: true}`).
-//! - Prometheus (no authentication) and Grafana (anonymous viewers) are published on the
-//!   host's loopback unless asked.
+//! - Prometheus (no authentication), Grafana (anonymous viewers) and NiFi's UI are published
+//!   on the host's loopback unless asked. NiFi's UI answers only a host name its self-signed
+//!   certificate names (Jetty's SNI host check; the certificate names `localhost`, the
+//!   container's host name and `NIFI_WEB_PROXY_HOST` as they were on the first start), so the
+//!   access that always works is an SSH tunnel to the host's `localhost:8443`.
 //! - The service running `serve` must be given more than its drain to stop: Docker sends
 //!   SIGTERM, then SIGKILL after `stop_grace_period` (10 s by default, "Compose file
 //!   reference", services.stop_grace_period), while serve lands open batches for up to
@@ -72,13 +75,20 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                 );
             }
         }
-        if matches!(name.as_str(), "prometheus" | "grafana") {
+        let loopback_only = |port: &str| match name.as_str() {
+            "prometheus" | "grafana" => true,
+            // The UI; ListenHTTP's port stays reachable for producers.
+            "nifi" => port.ends_with(":8443"),
+            _ => false,
+        };
+        {
             for port in svc
                 .get("ports")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
+                .filter(|p| loopback_only(p))
             {
                 // `HOST:CONTAINER` publishes on every interface; `IP:HOST:CONTAINER` on one.
                 // Interpolations (`${PORT:-9090}`) count as one part.
@@ -87,9 +97,10 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                     problem(
                         &mut out,
                         format!(
-                            "service `{name}` publishes `{port}` on every interface, without \
-                             authentication: bind it to the loopback (`127.0.0.1:…`) or a \
-                             variable that defaults to it"
+                            "service `{name}` publishes `{port}` on every interface (no \
+                             authentication, or for NiFi a certificate that names only the host \
+                             names of its first start): bind it to the loopback (`127.0.0.1:…`) \
+                             or a variable that defaults to it"
                         ),
                     );
                 }

@@ -7,5 +7,6 @@
 //! failpoints): such a test needs a binary of its own where it runs alone.
 
 mod broken_files;
+mod production;
 mod repo_files;
 mod support;
