@@ -40,3 +40,62 @@ fn repository_compose_binds_the_nifi_ui_to_the_loopback() {
         "{ports:?}"
     );
 }
+
+/// The compose file before issue 28 mounted the flows into NiFi and left the import to the UI,
+/// whose upload reads from the browser's computer: nothing loaded the flow.
+#[test]
+fn a_stack_that_never_imports_the_flow_is_reported() {
+    let yaml = r#"
+services:
+  nifi:
+    image: apache/nifi:2.11.0
+    volumes:
+      - ./nifi-templates:/opt/nifi/flows:ro
+"#;
+    let problems = check_flow_import(yaml, &repo_root()).unwrap();
+    assert_reports(&problems, &["no service runs", "import-flow.sh"]);
+}
+
+#[test]
+fn a_flow_import_that_cannot_run_the_flow_is_reported() {
+    let yaml = r#"
+services:
+  nifi-flow-import:
+    image: apache/nifi:2.11.0
+    profiles: ["demo"]
+    entrypoint: ["sh", "/opt/nifi/deploy/import-flow.sh"]
+    environment:
+      FLOW_FILE: /opt/nifi/flows/snowstream-ingest.flow.json
+      FLOW_PARAM_snowstream_autorization: Bearer ${SNOWSTREAM_AUTH_TOKEN}
+    volumes:
+      - ./nifi-templates:/opt/nifi/flows:ro
+    restart: unless-stopped
+  missing-flow:
+    image: apache/nifi:2.11.0
+    entrypoint: ["sh", "/opt/nifi/deploy/import-flow.sh"]
+    environment:
+      FLOW_FILE: /opt/nifi/flows/no-such.flow.json
+    volumes:
+      - ./nifi-templates:/opt/nifi/flows:ro
+    restart: "no"
+"#;
+    let problems = check_flow_import(yaml, &repo_root()).unwrap();
+    assert_reports(&problems, &["`nifi-flow-import`", "profile"]);
+    assert_reports(&problems, &["`nifi-flow-import`", "restart: \"no\""]);
+    assert_reports(
+        &problems,
+        &["FLOW_PARAM_snowstream_autorization", "no parameter"],
+    );
+    assert_reports(
+        &problems,
+        &["`nifi-flow-import`", "`snowstream_authorization` empty"],
+    );
+    assert_reports(&problems, &["`missing-flow`", "does not exist"]);
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+}
+
+#[test]
+fn repository_compose_imports_and_starts_the_flow() {
+    let problems = check_flow_import(&read("docker-compose.yml"), &repo_root()).unwrap();
+    assert_clean("docker-compose.yml", &problems);
+}
