@@ -11,18 +11,19 @@
 #   GET  /flow/process-groups/root (the root group's id)               FlowResource.java 468
 #   GET  /process-groups/{id}/process-groups (the existing groups)     ProcessGroupResource.java 1198-1216
 #   POST /process-groups/{id}/process-groups/upload (multipart: groupName, positionX, positionY,
-#        clientId, file)                                              ProcessGroupResource.java 2669-2714
+#        clientId, file)                                              ProcessGroupResource.java 2669-2716
 #   PUT  /flow/process-groups/{id}/controller-services {state: ENABLED} FlowResource.java 1223
 #   PUT  /flow/process-groups/{id} {id, state: RUNNING}                FlowResource.java 1017-1036
-# A bearer token in the Authorization header needs no CSRF token: NiFi applies its CSRF filter
-# only to requests that carry its request-token cookie (nifi-web-security, csrf/
-# CsrfCookieRequestMatcher.java 32-43).
+# A bearer token in the Authorization header needs no CSRF token: NiFi's CSRF check applies to
+# requests carrying its bearer cookie (nifi-web-security/src/main/java/org/apache/nifi/web/
+# security/csrf/CsrfCookieRequestMatcher.java 34-37), which curl never sends here.
 #
 # Parameters: every FLOW_PARAM_<name> variable sets parameter <name> of the flow's parameter
 # context in the uploaded definition. NiFi creates a new context from the definition's values,
-# sensitive ones included (StandardVersionedComponentSynchronizer.java createParameter,
+# sensitive ones included (nifi-framework-components/src/main/java/org/apache/nifi/flow/
+# synchronization/StandardVersionedComponentSynchronizer.java: createParameter, lines 2499-2525,
 # `.value(versionedParameter.getValue())`); a context of that name that already exists is
-# reused as it is (selectParameterContext). A FLOW_PARAM_ naming no parameter of the flow, or a
+# reused as it is (selectParameterContext, lines 2401-2417). A FLOW_PARAM_ naming no parameter of the flow, or a
 # sensitive parameter left without a value, is an error: the flow would never run.
 #
 # TLS: NiFi's certificate is self-signed and made by NiFi itself (see docs/ec2.md), so curl
