@@ -15,6 +15,7 @@ mod grafana;
 mod known;
 mod lifecycle;
 mod params;
+mod placeholders;
 mod template;
 
 pub use compose::{check_compose, check_env_example};
@@ -25,6 +26,7 @@ pub use grafana::{check_dashboard, dashboard_metric_names, provisioned_datasourc
 pub use known::{Component, KnownNifi, NifiLine};
 pub use lifecycle::check_compose_lifecycle;
 pub use params::parameter_refs;
+pub use placeholders::check_placeholder_guard;
 pub use template::check_template;
 
 use std::fmt;

@@ -99,3 +99,78 @@ fn repository_compose_imports_and_starts_the_flow() {
     let problems = check_flow_import(&read("docker-compose.yml"), &repo_root()).unwrap();
     assert_clean("docker-compose.yml", &problems);
 }
+
+/// Before issue 28: Grafana, NiFi and MinIO took their passwords from .env with `:?` (or
+/// `:-`), which lets `CHANGE-ME-…` through.
+#[test]
+fn placeholder_secrets_without_a_guard_are_reported() {
+    let env = "NIFI_PASSWORD=CHANGE-ME-nifi-password\nGRAFANA_ADMIN_PASSWORD=CHANGE-ME-grafana\n\
+               AWS_SECRET_ACCESS_KEY=CHANGE-ME-s3-secret\nGRAFANA_PORT=3000\n";
+    let yaml = r#"
+services:
+  nifi:
+    image: apache/nifi:2.11.0
+    environment:
+      SINGLE_USER_CREDENTIALS_PASSWORD: ${NIFI_PASSWORD:?set NIFI_PASSWORD}
+  grafana:
+    image: grafana/grafana:11.3.0
+    environment:
+      GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?set it}
+    ports:
+      - "${GRAFANA_PORT:-3000}:3000"
+"#;
+    let problems = check_placeholder_guard(yaml, env).unwrap();
+    assert_reports(&problems, &["`nifi`", "`NIFI_PASSWORD`", "CHANGE-ME"]);
+    assert_reports(&problems, &["`grafana`", "`GRAFANA_ADMIN_PASSWORD`"]);
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+
+    // A guard that does not receive a variable guards nothing for it.
+    let half = format!(
+        "{yaml}{}",
+        r#"
+  preflight:
+    image: snowstream:local
+    entrypoint: ["sh", "-c"]
+    command: ["env | grep -q CHANGE-ME && exit 1 || exit 0"]
+    environment:
+      NIFI_PASSWORD: ${NIFI_PASSWORD:-}
+    restart: "no"
+"#
+    );
+    let guarded = half
+        .replace(
+            "  nifi:\n    image: apache/nifi:2.11.0\n",
+            "  nifi:\n    image: apache/nifi:2.11.0\n    depends_on:\n      preflight:\n        condition: service_completed_successfully\n",
+        )
+        .replace(
+            "  grafana:\n    image: grafana/grafana:11.3.0\n",
+            "  grafana:\n    image: grafana/grafana:11.3.0\n    depends_on:\n      preflight:\n        condition: service_completed_successfully\n",
+        );
+    let problems = check_placeholder_guard(&guarded, env).unwrap();
+    assert_reports(
+        &problems,
+        &["`grafana`", "pass `GRAFANA_ADMIN_PASSWORD` to `preflight`"],
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+}
+
+#[test]
+fn repository_compose_guards_every_placeholder() {
+    let problems =
+        check_placeholder_guard(&read("docker-compose.yml"), &read(".env.example")).unwrap();
+    assert_clean("docker-compose.yml", &problems);
+    // The guard sees every placeholder .env.example ships, so adding one without passing it
+    // to the guard (and to the service) fails here or above.
+    let doc: serde_json::Value = serde_norway::from_str(&read("docker-compose.yml")).unwrap();
+    let guard = doc["services"]["preflight"]["environment"]
+        .as_object()
+        .unwrap();
+    for line in read(".env.example").lines() {
+        if let Some((k, v)) = line.split_once('=')
+            && !line.starts_with('#')
+            && v.contains("CHANGE-ME")
+        {
+            assert!(guard.contains_key(k), "preflight does not check {k}");
+        }
+    }
+}
