@@ -7,8 +7,8 @@
 //! - A service on the snowstream image that is not `serve` inherits the image's HEALTHCHECK
 //!   (Dockerfile `HEALTHCHECK`: `snowstream healthcheck` on 127.0.0.1:8080), which nothing
 //!   answers there: it must disable it (`healthcheck: {disable: true}`).
-//! - Prometheus (no authentication), Grafana (anonymous viewers) and NiFi's UI are published
-//!   on the host's loopback unless asked. NiFi's UI answers only a host name its self-signed
+//! - Prometheus (no authentication), Grafana (anonymous viewers), the local MinIO's console
+//!   (its root user's login) and NiFi's UI are published on the host's loopback unless asked. NiFi's UI answers only a host name its self-signed
 //!   certificate names (Jetty's SNI host check; the certificate names `localhost`, the
 //!   container's host name and `NIFI_WEB_PROXY_HOST` as they were on the first start), so the
 //!   access that always works is an SSH tunnel to the host's `localhost:8443`.
@@ -79,6 +79,8 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
             "prometheus" | "grafana" => true,
             // The UI; ListenHTTP's port stays reachable for producers.
             "nifi" => port.ends_with(":8443"),
+            // MinIO's console logs in with the store's root user.
+            "s3" => port.ends_with(":9001"),
             _ => false,
         };
         {

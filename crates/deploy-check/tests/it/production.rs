@@ -174,3 +174,111 @@ fn repository_compose_guards_every_placeholder() {
         }
     }
 }
+
+/// The IAM actions each S3 SDK call of the sink needs (Amazon S3's "actions for S3 API
+/// operations": the multipart calls are authorized as PutObject, HeadObject as GetObject).
+fn iam_action(call: &str) -> &'static str {
+    match call {
+        "put_object" | "create_multipart_upload" | "upload_part" | "complete_multipart_upload" => {
+            "s3:PutObject"
+        }
+        "get_object" | "head_object" => "s3:GetObject",
+        "abort_multipart_upload" => "s3:AbortMultipartUpload",
+        "list_parts" => "s3:ListMultipartUploadParts",
+        "list_multipart_uploads" => "s3:ListBucketMultipartUploads",
+        "list_objects_v2" | "list_objects" => "s3:ListBucket",
+        "delete_object" | "delete_objects" => "s3:DeleteObject",
+        other => panic!("map the S3 call `{other}` to its IAM action"),
+    }
+}
+
+/// The first JSON block after `marker` in a Markdown file.
+fn json_after(md: &str, marker: &str) -> serde_json::Value {
+    let from = md.find(marker).expect("marker present");
+    let rest = &md[from..];
+    let start = rest.find("```json\n").expect("a json block") + "```json\n".len();
+    let end = rest[start..].find("```").unwrap() + start;
+    serde_json::from_str(&rest[start..end]).unwrap()
+}
+
+/// Before issue 28 the policy granted `s3:ListMultipartUploadParts` and
+/// `s3:ListBucketMultipartUploads`, which the sink never calls. Every object action granted
+/// on the prefix must be one a call of the sink needs, and each call's action granted.
+#[test]
+fn ec2_iam_policy_grants_what_the_s3_sink_calls() {
+    let sink = read("crates/landing/src/sink/s3.rs");
+    let calls = regex::Regex::new(r"\.client\s*(?:\.clone\(\))?\s*\.([a-z0-9_]+)\(\)").unwrap();
+    let needed: std::collections::BTreeSet<&str> = calls
+        .captures_iter(&sink)
+        .map(|c| iam_action(c.get(1).unwrap().as_str()))
+        .collect();
+    assert!(needed.contains("s3:PutObject"), "{needed:?}");
+    let policy = json_after(
+        &read("docs/ec2.md"),
+        "Create the policy `snowstream-landing-writer`",
+    );
+    let mut granted = std::collections::BTreeSet::new();
+    for st in policy["Statement"].as_array().unwrap() {
+        let actions: Vec<&str> = match &st["Action"] {
+            serde_json::Value::String(a) => vec![a.as_str()],
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).collect(),
+            other => panic!("Action {other}"),
+        };
+        granted.extend(actions);
+    }
+    for action in &needed {
+        assert!(granted.contains(action), "{action} is needed, not granted");
+    }
+    // s3:ListBucket is the one extra, for 404 instead of 403 on a missing key (docs say why).
+    let extra: Vec<_> = granted
+        .iter()
+        .filter(|a| !needed.contains(*a) && **a != "s3:ListBucket")
+        .collect();
+    assert!(extra.is_empty(), "granted but never called: {extra:?}");
+}
+
+#[test]
+fn ec2_doc_covers_both_distributions_and_architectures() {
+    let doc = read("docs/ec2.md");
+    for needle in [
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
+        "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id",
+        "dnf install -y docker",
+        "apt-get install -y docker.io docker-compose-v2 docker-buildx",
+        "usermod -aG docker ec2-user",
+        "usermod -aG docker ubuntu",
+        "t4g.xlarge",
+        "HttpPutResponseHopLimit=2",
+        "ssh -L 8443:localhost:8443",
+        "needs a real Snowflake account",
+    ] {
+        assert!(doc.contains(needle), "docs/ec2.md lacks {needle:?}");
+    }
+    // The tunnel is the first thing the page tells.
+    let first_section = doc.find("\n## ").unwrap();
+    assert!(doc[first_section..].starts_with("\n## Reach the NiFi UI"));
+}
+
+/// NiFi 2.11's content archive default is 90 % of its disk (nifi-resources/pom.xml line 71 at
+/// rel/nifi-2.11.0); docs/ec2.md said 50 %.
+#[test]
+fn ec2_doc_states_nifis_content_archive_default() {
+    let doc = read("docs/ec2.md");
+    assert!(doc.contains("archive.max.usage.percentage=90%"));
+    assert!(!doc.contains("content archive up to 50 %"));
+}
+
+#[test]
+fn minio_console_on_every_interface_is_reported() {
+    let yaml = r#"
+services:
+  s3:
+    image: minio/minio:RELEASE.2025-04-22T22-12-26Z
+    ports:
+      - "${MINIO_CONSOLE_PORT:-9001}:9001"
+"#;
+    let problems = check_compose_lifecycle(yaml).unwrap();
+    assert_reports(&problems, &["`s3`", "9001", "every interface"]);
+}
