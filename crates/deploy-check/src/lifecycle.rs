@@ -15,7 +15,9 @@
 //! - The service running `serve` must be given more than its drain to stop: Docker sends
 //!   SIGTERM, then SIGKILL after `stop_grace_period` (10 s by default, "Compose file
 //!   reference", services.stop_grace_period), while serve lands open batches for up to
-//!   `--shutdown-timeout` (30 s by default).
+//!   `--shutdown-timeout` (30 s by default). Likewise NiFi, whose image stops it on SIGTERM
+//!   with `nifi.sh stop` (apache/nifi `rel/nifi-2.11.0`, `nifi-docker/dockerhub/sh/start.sh`
+//!   line 131), which waits up to `graceful.shutdown.seconds=20` (`bootstrap.conf` line 29).
 
 use serde_json::Value;
 
@@ -23,6 +25,8 @@ use crate::{CheckError, Problem, problem};
 
 /// snowstream's default `--shutdown-timeout`, plus time to exit.
 const MIN_GRACE_SECS: u64 = 40;
+/// NiFi's `graceful.shutdown.seconds`, plus time to exit.
+const MIN_NIFI_GRACE_SECS: u64 = 25;
 
 /// Checks a compose file's services for the production rules above.
 pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
@@ -107,6 +111,27 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                     );
                 }
             }
+        }
+        let nifi = svc
+            .get("image")
+            .and_then(Value::as_str)
+            .is_some_and(|i| i.starts_with("apache/nifi:"))
+            && svc.get("entrypoint").is_none();
+        if nifi
+            && svc
+                .get("stop_grace_period")
+                .and_then(Value::as_str)
+                .and_then(duration_secs)
+                .is_none_or(|g| g < MIN_NIFI_GRACE_SECS)
+        {
+            problem(
+                &mut out,
+                format!(
+                    "service `{name}` runs NiFi without a stop_grace_period of at least \
+                     {MIN_NIFI_GRACE_SECS}s: Docker kills it 10 s after SIGTERM by default, \
+                     while `nifi.sh stop` waits up to 20 s for a graceful shutdown"
+                ),
+            );
         }
         if on_image && serves {
             let grace = svc
