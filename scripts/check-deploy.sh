@@ -42,6 +42,8 @@ run "docker-compose.yml matches the Compose Specification schema" \
 # hadolint exits non-zero on warnings and errors; info-level findings are reported too.
 run "Dockerfile is hadolint-clean" \
   "$VENV/bin/hadolint" --failure-threshold info Dockerfile
+run "deploy/nifi/import-flow.sh imports and starts the flow once (stand-in of NiFi's REST API)" \
+  python3 deploy/nifi/check-import-flow.py
 run "NiFi flow definitions are valid JSON" \
   python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' nifi-templates/*.json
 

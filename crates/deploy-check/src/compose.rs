@@ -17,7 +17,7 @@ const REQUIRED: &[(&str, bool)] = &[
     ("grafana", true),
 ];
 
-fn interpolations(text: &str) -> BTreeSet<String> {
+pub(crate) fn interpolations(text: &str) -> BTreeSet<String> {
     // `${NAME}`, `${NAME:-x}`, `${NAME-x}`, `${NAME:?msg}`; `$${...}` is an escaped dollar.
     let re = Regex::new(r"(\$+)\{([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex");
     re.captures_iter(text)

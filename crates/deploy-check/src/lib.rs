@@ -10,20 +10,24 @@
 mod compose;
 mod dockerfile;
 mod flow;
+mod flow_import;
 mod grafana;
 mod known;
 mod lifecycle;
 mod params;
+mod placeholders;
 mod releases;
 mod template;
 
 pub use compose::{check_compose, check_env_example};
 pub use dockerfile::check_dockerfile;
 pub use flow::{FlowSummary, check_flow_definition};
+pub use flow_import::check_flow_import;
 pub use grafana::{check_dashboard, dashboard_metric_names, provisioned_datasource_uids};
 pub use known::{Component, KnownNifi, NifiLine};
 pub use lifecycle::check_compose_lifecycle;
 pub use params::parameter_refs;
+pub use placeholders::check_placeholder_guard;
 pub use releases::{Range, Releases, check_flow_releases};
 pub use template::check_template;
 

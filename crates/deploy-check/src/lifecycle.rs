@@ -7,12 +7,17 @@
 //! - A service on the snowstream image that is not `serve` inherits the image's HEALTHCHECK
 //!   (Dockerfile `HEALTHCHECK`: `snowstream healthcheck` on 127.0.0.1:8080), which nothing
 //!   answers there: it must disable it (`healthcheck: {disable: true}`).
-//! - Prometheus (no authentication) and Grafana (anonymous viewers) are published on the
-//!   host's loopback unless asked.
+//! - Prometheus (no authentication), Grafana (anonymous viewers), the local MinIO's console
+//!   (its root user's login) and NiFi's UI are published on the host's loopback unless asked. NiFi's UI answers only a host name its self-signed
+//!   certificate names (Jetty's SNI host check; the certificate names `localhost`, the
+//!   container's host name and `NIFI_WEB_PROXY_HOST` as they were on the first start), so the
+//!   access that always works is an SSH tunnel to the host's `localhost:8443`.
 //! - The service running `serve` must be given more than its drain to stop: Docker sends
 //!   SIGTERM, then SIGKILL after `stop_grace_period` (10 s by default, "Compose file
 //!   reference", services.stop_grace_period), while serve lands open batches for up to
-//!   `--shutdown-timeout` (30 s by default).
+//!   `--shutdown-timeout` (30 s by default). Likewise NiFi, whose image stops it on SIGTERM
+//!   with `nifi.sh stop` (apache/nifi `rel/nifi-2.11.0`, `nifi-docker/dockerhub/sh/start.sh`
+//!   line 131), which waits up to `graceful.shutdown.seconds=20` (`bootstrap.conf` line 29).
 
 use serde_json::Value;
 
@@ -20,6 +25,8 @@ use crate::{CheckError, Problem, problem};
 
 /// snowstream's default `--shutdown-timeout`, plus time to exit.
 const MIN_GRACE_SECS: u64 = 40;
+/// NiFi's `graceful.shutdown.seconds`, plus time to exit.
+const MIN_NIFI_GRACE_SECS: u64 = 25;
 
 /// Checks a compose file's services for the production rules above.
 pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
@@ -72,13 +79,22 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                 );
             }
         }
-        if matches!(name.as_str(), "prometheus" | "grafana") {
+        let loopback_only = |port: &str| match name.as_str() {
+            "prometheus" | "grafana" => true,
+            // The UI; ListenHTTP's port stays reachable for producers.
+            "nifi" => port.ends_with(":8443"),
+            // MinIO's console logs in with the store's root user.
+            "s3" => port.ends_with(":9001"),
+            _ => false,
+        };
+        {
             for port in svc
                 .get("ports")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
+                .filter(|p| loopback_only(p))
             {
                 // `HOST:CONTAINER` publishes on every interface; `IP:HOST:CONTAINER` on one.
                 // Interpolations (`${PORT:-9090}`) count as one part.
@@ -87,13 +103,35 @@ pub fn check_compose_lifecycle(yaml: &str) -> Result<Vec<Problem>, CheckError> {
                     problem(
                         &mut out,
                         format!(
-                            "service `{name}` publishes `{port}` on every interface, without \
-                             authentication: bind it to the loopback (`127.0.0.1:…`) or a \
-                             variable that defaults to it"
+                            "service `{name}` publishes `{port}` on every interface (no \
+                             authentication, or for NiFi a certificate that names only the host \
+                             names of its first start): bind it to the loopback (`127.0.0.1:…`) \
+                             or a variable that defaults to it"
                         ),
                     );
                 }
             }
+        }
+        let nifi = svc
+            .get("image")
+            .and_then(Value::as_str)
+            .is_some_and(|i| i.starts_with("apache/nifi:"))
+            && svc.get("entrypoint").is_none();
+        if nifi
+            && svc
+                .get("stop_grace_period")
+                .and_then(Value::as_str)
+                .and_then(duration_secs)
+                .is_none_or(|g| g < MIN_NIFI_GRACE_SECS)
+        {
+            problem(
+                &mut out,
+                format!(
+                    "service `{name}` runs NiFi without a stop_grace_period of at least \
+                     {MIN_NIFI_GRACE_SECS}s: Docker kills it 10 s after SIGTERM by default, \
+                     while `nifi.sh stop` waits up to 20 s for a graceful shutdown"
+                ),
+            );
         }
         if on_image && serves {
             let grace = svc

@@ -7,6 +7,7 @@
 //! failpoints): such a test needs a binary of its own where it runs alone.
 
 mod broken_files;
+mod production;
 mod releases;
 mod repo_files;
 mod support;
