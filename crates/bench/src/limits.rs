@@ -14,8 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 use landing::Compression;
 use md5::Digest as _;
-use records::batch::{Entry, Payload as Packed};
-use records::landed::{Envelope, LineWriter, format_time};
+use records::landed::{Envelope, LineWriter};
 use records::{Batch, Format, fill_batch};
 use sha2::Digest as _;
 
@@ -117,23 +116,10 @@ pub fn measure(bodies: &[Payload], compression: Compression, envelope: Envelope)
 
 /// The landed lines of a packed batch in zstd at `level`: the lander's per-frame work.
 fn encode_zstd(packed: &[u8], level: i32, envelope: Envelope) -> usize {
-    let payload = Packed::parse(packed).expect("a packed batch");
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), level).expect("zstd");
     enc.include_checksum(true).expect("zstd");
     let mut lines = LineWriter::new("customers", "bench").with_envelope(envelope);
-    let received_at = format_time(payload.received_at_ms);
-    let mut seq = payload.first_seq;
-    let mut attrs: &[u8] = b"{}";
-    for entry in payload.entries() {
-        match entry.expect("well-formed") {
-            Entry::Group(a) => attrs = a,
-            Entry::Record(r) => {
-                enc.write_all(lines.line(r, seq, &received_at, attrs))
-                    .expect("in memory");
-                seq += 1;
-            }
-        }
-    }
+    lines.write_batch(packed, &mut enc).expect("a packed batch");
     enc.finish().expect("zstd").len()
 }
 

@@ -7,7 +7,6 @@
 //! `cargo bench -p landing --bench encode`.
 
 use std::hint::black_box;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,8 +14,7 @@ use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use landing::sink::LocalSink;
 use landing::{AckMode, Landing, LandingConfig, StreamConfig};
-use records::batch::{Entry, Payload};
-use records::landed::{Envelope, LineWriter, format_time};
+use records::landed::{Envelope, LineWriter};
 use records::{Batch, Format, fill_batch};
 
 const ATTRS: [(&str, &str); 4] = [
@@ -53,23 +51,12 @@ fn batch() -> Batch {
 /// The landed lines of `payload` in `envelope` form, zstd at `level`: the lander's
 /// per-frame work, minus file I/O.
 fn encode_zstd(payload: &[u8], out: Vec<u8>, level: i32, envelope: Envelope) -> Vec<u8> {
-    let payload = Payload::parse(payload).expect("a packed batch");
     let mut enc = zstd::stream::write::Encoder::new(out, level).expect("zstd");
     enc.include_checksum(true).expect("zstd");
     let mut lines = LineWriter::new("customers", "bench").with_envelope(envelope);
-    let received_at = format_time(payload.received_at_ms);
-    let mut seq = payload.first_seq;
-    let mut attrs: &[u8] = b"{}";
-    for entry in payload.entries() {
-        match entry.expect("well-formed") {
-            Entry::Group(a) => attrs = a,
-            Entry::Record(r) => {
-                enc.write_all(lines.line(r, seq, &received_at, attrs))
-                    .expect("in memory");
-                seq += 1;
-            }
-        }
-    }
+    lines
+        .write_batch(payload, &mut enc)
+        .expect("a packed batch");
     enc.finish().expect("zstd")
 }
 

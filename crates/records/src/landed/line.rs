@@ -62,6 +62,28 @@ impl LineWriter {
         line.extend_from_slice(b"}}\n");
         line
     }
+
+    /// Writes the line of every record of one packed batch (a spool frame) to `out`, each
+    /// with its sequence number, the batch's receive time and its group's attributes; the
+    /// number of records written. `Err(InvalidData)` when `packed` is not a well-formed batch.
+    pub fn write_batch(&mut self, packed: &[u8], out: &mut impl Write) -> std::io::Result<u64> {
+        let corrupt =
+            || std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt packed batch");
+        let payload = crate::batch::Payload::parse(packed).ok_or_else(corrupt)?;
+        let received_at = format_time(payload.received_at_ms);
+        let mut seq = payload.first_seq;
+        let mut attrs: &[u8] = b"{}";
+        for entry in payload.entries() {
+            match entry.ok_or_else(corrupt)? {
+                crate::batch::Entry::Group(a) => attrs = a,
+                crate::batch::Entry::Record(r) => {
+                    out.write_all(self.line(r, seq, &received_at, attrs))?;
+                    seq += 1;
+                }
+            }
+        }
+        Ok(seq - payload.first_seq)
+    }
 }
 
 /// A time as landed files write it (`received_at`, `created_at`): RFC 3339 UTC with

@@ -405,3 +405,46 @@ fn both_envelopes_round_trip_with_lineage() {
         }
     }
 }
+
+#[test]
+fn write_batch_writes_each_record_line_with_its_seq_and_group_attributes() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T13:05:00.250Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut batch = crate::Batch::new(at);
+    let body = b"{\"id\":1}\n{\"id\":2}\n";
+    crate::fill_batch(
+        &mut batch,
+        &[("filename", "a")],
+        body,
+        crate::Format::Ndjson,
+    )
+    .unwrap();
+    crate::fill_batch(
+        &mut batch,
+        &[("filename", "b")],
+        b"{\"id\":3}",
+        crate::Format::Ndjson,
+    )
+    .unwrap();
+    let packed = batch.into_payload(41);
+    let mut out = Vec::new();
+    let mut lines = LineWriter::new("customers", "ss-1");
+    assert_eq!(lines.write_batch(&packed, &mut out).unwrap(), 3);
+    let text = String::from_utf8(out).unwrap();
+    let got: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 3);
+    for (i, (line, file)) in got.iter().zip(["a", "a", "b"]).enumerate() {
+        assert_eq!(line["record"]["id"], i as u64 + 1);
+        assert_eq!(line["meta"]["seq"], 41 + i as u64);
+        assert_eq!(line["meta"]["received_at"], "2026-11-24T13:05:00.250Z");
+        assert_eq!(line["meta"]["attributes"]["filename"], file);
+    }
+    let err = lines
+        .write_batch(b"not a batch", &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+}
