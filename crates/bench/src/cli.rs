@@ -111,6 +111,16 @@ pub struct Cli {
     /// `--app-rss-arg=--encode-concurrency=1`), to see what the child's memory depends on.
     #[arg(long, allow_hyphen_values = true)]
     pub app_rss_arg: Vec<String>,
+    /// After the rows: this many bytes of NDJSON records of ~8 KiB of random base64 each, sent
+    /// to a separate `snowstream serve` child whose batches close at 128 MiB (its default);
+    /// its peak RSS (VmHWM, up to its exit after landing everything) is issue 27's landing
+    /// memory figure, and its landed files are checked exactly once. 0 skips this phase.
+    #[arg(long, default_value = "400MiB", value_parser = parse_size)]
+    pub batch_rss_bytes: u64,
+    /// One more `snowstream serve` argument for that phase (repeat it; e.g.
+    /// `--batch-rss-arg=--batch-max-bytes=16MiB` for a quick check).
+    #[arg(long, allow_hyphen_values = true)]
+    pub batch_rss_arg: Vec<String>,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,
