@@ -1,7 +1,8 @@
 //! Issue 27's landing memory goal: "peak RSS ≤ 256 MiB whatever the sizes", with 128 MiB
 //! batches of incompressible records. A separate `snowstream serve` child as shipped (HTTP
-//! receiver on 127.0.0.1, local landing folder, default settings except paths, ports and any
-//! `--batch-rss-arg`: batches close at the default `--batch-max-bytes` of 128 MiB) takes
+//! receiver on 127.0.0.1, local landing folder or, with `--batch-rss-sink s3`, an S3 in this
+//! process (s3s-fs, so its memory is not the child's), default settings except paths, ports
+//! and any `--batch-rss-arg`: batches close at the default `--batch-max-bytes` of 128 MiB) takes
 //! `--batch-rss-bytes` of NDJSON records carrying ~8 KiB of random base64 each (zstd keeps
 //! ~3/4 of it), in 1 MiB bodies from four clients. So several 128 MiB batches are encoded into
 //! ~100 MiB landed files while more arrive. Its `VmHWM` (proc(5)) is read every few
@@ -14,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use testkit::ServerProcess;
+use testkit::s3_child::{OutageS3, start_child, terminate_child};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, RssSink};
 use crate::clients::{self, Load, Policy};
 use crate::overload::count_landed;
 use crate::proc;
@@ -33,6 +34,9 @@ const PER_REQUEST: u64 = 128;
 const CLIENTS: u64 = 4;
 /// Ids of client `c` are `c * CLIENT_IDS ..`.
 const CLIENT_IDS: u64 = 1 << 32;
+/// The child's instance id, and the bucket of its S3 sink.
+const INSTANCE: &str = "bench-batch-rss";
+const BUCKET: &str = "landing";
 /// How often the child's peak is read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 /// SIGTERM lands the child's whole spool before it exits; at most this long.
@@ -43,6 +47,8 @@ pub struct BatchRss {
     /// `VmHWM` of the child at its last reading before it exited.
     pub peak: u64,
     pub idle: u64,
+    /// Where the child landed.
+    pub sink: RssSink,
     /// Bytes of records acknowledged, and in how long.
     pub acked_bytes: u64,
     pub load_secs: f64,
@@ -72,21 +78,35 @@ pub fn run(cli: &Cli, dir: &Path) -> Option<Result<BatchRss>> {
     )
 }
 
-fn measure(cli: &Cli, bin: &Path, data: &Path) -> Result<BatchRss> {
+fn measure(cli: &Cli, bin: &Path, dir: &Path) -> Result<BatchRss> {
+    clients::block_on(measure_async(cli, bin, dir))
+}
+
+async fn measure_async(cli: &Cli, bin: &Path, dir: &Path) -> Result<BatchRss> {
+    let data = dir.join("data");
     let port = testkit::free_port();
-    let mut args: Vec<String> = [
-        "--data-dir",
-        &data.display().to_string(),
-        "--instance-id",
-        "bench-batch-rss",
-        "--shutdown-timeout",
-        "15m",
-    ]
-    .map(str::to_owned)
-    .into();
-    args.extend(cli.batch_rss_arg.iter().cloned());
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = std::panic::catch_unwind(|| ServerProcess::start(bin, port, &a, &[]))
+    // The in-process S3 runs in this process: the child's RSS is the child's own.
+    let s3 = match cli.batch_rss_sink {
+        RssSink::S3 => Some(OutageS3::start(&dir.join("store"), BUCKET).await),
+        RssSink::Local => None,
+    };
+    let mut extra = vec!["--shutdown-timeout", "15m"];
+    extra.extend(cli.batch_rss_arg.iter().map(String::as_str));
+    let args = match &s3 {
+        Some(s3) => s3.child_args(&data, INSTANCE, &extra),
+        None => [
+            "--data-dir",
+            &data.display().to_string(),
+            "--instance-id",
+            INSTANCE,
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(str::to_owned)
+        .collect(),
+    };
+    let server = start_child(bin, port, &args)
+        .await
         .map_err(|_| anyhow::anyhow!("snowstream serve {} did not start", args.join(" ")))?;
     let pid = server.pid();
     let idle = hwm(pid).context("VmHWM of the child")?;
@@ -112,15 +132,12 @@ fn measure(cli: &Cli, bin: &Path, data: &Path) -> Result<BatchRss> {
         (0..CLIENTS).map(|c| (c * CLIENT_IDS, PER_REQUEST)),
     );
     let started = Instant::now();
-    clients::block_on(async {
-        load.spawn();
-        load.join().await;
-        Ok(())
-    })?;
+    load.spawn();
+    load.join().await;
     let load_secs = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let code = server.terminate(STOP_LIMIT);
+    let code = terminate_child(server, STOP_LIMIT).await?;
     let stop_secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().expect("memory sampler");
@@ -131,7 +148,9 @@ fn measure(cli: &Cli, bin: &Path, data: &Path) -> Result<BatchRss> {
 
     let acked = std::mem::take(&mut *load.acked());
     let unknown = std::mem::take(&mut *load.unknown_ids());
-    let root = data.join("landing");
+    let root = s3
+        .as_ref()
+        .map_or_else(|| data.join("landing"), OutageS3::bucket_dir);
     let (_, twice, lost, unacked) = count_landed(&root, &acked, &unknown);
     let mut problems = Vec::new();
     if twice + lost + unacked > 0 || acked.is_empty() {
@@ -140,9 +159,20 @@ fn measure(cli: &Cli, bin: &Path, data: &Path) -> Result<BatchRss> {
             acked.len()
         ));
     }
+    if let Some(mut s3) = s3 {
+        let open: Vec<_> = std::fs::read_dir(dir.join("store"))?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload"))
+            .collect();
+        if !open.is_empty() {
+            problems.push(format!("{} multipart uploads left open", open.len()));
+        }
+        s3.stop().await;
+    }
     Ok(BatchRss {
         peak,
         idle,
+        sink: cli.batch_rss_sink,
         acked_bytes: acked.len() as u64 * (BLOB as u64 + 20),
         load_secs,
         stop_secs,
@@ -203,8 +233,9 @@ pub fn report(phase: &Result<BatchRss>) {
     let as_goal = m.changed.is_empty();
     println!(
         "  landing memory (128 MiB batches of incompressible records, snowstream serve child, \
-         VmHWM): peak RSS {} MiB (limit {} MiB) = {:.2}  ({} acknowledged in {:.1} s, {} files \
+         {} sink, VmHWM): peak RSS {} MiB (limit {} MiB) = {:.2}  ({} acknowledged in {:.1} s, {} files \
          landed, {:.1} s to land the rest and exit; idle {}): {}",
+        m.sink.name(),
         m.peak >> 20,
         GOAL_RSS >> 20,
         m.peak as f64 / GOAL_RSS as f64,

@@ -117,6 +117,10 @@ pub struct Cli {
     /// memory figure, and its landed files are checked exactly once. 0 skips this phase.
     #[arg(long, default_value = "400MiB", value_parser = parse_size)]
     pub batch_rss_bytes: u64,
+    /// Where that phase's child lands: `local` (a folder) or `s3` (an S3 in this process,
+    /// s3s-fs: the landed files go up as multipart uploads of 8 MiB parts).
+    #[arg(long, default_value = "local")]
+    pub batch_rss_sink: RssSink,
     /// One more `snowstream serve` argument for that phase (repeat it; e.g.
     /// `--batch-rss-arg=--batch-max-bytes=16MiB` for a quick check).
     #[arg(long, allow_hyphen_values = true)]
@@ -145,6 +149,22 @@ pub enum Scenario {
     Bulk,
     S3Small,
     S3Multipart,
+}
+
+/// The sink of the landing-memory phase's child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RssSink {
+    Local,
+    S3,
+}
+
+impl RssSink {
+    pub fn name(self) -> &'static str {
+        match self {
+            RssSink::Local => "local",
+            RssSink::S3 => "S3",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -137,7 +137,7 @@ async fn s3_a_batch_file_failing_mid_stream_lands_once() {
     let cfg = S3SinkConfig {
         endpoint_url: Some(server.endpoint()),
         force_path_style: true,
-        part_size: 5 << 20,
+        staged_part_size: 5 << 20,
         ..S3SinkConfig::new("landing")
     };
     let sink =

@@ -11,8 +11,8 @@
 //! gets an answer cannot stall a stream; what is left is classified by
 //! [`SinkError::is_retryable`].
 //!
-//! Staged bodies ([`Sink::stage`], `stage.rs`) go up in parts of `part_size` as they are
-//! written: one PutObject when the body fits in one part, else a multipart upload.
+//! Staged bodies ([`Sink::stage`], `stage.rs`) go up in parts of `staged_part_size` as they
+//! are written: one PutObject when the body fits in one part, else a multipart upload.
 
 use std::path::Path;
 use std::time::Duration;
@@ -61,9 +61,12 @@ pub struct S3SinkConfig {
     /// (default 64 MiB). Staged bodies ([`Sink::stage`], the lander's batch files) do once they
     /// outgrow one part, so that a staging holds at most one part in memory.
     pub multipart_threshold: u64,
-    /// Part size of multipart uploads (default 16 MiB; at least 5 MiB; for a file, raised if
-    /// it would need more than 10,000 parts).
+    /// Part size of multipart uploads of files (default 16 MiB; at least 5 MiB; raised if a
+    /// file would need more than 10,000 parts).
     pub part_size: u64,
+    /// Part size of staged bodies (default 8 MiB, at least 5 MiB): each staging holds one part
+    /// in memory, and a lander has one per batch file in flight.
+    pub staged_part_size: u64,
     /// Attempts per request, first one included (default 5).
     pub max_attempts: u32,
     /// Longest one attempt of one request may take, connect to last byte of the answer
@@ -84,6 +87,7 @@ impl S3SinkConfig {
             force_path_style: false,
             multipart_threshold: 64 * MIB,
             part_size: 16 * MIB,
+            staged_part_size: 8 * MIB,
             max_attempts: 5,
             attempt_timeout: Duration::from_secs(300),
             read_timeout: Duration::from_secs(60),
@@ -104,6 +108,7 @@ pub struct S3Sink {
     bucket: String,
     multipart_threshold: u64,
     part_size: u64,
+    staged_part_size: u64,
 }
 
 impl S3Sink {
@@ -167,6 +172,7 @@ impl S3Sink {
             bucket: cfg.bucket,
             multipart_threshold: cfg.multipart_threshold,
             part_size: cfg.part_size.max(MIN_PART_SIZE),
+            staged_part_size: cfg.staged_part_size.max(MIN_PART_SIZE),
         }
     }
 

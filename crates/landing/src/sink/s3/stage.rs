@@ -1,7 +1,7 @@
-//! Staged puts to S3 ([`Sink::stage`]): the body is gathered into parts of `part_size`
-//! bytes; a body that ends within the first part goes up as one conditional PutObject, a
-//! larger one as a multipart upload (created when the first part is full, one part in flight
-//! at a time) completed with `If-None-Match: *`. So a staging holds at most one part in memory
+//! Staged puts to S3 ([`Sink::stage`]): the body is gathered into parts of
+//! `staged_part_size` bytes; a body that ends within the first part goes up as one conditional
+//! PutObject, a larger one as a multipart upload (created when the first part is full, one
+//! part in flight at a time) completed with `If-None-Match: *`. So a staging holds at most one part in memory
 //! whatever the size of the body, and the object appears under its key whole or not at all.
 //! A failed or dropped staging aborts its upload (best effort: an unreachable server keeps the
 //! parts until it is told, or until a lifecycle rule for incomplete uploads removes them).
@@ -114,10 +114,10 @@ impl Staging for S3Staging {
     async fn write(&mut self, chunk: Bytes) -> Result<(), SinkError> {
         if self.part.is_empty() {
             self.part
-                .reserve(self.sink.part_size as usize + chunk.len());
+                .reserve(self.sink.staged_part_size as usize + chunk.len());
         }
         self.part.extend_from_slice(&chunk);
-        if self.part.len() as u64 >= self.sink.part_size {
+        if self.part.len() as u64 >= self.sink.staged_part_size {
             self.send_part().await?;
         }
         Ok(())

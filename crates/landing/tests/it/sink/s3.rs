@@ -28,6 +28,7 @@ fn multipart(addr: SocketAddr) -> S3SinkConfig {
     S3SinkConfig {
         multipart_threshold: MIB as u64,
         part_size: 5 * MIB as u64,
+        staged_part_size: 5 * MIB as u64,
         ..config(addr)
     }
 }
