@@ -1,7 +1,8 @@
 //! The per-stream lander: encodes each sealed segment into a compressed file streamed into a
 //! staged put of the sink (never held whole, never on the spool disk, which may be full),
-//! commits it and puts its manifest (retrying with backoff for as long as the sink is down, while the
-//! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
+//! commits it and puts its manifest (retrying with backoff for as long as the sink is down,
+//! while the spool holds the data), then deletes the segment and acknowledges `ack = landed`
+//! requests.
 //!
 //! The lander consumes what the spool hands over ([`Handoff`]); the spool knows nothing of it.
 

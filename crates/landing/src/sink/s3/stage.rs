@@ -1,10 +1,11 @@
 //! Staged puts to S3 ([`Sink::stage`]): the body is gathered into parts of
 //! `staged_part_size` bytes; a body that ends within the first part goes up as one conditional
 //! PutObject, a larger one as a multipart upload (created when the first part is full, one
-//! part in flight at a time) completed with `If-None-Match: *`. So a staging holds at most one part in memory
-//! whatever the size of the body, and the object appears under its key whole or not at all.
-//! A failed or dropped staging aborts its upload (best effort: an unreachable server keeps the
-//! parts until it is told, or until a lifecycle rule for incomplete uploads removes them).
+//! part in flight at a time) completed with `If-None-Match: *`. So a staging holds at most
+//! one part in memory whatever the size of the body, and the object appears under its key
+//! whole or not at all. A failed or dropped staging aborts its upload (best effort: an
+//! unreachable server keeps the parts until it is told, or until a lifecycle rule for
+//! incomplete uploads removes them).
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
