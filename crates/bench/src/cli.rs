@@ -111,6 +111,20 @@ pub struct Cli {
     /// `--app-rss-arg=--encode-concurrency=1`), to see what the child's memory depends on.
     #[arg(long, allow_hyphen_values = true)]
     pub app_rss_arg: Vec<String>,
+    /// After the rows: this many bytes of NDJSON records of ~8 KiB of random base64 each, sent
+    /// to a separate `snowstream serve` child whose batches close at 128 MiB (its default);
+    /// its peak RSS (VmHWM, up to its exit after landing everything) is issue 27's landing
+    /// memory figure, and its landed files are checked exactly once. 0 skips this phase.
+    #[arg(long, default_value = "400MiB", value_parser = parse_size)]
+    pub batch_rss_bytes: u64,
+    /// Where that phase's child lands: `local` (a folder) or `s3` (an S3 in this process,
+    /// s3s-fs: the landed files go up as multipart uploads of 8 MiB parts).
+    #[arg(long, default_value = "local")]
+    pub batch_rss_sink: RssSink,
+    /// One more `snowstream serve` argument for that phase (repeat it; e.g.
+    /// `--batch-rss-arg=--batch-max-bytes=16MiB` for a quick check).
+    #[arg(long, allow_hyphen_values = true)]
+    pub batch_rss_arg: Vec<String>,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -135,6 +149,22 @@ pub enum Scenario {
     Bulk,
     S3Small,
     S3Multipart,
+}
+
+/// The sink of the landing-memory phase's child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RssSink {
+    Local,
+    S3,
+}
+
+impl RssSink {
+    pub fn name(self) -> &'static str {
+        match self {
+            RssSink::Local => "local",
+            RssSink::S3 => "S3",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,8 +8,10 @@
 //! bare S3 handler) ~1 KiB PutObjects and 3-part multipart uploads. At the end the landing spool is
 //! flushed and every landed file is read back: the landed record count must equal the
 //! acknowledged count, or the run fails. After the rows, a separate `snowstream serve` child
-//! takes multipart uploads alone so that its own peak RSS is measured ([`multipart_rss`]).
+//! takes multipart uploads alone so that its own peak RSS is measured ([`multipart_rss`]), and
+//! another one 128 MiB batches of incompressible records ([`batch_rss`]).
 
+mod batch_rss;
 mod bulk;
 mod chaos;
 mod cli;
@@ -96,12 +98,14 @@ fn run(cli: Cli) -> Result<bool> {
 
     let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
     let app = multipart_rss::run(&cli, &h, &pools.uploads);
+    let batches = batch_rss::run(&cli, h.dir.path());
     // The stages alone, on the bulk bodies, after the rows (nothing else runs meanwhile).
     let stages = (!pools.bulk.is_empty())
         .then(|| limits::measure(&pools.bulk, cli.compression, cli.envelope));
-    let mut passed = report::results(&rows, app.as_ref());
+    let mut passed = report::results(&rows, app.as_ref(), batches.as_ref());
     limits::report(&rows, stages.as_ref());
     passed &= app.as_ref().is_none_or(multipart_rss::Phase::passed);
+    passed &= batches.as_ref().is_none_or(batch_rss::passed);
     bulk::conditions(&cli, &rows);
     halfload::run(&cli, &h, &pools, &rows, &mut acked);
     passed &= landed::check(&h, acked, &cli, cores, record_bytes)?;

@@ -147,7 +147,11 @@ fn peak_rss(pid: u32) -> Result<u64> {
 
 /// Landed ids, read file by file: (distinct landed, landed more than once, acknowledged but
 /// not landed, landed but neither acknowledged nor of an unanswered request).
-fn count_landed(bucket: &std::path::Path, acked: &[u64], unknown: &[u64]) -> (u64, u64, u64, u64) {
+pub(crate) fn count_landed(
+    bucket: &std::path::Path,
+    acked: &[u64],
+    unknown: &[u64],
+) -> (u64, u64, u64, u64) {
     let mut seen: HashMap<u64, u32> = HashMap::new();
     for file in testkit::landed_files(bucket) {
         for line in testkit::read_landed(&file) {

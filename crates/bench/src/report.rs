@@ -1,5 +1,6 @@
 //! Printing: the results table, target checks and the CPU breakdown.
 
+use crate::batch_rss;
 use crate::load::Outcome;
 use crate::multipart_rss::{self, Phase};
 use crate::proc::CpuUse;
@@ -102,7 +103,11 @@ pub fn cpu(rows: &[Row]) {
 /// Prints the results table, each row's first error and the target checks (with the
 /// app-alone multipart memory phase, when it ran); false when a row got an unexpected HTTP
 /// status (a benchmark bug, not backpressure).
-pub fn results(rows: &[Row], app: Option<&Phase>) -> bool {
+pub fn results(
+    rows: &[Row],
+    app: Option<&Phase>,
+    batches: Option<&anyhow::Result<batch_rss::BatchRss>>,
+) -> bool {
     println!();
     table(rows);
     println!(
@@ -121,6 +126,9 @@ pub fn results(rows: &[Row], app: Option<&Phase>) -> bool {
         }
     }
     targets_check(rows, app);
+    if let Some(batches) = batches {
+        batch_rss::report(batches);
+    }
     println!();
     cpu(rows);
     ok

@@ -31,23 +31,21 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Encodes the landed file for `segment` in memory and returns it with its manifest (for
-/// `key`). Nothing is written to disk: a full spool disk must still be able to drain, and a
-/// batch is at most `batch_max_bytes` (capped at half the spool limit) before compression.
-pub(crate) fn encode_segment(
+/// Encodes the landed file for `segment` into `out` and returns its manifest (for `key`) with
+/// `out`. The lander hands `out` pieces to a staged put of the sink ([`crate::sink::Staging`]),
+/// so a file is never held whole and nothing is written to the spool disk (a full spool disk
+/// must still be able to drain).
+pub(crate) fn encode_segment<W: Write>(
     segment: &SegmentInfo,
     key: &str,
     stream: &str,
     instance: &str,
     compression: Compression,
     envelope: Envelope,
-) -> io::Result<(Manifest, Vec<u8>)> {
-    // Room for the whole compressed file up front: growing a Vec of tens of MiB by doubling
-    // copies it and faults in every page it passes through (15% of the bulk scenario's CPU
-    // went to page faults, most of them here). Untouched capacity costs address space, not
-    // memory: only the pages the encoder writes become resident.
+    out: W,
+) -> io::Result<(Manifest, W)> {
     let stored = Counting {
-        inner: Vec::with_capacity(segment.bytes as usize + (1 << 16)),
+        inner: out,
         bytes: 0,
         hash: Some(Sha256::new()),
     };
@@ -93,6 +91,57 @@ pub(crate) fn encode_segment(
         envelope,
     };
     Ok((manifest, body))
+}
+
+/// The SHA-256 (hex) and length of the uncompressed lines `segment` lands as: the same on
+/// every encode, so an object found under the key holds this batch when its lines hash alike.
+pub(crate) fn lines_sha256(
+    segment: &SegmentInfo,
+    stream: &str,
+    instance: &str,
+    envelope: Envelope,
+) -> io::Result<(String, u64)> {
+    let mut hashed = Counting {
+        inner: io::sink(),
+        bytes: 0,
+        hash: Some(Sha256::new()),
+    };
+    let (bytes, _) = write_lines(segment, stream, instance, envelope, &mut hashed)?;
+    let hash = hashed.hash.take().expect("hash present").finalize();
+    Ok((hex::encode(hash), bytes))
+}
+
+/// Counts and hashes what passes through to `inner` (SHA-256, hex), for comparing an object
+/// read back from a sink without holding it.
+pub(crate) struct Digesting<W> {
+    inner: Counting<W>,
+}
+
+impl<W: Write> Digesting<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Self {
+            inner: Counting {
+                inner,
+                bytes: 0,
+                hash: Some(Sha256::new()),
+            },
+        }
+    }
+
+    /// The SHA-256 (hex) and length of what was written, and the inner writer.
+    pub(crate) fn finish(mut self) -> (String, u64, W) {
+        let hash = self.inner.hash.take().expect("hash present").finalize();
+        (hex::encode(hash), self.inner.bytes, self.inner.inner)
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn write_lines(

@@ -73,14 +73,14 @@ impl TestS3 {
 /// with a retryable connection error and nothing reaches the inner sink.
 pub struct SwitchableSink<S> {
     inner: S,
-    up: AtomicBool,
+    up: Arc<AtomicBool>,
 }
 
 impl<S: landing::sink::Sink> SwitchableSink<S> {
     pub fn new(inner: S, up: bool) -> Arc<Self> {
         Arc::new(SwitchableSink {
             inner,
-            up: AtomicBool::new(up),
+            up: Arc::new(AtomicBool::new(up)),
         })
     }
 
@@ -89,16 +89,51 @@ impl<S: landing::sink::Sink> SwitchableSink<S> {
     }
 
     fn check(&self, key: &str) -> Result<(), landing::sink::SinkError> {
-        if self.up.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(landing::sink::SinkError::Io {
-                backend: "test".into(),
-                key: key.into(),
-                action: "put",
-                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
-            })
+        switch_check(&self.up, key)
+    }
+}
+
+fn switch_check(up: &AtomicBool, key: &str) -> Result<(), landing::sink::SinkError> {
+    if up.load(Ordering::SeqCst) {
+        Ok(())
+    } else {
+        Err(landing::sink::SinkError::Io {
+            backend: "test".into(),
+            key: key.into(),
+            action: "put",
+            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "sink down"),
+        })
+    }
+}
+
+/// The inner sink's staged put, behind the same switch: while down, writes and the commit
+/// fail (the commit aborting the staged body) and nothing reaches the inner sink.
+struct SwitchedStaging {
+    inner: Box<dyn landing::sink::Staging>,
+    up: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl landing::sink::Staging for SwitchedStaging {
+    fn key(&self) -> &str {
+        self.inner.key()
+    }
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), landing::sink::SinkError> {
+        switch_check(&self.up, self.inner.key())?;
+        self.inner.write(chunk).await
+    }
+    async fn commit(
+        self: Box<Self>,
+        sink: &dyn landing::sink::Sink,
+    ) -> Result<landing::sink::Put, landing::sink::SinkError> {
+        if let Err(e) = switch_check(&self.up, self.inner.key()) {
+            self.inner.abort().await;
+            return Err(e);
         }
+        self.inner.commit(sink).await
+    }
+    async fn abort(self: Box<Self>) {
+        self.inner.abort().await;
     }
 }
 
@@ -123,6 +158,25 @@ impl<S: landing::sink::Sink> landing::sink::Sink for SwitchableSink<S> {
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, landing::sink::SinkError> {
         self.check(key)?;
         self.inner.get(key).await
+    }
+    async fn stage(
+        &self,
+        key: &str,
+    ) -> Result<Box<dyn landing::sink::Staging>, landing::sink::SinkError> {
+        self.check(key)?;
+        let inner = self.inner.stage(key).await?;
+        Ok(Box::new(SwitchedStaging {
+            inner,
+            up: self.up.clone(),
+        }))
+    }
+    async fn read_each(
+        &self,
+        key: &str,
+        each: &mut (dyn for<'c> FnMut(&'c [u8]) + Send),
+    ) -> Result<bool, landing::sink::SinkError> {
+        self.check(key)?;
+        self.inner.read_each(key, each).await
     }
     fn describe(&self) -> String {
         self.inner.describe()

@@ -1,23 +1,23 @@
-//! The per-stream lander: encodes each sealed segment into a compressed file (in memory, never
-//! on the spool disk, which may be full), puts it and its
-//! manifest to the sink (retrying with backoff for as long as the sink is down, while the
-//! spool holds the data), then deletes the segment and acknowledges `ack = landed` requests.
+//! The per-stream lander: encodes each sealed segment into a compressed file streamed into a
+//! staged put of the sink (never held whole, never on the spool disk, which may be full),
+//! commits it and puts its manifest (retrying with backoff for as long as the sink is down,
+//! while the spool holds the data), then deletes the segment and acknowledges `ack = landed`
+//! requests.
 //!
 //! The lander consumes what the spool hands over ([`Handoff`]); the spool knows nothing of it.
 
+mod encode_job;
 mod put;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use records::landed::{LandedKey, Manifest};
+use records::landed::LandedKey;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::config::{Compression, StreamConfig};
-use crate::encode::encode_segment;
+use crate::config::StreamConfig;
 use crate::error::AppendError;
 use crate::gauge::SpoolGauge;
 use crate::metric_names::{
@@ -27,10 +27,10 @@ use crate::retry::Backoff;
 use crate::sink::Sink;
 use crate::spool::segment::{SegmentInfo, sync_dir};
 use crate::spool::{Handoff, Sealed};
-use records::landed::Envelope;
+use encode_job::{EncodeJob, Encoded};
 
 /// Suffix of the file earlier versions encoded a segment into before the put (batches are
-/// now encoded in memory, so a full spool disk can still drain).
+/// now streamed into the sink, so a full spool disk can still drain).
 const ENCODED_TEMP_SUFFIX: &str = ".landing.tmp";
 
 /// Whether a file of the stream folder is what an earlier version's lander left there (an
@@ -101,9 +101,9 @@ impl Lander {
                         let encoded = match encoded.await {
                             Ok(r) => r,
                             // The encode task died (panic or shutdown): encode here instead.
-                            Err(_) => job.run().await,
+                            Err(_) => job.clone().run().await,
                         };
-                        self.land(sealed, encoded).await;
+                        self.land(sealed, job, encoded).await;
                     }
                 }
             }
@@ -113,7 +113,8 @@ impl Lander {
 
     /// How many segments may be between the start of their encode and the end of their
     /// landing (`encode_concurrency`; by default one per core plus the one being put), each
-    /// holding its compressed file in memory until it is put.
+    /// holding its staged file (a temp file, or an open multipart upload and at most one part
+    /// in memory) until it is committed.
     fn encode_ahead(&self) -> usize {
         match self.config.encode_concurrency {
             0 => {
@@ -148,38 +149,41 @@ impl Lander {
             instance,
             compression: self.config.compression,
             envelope: self.config.envelope,
+            sink: self.sink.clone(),
         }
     }
 
-    async fn land(&self, sealed: Sealed, encoded: io::Result<(Manifest, Vec<u8>)>) {
+    async fn land(&self, sealed: Sealed, mut job: EncodeJob, encoded: io::Result<Encoded>) {
         let info = sealed.info;
         let stream = self.config.name.clone();
-        let (mut manifest, body) = match encoded {
-            Ok((m, body)) => (m, Bytes::from(body)),
-            Err(e) => {
-                self.quarantine(&info, &e);
-                for (ack, _) in sealed.acks {
-                    let _ = ack.send(Err(AppendError::Spool(e.to_string())));
-                }
-                return;
-            }
+        let mut encoded = match encoded {
+            Ok(encoded) => Some(encoded),
+            Err(e) => return self.refuse(&info, sealed.acks, &e),
         };
         let mut attempt = 0;
-        loop {
-            let put = put::put_batch(&*self.sink, self.config.compression, &mut manifest, &body);
-            match put.await {
-                Ok(()) => break,
+        let mut digits = 8;
+        let manifest = loop {
+            let staged = match encoded.take() {
+                Some(staged) => staged,
+                // Committing takes the staged file: another attempt encodes the batch again.
+                None => match job.clone().run().await {
+                    Ok(staged) => staged,
+                    Err(e) => return self.refuse(&info, sealed.acks, &e),
+                },
+            };
+            match put::put_batch(&*self.sink, &mut job, staged, &mut digits).await {
+                Ok(put::Step::Landed(manifest)) => break manifest,
+                Ok(put::Step::Again) => {}
                 Err(e) => {
                     metrics::counter!(SINK_ERRORS_TOTAL, "stream" => stream.clone()).increment(1);
-                    tracing::warn!(%stream, key = %manifest.key, sink = %self.sink.describe(), error = %e, attempt,
+                    tracing::warn!(%stream, key = %job.key, sink = %self.sink.describe(), error = %e, attempt,
                         "landing failed; the batch stays in the spool and will be retried");
                     tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
                     attempt += 1;
                 }
             }
-        }
+        };
         let key = manifest.key.clone();
-        drop(body);
         // Failpoint `lander-landed`: `panic` stops this lander right after the put, as a crash
         // does before the segment is deleted (a restart lands it again).
         fail::fail_point!("lander-landed");
@@ -199,6 +203,19 @@ impl Lander {
         self.stats.landed(&key, manifest.records, manifest.bytes);
         for (ack, receipt) in sealed.acks {
             let _ = ack.send(Ok(receipt));
+        }
+    }
+
+    /// A segment that cannot be encoded (corrupt): moved aside, its acks failed.
+    fn refuse(
+        &self,
+        info: &SegmentInfo,
+        acks: Vec<(crate::spool::AckTx, crate::spool::Receipt)>,
+        e: &io::Error,
+    ) {
+        self.quarantine(info, e);
+        for (ack, _) in acks {
+            let _ = ack.send(Err(AppendError::Spool(e.to_string())));
         }
     }
 
@@ -226,50 +243,7 @@ enum Ready {
 struct Pending {
     sealed: Sealed,
     job: EncodeJob,
-    encoded: JoinHandle<io::Result<(Manifest, Vec<u8>)>>,
+    encoded: JoinHandle<io::Result<Encoded>>,
     /// Held until the segment has landed.
     _slot: OwnedSemaphorePermit,
-}
-
-/// Encoding one segment into its landed file.
-#[derive(Clone)]
-struct EncodeJob {
-    info: SegmentInfo,
-    key: String,
-    stream: String,
-    instance: String,
-    compression: Compression,
-    envelope: Envelope,
-}
-
-impl EncodeJob {
-    /// Encodes on the blocking pool, retrying with backoff on I/O errors. Fails only with
-    /// `InvalidData` (a corrupt segment, to quarantine).
-    async fn run(self) -> io::Result<(Manifest, Vec<u8>)> {
-        let mut attempt = 0;
-        loop {
-            let job = self.clone();
-            let encoded = tokio::task::spawn_blocking(move || {
-                encode_segment(
-                    &job.info,
-                    &job.key,
-                    &job.stream,
-                    &job.instance,
-                    job.compression,
-                    job.envelope,
-                )
-            })
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)));
-            match encoded {
-                Ok(done) => return Ok(done),
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e),
-                Err(e) => {
-                    tracing::error!(stream = %self.stream, segment = %self.info.path.display(), error = %e, "could not encode a batch file; retrying");
-                    tokio::time::sleep(Backoff::LANDER.delay(attempt)).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
 }

@@ -11,7 +11,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Put, Sink, SinkError, validate_key};
+use bytes::Bytes;
+
+use super::{Put, Sink, SinkError, Staging, injected_stage_fault, validate_key};
 
 /// Stores objects as files under a root folder.
 #[derive(Debug, Clone)]
@@ -125,6 +127,18 @@ fn create_atomically(
     target: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> StepResult<Put> {
+    let (mut file, tmp) = create_temp(root, target)?;
+    let filled = step("write the temp file", fill(&mut file))
+        .and_then(|()| step("flush the temp file", file.flush()));
+    if let Err(failed) = filled {
+        let _ = fs::remove_file(&tmp);
+        return Err(failed);
+    }
+    link_into_place(file, &tmp, target)
+}
+
+/// Creates the key's folders and an empty temp file beside `target`.
+fn create_temp(root: &Path, target: &Path) -> StepResult<(File, PathBuf)> {
     let dir = target
         .parent()
         .expect("a validated key has a parent under the root");
@@ -136,26 +150,29 @@ fn create_atomically(
     step("create the key's folder", create_dirs_durably(root, dir))?;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let tmp = dir.join(format!(".{name}.tmp-{}", &suffix[..16]));
-    let result = (|| {
-        let mut file = step(
-            "create a temp file",
-            OpenOptions::new().write(true).create_new(true).open(&tmp),
-        )?;
-        step("write the temp file", fill(&mut file))?;
-        step("flush the temp file", file.flush())?;
-        step("fsync the temp file", file.sync_all())?;
+    let file = step(
+        "create a temp file",
+        OpenOptions::new().write(true).create_new(true).open(&tmp),
+    )?;
+    Ok((file, tmp))
+}
+
+/// Fsyncs the written temp file `tmp`, links it as `target` unless that name is taken, removes
+/// the temp name (in every case: after a link the key holds the file) and fsyncs the folder.
+fn link_into_place(file: File, tmp: &Path, target: &Path) -> StepResult<Put> {
+    let result = step("fsync the temp file", file.sync_all()).and_then(|()| {
         drop(file);
-        match fs::hard_link(&tmp, target) {
+        match fs::hard_link(tmp, target) {
             Ok(()) => Ok(Put::Created),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Put::Exists),
             Err(e) => Err(("link the temp file as the key", e)),
         }
-    })();
-    // The temp name goes in every case: after a link the key holds the file.
-    let removed = fs::remove_file(&tmp);
+    });
+    let removed = fs::remove_file(tmp);
     let put = result?;
     step("remove the temp file", removed)?;
     if put == Put::Created {
+        let dir = target.parent().expect("a key has a parent folder");
         step("fsync the key's folder", sync_dir(dir))?;
     }
     Ok(put)
@@ -207,7 +224,131 @@ impl Sink for LocalSink {
         }
     }
 
+    async fn stage(&self, key: &str) -> Result<Box<dyn Staging>, SinkError> {
+        let target = self.path_for(key)?;
+        let root = self.root.clone();
+        let made = {
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || create_temp(&root, &target)).await
+        };
+        let (file, tmp) = match made {
+            Ok(Ok(made)) => made,
+            Ok(Err((action, e))) => return Err(self.io_error(key, action)(e)),
+            Err(e) => {
+                return Err(self.io_error(key, "run the writer task")(io::Error::other(
+                    e,
+                )));
+            }
+        };
+        Ok(Box::new(LocalStaging {
+            backend: self.describe(),
+            key: key.to_owned(),
+            target,
+            tmp,
+            file: Some(file),
+        }))
+    }
+
+    async fn read_each(
+        &self,
+        key: &str,
+        each: &mut (dyn for<'c> FnMut(&'c [u8]) + Send),
+    ) -> Result<bool, SinkError> {
+        use tokio::io::AsyncReadExt;
+        let path = self.path_for(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(self.io_error(key, "open the object")(e)),
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut buf).await {
+                Ok(0) => return Ok(true),
+                Ok(n) => each(&buf[..n]),
+                Err(e) => return Err(self.io_error(key, "read the object")(e)),
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         format!("local:{}", self.root.display())
+    }
+}
+
+/// A staged put of the local sink: the temp file beside the key (in the sink's folder, not
+/// wherever the body comes from), written chunk by chunk and linked at commit as a whole put
+/// is. Aborted or dropped uncommitted, the temp file is removed.
+struct LocalStaging {
+    backend: String,
+    key: String,
+    target: PathBuf,
+    tmp: PathBuf,
+    /// `None` once committed or aborted.
+    file: Option<File>,
+}
+
+impl LocalStaging {
+    fn error(&self, action: &'static str, source: io::Error) -> SinkError {
+        SinkError::Io {
+            backend: self.backend.clone(),
+            key: self.key.clone(),
+            action,
+            source,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Staging for LocalStaging {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    async fn write(&mut self, chunk: Bytes) -> Result<(), SinkError> {
+        injected_stage_fault(&self.backend, &self.key)?;
+        let Some(mut file) = self.file.take() else {
+            return Err(self.error("write the temp file", io::Error::other("already finished")));
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let written = file.write_all(&chunk);
+            (file, written)
+        })
+        .await;
+        match joined {
+            Ok((file, written)) => {
+                self.file = Some(file);
+                written.map_err(|e| self.error("write the temp file", e))
+            }
+            Err(e) => Err(self.error("run the writer task", io::Error::other(e))),
+        }
+    }
+
+    async fn commit(mut self: Box<Self>, _sink: &dyn Sink) -> Result<Put, SinkError> {
+        let Some(file) = self.file.take() else {
+            return Err(self.error("commit", io::Error::other("already finished")));
+        };
+        let (tmp, target) = (self.tmp.clone(), self.target.clone());
+        let joined =
+            tokio::task::spawn_blocking(move || link_into_place(file, &tmp, &target)).await;
+        match joined {
+            Ok(Ok(put)) => Ok(put),
+            Ok(Err((action, e))) => Err(self.error(action, e)),
+            Err(e) => Err(self.error("run the writer task", io::Error::other(e))),
+        }
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl Drop for LocalStaging {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }

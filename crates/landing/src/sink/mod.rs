@@ -9,8 +9,15 @@
 //! put again after a crash, or a collision that must land under another key
 //! ([`put_once`]). One module per backend, all behind the same small trait, so the lander
 //! does not care where files go.
+//!
+//! A body too large to hold in memory is *staged* ([`Sink::stage`]): written in pieces as it
+//! is produced, invisible under its key until [`commit`] (local: a temp file in the key's own
+//! folder, linked create-only; S3: parts of a bounded size, completed with `If-None-Match:
+//! *`), and left nowhere after [`Staging::abort`] or a failed commit.
 
 use std::path::Path;
+
+use bytes::{Bytes, BytesMut};
 
 pub mod local;
 pub mod s3;
@@ -41,8 +48,97 @@ pub trait Sink: Send + Sync + 'static {
     /// The object stored under `key`, or `None` when there is none (to compare it with a
     /// body that found it there).
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError>;
+    /// Starts a create-only put of `key` whose body is written in pieces; see [`Staging`].
+    /// The default holds the body in memory and puts it whole at commit ([`Sink::put_bytes`]);
+    /// the local and S3 sinks hold at most one part of it.
+    async fn stage(&self, key: &str) -> Result<Box<dyn Staging>, SinkError> {
+        validate_key(key)?;
+        Ok(Box::new(Buffered {
+            key: key.to_owned(),
+            body: BytesMut::new(),
+        }))
+    }
+    /// Hands the object under `key` to `each` in pieces, in order, without holding it whole
+    /// (the default reads it whole with [`Sink::get`]). `false` when there is none.
+    async fn read_each(
+        &self,
+        key: &str,
+        each: &mut (dyn for<'c> FnMut(&'c [u8]) + Send),
+    ) -> Result<bool, SinkError> {
+        match self.get(key).await? {
+            Some(body) => {
+                each(&body);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     /// e.g. "local:/abs/path" or "s3://bucket" (no secrets) for logs and metrics labels.
     fn describe(&self) -> String;
+}
+
+/// A create-only put in progress ([`Sink::stage`]): nothing is visible under its key before
+/// [`commit`], and nothing is left behind by [`Staging::abort`], by a failed commit, or (as
+/// far as a remote store can be told without an answer) by dropping it.
+#[async_trait::async_trait]
+pub trait Staging: Send {
+    /// The key the body goes under.
+    fn key(&self) -> &str;
+    /// Appends `chunk` to the body. After an error, abort.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), SinkError>;
+    /// Stores the body under the key unless an object is there ([`Put::Exists`]: nothing
+    /// replaced, the staged body dropped). Atomic and durable as [`Sink::put_bytes`]. `sink`
+    /// is the sink that staged it (the default staging puts through it).
+    async fn commit(self: Box<Self>, sink: &dyn Sink) -> Result<Put, SinkError>;
+    /// Drops the staged body (best effort for a remote store).
+    async fn abort(self: Box<Self>);
+}
+
+/// [`Sink::stage`]'s default: the body in memory, put whole at commit.
+struct Buffered {
+    key: String,
+    body: BytesMut,
+}
+
+#[async_trait::async_trait]
+impl Staging for Buffered {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    async fn write(&mut self, chunk: Bytes) -> Result<(), SinkError> {
+        self.body.extend_from_slice(&chunk);
+        Ok(())
+    }
+    async fn commit(self: Box<Self>, sink: &dyn Sink) -> Result<Put, SinkError> {
+        sink.put_bytes(&self.key, self.body.freeze()).await
+    }
+    async fn abort(self: Box<Self>) {}
+}
+
+/// Commits `staged` through `sink` (it must be the sink that staged it), or aborts it when the
+/// failpoint `sink-put` fails the put first (as [`put_once`] does for whole bodies). The
+/// caller compares an existing object ([`Put::Exists`]) with what it staged.
+pub async fn commit(sink: &dyn Sink, staged: Box<dyn Staging>) -> Result<Put, SinkError> {
+    if let Err(e) = injected_put_fault(&sink.describe(), staged.key()) {
+        staged.abort().await;
+        return Err(e);
+    }
+    staged.commit(sink).await
+}
+
+/// Failpoint `sink-stage-write`, checked by the local and S3 stagings before each piece they
+/// write out (local: each chunk; S3: each part, and the single put of a small body): `return`
+/// fails it with ENOSPC, `return(eio)` with EIO (a retryable [`SinkError::Io`]).
+pub(crate) fn injected_stage_fault(backend: &str, key: &str) -> Result<(), SinkError> {
+    let fault = |arg: Option<String>| SinkError::Io {
+        backend: backend.to_owned(),
+        key: key.to_owned(),
+        action: "write a staged body (failpoint sink-stage-write)",
+        source: crate::error::injected_io_error(arg),
+    };
+    fail::fail_point!("sink-stage-write", |arg| Err(fault(arg)));
+    let _ = fault;
+    Ok(())
 }
 
 /// What [`put_once`] found under the key.

@@ -16,4 +16,5 @@ mod notify;
 mod put_with_sidecar_faults;
 mod sink_s3_env;
 mod spool;
+mod staged_faults;
 mod support;

@@ -200,7 +200,7 @@ settings! {
         /// Form of each landed line: meta (`{"record":…,"meta":{stream,instance,seq,received_at,attributes}}`) or record (the record alone, no FlowFile attributes; lineage from the file name). The table spec's `envelope` must match.
         #[arg(long, env = "SNOWSTREAM_ENVELOPE")]
         envelope: records::landed::Envelope = Lib(records::landed::Envelope::default()),
-        /// Segments of a stream between the start of their encode and the end of their landing: the next ones compress on the blocking pool while one is put (1 = encode and put one after the other; 0 = one per core plus one). Each holds its compressed file in memory until put.
+        /// Segments of a stream between the start of their encode and the end of their landing: the next ones compress on the blocking pool while one is put (1 = encode and put one after the other; 0 = one per core plus one). Each holds its staged file (a temp file in the landing folder, or an open S3 upload with at most one part in memory) until it is committed.
         #[arg(long, env = "SNOWSTREAM_ENCODE_CONCURRENCY")]
         encode_concurrency: u64 = Lib(landing::defaults::ENCODE_CONCURRENCY),
     }

@@ -94,6 +94,35 @@ async fn never_replaces_an_object() {
     conformance::never_replaces_an_object(&Local::new(), 3 * 1024 * 1024).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_put_lands_whole_at_commit_and_never_replaces() {
+    let b = Local::new();
+    conformance::staged_put_lands_whole_at_commit_and_never_replaces(&b, 3 * 1024 * 1024 + 5).await;
+    // The dropped staging's temp file went with it; no temp file is left anywhere.
+    let names = files_under(&b.root());
+    assert!(
+        !names.iter().any(|n| n.contains(".tmp-")),
+        "temp files left: {names:?}"
+    );
+}
+
+/// The temp file of a staged put is in the key's folder of the sink (never where the body
+/// comes from, which may be a full spool disk), hidden as a temp file, until the commit.
+#[tokio::test]
+async fn a_staged_body_is_written_beside_its_key() {
+    let b = Local::new();
+    let mut staged = b.sink.stage(conformance::KEY).await.unwrap();
+    conformance::write_in_chunks(&mut staged, &pattern(100_000, 9)).await;
+    let names = files_under(&b.root());
+    assert_eq!(names.len(), 1, "{names:?}");
+    let (dir, name) = names[0].rsplit_once('/').unwrap();
+    assert_eq!(Some(dir), conformance::KEY.rsplit_once('/').map(|(d, _)| d));
+    assert!(is_temp_file_name(name), "{name}");
+    let put = landing::sink::commit(&b.sink, staged).await.unwrap();
+    assert_eq!(put, Put::Created);
+    assert_eq!(files_under(&b.root()), vec![conformance::KEY.to_owned()]);
+}
+
 #[tokio::test]
 async fn refuses_bad_keys_without_writing_anything() {
     let b = Local::new();

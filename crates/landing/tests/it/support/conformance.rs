@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use landing::sink::{Once, Put, Sink, put_once};
+use landing::sink::{Once, Put, Sink, Staging, commit, put_once};
 
 use super::pattern;
 
@@ -181,4 +181,71 @@ pub async fn missing_source_file_is_a_clear_permanent_error(b: &impl Backend) ->
     );
     assert!(b.keys().await.is_empty());
     text
+}
+
+/// Writes `content` into `staged` in pieces of 1 MiB (as the lander's encoder hands them over).
+pub async fn write_in_chunks(staged: &mut Box<dyn Staging>, content: &[u8]) {
+    for chunk in content.chunks(1 << 20) {
+        staged.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+}
+
+/// Everything `read_each` hands over for `key`, in order (`None`: no object).
+pub async fn read_in_pieces(sink: &impl Sink, key: &str) -> Option<Vec<u8>> {
+    let mut back = Vec::new();
+    let found = sink
+        .read_each(key, &mut |piece: &[u8]| back.extend_from_slice(piece))
+        .await
+        .unwrap();
+    found.then_some(back)
+}
+
+/// A staged body of `len` bytes (written in pieces; multipart for an S3 sink whose part is
+/// smaller) is invisible until its commit, then there whole; staged again over that object,
+/// big or small, it is [`Put::Exists`] and replaces nothing; an aborted staging leaves
+/// nothing. `read_each` hands the object back in order.
+pub async fn staged_put_lands_whole_at_commit_and_never_replaces(b: &impl Backend, len: usize) {
+    let content = pattern(len, 5);
+    let mut staged = b.sink().stage(KEY).await.unwrap();
+    assert_eq!(staged.key(), KEY);
+    write_in_chunks(&mut staged, &content).await;
+    assert_eq!(b.read(KEY).await, None, "visible before the commit");
+    assert_eq!(commit(b.sink(), staged).await.unwrap(), Put::Created);
+    assert!(
+        b.read(KEY).await == Some(content.clone()),
+        "content differs"
+    );
+    assert_eq!(b.keys().await, vec![KEY.to_owned()]);
+    assert!(read_in_pieces(b.sink(), KEY).await == Some(content.clone()));
+    assert_eq!(read_in_pieces(b.sink(), "customers/none").await, None);
+
+    for other in [pattern(len, 6), b"short".to_vec()] {
+        let mut again = b.sink().stage(KEY).await.unwrap();
+        write_in_chunks(&mut again, &other).await;
+        assert_eq!(commit(b.sink(), again).await.unwrap(), Put::Exists);
+        assert!(b.read(KEY).await == Some(content.clone()), "replaced");
+    }
+    assert_eq!(b.keys().await, vec![KEY.to_owned()]);
+
+    let next = "customers/dt=2026-11-24/hh=13/ss-1-00000000000000000002.ndjson.zst";
+    let mut aborted = b.sink().stage(next).await.unwrap();
+    write_in_chunks(&mut aborted, &content).await;
+    aborted.abort().await;
+    assert_eq!(b.read(next).await, None);
+    assert_eq!(
+        b.keys().await,
+        vec![KEY.to_owned()],
+        "the abort left something"
+    );
+
+    // Dropped without commit or abort (a cancelled task): nothing is visible either.
+    let mut dropped = b.sink().stage(next).await.unwrap();
+    write_in_chunks(&mut dropped, &content[..len.min(1 << 20)]).await;
+    drop(dropped);
+    assert_eq!(b.read(next).await, None);
+
+    // An empty body is an empty object.
+    let empty = b.sink().stage("customers/empty").await.unwrap();
+    assert_eq!(commit(b.sink(), empty).await.unwrap(), Put::Created);
+    assert_eq!(b.read("customers/empty").await.as_deref(), Some(&b""[..]));
 }

@@ -1,5 +1,5 @@
 //! A full spool disk can still drain (issue 12, item 7): encoding a batch writes nothing on
-//! the spool disk (it is encoded in memory), so with the disk full the lander still lands.
+//! the spool disk (it is streamed into the sink), so with the disk full the lander still lands.
 //!
 //! The full disk is RLIMIT_FSIZE (see `testkit::faults`), process-wide: the test runs alone
 //! (see `main.rs`). The sink keeps objects in memory, standing in for a remote object store

@@ -10,6 +10,9 @@
 //! failures, each attempt bounded by [`S3SinkConfig::attempt_timeout`] so a request that never
 //! gets an answer cannot stall a stream; what is left is classified by
 //! [`SinkError::is_retryable`].
+//!
+//! Staged bodies ([`Sink::stage`], `stage.rs`) go up in parts of `staged_part_size` as they
+//! are written: one PutObject when the body fits in one part, else a multipart upload.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,7 +28,12 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Put, Sink, SinkError, validate_key};
+use super::{Put, Sink, SinkError, Staging, validate_key};
+
+mod classify;
+mod stage;
+
+use classify::{check, is_retryable, precondition_failed};
 
 const MIB: u64 = 1024 * 1024;
 /// S3's smallest allowed part (except the last one).
@@ -49,11 +57,16 @@ pub struct S3SinkConfig {
     pub region: Option<String>,
     /// Path-style requests (`endpoint/bucket/key`), needed by most S3-compatible stores.
     pub force_path_style: bool,
-    /// Files of at least this many bytes go up as multipart uploads (default 64 MiB).
+    /// Files ([`Sink::put_file`]) of at least this many bytes go up as multipart uploads
+    /// (default 64 MiB). Staged bodies ([`Sink::stage`], the lander's batch files) do once they
+    /// outgrow one part, so that a staging holds at most one part in memory.
     pub multipart_threshold: u64,
-    /// Part size of multipart uploads (default 16 MiB; at least 5 MiB, raised if a file would
-    /// need more than 10,000 parts).
+    /// Part size of multipart uploads of files (default 16 MiB; at least 5 MiB; raised if a
+    /// file would need more than 10,000 parts).
     pub part_size: u64,
+    /// Part size of staged bodies (default 8 MiB, at least 5 MiB): each staging holds one part
+    /// in memory, and a lander has one per batch file in flight.
+    pub staged_part_size: u64,
     /// Attempts per request, first one included (default 5).
     pub max_attempts: u32,
     /// Longest one attempt of one request may take, connect to last byte of the answer
@@ -74,6 +87,7 @@ impl S3SinkConfig {
             force_path_style: false,
             multipart_threshold: 64 * MIB,
             part_size: 16 * MIB,
+            staged_part_size: 8 * MIB,
             max_attempts: 5,
             attempt_timeout: Duration::from_secs(300),
             read_timeout: Duration::from_secs(60),
@@ -94,6 +108,7 @@ pub struct S3Sink {
     bucket: String,
     multipart_threshold: u64,
     part_size: u64,
+    staged_part_size: u64,
 }
 
 impl S3Sink {
@@ -157,6 +172,7 @@ impl S3Sink {
             bucket: cfg.bucket,
             multipart_threshold: cfg.multipart_threshold,
             part_size: cfg.part_size.max(MIN_PART_SIZE),
+            staged_part_size: cfg.staged_part_size.max(MIN_PART_SIZE),
         }
     }
 
@@ -263,6 +279,16 @@ impl S3Sink {
     }
 
     async fn put_multipart(&self, key: &str, path: &Path, len: u64) -> Result<Put, SinkError> {
+        let upload_id = self.create_upload(key).await?;
+        let result = self.upload_and_complete(key, path, len, &upload_id).await;
+        if !matches!(result, Ok(Put::Created)) {
+            self.abort_upload(key, &upload_id).await;
+        }
+        result
+    }
+
+    /// Starts a multipart upload of `key`; its upload id.
+    async fn create_upload(&self, key: &str) -> Result<String, SinkError> {
         let created = self
             .client
             .create_multipart_upload()
@@ -282,23 +308,23 @@ impl S3Sink {
                 retryable: true,
             });
         }
-        let result = self.upload_and_complete(key, path, len, &upload_id).await;
-        if !matches!(result, Ok(Put::Created)) {
-            // Best effort: otherwise the uploaded parts linger (and cost) until a lifecycle rule.
-            let aborted = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            if let Err(e) = aborted {
-                tracing::warn!(sink = %self.describe(), key, upload_id,
-                    error = %DisplayErrorContext(&e), "cannot abort a failed multipart upload");
-            }
+        Ok(upload_id)
+    }
+
+    /// Best effort: otherwise the uploaded parts linger (and cost) until a lifecycle rule.
+    async fn abort_upload(&self, key: &str, upload_id: &str) {
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(e) = aborted {
+            tracing::warn!(sink = %self.describe(), key, upload_id,
+                error = %DisplayErrorContext(&e), "cannot abort a failed multipart upload");
         }
-        result
     }
 
     async fn upload_and_complete(
@@ -319,6 +345,16 @@ impl S3Sink {
             .buffered(PART_CONCURRENCY)
             .try_collect()
             .await?;
+        self.complete(key, upload_id, parts).await
+    }
+
+    /// Completes the upload with `If-None-Match: *`: [`Put::Exists`] when the key is taken.
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<Put, SinkError> {
         let completed = self
             .client
             .complete_multipart_upload()
@@ -353,6 +389,17 @@ impl S3Sink {
         len: u64,
     ) -> Result<CompletedPart, SinkError> {
         let body = self.file_body(key, path, offset, len).await?;
+        self.send_part(key, upload_id, number, body, len).await
+    }
+
+    async fn send_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: ByteStream,
+        len: u64,
+    ) -> Result<CompletedPart, SinkError> {
         let uploaded = self
             .client
             .upload_part()
@@ -371,60 +418,6 @@ impl S3Sink {
             .set_e_tag(uploaded.e_tag().map(str::to_owned))
             .set_checksum_crc32_c(uploaded.checksum_crc32_c().map(str::to_owned))
             .build())
-    }
-}
-
-fn check(cfg: &S3SinkConfig) -> Result<(), SinkError> {
-    let bad = |message: &str| {
-        Err(SinkError::Config {
-            backend: format!("s3://{}", cfg.bucket),
-            message: message.to_owned(),
-        })
-    };
-    if cfg.bucket.is_empty() {
-        return bad("no bucket is configured");
-    }
-    if cfg.max_attempts == 0 {
-        return bad("max_attempts must be at least 1");
-    }
-    if cfg.multipart_threshold == 0 {
-        return bad("multipart_threshold must be at least 1 byte");
-    }
-    Ok(())
-}
-
-/// Whether S3 refused a conditional write because an object is under the key (412).
-fn precondition_failed<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    matches!(err, SdkError::ServiceError(ctx)
-        if ctx.raw().status().as_u16() == 412 || ctx.err().code() == Some("PreconditionFailed"))
-}
-
-/// Network trouble, timeouts, throttling and server-side errors may pass; anything else (access
-/// denied, missing bucket, malformed request) needs a human.
-fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match err {
-        SdkError::ConstructionFailure(_) => false,
-        SdkError::DispatchFailure(failure) => !failure.is_user(),
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let code = ctx.err().code().unwrap_or_default();
-            status >= 500
-                || status == 408
-                || status == 429
-                || matches!(
-                    code,
-                    "SlowDown"
-                        // Two conditional writes of one key at once (409): retry decides.
-                        | "ConditionalRequestConflict"
-                        | "RequestTimeout"
-                        | "InternalError"
-                        | "ServiceUnavailable"
-                        | "ExpiredToken"
-                        | "RequestTimeTooSkewed"
-                )
-        }
-        // Timeouts, unreadable responses and future kinds of failure: worth another try.
-        _ => true,
     }
 }
 
@@ -448,6 +441,20 @@ impl Sink for S3Sink {
         validate_key(key)?;
         let len = body.len() as u64;
         self.put_object(key, ByteStream::from(body), len).await
+    }
+
+    async fn stage(&self, key: &str) -> Result<Box<dyn Staging>, SinkError> {
+        validate_key(key)?;
+        Ok(Box::new(stage::S3Staging::new(self.clone(), key)))
+    }
+
+    async fn read_each(
+        &self,
+        key: &str,
+        each: &mut (dyn for<'c> FnMut(&'c [u8]) + Send),
+    ) -> Result<bool, SinkError> {
+        validate_key(key)?;
+        self.read_object(key, each).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
