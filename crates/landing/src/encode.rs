@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Compression;
 use crate::spool::segment::{SegmentInfo, for_each_frame};
-use records::batch::{Entry, Payload};
 
 struct Counting<W> {
     inner: W,
@@ -159,20 +158,13 @@ fn write_lines(
     let mut lines = LineWriter::new(stream, instance).with_envelope(envelope);
     let mut records = 0u64;
     for_each_frame(&segment.path, segment.bytes, |frame| {
-        let payload = Payload::parse(frame).ok_or_else(|| corrupt(segment))?;
-        let received_at = format_time(payload.received_at_ms);
-        let mut seq = payload.first_seq;
-        let mut attrs: &[u8] = b"{}";
-        for entry in payload.entries() {
-            match entry.ok_or_else(|| corrupt(segment))? {
-                Entry::Group(a) => attrs = a,
-                Entry::Record(r) => {
-                    out.write_all(lines.line(r, seq, &received_at, attrs))?;
-                    seq += 1;
-                    records += 1;
-                }
+        records += lines.write_batch(frame, &mut out).map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                corrupt(segment)
+            } else {
+                e
             }
-        }
+        })?;
         Ok(())
     })?;
     out.flush()?;
