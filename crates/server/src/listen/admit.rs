@@ -1,7 +1,8 @@
-//! What a request must pass before its body is read, as layers on the data routes:
-//! [`authenticate`] on every one (a bearer token, Basic, or a client certificate the DN
-//! patterns allow), then [`admit`] on a POST (the stream it names exists, the spool has room
-//! unless the stream passes through, and its headers describe a body this door can read).
+//! What a request must pass before its body is read: [`authenticate`], a layer on every data
+//! route (a bearer token, Basic, or a client certificate the DN patterns allow), then for a
+//! POST [`admit`], the first call of its handler (the stream it names exists, the spool has
+//! room unless the stream passes through, and its headers describe a body this door can
+//! read).
 //!
 //! A request refused here has its unread body drained before the answer, so the client gets
 //! it on a connection it can use again: Apache HttpClient (NiFi's PostHTTP) writes the whole
@@ -60,31 +61,24 @@ pub(crate) async fn authenticate(
     }
 }
 
-/// Layer: the POST's stream (named in the path, else by [`STREAM_HEADER`], else the default
-/// one) exists and can take records now, and its body can be read; passes [`Admitted`] on as
-/// a request extension.
-pub(crate) async fn admit(
-    State(state): State<AppState>,
+/// A POST's stream (named in the path, else by [`STREAM_HEADER`], else the default one)
+/// exists and can take records now, and its body can be read. Called first by the POST
+/// handler (a plain call rather than a second layer: one boxed middleware future, a second
+/// path extraction and an extension less per request).
+pub(crate) fn admit(
+    state: &AppState,
     path: Option<Path<String>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+    headers: &HeaderMap,
+) -> Result<Admitted, ApiError> {
     // A header that is not text still names a stream (one that cannot exist, so a 404),
     // rather than silently sending the records to the default stream.
     let named = path.map(|Path(s)| s).or_else(|| {
-        request
-            .headers()
+        headers
             .get(STREAM_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     });
     let stream = named.unwrap_or_else(|| state.config.default_stream.clone());
-    match check(&state, stream, request.headers()) {
-        Ok(admitted) => {
-            request.extensions_mut().insert(admitted);
-            next.run(request).await
-        }
-        Err(e) => refuse(&state, request, e).await,
-    }
+    check(state, stream, headers)
 }
 
 fn check(state: &AppState, stream: String, headers: &HeaderMap) -> Result<Admitted, ApiError> {
@@ -117,7 +111,8 @@ fn check(state: &AppState, stream: String, headers: &HeaderMap) -> Result<Admitt
     })
 }
 
-async fn refuse(state: &AppState, request: Request, e: ApiError) -> Response {
+/// The answer to a request refused before its body was read, once that body is drained.
+pub(crate) async fn refuse(state: &AppState, request: Request, e: ApiError) -> Response {
     let mut chunks = request.into_body().into_data_stream();
     crate::budget::drain(&mut chunks, state.config.max_request_bytes).await;
     e.into_response()

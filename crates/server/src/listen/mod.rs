@@ -1,8 +1,8 @@
 //! The ListenHTTP-compatible endpoints: POST (raw bodies, FlowFile packages, forms), HEAD,
 //! hold DELETE, health check and metrics.
 //!
-//! A data request passes [`admit`]'s layers (credentials, then for a POST its stream and body
-//! shape) before its handler runs; a POST then goes through [`post`] in one line.
+//! A data request passes [`admit`]'s credentials layer before its handler runs; a POST's
+//! handler then admits it (stream and body shape) and goes through [`post`] in one line.
 
 mod admit;
 mod post;
@@ -38,8 +38,7 @@ pub(crate) fn prefix(base_path: &str) -> String {
 
 pub(crate) fn routes(state: AppState) -> Router {
     let base = prefix(&state.config.base_path);
-    let records =
-        || post(post::records).route_layer(from_fn_with_state(state.clone(), admit::admit));
+    let records = || post(post::records);
     let router = Router::new()
         .route(
             if base.is_empty() { "/" } else { &base },

@@ -1,4 +1,4 @@
-//! A POST of records, once [`admit`](super::admit) let it in, step by step as it is answered:
+//! A POST of records, once [`admit`](super::admit::admit) let it in, step by step as it is answered:
 //! [`read`] the body into FlowFiles carrying the request's attributes; a pass-through stream
 //! lands them whole; any other [`parse`]s them into one batch under the stream's policy, then
 //! [`deliver`]s it: held for a two-phase confirmation, or appended to the spool and answered
@@ -7,13 +7,13 @@
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Extension, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use records::{Batch, Format};
 
-use super::admit::{Admitted, BodyShape, header_str};
+use super::admit::{self, Admitted, BodyShape, header_str};
 use crate::AppState;
 use crate::attrs::{BodyKind, RawHeaderNames, RequestInfo};
 use crate::auth::ClientCert;
@@ -30,9 +30,13 @@ const HOLD_HEADER: &str = "x-prefer-acknowledge-uri";
 pub(super) async fn records(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(admitted): Extension<Admitted>,
+    path: Option<Path<String>>,
     request: axum::extract::Request,
 ) -> Response {
+    let admitted = match admit::admit(&state, path, request.headers()) {
+        Ok(admitted) => admitted,
+        Err(e) => return admit::refuse(&state, request, e).await,
+    };
     let (parts, body) = request.into_parts();
     receive(&state, &admitted, &parts, peer, body)
         .await
