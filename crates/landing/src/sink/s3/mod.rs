@@ -459,28 +459,11 @@ impl Sink for S3Sink {
 
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, SinkError> {
         validate_key(key)?;
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        let out = match got {
-            Ok(out) => out,
-            Err(SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => {
-                return Ok(None);
-            }
-            Err(e) => return Err(self.s3_error(key, "GetObject", e)),
-        };
-        let body = out.body.collect().await.map_err(|e| SinkError::S3 {
-            backend: self.describe(),
-            key: key.to_owned(),
-            operation: "GetObject",
-            message: format!("reading the object failed: {e}"),
-            retryable: true,
-        })?;
-        Ok(Some(body.into_bytes()))
+        let mut body = bytes::BytesMut::new();
+        let found = self
+            .read_object(key, &mut |chunk| body.extend_from_slice(chunk))
+            .await?;
+        Ok(found.then(|| body.freeze()))
     }
 
     fn describe(&self) -> String {
