@@ -1,8 +1,9 @@
-//! What a request must pass before its body is read: [`authenticate`], a layer on every data
-//! route (a bearer token, Basic, or a client certificate the DN patterns allow), then for a
-//! POST [`admit`], the first call of its handler (the stream it names exists, the spool has
-//! room unless the stream passes through, and its headers describe a body this door can
-//! read).
+//! What a request must pass before its body is read: its [`credentials`] (a bearer token,
+//! Basic, or a client certificate the DN patterns allow), checked by the [`authenticate`]
+//! layer on the HEAD and hold DELETE routes and by the POST handler's first call; then for a
+//! POST [`admit`] (the stream it names exists, the spool has room unless the stream passes
+//! through, and its headers describe a body this door can read). Plain calls on the POST
+//! path: a `from_fn` layer costs a boxed future per request on the hottest route.
 //!
 //! A request refused here has its unread body drained before the answer, so the client gets
 //! it on a connection it can use again: Apache HttpClient (NiFi's PostHTTP) writes the whole
@@ -47,6 +48,16 @@ pub(crate) async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
+    match credentials(&state, &request) {
+        Ok(()) => next.run(request).await,
+        Err(e) => refuse(&state, request, e).await,
+    }
+}
+
+/// The request carries credentials the receiver accepts (a bearer token, Basic, or a client
+/// certificate the DN patterns allow), else the 401/403 to answer: [`authenticate`]'s check,
+/// called directly by the POST handler.
+pub(crate) fn credentials(state: &AppState, request: &Request) -> Result<(), ApiError> {
     let config = &state.config;
     let guard = Guard {
         bearer: config.auth_token.as_deref(),
@@ -54,11 +65,7 @@ pub(crate) async fn authenticate(
         dn_pattern: config.authorized_dn.as_ref(),
         issuer_pattern: config.authorized_issuer_dn.as_ref(),
     };
-    let cert = request.extensions().get::<ClientCert>();
-    match guard.check(request.headers(), cert) {
-        Ok(()) => next.run(request).await,
-        Err(e) => refuse(&state, request, e).await,
-    }
+    guard.check(request.headers(), request.extensions().get::<ClientCert>())
 }
 
 /// A POST's stream (named in the path, else by [`STREAM_HEADER`], else the default one)

@@ -1,8 +1,9 @@
 //! The ListenHTTP-compatible endpoints: POST (raw bodies, FlowFile packages, forms), HEAD,
 //! hold DELETE, health check and metrics.
 //!
-//! A data request passes [`admit`]'s credentials layer before its handler runs; a POST's
-//! handler then admits it (stream and body shape) and goes through [`post`] in one line.
+//! A data request's credentials are checked before anything else ([`admit`]: a layer on the
+//! HEAD and hold routes, the first call of the POST handler, which then admits the stream and
+//! body shape) and a POST goes through [`post`] in one line.
 
 mod admit;
 mod post;
@@ -15,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, head, post};
 use metrics::Counter;
 
 use crate::AppState;
@@ -38,13 +39,11 @@ pub(crate) fn prefix(base_path: &str) -> String {
 
 pub(crate) fn routes(state: AppState) -> Router {
     let base = prefix(&state.config.base_path);
-    let records = || post(post::records);
-    let router = Router::new()
-        .route(
-            if base.is_empty() { "/" } else { &base },
-            records().head(capabilities),
-        )
-        .route(&format!("{base}/{{stream}}"), records().head(capabilities))
+    let root = if base.is_empty() { "/" } else { &base };
+    let stream = format!("{base}/{{stream}}");
+    let guarded = Router::new()
+        .route(root, head(capabilities))
+        .route(&stream, head(capabilities))
         .route(&format!("{base}/holds/{{id}}"), delete(confirm_hold))
         // PostHTTP (nifi 1.x) does not DELETE the Location it is given when that starts with
         // `/contentListener`: it appends the rest to the URL it posted to (PostHTTP.java,
@@ -54,9 +53,13 @@ pub(crate) fn routes(state: AppState) -> Router {
             &format!("{base}/{{stream}}/holds/{{id}}"),
             delete(confirm_stream_hold),
         )
-        // Every route above takes credentials.
         .route_layer(from_fn_with_state(state.clone(), admit::authenticate));
-    with_health_check(router, &base)
+    // A POST checks the same credentials as the first thing its handler does
+    // (`admit::credentials`), not through the layer above.
+    let posts = Router::new()
+        .route(root, post(post::records))
+        .route(&stream, post(post::records));
+    with_health_check(guarded.merge(posts), &base)
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

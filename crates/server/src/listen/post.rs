@@ -33,7 +33,9 @@ pub(super) async fn records(
     path: Option<Path<String>>,
     request: axum::extract::Request,
 ) -> Response {
-    let admitted = match admit::admit(&state, path, request.headers()) {
+    let admitted = match admit::credentials(&state, &request)
+        .and_then(|()| admit::admit(&state, path, request.headers()))
+    {
         Ok(admitted) => admitted,
         Err(e) => return admit::refuse(&state, request, e).await,
     };
