@@ -7,6 +7,12 @@ Reads a local clone of apache/nifi (with its rel/nifi-2.* tags), so it is run by
 NiFi release is added, never by CI; the TOML it writes is committed and read by deploy-check.
 
     scripts/nifi-release-properties.py /path/to/nifi > crates/deploy-check/nifi-2x-releases.toml
+
+The names are read from the component's class, its superclasses and the NiFi classes it
+imports that build PropertyDescriptors, so a helper's descriptors that the component does not
+list (PutS3Object's client-side encryption service, for one) are included too: the lists can
+only err on the side of accepting a name, never of refusing one NiFi takes. At rel/nifi-2.11.0
+they hold every name of the hand-checked lists before them.
 """
 import re
 import subprocess
