@@ -318,16 +318,9 @@ async fn large_file_goes_up_as_multipart_upload() {
         "ETag {etag} is not that of a 3-part upload"
     );
     assert!(get(&sink, key).await == content, "content differs");
-    // No upload is left open.
-    let open = sink
-        .client()
-        .list_multipart_uploads()
-        .bucket(BUCKET)
-        .send()
-        .await;
-    if let Ok(open) = open {
-        assert!(open.uploads().is_empty(), "{:?}", open.uploads());
-    }
+    // No upload is left open (s3s-fs's own record of open uploads, as the staged tests read
+    // it: a failing ListMultipartUploads can no longer pass for an empty one).
+    assert_eq!(open_uploads(&dir), Vec::<String>::new());
     server.stop().await;
 }
 
