@@ -109,7 +109,7 @@ async fn measure_async(cli: &Cli, bin: &Path, dir: &Path) -> Result<BatchRss> {
         .await
         .map_err(|_| anyhow::anyhow!("snowstream serve {} did not start", args.join(" ")))?;
     let pid = server.pid();
-    let idle = hwm(pid).context("VmHWM of the child")?;
+    let idle = proc::peak_rss_of(pid).context("VmHWM of the child")?;
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let stop = stop.clone();
@@ -208,17 +208,13 @@ fn record(id: u64) -> String {
 fn sample_until_exit(pid: u32, stop: &AtomicBool) -> u64 {
     let mut peak = 0;
     while !stop.load(Ordering::Relaxed) {
-        match hwm(pid) {
+        match proc::peak_rss_of(pid) {
             Some(h) => peak = peak.max(h),
             None => break,
         }
         std::thread::sleep(SAMPLE_EVERY);
     }
     peak
-}
-
-fn hwm(pid: u32) -> Option<u64> {
-    proc::status_field(&proc::status_of(pid)?, "VmHWM")
 }
 
 /// Prints the goal line (in the goals block).

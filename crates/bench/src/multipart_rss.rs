@@ -158,7 +158,7 @@ fn measure(cli: &Cli, h: &Harness, bin: &Path, uploads: &Arc<Vec<Vec<Payload>>>)
     let load_secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let at_peak = sampler.join().expect("memory sampler");
-    let peak = hwm(pid).context("VmHWM of the child")?;
+    let peak = proc::peak_rss_of(pid).context("VmHWM of the child")?;
 
     let started = Instant::now();
     let code = server.terminate(STOP_LIMIT);
@@ -237,10 +237,6 @@ fn read_mem(pid: u32) -> Option<Mem> {
         shmem: proc::status_field(&s, "RssShmem").unwrap_or(0),
         threads: proc::status_field(&s, "Threads").unwrap_or(0),
     })
-}
-
-fn hwm(pid: u32) -> Option<u64> {
-    proc::status_field(&proc::status_of(pid)?, "VmHWM")
 }
 
 /// Every manifest below `root` must name `envelope`, and every line of the smallest landed
@@ -362,6 +358,6 @@ mod tests {
     fn reads_its_own_memory() {
         let m = read_mem(std::process::id()).unwrap();
         assert!(m.rss > 0 && m.anon > 0 && m.threads >= 1);
-        assert!(hwm(std::process::id()).unwrap() >= m.rss);
+        assert!(proc::peak_rss_of(std::process::id()).unwrap() >= m.rss);
     }
 }

@@ -140,9 +140,7 @@ async fn overload(args: OverloadArgs, bin: PathBuf) -> Result<bool> {
 
 /// The child's peak resident set, in bytes.
 fn peak_rss(pid: u32) -> Result<u64> {
-    proc::status_of(pid)
-        .and_then(|s| proc::status_field(&s, "VmHWM"))
-        .context("VmHWM in /proc/PID/status")
+    proc::peak_rss_of(pid).context("VmHWM in /proc/PID/status")
 }
 
 /// Landed ids, read file by file: (distinct landed, landed more than once, acknowledged but

@@ -23,6 +23,11 @@ pub fn status_of(pid: u32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/status")).ok()
 }
 
+/// The peak resident set (`VmHWM`, bytes) of another process; None once it is gone.
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    status_field(&status_of(pid)?, "VmHWM")
+}
+
 /// A field of a `/proc/PID/status` text (proc(5)): a `Name:   123 kB` size in bytes, or a
 /// plain count (`Threads`) as it is.
 pub fn status_field(status: &str, name: &str) -> Option<u64> {
