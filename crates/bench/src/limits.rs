@@ -123,17 +123,6 @@ fn encode_zstd(packed: &[u8], level: i32, envelope: Envelope) -> usize {
     enc.finish().expect("zstd").len()
 }
 
-/// CPU of the process without the load generator's threads.
-fn server_cpu(cpu: &CpuUse) -> f64 {
-    let load = cpu
-        .groups
-        .iter()
-        .filter(|(label, _)| label.starts_with("load generator"))
-        .map(|(_, s)| s)
-        .sum::<f64>();
-    (cpu.process - load).max(0.0)
-}
-
 /// Prints each goal of issue 27 this run measured, with its limit and ratio.
 pub fn report(rows: &[Row], stages: Option<&Stages>) {
     let find = |t: &str, s: &str| rows.iter().find(|r| r.target == t && r.scenario == s);
@@ -149,7 +138,7 @@ pub fn report(rows: &[Row], stages: Option<&Stages>) {
         );
     }
     if let (Some(snow), Some(bare)) = (find("snowstream", "single"), find("bare", "single")) {
-        let per = |r: &Row| server_cpu(&r.cpu) * 1e6 / (r.outcome.ok as f64).max(1.0);
+        let per = |r: &Row| r.cpu.without_load_generator() * 1e6 / (r.outcome.ok as f64).max(1.0);
         let (s, b) = (per(snow), per(bare));
         let ratio = s / b.max(1e-9);
         println!(
@@ -186,11 +175,10 @@ pub fn report(rows: &[Row], stages: Option<&Stages>) {
         stages.and_then(|s| s.encode),
     ) {
         let bytes = snow.outcome.acked_bytes as f64;
-        let server = snow
-            .whole
-            .as_ref()
-            .map_or_else(|| server_cpu(&snow.cpu), server_cpu)
-            * 1e9
+        let server = snow.whole.as_ref().map_or_else(
+            || snow.cpu.without_load_generator(),
+            CpuUse::without_load_generator,
+        ) * 1e9
             / bytes.max(1.0);
         let limit = s.md5 + s.sha256 + s.parse + encode;
         let ratio = server / limit.max(1e-9);

@@ -95,6 +95,26 @@ pub struct CpuUse {
     pub groups: Vec<(&'static str, f64)>,
 }
 
+impl CpuUse {
+    /// CPU seconds of every thread but the load generator's (`load-*`): the server's own.
+    pub fn without_load_generator(&self) -> f64 {
+        let load = GROUPS
+            .iter()
+            .find(|(prefix, _)| *prefix == LOAD_PREFIX)
+            .map(|(_, label)| *label);
+        let spent: f64 = self
+            .groups
+            .iter()
+            .filter(|(label, _)| Some(*label) == load)
+            .map(|(_, s)| s)
+            .sum();
+        (self.process - spent).max(0.0)
+    }
+}
+
+/// Thread-name prefix of the load generator's runtime (harness.rs names it).
+const LOAD_PREFIX: &str = "load-";
+
 /// Thread groups, by thread-name prefix (names are set in main.rs and by `landing`).
 pub const GROUPS: [(&str, &str); 5] = [
     ("srv-w", "server runtime workers (HTTP, handlers)"),
@@ -103,7 +123,7 @@ pub const GROUPS: [(&str, &str); 5] = [
         "server blocking pool (record parse, zstd encode, file put)",
     ),
     ("spool-", "spool writer threads (append + fsync)"),
-    ("load-", "load generator (client runtime)"),
+    (LOAD_PREFIX, "load generator (client runtime)"),
     ("", "other threads"),
 ];
 
