@@ -43,11 +43,7 @@ pub(crate) fn encode_segment<W: Write>(
     envelope: Envelope,
     out: W,
 ) -> io::Result<(Manifest, W)> {
-    let stored = Counting {
-        inner: out,
-        bytes: 0,
-        hash: Some(Sha256::new()),
-    };
+    let stored = Digesting::new(out);
     let (uncompressed, records, mut stored) = match compression {
         Compression::Zstd { level } => {
             let mut enc = zstd::stream::write::Encoder::new(stored, level)?;
@@ -62,9 +58,7 @@ pub(crate) fn encode_segment<W: Write>(
         }
     };
     stored.flush()?;
-    let hash = stored.hash.take().expect("hash present").finalize();
-    let bytes = stored.bytes;
-    let body = stored.inner;
+    let (sha256, bytes, body) = stored.finish();
     if records != segment.records {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -84,7 +78,7 @@ pub(crate) fn encode_segment<W: Write>(
         last_seq: segment.last_seq(),
         uncompressed_bytes: uncompressed,
         bytes,
-        sha256: hex::encode(hash),
+        sha256,
         compression: compression.codec(),
         created_at: format_time(Utc::now().timestamp_millis()),
         envelope,
@@ -100,14 +94,10 @@ pub(crate) fn lines_sha256(
     instance: &str,
     envelope: Envelope,
 ) -> io::Result<(String, u64)> {
-    let mut hashed = Counting {
-        inner: io::sink(),
-        bytes: 0,
-        hash: Some(Sha256::new()),
-    };
-    let (bytes, _) = write_lines(segment, stream, instance, envelope, &mut hashed)?;
-    let hash = hashed.hash.take().expect("hash present").finalize();
-    Ok((hex::encode(hash), bytes))
+    let mut hashed = Digesting::new(io::sink());
+    write_lines(segment, stream, instance, envelope, &mut hashed)?;
+    let (sha256, bytes, _) = hashed.finish();
+    Ok((sha256, bytes))
 }
 
 /// Counts and hashes what passes through to `inner` (SHA-256, hex), for comparing an object
