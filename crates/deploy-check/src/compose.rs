@@ -4,7 +4,7 @@
 use crate::{CheckError, Problem, problem};
 use regex::Regex;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Services the stack must have, each with a healthcheck when marked.
@@ -41,6 +41,33 @@ fn secret_like(name: &str) -> bool {
 }
 
 /// The `services` map of a parsed compose file.
+/// A service's `environment`, as a map or a `KEY=VALUE` list: each variable with its value,
+/// or `None` when it has none (`KEY:` or a bare `KEY`, passed through from the host).
+pub(crate) fn environment(svc: &Value) -> BTreeMap<String, Option<String>> {
+    match svc.get("environment") {
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Null => None,
+                    other => Some(other.to_string()),
+                };
+                (k.clone(), text)
+            })
+            .collect(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|item| match item.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (item.to_string(), None),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 pub(crate) fn services(doc: &Value) -> Result<&serde_json::Map<String, Value>, CheckError> {
     doc.get("services")
         .and_then(Value::as_object)
@@ -219,40 +246,18 @@ pub fn check_compose(yaml: &str, root: &Path) -> Result<Vec<Problem>, CheckError
             }
         }
         // no secrets inline: secret-looking variables must come from the environment (.env)
-        match svc.get("environment") {
-            Some(Value::Object(env)) => {
-                for (k, v) in env {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Null => continue,
-                        other => other.to_string(),
-                    };
-                    if secret_like(k) && interpolations(&text).is_empty() {
-                        problem(
-                            &mut out,
-                            format!(
-                                "service `{name}`: `{k}` has an inline value; take it from .env as ${{{k}}}"
-                            ),
-                        );
-                    }
-                }
+        for (k, v) in environment(svc) {
+            if let Some(text) = v
+                && secret_like(&k)
+                && interpolations(&text).is_empty()
+            {
+                problem(
+                    &mut out,
+                    format!(
+                        "service `{name}`: `{k}` has an inline value; take it from .env as ${{{k}}}"
+                    ),
+                );
             }
-            Some(Value::Array(list)) => {
-                for item in list.iter().filter_map(Value::as_str) {
-                    if let Some((k, v)) = item.split_once('=')
-                        && secret_like(k)
-                        && interpolations(v).is_empty()
-                    {
-                        problem(
-                            &mut out,
-                            format!(
-                                "service `{name}`: `{k}` has an inline value; take it from .env"
-                            ),
-                        );
-                    }
-                }
-            }
-            _ => {}
         }
     }
     for v in declared.difference(&used_volumes) {

@@ -24,32 +24,6 @@ pub const IMPORT_SCRIPT: &str = "import-flow.sh";
 /// The script's default `FLOW_FILE`.
 const DEFAULT_FLOW_FILE: &str = "/opt/nifi/flows/snowstream-ingest.flow.json";
 
-/// A service's `environment`, as a map or a `KEY=VALUE` list.
-pub(crate) fn environment(svc: &Value) -> BTreeMap<String, String> {
-    match svc.get("environment") {
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (k.clone(), text)
-            })
-            .collect(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|item| match item.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (item.to_string(), String::new()),
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
 /// The host path (relative to `root`) a container path is bind-mounted from, if any.
 fn host_path(svc: &Value, container_path: &str, root: &Path) -> Option<PathBuf> {
     let mounts = svc.get("volumes").and_then(Value::as_array)?;
@@ -115,10 +89,10 @@ pub fn check_flow_import(yaml: &str, root: &Path) -> Result<Vec<Problem>, CheckE
                 ),
             );
         }
-        let env = environment(svc);
+        let env = crate::compose::environment(svc);
         let flow_file = env
             .get("FLOW_FILE")
-            .map(String::as_str)
+            .map(|v| v.as_deref().unwrap_or(""))
             .unwrap_or(DEFAULT_FLOW_FILE);
         let Some(host) = host_path(svc, flow_file, root) else {
             problem(
@@ -144,7 +118,11 @@ pub fn check_flow_import(yaml: &str, root: &Path) -> Result<Vec<Problem>, CheckE
 }
 
 /// `FLOW_PARAM_*` against the flow's parameter contexts.
-fn check_parameters(name: &str, flow: &Value, env: &BTreeMap<String, String>) -> Vec<Problem> {
+fn check_parameters(
+    name: &str,
+    flow: &Value,
+    env: &BTreeMap<String, Option<String>>,
+) -> Vec<Problem> {
     let mut out = Vec::new();
     let params: Vec<&Value> = flow
         .get("parameterContexts")
