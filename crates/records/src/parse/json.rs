@@ -10,10 +10,12 @@ use super::{ParseError, line_at};
 /// JSON skips the rest of its file, so it is refused here.
 const VARIANT_MAX_BYTES: usize = 128_000_000;
 
-fn over_variant_limit(len: usize, line: u64, record: u64) -> Option<ParseError> {
+/// The error for a record of `len` bytes past [`VARIANT_MAX_BYTES`]; `line` is only asked
+/// then (finding a line in a JSON body means counting the line breaks before it).
+fn over_variant_limit(len: usize, line: impl FnOnce() -> u64, record: u64) -> Option<ParseError> {
     (len > VARIANT_MAX_BYTES).then(|| {
         ParseError::new(
-            line,
+            line(),
             record,
             format!(
                 "the record is {len} bytes, over the {VARIANT_MAX_BYTES} bytes Snowflake loads \
@@ -37,15 +39,7 @@ pub(super) fn parse_json(
         let raw = value.get().as_bytes();
         match raw.first() {
             Some(b'{') => {
-                if let Some(e) = over_variant_limit(
-                    raw.len(),
-                    line_at(content, offset_in(content, raw)),
-                    count + 1,
-                ) {
-                    return Err(e);
-                }
-                no_duplicate_key(&mut keys, content, raw, count + 1)?;
-                if !emit_record(raw, &mut scratch, emit) {
+                if !take_object(content, raw, count + 1, &mut keys, &mut scratch, emit)? {
                     return Ok(count);
                 }
                 count += 1;
@@ -60,15 +54,7 @@ pub(super) fn parse_json(
                     if item.first() != Some(&b'{') {
                         return Err(not_an_object(content, item, count + 1, " in the array"));
                     }
-                    if let Some(e) = over_variant_limit(
-                        item.len(),
-                        line_at(content, offset_in(content, item)),
-                        count + 1,
-                    ) {
-                        return Err(e);
-                    }
-                    no_duplicate_key(&mut keys, content, item, count + 1)?;
-                    if !emit_record(item, &mut scratch, emit) {
+                    if !take_object(content, item, count + 1, &mut keys, &mut scratch, emit)? {
                         return Ok(count);
                     }
                     count += 1;
@@ -78,6 +64,24 @@ pub(super) fn parse_json(
         }
     }
     Ok(count)
+}
+
+/// One object of a JSON body (alone or in an array), record number `record`: under VARIANT's
+/// size limit, no key twice, then emitted. Returns what `emit` said: whether to go on.
+fn take_object(
+    content: &[u8],
+    raw: &[u8],
+    record: u64,
+    keys: &mut KeyCheck,
+    scratch: &mut Vec<u8>,
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<bool, ParseError> {
+    let line = || line_at(content, offset_in(content, raw));
+    if let Some(e) = over_variant_limit(raw.len(), line, record) {
+        return Err(e);
+    }
+    no_duplicate_key(keys, content, raw, record)?;
+    Ok(emit_record(raw, scratch, emit))
 }
 
 /// One object per line; blank (whitespace-only) lines are skipped. A leading RS (0x1E, JSON
@@ -103,7 +107,7 @@ pub(super) fn parse_ndjson(
             continue;
         }
         let record = count + 1;
-        if let Some(e) = over_variant_limit(line.len(), line_no, record) {
+        if let Some(e) = over_variant_limit(line.len(), || line_no, record) {
             return Err(e);
         }
         if line[0] != b'{' {
@@ -269,7 +273,7 @@ mod tests {
         line[0] = b'{';
         let err = super::parse_ndjson(&line, &mut |_| true).unwrap_err();
         assert!(err.message.contains("VARIANT"), "{}", err.message);
-        assert!(super::over_variant_limit(super::VARIANT_MAX_BYTES, 1, 1).is_none());
+        assert!(super::over_variant_limit(super::VARIANT_MAX_BYTES, || 1, 1).is_none());
     }
 
     #[test]
