@@ -221,6 +221,27 @@ impl Batch {
         self.buf[16..24].copy_from_slice(&self.records.to_le_bytes());
     }
 
+    /// Takes the records added so far as a batch of their own (a *part* of a request too
+    /// large to hold whole) and leaves this one empty: same received time and envelope, its
+    /// limit what the part taken left of it, so the parts of a request together stay within
+    /// the request's limit. The next record starts a new group (as [`crate::fill_batch`]
+    /// does for every call); one pushed without one gets an empty group.
+    pub fn take_part(&mut self) -> Batch {
+        let mut buf = Vec::with_capacity(self.buf.capacity().min(4096));
+        buf.extend_from_slice(&self.buf[..HEADER_LEN]);
+        buf[16..24].copy_from_slice(&0u64.to_le_bytes());
+        let rest = Batch {
+            buf,
+            records: 0,
+            groups: 0,
+            group_attrs: 2,
+            expanded: HEADER_LEN as u64,
+            limit: self.limit.saturating_sub(self.expanded - HEADER_LEN as u64),
+            envelope: self.envelope,
+        };
+        std::mem::replace(self, rest)
+    }
+
     /// Number of records.
     pub fn records(&self) -> u64 {
         self.records
@@ -388,6 +409,28 @@ mod tests {
                 r#"R{"id":3}"#
             ]
         );
+    }
+
+    #[test]
+    fn parts_keep_the_received_time_and_share_the_limit() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let mut b = Batch::new(at);
+        b.set_envelope(Envelope::Record);
+        // Envelope record: a group costs 5 + 2 (`{}`), a record `{}` 5 + 2 + 1.
+        b.set_limit(HEADER_LEN as u64 + 40);
+        b.try_push_record(b"{}").unwrap();
+        b.try_push_record(b"{}").unwrap();
+        let first = b.take_part();
+        assert_eq!((first.records(), b.records()), (2, 0));
+        // 23 of the 40 bytes were taken: a new group and one record (15) fit, not a second.
+        b.try_push_record(b"{}").unwrap();
+        assert_eq!(b.try_push_record(b"{}"), Err(TooLarge { limit: 41 }));
+        for (part, records) in [(first, 2), (b, 1)] {
+            let bytes = part.into_payload(9);
+            let p = Payload::parse(&bytes).unwrap();
+            assert_eq!((p.received_at_ms, p.records), (1_700_000_000_123, records));
+            assert_eq!(p.entries().count() as u64, records + 1, "one group each");
+        }
     }
 
     #[test]
