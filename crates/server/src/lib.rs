@@ -11,6 +11,7 @@ mod attrs;
 mod auth;
 mod budget;
 mod config;
+mod cut;
 mod deadletter;
 pub mod defaults;
 mod error;

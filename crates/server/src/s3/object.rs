@@ -215,7 +215,7 @@ pub(crate) async fn parse_object(
     let envelope = config.envelope(stream);
     let bytes = body.len() as u64;
     let parse = move || -> S3Result<Batch> {
-        if gzip && super::chunked::splits(format) {
+        if gzip && crate::cut::splits(format) {
             return inflate_and_parse(&body, format, &attrs, (&key, max, envelope), budget);
         }
         let content = if gzip {

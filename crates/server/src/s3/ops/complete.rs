@@ -178,7 +178,7 @@ impl Front {
             Some(cut) => cut,
             None => {
                 let format = meta.info.format(&self.shared, &meta.stream);
-                let chunked = !pass_through && chunked::splits(format);
+                let chunked = !pass_through && crate::cut::splits(format);
                 Cut {
                     chunk_bytes: if chunked {
                         self.config.complete_chunk_bytes.max(1)

@@ -121,8 +121,7 @@ impl Front {
     /// The most bytes an upload's object may have ([`ObjectLimit`]).
     pub(super) fn object_limit(&self, meta: &UploadMeta) -> ObjectLimit {
         let format = meta.info.format(&self.shared, &meta.stream);
-        let streams =
-            !self.shared.is_pass_through(&meta.stream) && super::super::chunked::splits(format);
+        let streams = !self.shared.is_pass_through(&meta.stream) && crate::cut::splits(format);
         ObjectLimit {
             bytes: if streams {
                 self.key_share()
