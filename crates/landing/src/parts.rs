@@ -54,6 +54,12 @@ pub struct PartsAppend {
     interrupted: bool,
 }
 
+/// It goes with its request's task from thread to thread.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<PartsAppend>()
+};
+
 impl PartsAppend {
     /// Writes one part (a complete batch) to the temporary file; reserves its spool bytes
     /// (refused like `append` when the spool is full). Empty batches (0 records) are skipped.
