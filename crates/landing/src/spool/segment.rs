@@ -15,8 +15,8 @@
 //!
 //! Downgrades: a snowstream from before runs reads a frame with bit 31 set as corrupt (its
 //! length is over [`MAX_FRAME_LEN`]). Drain the spool before downgrading: stop cleanly (a
-//! clean stop lands everything in it) and check the stream folders hold no `.seg` file, then
-//! start the older version.
+//! clean stop lands what the spool holds, within its shutdown timeout) and check the stream
+//! folders hold no `.seg` file, then start the older version (docs/architecture.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, IoSlice, Read, Seek, SeekFrom, Write};
@@ -207,16 +207,16 @@ impl SegmentWriter {
     }
 
     /// Writes one append as a run of frames (not yet durable: call [`SegmentWriter::sync`]):
-    /// `frames` writes them in order with [`Run::frame`], the last one without `continues`.
+    /// `frames` writes them in order with [`RunWriter::frame`], the last one without `continues`.
     /// The run counts ([`SegmentWriter::info`]) only once `frames` returns `Ok`. If it fails,
     /// whatever it wrote is cut off the file, so the file ends where the run started and the
     /// next append starts clean; if even that cut fails, the segment is torn
     /// ([`SegmentWriter::is_torn`]) and the caller must seal it.
     pub fn append_run<E>(
         &mut self,
-        frames: impl FnOnce(&mut Run<'_>) -> Result<(), E>,
+        frames: impl FnOnce(&mut RunWriter<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut run = Run {
+        let mut run = RunWriter {
             seg: self,
             records: 0,
             bytes: 0,
@@ -342,7 +342,7 @@ impl SegmentWriter {
 }
 
 /// One append's frames being written ([`SegmentWriter::append_run`]).
-pub(crate) struct Run<'a> {
+pub(crate) struct RunWriter<'a> {
     seg: &'a mut SegmentWriter,
     records: u64,
     bytes: u64,
@@ -350,7 +350,7 @@ pub(crate) struct Run<'a> {
     open: bool,
 }
 
-impl Run<'_> {
+impl RunWriter<'_> {
     /// Writes the run's next frame, of `records` records; `continues`: another frame of the
     /// run follows (set on every frame but the last).
     pub fn frame(&mut self, payload: &[u8], records: u64, continues: bool) -> io::Result<()> {
