@@ -11,6 +11,8 @@
 //! - `startup`: [`Landing::start`] checks the configuration, locks the spool, recovers what
 //!   an earlier run left and starts each stream's writer, lander and notifier;
 //! - `service`: [`Landing::append`], [`Landing::flush`], [`Landing::shutdown`] and status;
+//! - `parts`: [`Landing::begin_parts`], one large request appended in parts ([`PartsAppend`]),
+//!   never held whole in memory, acknowledged (and after a crash landed) all or nothing;
 //! - `passthrough`: [`Landing::put_whole`], objects put to the sink unchanged, in their own key namespace;
 //! - `spool`: segment files and the per-stream writer thread with group commit;
 //! - `lander`: encodes sealed segments and puts them to the [`sink`], then notifies;
@@ -25,6 +27,7 @@ mod gauge;
 mod lander;
 pub mod metric_names;
 pub mod notify;
+mod parts;
 pub mod passthrough;
 mod retry;
 mod service;
@@ -36,5 +39,6 @@ pub mod status;
 
 pub use config::{AckMode, Compression, LandingConfig, StreamConfig, defaults, valid_instance_id};
 pub use error::{AppendError, LandingError};
+pub use parts::PartsAppend;
 pub use service::Landing;
 pub use spool::Receipt;

@@ -223,7 +223,7 @@ impl Landing {
             metrics::counter!(BYTES_LANDED_TOTAL, "stream" => stream.to_owned()).increment(bytes);
             // The status page, the last-landed gauge and the staleness monitor see it as a
             // landed file (of no records): a pass-through stream that stops landing alerts.
-            handle.stats.landed(&landed, 0, bytes);
+            handle.input.stats.landed(&landed, 0, bytes);
         }
         tracing::debug!(%stream, key = %landed, bytes, "pass-through object landed");
         Ok(landed)

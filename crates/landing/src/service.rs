@@ -1,9 +1,11 @@
 //! The [`Landing`] service once started: appends go to a stream's spool writer, `flush` and
 //! `shutdown` drain writers and landers, and a few read-only views report on the spool and
-//! the Snowpipe notifiers. Starting is in `startup.rs`, pass-through puts in `passthrough.rs`.
+//! the Snowpipe notifiers. Starting is in `startup.rs`, pass-through puts in `passthrough.rs`,
+//! appends in parts in `parts.rs`.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -15,24 +17,81 @@ use crate::gauge::SpoolGauge;
 use crate::metric_names::ACK_LATENCY_SECONDS;
 use crate::notify;
 use crate::sink::Sink;
-use crate::spool::{Append, Receipt, WriterHandle};
+use crate::spool::{Append, Body, Receipt, WriterHandle};
+use crate::status::stats::StreamStats;
 use records::Batch;
 
 /// Per-frame overhead in the spool (length + checksum).
-const FRAME_OVERHEAD: u64 = 8;
+pub(crate) const FRAME_OVERHEAD: u64 = 8;
 
 /// One configured stream: its spool writer thread, its lander task and its notifier.
 pub(crate) struct StreamHandle {
     pub config: StreamConfig,
-    /// `None` once shutting down.
-    pub tx: RwLock<Option<WriterHandle>>,
+    /// The way appends go in.
+    pub input: StreamInput,
     pub writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub lander: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub snowpipe: Option<notify::Started>,
+}
+
+/// What appending to one stream takes: its writer's handle, the spool gauge and what an
+/// acknowledged append updates. Cheap to clone: a [`PartsAppend`](crate::PartsAppend) keeps one.
+#[derive(Clone)]
+pub(crate) struct StreamInput {
+    /// `None` once shutting down.
+    pub tx: Arc<RwLock<Option<WriterHandle>>>,
+    pub gauge: Arc<SpoolGauge>,
+    /// The stream's spool folder.
+    pub dir: PathBuf,
     /// Live statistics for the status page.
-    pub stats: Arc<crate::status::stats::StreamStats>,
+    pub stats: Arc<StreamStats>,
     /// The stream's ack-latency histogram, looked up once (not a labelled key per request).
     pub ack_latency: metrics::Histogram,
+}
+
+impl StreamInput {
+    /// Whether `shutdown` was called.
+    pub fn closed(&self) -> bool {
+        self.tx.read().expect("lock").is_none()
+    }
+
+    /// Sends an append of `records` records to the writer and waits for its acknowledgement
+    /// (per the stream's ack mode). Its `reserved` spool bytes are reserved in the gauge
+    /// already: from here on they are the writer's to keep or give back (or given back here,
+    /// when the writer is gone).
+    pub async fn send(
+        &self,
+        body: Body,
+        records: u64,
+        reserved: u64,
+        key: Option<String>,
+    ) -> Result<Receipt, AppendError> {
+        let bytes = body.len();
+        let (ack, rx) = oneshot::channel();
+        let sent = match self.tx.read().expect("lock").as_ref() {
+            Some(tx) => tx.append(Append {
+                body,
+                records,
+                reserved,
+                received: Instant::now(),
+                key,
+                ack,
+            }),
+            None => false,
+        };
+        if !sent {
+            self.gauge.release(reserved);
+            return Err(AppendError::ShuttingDown);
+        }
+        let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
+        if receipt.duplicate {
+            return Ok(receipt);
+        }
+        let waited = receipt.received.elapsed();
+        self.stats.acked(records, bytes, waited);
+        self.ack_latency.record(waited.as_secs_f64());
+        Ok(receipt)
+    }
 }
 
 impl Drop for StreamHandle {
@@ -44,7 +103,7 @@ impl Drop for StreamHandle {
 impl StreamHandle {
     /// Stops taking appends and tells the writer to stop after those sent before.
     pub fn close_writer(&self) {
-        let tx = match self.tx.write() {
+        let tx = match self.input.tx.write() {
             Ok(mut tx) => tx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
@@ -60,7 +119,7 @@ impl StreamHandle {
 
     /// Whether `shutdown` was called.
     pub fn closed(&self) -> bool {
-        self.tx.read().expect("lock").is_none()
+        self.input.closed()
     }
 }
 
@@ -120,35 +179,9 @@ impl Landing {
         let payload = batch.into_bytes();
         let reserved = payload.len() as u64 + FRAME_OVERHEAD;
         self.gauge.try_reserve(reserved)?;
-        let (ack, rx) = oneshot::channel();
-        let sent = match handle.tx.read().expect("lock").as_ref() {
-            Some(tx) => tx.append(Append {
-                payload,
-                records,
-                reserved,
-                received: Instant::now(),
-                key,
-                ack,
-            }),
-            None => false,
-        };
-        if !sent {
-            self.gauge.release(reserved);
-            return Err(AppendError::ShuttingDown);
-        }
-        let receipt = rx.await.map_err(|_| AppendError::ShuttingDown)??;
-        if receipt.duplicate {
-            return Ok(receipt);
-        }
-        (handle.stats).acked(
-            records,
-            reserved - FRAME_OVERHEAD,
-            receipt.received.elapsed(),
-        );
-        handle
-            .ack_latency
-            .record(receipt.received.elapsed().as_secs_f64());
-        Ok(receipt)
+        (handle.input)
+            .send(Body::One(payload), records, reserved, key)
+            .await
     }
 
     /// Configured stream names.
@@ -182,7 +215,7 @@ impl Landing {
         let mut waits = Vec::new();
         for h in self.streams.values() {
             let (done, rx) = oneshot::channel();
-            if let Some(tx) = h.tx.read().expect("lock").as_ref()
+            if let Some(tx) = h.input.tx.read().expect("lock").as_ref()
                 && tx.flush(done)
             {
                 waits.push(rx);

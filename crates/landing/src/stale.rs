@@ -88,12 +88,11 @@ impl StaleMonitor {
             if after.is_zero() {
                 continue;
             }
-            handle
-                .stats
+            (handle.input.stats)
                 .stale_after_ms
                 .store(after.as_millis() as u64, Ordering::Relaxed);
             metrics::gauge!(STREAM_STALE, "stream" => name.clone()).set(0.0);
-            watched.push((handle.stats.clone(), *after));
+            watched.push((handle.input.stats.clone(), *after));
         }
         if watched.is_empty() {
             return Ok(None);

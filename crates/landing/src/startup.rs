@@ -15,7 +15,7 @@ use crate::error::LandingError;
 use crate::gauge::SpoolGauge;
 use crate::lander::{self, Lander};
 use crate::notify;
-use crate::service::{Landing, StreamHandle};
+use crate::service::{Landing, StreamHandle, StreamInput};
 use crate::sink::Sink;
 use crate::spool::{self, segment};
 
@@ -181,7 +181,7 @@ impl Shared<'_> {
         };
         let lander = tokio::spawn(lander.run(handed));
         let (tx, writer) = spool::Spawn {
-            dir,
+            dir: dir.clone(),
             config: sc.clone(),
             opened,
             handoff,
@@ -192,15 +192,19 @@ impl Shared<'_> {
         }
         .start()
         .map_err(spool_err(&self.config.spool_dir))?;
-        let ack_latency = StreamHandle::ack_latency_histogram(&sc.name);
+        let input = StreamInput {
+            tx: Arc::new(RwLock::new(Some(tx))),
+            gauge: self.gauge.clone(),
+            dir,
+            stats,
+            ack_latency: StreamHandle::ack_latency_histogram(&sc.name),
+        };
         Ok(StreamHandle {
             config: sc,
-            tx: RwLock::new(Some(tx)),
+            input,
             writer: Mutex::new(Some(writer)),
             lander: Mutex::new(Some(lander)),
             snowpipe,
-            stats,
-            ack_latency,
         })
     }
 }

@@ -7,7 +7,8 @@
 //!   corruption; [`open`] does it for a whole stream folder;
 //! - [`next_seq`]: the file that keeps sequence numbers (and so landed keys) from reuse;
 //! - [`keys`]: the idempotency-key ledger of keyed appends;
-//! - [`writer`]: the writer thread (persist policy in its doc) behind a [`WriterHandle`];
+//! - [`writer`]: the writer thread (persist policy in its doc) behind a [`WriterHandle`],
+//!   which appends a request as one frame, or a request pushed in parts as one run of frames;
 //! - [`output`]: what it hands out: [`Receipt`]s to appenders, [`Handoff`]s to its consumer.
 
 use std::fs;
@@ -23,7 +24,7 @@ mod writer;
 
 pub use output::Receipt;
 pub(crate) use output::{AckTx, BatchWatch, Handoff, Sealed};
-pub(crate) use writer::{Append, Spawn, WriterHandle};
+pub(crate) use writer::{Append, Body, Part, Run, Spawn, WriterHandle};
 
 /// A stream folder as an earlier run left it.
 pub(crate) struct Opened {

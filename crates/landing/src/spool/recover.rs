@@ -1,8 +1,10 @@
 //! Recovering a segment an earlier run left in the spool.
 //!
 //! A crash can only tear the tail of the segment being written: frames after the last whole
-//! one are cut (nothing acknowledged is there, acks follow the fsync). Everything else is the
-//! disk corrupting acknowledged data, and is never dropped silently:
+//! one are cut (nothing acknowledged is there, acks follow the fsync), and so is an unfinished
+//! run (the frames of one append written in parts, [`super::segment::CONTINUES`], whose last
+//! frame is not there: a run is acknowledged only once all of it is written). Everything else
+//! is the disk corrupting acknowledged data, and is never dropped silently:
 //! - a bad frame *followed by intact ones*;
 //! - a bad tail in a *sealed* segment (one cut before the crash: a later segment exists, or
 //!   the `next_seq` file is past its first record), when its intact frames stop short of the
@@ -24,11 +26,13 @@ use std::path::{Path, PathBuf};
 
 use records::batch::Payload;
 
-use super::segment::{FRAME_HEADER_LEN, MAX_FRAME_LEN, SegmentInfo, sync_dir};
+use super::segment::{FRAME_HEADER_LEN, SegmentInfo, split_len, sync_dir};
 use crate::metric_names::{SPOOL_CORRUPT_FRAMES_TOTAL, SPOOL_CORRUPT_HEADERS_TOTAL};
 use crate::spool::next_seq;
 
 mod header;
+#[cfg(test)]
+mod run_tests;
 
 /// Name of the stream folder's subfolder that keeps copies of corrupt segments.
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
@@ -48,6 +52,8 @@ struct Frame {
     records: u64,
     /// A gap frame (no entries): stands for records lost to corruption.
     gap: bool,
+    /// The next frame belongs to the same append (the continuation bit).
+    continues: bool,
 }
 
 /// Reads the segment at `path` (of `stream`), cuts a torn tail and quarantines corruption.
@@ -75,9 +81,22 @@ pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInf
         bytes: header.len,
     };
     let mut frames = Vec::new();
-    let mut bad_spots = Vec::new();
     let (mut pos, mut expected) = (header.len as usize, header.first_seq);
     while let Some(f) = next_intact(&data, pos, expected) {
+        (pos, expected) = (f.end, f.first_seq + f.records);
+        frames.push(f);
+    }
+    let unfinished = unfinished_run(path, header.first_seq, &frames)?;
+    if unfinished > 0 {
+        let cut = &frames[frames.len() - unfinished..];
+        tracing::warn!(segment = %path.display(), frames = unfinished,
+            records = cut.iter().map(|f| f.records).sum::<u64>(), at = cut[0].start,
+            "spool segment ends in an unfinished run (an append in parts cut short by a crash, never acknowledged); cutting it");
+        frames.truncate(frames.len() - unfinished);
+    }
+    let mut bad_spots = Vec::new();
+    let (mut pos, mut expected) = (header.len as usize, header.first_seq);
+    for f in &frames {
         if f.start != pos || f.first_seq != expected {
             bad_spots.push(pos);
             info.lost += f.first_seq - expected;
@@ -88,7 +107,6 @@ pub(crate) fn recover(path: &Path, stream: &str) -> io::Result<Option<SegmentInf
             info.records += f.records;
         }
         (pos, expected) = (f.end, f.first_seq + f.records);
-        frames.push(f);
     }
     let good_end = frames.last().map_or(header.len as usize, |f| f.end);
     // Only a segment with bytes past its last intact frame needs to know whether it was sealed.
@@ -172,6 +190,23 @@ fn sealed_end(path: &Path, first_seq: u64) -> io::Result<Option<u64>> {
     Ok((first_seq < saved).then_some(saved))
 }
 
+/// How many of the last `frames` (intact, in order) are an unfinished run: the trailing
+/// frames with the continuation bit, which a crash (or a failed write whose cut failed) left
+/// without their run's last frame. They were never acknowledged, so they are cut like a torn
+/// tail; the one exception is a sealed segment whose recorded end is past them: then the run
+/// was finished and acknowledged, and its last frame is lost to corruption (reasoned about
+/// with the rest of the tail).
+fn unfinished_run(path: &Path, first_seq: u64, frames: &[Frame]) -> io::Result<usize> {
+    let run = frames.iter().rev().take_while(|f| f.continues).count();
+    if run == 0 {
+        return Ok(0);
+    }
+    let last = &frames[frames.len() - 1];
+    let acknowledged =
+        sealed_end(path, first_seq)?.is_some_and(|end| last.first_seq + last.records <= end);
+    Ok(if acknowledged { 0 } else { run })
+}
+
 /// The first intact frame at or after `from` whose records are not before `expected`.
 fn next_intact(data: &[u8], from: usize, expected: u64) -> Option<Frame> {
     (from..data
@@ -183,11 +218,11 @@ fn next_intact(data: &[u8], from: usize, expected: u64) -> Option<Frame> {
 fn frame_at(data: &[u8], at: usize, expected: u64) -> Option<Frame> {
     let u32_at = |i: usize| u32::from_le_bytes(data[i..i + 4].try_into().unwrap());
     let u64_at = |i: usize| u64::from_le_bytes(data[i..i + 8].try_into().unwrap());
-    let len = u32_at(at);
+    let (len, continues) = split_len(u32_at(at));
     let start = at + FRAME_HEADER_LEN;
     let end = start.checked_add(len as usize)?;
     // Cheap checks first: most offsets of a corrupt stretch fail them without a checksum.
-    if len >= MAX_FRAME_LEN || (len as usize) < PAYLOAD_HEADER_LEN || end > data.len() {
+    if (len as usize) < PAYLOAD_HEADER_LEN || end > data.len() {
         return None;
     }
     let first_seq = u64_at(start);
@@ -205,6 +240,7 @@ fn frame_at(data: &[u8], at: usize, expected: u64) -> Option<Frame> {
         first_seq,
         records,
         gap: payload.entries().next().is_none(),
+        continues,
     })
 }
 
@@ -224,7 +260,8 @@ fn quarantine(path: &Path, data: &[u8]) -> io::Result<PathBuf> {
     Ok(copy)
 }
 
-/// Replaces the segment with `header` and its intact frames, each corrupt stretch (and a lost
+/// Replaces the segment with `header` and its intact frames (copied as they are, continuation
+/// bits included), each corrupt stretch (and a lost
 /// tail up to `end`, the sequence number after a sealed segment) replaced by a gap frame,
 /// atomically (temp file, fsync, rename, directory fsync).
 fn rewrite(

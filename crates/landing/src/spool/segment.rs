@@ -2,11 +2,21 @@
 //!
 //! `{first_seq:020}.seg` = header (`SNOWSEG2`, first_seq u64, opened_at_ms i64, instance id
 //! as u16 length + bytes: the instance that cut the batch, whose key it keeps when a later run
-//! lands it) followed by frames `len u32 | crc32c u32 | payload`, one per appended request.
-//! Segments of older versions (`SNOWSEG1`: no instance id) are still read, and recovery writes
-//! that form when it rebuilds a damaged header whose instance id it cannot trust. A crash can only
-//! tear the tail of the segment being written; recovery ([`super::recover`]) cuts it at the
-//! last whole frame, which is never before anything acknowledged (acks follow the fsync).
+//! lands it) followed by frames `len u32 | crc32c u32 | payload`, one per appended request, or
+//! several for one large request appended in parts (a *run*, [`SegmentWriter::append_run`]):
+//! bit 31 of `len` ([`CONTINUES`]) marks every frame of a run but its last, "the next frame
+//! belongs to the same append". Each frame is a whole batch payload on its own; the bit only
+//! tells recovery that a run whose last frame is missing was never acknowledged, so it is cut
+//! as a torn tail is. Segments of older versions (`SNOWSEG1`: no instance id) are still read,
+//! and recovery writes that form when it rebuilds a damaged header whose instance id it cannot
+//! trust. A crash can only tear the tail of the segment being written; recovery
+//! ([`super::recover`]) cuts it at the last whole frame (and before an unfinished run), which
+//! is never before anything acknowledged (acks follow the fsync).
+//!
+//! Downgrades: a snowstream from before runs reads a frame with bit 31 set as corrupt (its
+//! length is over [`MAX_FRAME_LEN`]). Drain the spool before downgrading: stop cleanly (a
+//! clean stop lands what the spool holds, within its shutdown timeout) and check the stream
+//! folders hold no `.seg` file, then start the older version (docs/architecture.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, IoSlice, Read, Seek, SeekFrom, Write};
@@ -21,6 +31,15 @@ pub(crate) const V1_HEADER_LEN: usize = 24;
 pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// A frame larger than this is corruption, not data (requests are capped far below).
 pub(crate) const MAX_FRAME_LEN: u32 = 1 << 31;
+/// Bit 31 of a frame's `len`: the next frame belongs to the same append (a run). Lengths are
+/// below [`MAX_FRAME_LEN`], so the bit is free, and no segment written before runs has it.
+pub(crate) const CONTINUES: u32 = 1 << 31;
+
+/// A frame's payload length and whether the next frame belongs to the same append, from the
+/// `len` field of its header.
+pub(crate) fn split_len(len: u32) -> (u32, bool) {
+    (len & !CONTINUES, len & CONTINUES != 0)
+}
 
 /// What is known about a segment, from its header and frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,17 +203,34 @@ impl SegmentWriter {
 
     /// Writes one frame (not yet durable: call [`SegmentWriter::sync`]).
     pub fn append(&mut self, payload: &[u8], records: u64) -> io::Result<()> {
-        self.scratch.clear();
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|l| *l < MAX_FRAME_LEN)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame over 2 GiB"))?;
-        self.scratch.extend_from_slice(&len.to_le_bytes());
-        self.scratch
-            .extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        if let Err(e) = self.write_frame(payload) {
+        self.append_run(|run| run.frame(payload, records, false))
+    }
+
+    /// Writes one append as a run of frames (not yet durable: call [`SegmentWriter::sync`]):
+    /// `frames` writes them in order with [`RunWriter::frame`], the last one without `continues`.
+    /// The run counts ([`SegmentWriter::info`]) only once `frames` returns `Ok`. If it fails,
+    /// whatever it wrote is cut off the file, so the file ends where the run started and the
+    /// next append starts clean; if even that cut fails, the segment is torn
+    /// ([`SegmentWriter::is_torn`]) and the caller must seal it.
+    pub fn append_run<E>(
+        &mut self,
+        frames: impl FnOnce(&mut RunWriter<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut run = RunWriter {
+            seg: self,
+            records: 0,
+            bytes: 0,
+            open: false,
+        };
+        let written = frames(&mut run);
+        let (records, bytes, open) = (run.records, run.bytes, run.open);
+        debug_assert!(
+            written.is_err() || !open,
+            "a run's last frame has no continuation bit"
+        );
+        if let Err(e) = written {
             // Cut the part written (disk full, I/O error) so the file ends at a whole frame
-            // and the next append starts clean; if even that fails, the caller must seal.
+            // before the run; if that fails, the caller must seal.
             let end = self.info.bytes;
             let cut = self
                 .file
@@ -204,7 +240,7 @@ impl SegmentWriter {
             return Err(e);
         }
         self.info.records += records;
-        self.info.bytes += (FRAME_HEADER_LEN + payload.len()) as u64;
+        self.info.bytes += bytes;
         Ok(())
     }
 
@@ -305,8 +341,40 @@ impl SegmentWriter {
     }
 }
 
-/// Reads the next whole, checksummed frame into `buf`. `Ok(None)` at the end or at a torn or
-/// corrupt frame.
+/// One append's frames being written ([`SegmentWriter::append_run`]).
+pub(crate) struct RunWriter<'a> {
+    seg: &'a mut SegmentWriter,
+    records: u64,
+    bytes: u64,
+    /// The last frame written has the continuation bit.
+    open: bool,
+}
+
+impl RunWriter<'_> {
+    /// Writes the run's next frame, of `records` records; `continues`: another frame of the
+    /// run follows (set on every frame but the last).
+    pub fn frame(&mut self, payload: &[u8], records: u64, continues: bool) -> io::Result<()> {
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|l| *l < MAX_FRAME_LEN)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame over 2 GiB"))?;
+        let seg = &mut *self.seg;
+        seg.scratch.clear();
+        let len_field = if continues { len | CONTINUES } else { len };
+        seg.scratch.extend_from_slice(&len_field.to_le_bytes());
+        seg.scratch
+            .extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+        seg.write_frame(payload)?;
+        self.records += records;
+        self.bytes += (FRAME_HEADER_LEN + payload.len()) as u64;
+        self.open = continues;
+        Ok(())
+    }
+}
+
+/// Reads the next whole, checksummed frame into `buf` (a frame of a run is read like any
+/// other: its continuation bit is dropped). `Ok(None)` at the end or at a torn or corrupt
+/// frame.
 pub(crate) fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<()>> {
     let mut head = [0u8; FRAME_HEADER_LEN];
     match r.read_exact(&mut head) {
@@ -314,11 +382,8 @@ pub(crate) fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Opt
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let len = u32::from_le_bytes(head[..4].try_into().unwrap());
+    let (len, _) = split_len(u32::from_le_bytes(head[..4].try_into().unwrap()));
     let crc = u32::from_le_bytes(head[4..].try_into().unwrap());
-    if len >= MAX_FRAME_LEN {
-        return Ok(None);
-    }
     buf.clear();
     let got = r.take(u64::from(len)).read_to_end(buf)?;
     if got != len as usize || crc32c::crc32c(buf) != crc {
@@ -348,4 +413,26 @@ pub(crate) fn for_each_frame(
 
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// `(continues, first_seq, records)` of every whole frame in the segment file at `path`, read
+/// from the raw bytes (the continuation bit included), for tests.
+#[cfg(test)]
+pub(crate) fn frame_heads(path: &Path) -> Vec<(bool, u64, u64)> {
+    let data = std::fs::read(path).unwrap();
+    let mut at = Header::parse(&data).unwrap().len as usize;
+    let mut out = Vec::new();
+    while at + FRAME_HEADER_LEN <= data.len() {
+        let (len, continues) = split_len(u32::from_le_bytes(data[at..at + 4].try_into().unwrap()));
+        let start = at + FRAME_HEADER_LEN;
+        let Some(p) = data
+            .get(start..start + len as usize)
+            .and_then(records::batch::Payload::parse)
+        else {
+            break;
+        };
+        out.push((continues, p.first_seq, p.records));
+        at = start + len as usize;
+    }
+    out
 }

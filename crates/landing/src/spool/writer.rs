@@ -11,6 +11,9 @@
 //! returned. When an fsync fails, every request not yet acknowledged (the ones it covered and
 //! the ones written since) gets the error, and everything after the last durable offset is
 //! cut off the segment. Before a segment is sealed, the fsync in flight is waited for.
+//!
+//! A request pushed in parts is one append like any other: its run of frames ([`run`]) is
+//! written whole into the open segment, acknowledged (or refused and cut off) as one.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -36,9 +39,11 @@ use syncer::Syncer;
 mod commit;
 mod handle;
 mod release;
+mod run;
 mod syncer;
 
-pub(crate) use handle::{Append, WriterHandle};
+pub(crate) use handle::{Append, Body, WriterHandle};
+pub(crate) use run::{Part, Run};
 
 /// Most bytes gathered into one group commit before it is written and synced.
 const GROUP_LIMIT: usize = 64 << 20;
@@ -288,13 +293,13 @@ impl Writer {
         for msg in group {
             match msg {
                 WriterMsg::Append(Append {
-                    payload,
+                    body,
                     records,
                     reserved,
                     received,
                     key,
                     ack,
-                }) => match self.write(payload, records, key.as_deref()) {
+                }) => match self.write(body, records, key.as_deref()) {
                     Ok(receipt) if receipt.duplicate => {
                         // Taken before: nothing written. Still answered only once durable.
                         self.gauge.release(reserved);
@@ -352,7 +357,7 @@ impl Writer {
 
     fn write(
         &mut self,
-        payload: Vec<u8>,
+        body: Body,
         records: u64,
         key: Option<&str>,
     ) -> Result<Receipt, AppendError> {
@@ -390,7 +395,6 @@ impl Writer {
             });
         }
         let first_seq = self.next_seq;
-        let payload = records::Batch::stamp(payload, first_seq);
         let keys_before = self.keys.as_ref().map_or(0, KeyLedger::len);
         if let (Some(key), Ok(ledger)) = (key, self.keys.as_mut()) {
             let b = KeyedBatch { first_seq, records };
@@ -399,12 +403,20 @@ impl Writer {
                 .map_err(|e| spool_err("record the idempotency key", &e))?;
         }
         let active = self.active.as_mut().expect("opened above");
-        if let Err(e) = active.seg.append(&payload, records) {
+        let written = match body {
+            Body::One(payload) => (active.seg)
+                .append(&records::Batch::stamp(payload, first_seq), records)
+                .map_err(|e| spool_err("write to the spool", &e)),
+            // A run is written whole into this segment (a full batch seals between appends).
+            Body::Run(run) => run::write(&mut active.seg, run, first_seq, &mut Vec::new())
+                .map_err(run::RunError::into_append_error),
+        };
+        if let Err(e) = written {
             // The part written was cut off; if it could not be, the frame is torn: close this
             // segment (readers stop at a torn frame) and start the next request in a fresh one.
             self.torn = active.seg.is_torn();
             self.cut_keys(keys_before);
-            return Err(spool_err("write to the spool", &e));
+            return Err(e);
         }
         self.next_seq += records;
         self.appends.increment(1);
@@ -468,7 +480,7 @@ impl Writer {
 
 fn msg_len(m: &WriterMsg) -> usize {
     match m {
-        WriterMsg::Append(a) => a.payload.len(),
+        WriterMsg::Append(a) => usize::try_from(a.body.len()).unwrap_or(usize::MAX),
         WriterMsg::Flush { .. } | WriterMsg::Synced(_) | WriterMsg::Close => 0,
     }
 }

@@ -21,8 +21,9 @@ impl Landing {
             .streams
             .values()
             .map(|h| {
-                let v = h.stats.view();
-                let since = now.saturating_sub(v.last_landed_ms.unwrap_or(h.stats.started_ms()));
+                let v = h.input.stats.view();
+                let since =
+                    now.saturating_sub(v.last_landed_ms.unwrap_or(h.input.stats.started_ms()));
                 let snowpipe = h.snowpipe.as_ref().map(|s| s.status());
                 StreamStatus {
                     name: h.config.name.clone(),

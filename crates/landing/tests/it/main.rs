@@ -10,6 +10,7 @@
 mod lander_pipeline;
 mod landing_service;
 mod notify_e2e;
+mod parts_append;
 mod passthrough;
 mod sink;
 mod stranded_streams;

@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::run::Run;
 use crate::spool::AckTx;
 
 /// One request's records for the writer.
 pub(crate) struct Append {
-    pub payload: Vec<u8>,
+    pub body: Body,
+    /// Records in `body`.
     pub records: u64,
     /// Spool bytes reserved for it in the gauge (given back if it is not written).
     pub reserved: u64,
@@ -18,6 +20,24 @@ pub(crate) struct Append {
     /// Idempotency key: a batch with a key the stream already took is not written again.
     pub key: Option<String>,
     pub ack: AckTx,
+}
+
+/// What an append writes.
+pub(crate) enum Body {
+    /// One packed batch ([`records::Batch::into_bytes`]): one frame.
+    One(Vec<u8>),
+    /// A request pushed in parts: one run of frames.
+    Run(Run),
+}
+
+impl Body {
+    /// Payload bytes it writes (frame headers not counted).
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::One(payload) => payload.len() as u64,
+            Body::Run(run) => run.len(),
+        }
+    }
 }
 
 pub(super) enum WriterMsg {
