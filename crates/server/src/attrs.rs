@@ -113,62 +113,89 @@ impl RequestInfo<'_> {
         attrs
     }
 
-    /// Sets every FlowFile's attributes: the package's (or, for a raw body or a form's part,
-    /// `path` and a `filename`), a fresh `uuid`, the `filename` header (not on a form's parts:
-    /// ListenHTTPServlet reads it in `handleRequest` only), `mime.type` of a raw body, then
-    /// the request's.
+    /// Sets every FlowFile's attributes: see [`Prepared::apply`].
     pub fn apply(&self, flowfiles: &mut [Received], body: BodyKind<'_>) {
-        let (packaged, content_type) = match body {
-            BodyKind::Raw { content_type } => (false, content_type),
-            BodyKind::Package => (true, ""),
-            BodyKind::Form => (false, ""),
-        };
-        let mut request_attrs = self.attributes();
-        let filename = self
-            .headers
-            .get("filename")
-            .filter(|_| body != BodyKind::Form)
-            .map(header_text)
-            .filter(|f| !f.trim().is_empty());
+        let mut prepared = self.prepare(body);
         let last = flowfiles.len().saturating_sub(1);
         for (n, ff) in flowfiles.iter_mut().enumerate() {
-            let attrs = &mut ff.attributes;
-            attrs.reserve(request_attrs.len() + 5);
-            let has_filename = attrs.iter().any(|(k, _)| k == "filename");
-            if !packaged {
-                attrs.push(("path".into(), "./".into()));
-                attrs.push(("filename".into(), now_nanos()));
-            } else if let Some(i) = attrs.iter().position(|(k, _)| k == "uuid") {
-                let sent = std::mem::take(&mut attrs[i].1);
-                attrs.remove(i);
-                attrs.push(("source.uuid".into(), sent));
-            }
-            ff.filename_made_here = !packaged;
-            if let Some(f) = &filename
-                && !(packaged && has_filename)
-            {
-                set_attr(attrs, "filename", f);
-                ff.filename_made_here = false;
-            }
-            if !packaged && !content_type.is_empty() {
-                set_attr(attrs, "mime.type", content_type);
-            }
-            if n == last {
-                // The last FlowFile (the only one of a raw body) takes them without copies.
-                for (k, v) in std::mem::take(&mut request_attrs) {
-                    put_attr(attrs, k, v);
-                }
-            } else {
-                for (k, v) in &request_attrs {
-                    set_attr(attrs, k, v);
-                }
-            }
-            // Last, so nothing the request carried can replace it. A v4 uuid from the
-            // thread-local generator (uuid's `fast-rng`), formatted without a temporary.
-            let mut buf = uuid::Uuid::encode_buffer();
-            let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
-            set_attr(attrs, "uuid", fresh);
+            prepared.apply(ff, n == last);
         }
+    }
+
+    /// What the request gives each of its FlowFiles, worked out once.
+    pub fn prepare(&self, body: BodyKind<'_>) -> Prepared {
+        let (packaged, content_type) = match body {
+            BodyKind::Raw { content_type } => (false, Some(content_type.to_owned())),
+            BodyKind::Package => (true, None),
+            BodyKind::Form => (false, None),
+        };
+        Prepared {
+            packaged,
+            content_type: content_type.filter(|c| !c.is_empty()),
+            filename: self
+                .headers
+                .get("filename")
+                .filter(|_| body != BodyKind::Form)
+                .map(header_text)
+                .filter(|f| !f.trim().is_empty()),
+            request_attrs: self.attributes(),
+        }
+    }
+}
+
+/// The attributes a request gives each of its FlowFiles ([`RequestInfo::prepare`]).
+pub(crate) struct Prepared {
+    packaged: bool,
+    /// A raw body's Content-Type.
+    content_type: Option<String>,
+    /// The `filename` header (not on a form's parts: ListenHTTPServlet reads it in
+    /// `handleRequest` only).
+    filename: Option<String>,
+    request_attrs: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// Sets a FlowFile's attributes: the package's (or, for a raw body or a form's part,
+    /// `path` and a `filename`), a fresh `uuid`, the `filename` header, `mime.type` of a raw
+    /// body, then the request's. The `last` FlowFile of a request takes the request's
+    /// attributes without copies (no later one may ask for them).
+    pub fn apply(&mut self, ff: &mut Received, last: bool) {
+        let packaged = self.packaged;
+        let attrs = &mut ff.attributes;
+        attrs.reserve(self.request_attrs.len() + 5);
+        let has_filename = attrs.iter().any(|(k, _)| k == "filename");
+        if !packaged {
+            attrs.push(("path".into(), "./".into()));
+            attrs.push(("filename".into(), now_nanos()));
+        } else if let Some(i) = attrs.iter().position(|(k, _)| k == "uuid") {
+            let sent = std::mem::take(&mut attrs[i].1);
+            attrs.remove(i);
+            attrs.push(("source.uuid".into(), sent));
+        }
+        ff.filename_made_here = !packaged;
+        if let Some(f) = &self.filename
+            && !(packaged && has_filename)
+        {
+            set_attr(attrs, "filename", f);
+            ff.filename_made_here = false;
+        }
+        if let Some(content_type) = self.content_type.as_deref().filter(|_| !packaged) {
+            set_attr(attrs, "mime.type", content_type);
+        }
+        if last {
+            for (k, v) in std::mem::take(&mut self.request_attrs) {
+                put_attr(attrs, k, v);
+            }
+        } else {
+            for (k, v) in &self.request_attrs {
+                set_attr(attrs, k, v);
+            }
+        }
+        // Last, so nothing the request carried can replace it. A v4 uuid from the
+        // thread-local generator (uuid's `fast-rng`), formatted without a temporary.
+        let mut buf = uuid::Uuid::encode_buffer();
+        let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        set_attr(attrs, "uuid", fresh);
     }
 }
 

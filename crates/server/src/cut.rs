@@ -4,7 +4,7 @@
 //! between records (a chunk after the first repeats the header row, so each parses on its
 //! own); a JSON document is never cut.
 
-use records::Format;
+use records::{Batch, FillError, Format};
 
 /// Whether content of `format` can be cut into chunks of whole records.
 pub(crate) fn splits(format: Format) -> bool {
@@ -21,6 +21,28 @@ pub(crate) struct Chunk<'a> {
     pub lines_before: u64,
     /// Lines of `content` that are the repeated header, not the chunk's own.
     pub header_lines: u64,
+}
+
+/// Parses `chunk` into `batch` as [`records::fill_batch`] does (one group with `attrs`), with
+/// an error's line and record counted from the start of the whole content (`records_before`
+/// were in earlier chunks). Returns the records added.
+pub(crate) fn fill<K: AsRef<str>, V: AsRef<str>>(
+    batch: &mut Batch,
+    chunk: &Chunk<'_>,
+    format: Format,
+    attrs: &[(K, V)],
+    records_before: u64,
+) -> Result<u64, FillError> {
+    records::fill_batch(batch, attrs, chunk.content, format).map_err(|e| match e {
+        FillError::Parse(mut e) => {
+            e.line = (e.line + chunk.lines_before).saturating_sub(chunk.header_lines);
+            if e.record > 0 {
+                e.record += records_before;
+            }
+            FillError::Parse(e)
+        }
+        e @ FillError::TooLarge(_) => e,
+    })
 }
 
 /// Where a CSV scan stands, following the csv crate's reading: a quote opens a field only

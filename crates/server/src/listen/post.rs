@@ -1,8 +1,10 @@
-//! A POST of records, once [`admit`](super::admit::admit) let it in, step by step as it is answered:
-//! [`read`] the body into FlowFiles carrying the request's attributes; a pass-through stream
-//! lands them whole; any other [`parse`]s them into one batch under the stream's policy, then
-//! [`deliver`]s it: held for a two-phase confirmation, or appended to the spool and answered
-//! once durable.
+//! A POST of records, once [`admit`](super::admit::admit) let it in, step by step as it is answered.
+//! A raw NDJSON or CSV body or a FlowFile package to a parsing stream is received in parts
+//! ([`ingest::receive_in_parts`]: parsed as it arrives, to the spool a part at a time, one
+//! atomic append). Any other is [`read`] whole into FlowFiles carrying the request's
+//! attributes; a pass-through stream lands them whole; else they are [`parse`]d into one batch
+//! under the stream's policy, then [`deliver`]ed: held for a two-phase confirmation, or
+//! appended to the spool and answered once durable.
 
 use std::net::SocketAddr;
 
@@ -65,6 +67,23 @@ async fn receive(
     };
     // Held until the request is answered: its body's bytes stay in memory until then.
     let mut budget = config.body_budget.reservation("http");
+    let hold =
+        header_str(&parts.headers, HOLD_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if let Some(fallback) = in_parts(state, stream, shape, hold) {
+        let request = ingest::Request {
+            stream,
+            info: request_info(state, parts, peer),
+            kind: body_kind(shape),
+            fallback,
+        };
+        let retry = config.retry_after_secs;
+        let done =
+            ingest::receive_in_parts(&state.landing, request, body, &spec, &mut budget, retry)
+                .await?;
+        state.counters.received(stream, done.bytes);
+        state.counters.accepted(stream, done.records);
+        return Ok(super::accepted(state, stream, done.receipt));
+    }
     let flowfiles = read(state, parts, peer, body, shape, &spec, &mut budget).await?;
     let body_bytes: u64 = flowfiles.iter().map(|f| f.content.len() as u64).sum();
     if config.is_pass_through(stream) {
@@ -72,8 +91,6 @@ async fn receive(
     }
     let (batch, set_aside) = parse(state, stream, flowfiles, shape, &spec).await?;
     state.counters.received(stream, body_bytes);
-    let hold =
-        header_str(&parts.headers, HOLD_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     // Dead letters are landed already: a hold that expired would land them again on resend.
     let mut resp = deliver(state, stream, batch, hold && set_aside == 0).await?;
     if set_aside > 0 {
@@ -102,7 +119,14 @@ async fn read(
             crate::multipart::split(whole, &shape.content_type, config.max_flowfiles_per_request)
                 .await?;
     }
-    let info = RequestInfo {
+    request_info(state, parts, peer).apply(&mut flowfiles, body_kind(shape));
+    Ok(flowfiles)
+}
+
+/// What the request gives its FlowFiles' attributes.
+fn request_info<'a>(state: &'a AppState, parts: &'a Parts, peer: SocketAddr) -> RequestInfo<'a> {
+    let config = &state.config;
+    RequestInfo {
         headers: &parts.headers,
         raw_names: parts.extensions.get::<RawHeaderNames>(),
         header_regex: config.headers_as_attributes.as_ref(),
@@ -110,19 +134,42 @@ async fn read(
         uri: &parts.uri,
         cert: parts.extensions.get::<ClientCert>(),
         deny: &config.header_deny_list,
-    };
-    // A form's parts are new FlowFiles, with no `mime.type` of the request's.
-    info.apply(
-        &mut flowfiles,
-        match (shape.package, shape.form) {
-            (Some(_), _) => BodyKind::Package,
-            (None, true) => BodyKind::Form,
-            (None, false) => BodyKind::Raw {
-                content_type: &shape.content_type,
-            },
+    }
+}
+
+/// A form's parts are new FlowFiles, with no `mime.type` of the request's.
+fn body_kind(shape: &BodyShape) -> BodyKind<'_> {
+    match (shape.package, shape.form) {
+        (Some(_), _) => BodyKind::Package,
+        (None, true) => BodyKind::Form,
+        (None, false) => BodyKind::Raw {
+            content_type: &shape.content_type,
         },
-    );
-    Ok(flowfiles)
+    }
+}
+
+/// Whether the request's records go to the spool in parts as its body arrives (never held
+/// whole), and the format of content that does not name one: a stream that refuses a request
+/// whole when a record does not parse and parses its records (not pass-through), a body that
+/// is a FlowFile package or raw NDJSON or CSV; not a form, not a hold (held records wait in
+/// memory for their confirmation). Others are read whole, then parsed.
+fn in_parts(state: &AppState, stream: &str, shape: &BodyShape, hold: bool) -> Option<Format> {
+    let config = &state.config;
+    if hold
+        || shape.form
+        || config.is_pass_through(stream)
+        || config.on_parse_error(stream) != OnParseError::Reject
+    {
+        return None;
+    }
+    let fallback = config.default_format(stream);
+    match shape.package {
+        Some(_) => Some(fallback),
+        None => {
+            let format = Format::from_mime(&shape.content_type).unwrap_or(fallback);
+            crate::cut::splits(format).then_some(format)
+        }
+    }
 }
 
 /// The request's one parse: every FlowFile into one batch, all-or-nothing under the default

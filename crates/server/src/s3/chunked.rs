@@ -84,7 +84,7 @@ pub(crate) fn fill_chunk(
     records_before: u64,
     (key, max): (&str, u64),
 ) -> S3Result<()> {
-    records::fill_batch(batch, attrs, chunk.content, format)
+    crate::cut::fill(batch, chunk, format, attrs, records_before)
         .map(drop)
         .map_err(|e| match e {
             FillError::TooLarge(_) => s3_error!(
@@ -95,17 +95,11 @@ pub(crate) fn fill_chunk(
              once); nothing of it was kept",
                 chunk.lines_before + 1
             ),
-            FillError::Parse(mut e) => {
-                e.line = (e.line + chunk.lines_before).saturating_sub(chunk.header_lines);
-                if e.record > 0 {
-                    e.record += records_before;
-                }
-                s3_error!(
-                    InvalidArgument,
-                    "object {key:?} is not valid {}: {e}; nothing of it was kept",
-                    format.name()
-                )
-            }
+            FillError::Parse(e) => s3_error!(
+                InvalidArgument,
+                "object {key:?} is not valid {}: {e}; nothing of it was kept",
+                format.name()
+            ),
         })
 }
 

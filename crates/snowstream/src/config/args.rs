@@ -93,7 +93,7 @@ settings! {
         /// Most memory the held batches may take, counted as allocated (503 above).
         #[arg(long, env = "SNOWSTREAM_MAX_HOLD_SIZE")]
         max_hold_size: Size = Lib(Size(server::defaults::MAX_HOLD_BYTES)),
-        /// Most request bodies (after decompression) held in memory at once, HTTP receiver and S3 API together; past it a request waits briefly, then gets 503 with Retry-After.
+        /// Most request bodies (after decompression) held in memory at once, HTTP receiver and S3 API together (a request whose records go to the spool in parts counts ~4 MiB whatever its size); past it a request waits briefly, then gets 503 with Retry-After.
         #[arg(long, env = "SNOWSTREAM_MAX_INFLIGHT_BODY_SIZE")]
         max_inflight_body_size: Size = Lib(Size(server::defaults::BODY_BUDGET_BYTES)),
         /// How long a client is told to wait (`Retry-After`, whole seconds; S3 API: SlowDown) when a request is refused for now: spool full, a disk fault, a pass-through put with the sink down. PostHTTP and InvokeHTTP retry on their own schedule; boto3 and the AWS SDKs back off.

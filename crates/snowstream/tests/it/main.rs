@@ -20,6 +20,7 @@
 mod app {
     mod body_budget;
     mod connection_limit;
+    mod crash_in_parts;
     mod crash_recovery;
     mod demo;
     mod envelope;
@@ -49,6 +50,7 @@ mod http {
     mod encoding;
     mod flowfile;
     mod holds;
+    mod in_parts;
     mod limits;
     mod multipart;
     mod passthrough;
