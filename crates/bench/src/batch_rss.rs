@@ -205,7 +205,7 @@ fn record(id: u64) -> String {
 
 /// Reads the child's `VmHWM` until it is gone (or `stop`, after the child was reaped):
 /// the last reading, so the landing at SIGTERM is in the figure.
-fn sample_until_exit(pid: u32, stop: &AtomicBool) -> u64 {
+pub(crate) fn sample_until_exit(pid: u32, stop: &AtomicBool) -> u64 {
     let mut peak = 0;
     while !stop.load(Ordering::Relaxed) {
         match proc::peak_rss_of(pid) {

@@ -125,6 +125,12 @@ pub struct Cli {
     /// `--batch-rss-arg=--batch-max-bytes=16MiB` for a quick check).
     #[arg(long, allow_hyphen_values = true)]
     pub batch_rss_arg: Vec<String>,
+    /// After the rows: eight concurrent POSTs of this many bytes of NDJSON each (sent chunked)
+    /// to a separate `snowstream serve` child; its peak RSS (VmHWM, up to its exit after
+    /// landing everything) is issue 27's memory figure for large HTTP bodies, and its landed
+    /// files are checked exactly once. 0 skips this phase.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub body_rss_bytes: u64,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -9,9 +9,11 @@
 //! flushed and every landed file is read back: the landed record count must equal the
 //! acknowledged count, or the run fails. After the rows, a separate `snowstream serve` child
 //! takes multipart uploads alone so that its own peak RSS is measured ([`multipart_rss`]), and
-//! another one 128 MiB batches of incompressible records ([`batch_rss`]).
+//! another one 128 MiB batches of incompressible records ([`batch_rss`]), a third eight
+//! concurrent large HTTP bodies ([`body_rss`]).
 
 mod batch_rss;
+mod body_rss;
 mod bulk;
 mod chaos;
 mod cli;
@@ -99,6 +101,7 @@ fn run(cli: Cli) -> Result<bool> {
     let (rows, mut acked) = rows::run_all(&cli, &h, &pools);
     let app = multipart_rss::run(&cli, &h, &pools.uploads);
     let batches = batch_rss::run(&cli, h.dir.path());
+    let bodies = body_rss::run(&cli, h.dir.path());
     // The stages alone, on the bulk bodies, after the rows (nothing else runs meanwhile).
     let stages = (!pools.bulk.is_empty())
         .then(|| limits::measure(&pools.bulk, cli.compression, cli.envelope));
@@ -106,6 +109,10 @@ fn run(cli: Cli) -> Result<bool> {
     limits::report(&rows, stages.as_ref());
     passed &= app.as_ref().is_none_or(multipart_rss::Phase::passed);
     passed &= batches.as_ref().is_none_or(batch_rss::passed);
+    if let Some(bodies) = &bodies {
+        body_rss::report(bodies);
+        passed &= body_rss::passed(bodies);
+    }
     bulk::conditions(&cli, &rows);
     halfload::run(&cli, &h, &pools, &rows, &mut acked);
     passed &= landed::check(&h, acked, &cli, cores, record_bytes)?;
