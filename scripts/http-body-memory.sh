@@ -4,6 +4,9 @@
 # process's VmHWM (docs/performance.md, ninth round). Loopback only, eight requests.
 #
 #   scripts/http-body-memory.sh [BYTES] [SNOWSTREAM_BIN] [WORKDIR]
+#
+# SERVE_ARGS adds `serve` arguments (e.g. SERVE_ARGS='--max-request-size 4GiB' so that bodies
+# whose landed lines pass the default 256 MiB are accepted).
 set -euo pipefail
 size=${1:-40000000}
 bin=${2:-target/release/snowstream}
@@ -28,7 +31,7 @@ with open(path, "w") as f:
 PY
 rm -rf "$work/data" "$work/landing"
 "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --landing-dir "$work/landing" \
-  --spool-max-bytes 6GiB > "$work/serve.log" 2>&1 &
+  --spool-max-bytes 12GiB ${SERVE_ARGS:-} > "$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -61,3 +61,21 @@ pub fn post_ids(http: &reqwest::Client, url: &str, ids: &[u64]) -> reqwest::Requ
         .header("content-type", "application/x-ndjson")
         .body(body)
 }
+
+/// How many times each record id landed below `root` (a landing folder or a bucket), with
+/// every acknowledged id (`acked`) checked: none landed twice, none lost.
+pub fn assert_acked_landed_once(
+    root: &Path,
+    acked: &[u64],
+) -> std::collections::HashMap<u64, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for line in testkit::landed_lines(root) {
+        *seen
+            .entry(line["record"]["id"].as_u64().unwrap())
+            .or_default() += 1;
+    }
+    assert!(seen.values().all(|n| *n == 1), "a record landed twice");
+    let lost = acked.iter().filter(|id| !seen.contains_key(id)).count();
+    assert_eq!(lost, 0, "acknowledged records lost");
+    seen
+}

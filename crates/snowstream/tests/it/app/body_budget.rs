@@ -4,11 +4,10 @@
 //! with `Retry-After` and nothing of them lands; small requests are served meanwhile; every
 //! acknowledged record lands exactly once.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use testkit::{ServerProcess, free_port, landed_lines};
+use testkit::{ServerProcess, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MIB: usize = 1 << 20;
@@ -186,14 +185,7 @@ async fn concurrent_large_bodies_stay_within_the_budget() {
         peak >> 20
     );
 
-    let mut seen: HashMap<u64, usize> = HashMap::new();
-    for line in landed_lines(&dir.path().join("landing")) {
-        *seen
-            .entry(line["record"]["id"].as_u64().unwrap())
-            .or_default() += 1;
-    }
-    assert!(seen.values().all(|n| *n == 1), "a record landed twice");
-    let lost = acked.iter().filter(|id| !seen.contains_key(id)).count();
-    assert_eq!(lost, 0, "acknowledged records lost");
+    let seen =
+        crate::support::inprocess::assert_acked_landed_once(&dir.path().join("landing"), &acked);
     assert_eq!(seen.len(), acked.len(), "only acknowledged records landed");
 }

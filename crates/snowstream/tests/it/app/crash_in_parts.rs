@@ -3,11 +3,10 @@
 //! before; restart it: the acknowledged request lands exactly once, nothing of the unfinished
 //! one lands, and nothing is left in the spool folder.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use testkit::{ServerProcess, free_port, landed_lines};
+use testkit::{ServerProcess, free_port};
 use tokio::io::AsyncWriteExt;
 
 const MIB: usize = 1 << 20;
@@ -115,15 +114,8 @@ async fn sigkill_while_a_request_is_received_in_parts_lands_only_what_was_acknow
         .unwrap();
     assert_eq!(code, Some(0), "clean exit after SIGTERM");
 
-    let mut seen: HashMap<u64, usize> = HashMap::new();
-    for line in landed_lines(&dir.path().join("landing")) {
-        *seen
-            .entry(line["record"]["id"].as_u64().unwrap())
-            .or_default() += 1;
-    }
-    assert!(seen.values().all(|n| *n == 1), "a record landed twice");
-    let lost = acked.iter().filter(|id| !seen.contains_key(id)).count();
-    assert_eq!(lost, 0, "acknowledged records lost");
+    let seen =
+        crate::support::inprocess::assert_acked_landed_once(&dir.path().join("landing"), &acked);
     assert_eq!(
         seen.len(),
         acked.len(),

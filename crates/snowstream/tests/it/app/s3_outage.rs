@@ -2,7 +2,6 @@
 //! receiver answers 503 + Retry-After instead of growing without bound; once S3 is back
 //! everything acknowledged lands, exactly once.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -113,15 +112,7 @@ async fn s3_outage_backpressures_then_lands_everything() {
     assert_eq!(code, Some(0));
     s3.stop().await;
 
-    let mut seen: HashMap<u64, usize> = HashMap::new();
-    for line in landed_lines(&bucket) {
-        *seen
-            .entry(line["record"]["id"].as_u64().unwrap())
-            .or_default() += 1;
-    }
-    assert!(seen.values().all(|n| *n == 1), "a record landed twice");
-    let lost = acked.iter().filter(|id| !seen.contains_key(id)).count();
-    assert_eq!(lost, 0, "acknowledged records lost");
+    crate::support::inprocess::assert_acked_landed_once(&bucket, &acked);
     assert!(
         landed_lines(&bucket)
             .iter()
