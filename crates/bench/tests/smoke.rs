@@ -3,7 +3,13 @@
 use std::process::Command;
 
 fn bench(args: &[&str]) -> (bool, String) {
+    // The large-body memory phase sends 8 x 256 MiB by default: skipped unless asked for.
+    let bodies: &[&str] = match args.contains(&"--body-rss-bytes") {
+        true => &[],
+        false => &["--body-rss-bytes", "0"],
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_snowstream-bench"))
+        .args(bodies)
         .args([
             "--duration",
             "400ms",
@@ -104,12 +110,24 @@ fn a_record_envelope_run_verifies_and_measures_the_app_alone() {
         "record",
         "--app-rss-uploads",
         "4",
+        "--body-rss-bytes",
+        "6MiB",
     ]);
     assert!(ok, "bench failed");
     assert!(stdout.contains("envelope=record"));
     assert!(stdout.contains("landed bytes (this run's stream, --envelope record)"));
     assert!(stdout.contains("VERIFIED: every acknowledged record landed exactly once"));
     assert!(stdout.contains("whole bench process peak RSS"));
+    // Eight 6 MiB bodies, each more than a part: received in parts, every record once.
+    let bodies = stdout
+        .lines()
+        .find(|l| l.contains("HTTP body memory"))
+        .expect("the large-body memory line");
+    assert!(bodies.contains("8 of 8 acknowledged"), "{bodies}");
+    assert!(
+        stdout.contains("VERIFIED: every body acknowledged, each record landed exactly once"),
+        "{stdout}"
+    );
     // The app-alone phase runs the `snowstream` binary next to the bench's, which
     // `cargo test -p snowstream-bench` alone does not build.
     let phase = stdout
