@@ -165,6 +165,19 @@ impl Reservation {
         }
     }
 
+    /// Gives back up to `bytes` of what the request holds in the budget: memory it has freed
+    /// while still being received (a FlowFile parsed and dropped).
+    pub(crate) fn give_back(&mut self, bytes: usize) {
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        if bytes >= held.num_permits() {
+            self.held = None;
+        } else {
+            drop(held.split(bytes));
+        }
+    }
+
     /// Reserves a body's declared length at once (`Content-Length`, at most `max`), so a
     /// request is admitted whole or refused before it is read, instead of many requests each
     /// holding part of the budget; the bytes then read count against it first.

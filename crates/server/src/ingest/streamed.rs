@@ -3,7 +3,8 @@
 //! acknowledged once durable, so a body of any size is never held whole, nor are its records
 //! ([`landing::PartsAppend`]). NDJSON and CSV content is cut into chunks of whole records
 //! ([`crate::cut`]) and parsed chunk by chunk; other content (a JSON document) is one
-//! FlowFile's whole, parsed when the FlowFile ends and counted against the body budget.
+//! FlowFile's whole, parsed when the FlowFile ends and counted against the body budget until
+//! then.
 
 use axum::body::Body;
 use records::{Batch, Format};
@@ -64,6 +65,7 @@ pub(crate) async fn receive_in_parts(
     let mut append = landing.begin_parts(request.stream).map_err(append_err)?;
     let mut out = Parser::new(request, spec);
     while reader.next(&mut out).await?.is_some() {
+        budget.give_back(std::mem::take(&mut out.freed_whole));
         let whole = std::mem::take(&mut out.held_whole);
         if whole > 0
             && let Err(over) = budget.take(whole).await
@@ -102,9 +104,11 @@ struct Parser {
     /// FlowFiles begun so far.
     flowfiles: usize,
     current: Option<Current>,
-    /// Content bytes seen, and those kept whole since the budget last took them.
+    /// Content bytes seen, those kept whole since the budget last took them, and those of
+    /// FlowFiles kept whole, parsed and dropped since the budget last had them back.
     bytes: u64,
     held_whole: usize,
+    freed_whole: usize,
 }
 
 /// The FlowFile being parsed.
@@ -136,6 +140,7 @@ impl Parser {
             current: None,
             bytes: 0,
             held_whole: 0,
+            freed_whole: 0,
         }
     }
 
@@ -261,7 +266,9 @@ impl FlowFiles for Parser {
                     lines_before: 0,
                     header_lines: 0,
                 };
-                parts.fill(&mut ff, &chunk, &which)
+                let filled = parts.fill(&mut ff, &chunk, &which);
+                self.freed_whole += v.len();
+                filled
             }
             None => Ok(()),
         }

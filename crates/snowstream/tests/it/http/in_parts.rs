@@ -192,3 +192,23 @@ async fn a_package_lands_each_flowfile_with_its_attributes() {
     want.extend([100_000_000, 100_000_001]);
     assert_eq!(ids(&crate::support::receiver::records(&landed)), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_flowfiles_of_a_package_count_against_the_budget_only_until_parsed() {
+    // 24 MiB of JSON FlowFiles, 96 KiB each, through an 8 MiB body budget: each is held
+    // whole until it ends, then parsed and given back.
+    let s = server().await;
+    let pad = "j".repeat(96 << 10);
+    let docs: Vec<String> = (0..256)
+        .map(|i| format!("{{\"id\":{i},\"pad\":\"{pad}\"}}"))
+        .collect();
+    let attrs: &[(&str, &str)] = &[("mime.type", "application/json")];
+    let flowfiles: Vec<_> = docs.iter().map(|d| (attrs, d.as_bytes())).collect();
+    let body = package(flowfile::Version::V3, &flowfiles);
+    assert!(body.len() > 24 * MIB);
+    let r = post_as(&s, "application/flowfile-v3", &[], body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.seqs(), Some((1, 256)), "{}", r.text);
+    let landed = crate::support::receiver::records(&s.landed().await);
+    assert_eq!(ids(&landed), (0..256).collect::<Vec<_>>());
+}
