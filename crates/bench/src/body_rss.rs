@@ -1,11 +1,12 @@
-//! Issue 27's memory goal for large HTTP bodies: "peak RSS ≤ 256 MiB whatever the sizes",
-//! with 8 concurrent 256 MiB HTTP bodies. A separate `snowstream serve` child as shipped
-//! (local landing folder; `--max-request-size` raised so that such a body, whose landed lines
-//! repeat its attributes, is accepted, and the spool sized for eight of them) takes eight
-//! concurrent POSTs of `--body-rss-bytes` of NDJSON each (~140-byte records, sent chunked as
-//! they are generated, as InvokeHTTP streams a large FlowFile). Its `VmHWM` (proc(5)) is
-//! read until it exits after landing everything; then every record of every acknowledged
-//! body must have landed exactly once.
+//! Issue 27's memory goal for large inputs: "peak RSS ≤ 256 MiB whatever the sizes", with 8
+//! concurrent 256 MiB HTTP bodies and a 1 GiB S3 object. A separate `snowstream serve` child
+//! as shipped (local landing folder, S3 API on 127.0.0.1; `--max-request-size` raised so that
+//! such a body, whose landed lines repeat its attributes, is accepted, and the spool sized for
+//! them) takes eight concurrent POSTs of `--body-rss-bytes` of NDJSON each (~140-byte records,
+//! sent chunked as they are generated, as InvokeHTTP streams a large FlowFile), then one
+//! multipart upload of `--object-rss-bytes` in 64 MiB parts (PutS3Object's part size in the
+//! shipped flow). Its `VmHWM` (proc(5)) is read until it exits after landing everything; then
+//! every record of every acknowledged body and of the object must have landed exactly once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,11 +21,16 @@ use crate::cli::Cli;
 use crate::clients;
 use crate::overload::count_landed;
 use crate::proc;
+use crate::s3load::{ACCESS_KEY, BUCKET, SECRET_KEY};
 use crate::show::{mib, verdict};
 
-/// The goal, and its body size and concurrency.
+/// The goal, and its body size and concurrency, and its object size.
 const GOAL_RSS: u64 = 256 << 20;
 const GOAL_BODY: u64 = 256 << 20;
+const GOAL_OBJECT: u64 = 1 << 30;
+/// The object's part size, and its records' ids (after the bodies').
+const OBJECT_PART: u64 = 64 << 20;
+const OBJECT_IDS: u64 = CLIENTS * CLIENT_IDS;
 const CLIENTS: u64 = 8;
 /// Ids of client `c` are `c * CLIENT_IDS ..`.
 const CLIENT_IDS: u64 = 1 << 32;
@@ -41,6 +47,9 @@ pub struct BodyRss {
     /// Each body's bytes, and how many of the eight were acknowledged.
     pub body: u64,
     pub acked_bodies: u64,
+    /// The object's bytes, and whether it was acknowledged.
+    pub object: u64,
+    pub acked_object: bool,
     pub load_secs: f64,
     pub stop_secs: f64,
     /// Why exactly-once failed, or an answer other than 200, if any.
@@ -58,15 +67,22 @@ pub fn run(cli: &Cli, dir: &Path) -> Option<Result<BodyRss>> {
                 "sending {CLIENTS} concurrent bodies of {} to a snowstream serve child...",
                 mib(cli.body_rss_bytes)
             );
-            clients::block_on(measure(cli.body_rss_bytes, &bin, &dir.join("body-rss")))
+            let sizes = (cli.body_rss_bytes, cli.object_rss_bytes);
+            clients::block_on(measure(sizes, &bin, &dir.join("body-rss")))
         }),
     )
 }
 
-async fn measure(body: u64, bin: &Path, dir: &Path) -> Result<BodyRss> {
+async fn measure((body, object): (u64, u64), bin: &Path, dir: &Path) -> Result<BodyRss> {
     let data = dir.join("data");
-    let port = testkit::free_port();
+    let (port, s3_port) = (testkit::free_port(), testkit::free_port());
     let args: Vec<String> = [
+        "--s3-listen",
+        &format!("127.0.0.1:{s3_port}"),
+        "--s3-credentials",
+        &format!("{ACCESS_KEY}:{SECRET_KEY}"),
+        "--s3-buckets",
+        &format!("{BUCKET}=customers"),
         "--data-dir",
         &data.display().to_string(),
         "--instance-id",
@@ -112,6 +128,27 @@ async fn measure(body: u64, bin: &Path, dir: &Path) -> Result<BodyRss> {
             Err(e) => problems.push(format!("{e:#}")),
         }
     }
+    let mut acked_object = false;
+    if object > 0 {
+        let endpoint = format!("http://127.0.0.1:{s3_port}");
+        let client = crate::s3load::client(&endpoint, Duration::from_secs(600));
+        let parts = object.div_ceil(OBJECT_PART);
+        let (tx, ids) = std::sync::mpsc::channel();
+        let made = (0..parts).map(move |p| {
+            let size = OBJECT_PART.min(object - p * OBJECT_PART);
+            let first = OBJECT_IDS + p * (OBJECT_PART / 100);
+            let (part, end) = records_from(first, size);
+            let _ = tx.send(first..end);
+            bytes::Bytes::from(part)
+        });
+        match crate::s3load::upload_object(&client, "large/object.ndjson", made).await {
+            Ok(()) => {
+                acked_object = true;
+                acked.extend(ids.try_iter().flatten());
+            }
+            Err(e) => problems.push(format!("the {} object: {e:#}", mib(object))),
+        }
+    }
     let load_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let code = terminate_child(server, STOP_LIMIT).await?;
@@ -134,6 +171,8 @@ async fn measure(body: u64, bin: &Path, dir: &Path) -> Result<BodyRss> {
         idle,
         body,
         acked_bodies,
+        object,
+        acked_object,
         load_secs,
         stop_secs,
         problems,
@@ -175,6 +214,21 @@ async fn post(http: &reqwest::Client, url: &str, first: u64, bytes: u64) -> Resu
     Ok((first..end).collect())
 }
 
+/// Records with ids from `first`, `bytes` long or a little less (whole records), and the id
+/// after the last. At most one record per 100 bytes, so a part's ids stay in its range.
+fn records_from(first: u64, bytes: u64) -> (Vec<u8>, u64) {
+    let mut out = Vec::with_capacity(bytes as usize);
+    let mut id = first;
+    loop {
+        let r = record(id);
+        if (out.len() + r.len()) as u64 > bytes {
+            return (out, id);
+        }
+        out.extend_from_slice(r.as_bytes());
+        id += 1;
+    }
+}
+
 /// One record of ~140 bytes, the same for the same id.
 fn record(id: u64) -> String {
     const CITIES: [&str; 4] = ["Zurich", "Berlin", "Lyon", "Porto"];
@@ -191,30 +245,42 @@ pub fn report(phase: &Result<BodyRss>) {
     let m = match phase {
         Ok(m) => m,
         Err(e) => {
-            println!("  HTTP body memory ({CLIENTS} concurrent bodies): FAILED: {e:#}");
+            println!(
+                "  large-input memory ({CLIENTS} concurrent bodies, an object): FAILED: {e:#}"
+            );
             return;
         }
     };
     println!(
-        "  HTTP body memory ({CLIENTS} concurrent NDJSON bodies of {} each, snowstream serve \
-         child, VmHWM): peak RSS {} MiB (limit {} MiB) = {:.2}  ({} of {CLIENTS} acknowledged \
-         in {:.1} s, {:.1} s to land the rest and exit; idle {}): {}",
+        "  large-input memory ({CLIENTS} concurrent NDJSON HTTP bodies of {} each, then a {} \
+         S3 object in 64 MiB parts; snowstream serve child, VmHWM): peak RSS {} MiB (limit {} \
+         MiB) = {:.2}  ({} of {CLIENTS} bodies{} acknowledged in {:.1} s, {:.1} s to land the \
+         rest and exit; idle {}): {}",
         mib(m.body),
+        mib(m.object),
         m.peak >> 20,
         GOAL_RSS >> 20,
         m.peak as f64 / GOAL_RSS as f64,
         m.acked_bodies,
+        if m.acked_object {
+            " and the object"
+        } else {
+            ""
+        },
         m.load_secs,
         m.stop_secs,
         mib(m.idle),
-        if m.body < GOAL_BODY {
-            "NOT MEASURED as the goal (bodies under 256 MiB; --body-rss-bytes)"
+        if m.body < GOAL_BODY || m.object < GOAL_OBJECT {
+            "NOT MEASURED as the goal (bodies under 256 MiB or an object under 1 GiB; \
+             --body-rss-bytes, --object-rss-bytes)"
         } else {
-            verdict(m.peak <= GOAL_RSS && m.acked_bodies == CLIENTS)
+            verdict(m.peak <= GOAL_RSS && m.acked_bodies == CLIENTS && m.acked_object)
         }
     );
     if m.problems.is_empty() {
-        println!("      VERIFIED: every body acknowledged, each record landed exactly once");
+        println!(
+            "      VERIFIED: every body and the object acknowledged, each record landed exactly once"
+        );
     } else {
         for p in &m.problems {
             println!("      PROBLEM: {p}");

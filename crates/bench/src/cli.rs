@@ -131,6 +131,10 @@ pub struct Cli {
     /// files are checked exactly once. 0 skips this phase.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub body_rss_bytes: u64,
+    /// Then, in that phase, one multipart S3 upload of this many bytes of NDJSON in 64 MiB
+    /// parts to the same child (0: none).
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub object_rss_bytes: u64,
     /// Instead of the benchmark: `chaos` (faults under load, counts lost and duplicated).
     #[command(subcommand)]
     pub command: Option<Command>,

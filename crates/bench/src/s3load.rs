@@ -146,7 +146,16 @@ async fn task(
                 let parts = &uploads[next % uploads.len()];
                 let records = parts.iter().map(|p| p.records).sum();
                 let bytes = parts.iter().map(|p| p.body.len() as u64).sum();
-                (records, bytes, multipart(client, &key, parts).await)
+                (
+                    records,
+                    bytes,
+                    multipart(
+                        client,
+                        &key,
+                        parts.iter().map(|p| p.body.clone()).collect::<Vec<_>>(),
+                    )
+                    .await,
+                )
             }
         };
         next = next.wrapping_add(1);
@@ -180,10 +189,24 @@ async fn task(
     out
 }
 
+/// [`multipart`] for a caller that only needs to know whether it worked.
+pub(crate) async fn upload_object(
+    client: &aws_sdk_s3::Client,
+    key: &str,
+    parts: impl IntoIterator<Item = bytes::Bytes>,
+) -> anyhow::Result<()> {
+    multipart(client, key, parts).await.map_err(|e| match e {
+        Failure::Unavailable => anyhow::anyhow!("{key}: 503 SlowDown"),
+        Failure::Status(e) | Failure::Transport(e) => anyhow::anyhow!("{key}: {e}"),
+    })
+}
+
+/// Uploads `parts` (taken one at a time, so they may be made as they go) as the multipart
+/// object `key` of [`BUCKET`].
 async fn multipart(
     client: &aws_sdk_s3::Client,
     key: &str,
-    parts: &[Payload],
+    parts: impl IntoIterator<Item = bytes::Bytes>,
 ) -> Result<(), Failure> {
     let created = client
         .create_multipart_upload()
@@ -197,8 +220,8 @@ async fn multipart(
         .upload_id()
         .ok_or_else(|| Failure::Status("CreateMultipartUpload: no UploadId".into()))?
         .to_owned();
-    let mut done = Vec::with_capacity(parts.len());
-    for (i, p) in parts.iter().enumerate() {
+    let mut done = Vec::new();
+    for (i, body) in parts.into_iter().enumerate() {
         let n = i as i32 + 1;
         let out = client
             .upload_part()
@@ -206,7 +229,7 @@ async fn multipart(
             .key(key)
             .upload_id(&id)
             .part_number(n)
-            .body(ByteStream::from(p.body.clone()))
+            .body(ByteStream::from(body))
             .send()
             .await
             .map_err(|e| classify("UploadPart", e))?;

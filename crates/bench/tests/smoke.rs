@@ -112,20 +112,28 @@ fn a_record_envelope_run_verifies_and_measures_the_app_alone() {
         "4",
         "--body-rss-bytes",
         "6MiB",
+        "--object-rss-bytes",
+        "8MiB",
     ]);
     assert!(ok, "bench failed");
     assert!(stdout.contains("envelope=record"));
     assert!(stdout.contains("landed bytes (this run's stream, --envelope record)"));
     assert!(stdout.contains("VERIFIED: every acknowledged record landed exactly once"));
     assert!(stdout.contains("whole bench process peak RSS"));
-    // Eight 6 MiB bodies, each more than a part: received in parts, every record once.
-    let bodies = stdout
+    // Eight 6 MiB bodies, each more than a part (received in parts), and an object:
+    // every record once.
+    let large = stdout
         .lines()
-        .find(|l| l.contains("HTTP body memory"))
-        .expect("the large-body memory line");
-    assert!(bodies.contains("8 of 8 acknowledged"), "{bodies}");
+        .find(|l| l.contains("large-input memory"))
+        .expect("the large-input memory line");
     assert!(
-        stdout.contains("VERIFIED: every body acknowledged, each record landed exactly once"),
+        large.contains("8 of 8 bodies and the object acknowledged"),
+        "{large}"
+    );
+    assert!(
+        stdout.contains(
+            "VERIFIED: every body and the object acknowledged, each record landed exactly once"
+        ),
         "{stdout}"
     );
     // The app-alone phase runs the `snowstream` binary next to the bench's, which
