@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use landing::passthrough::{Area, flowfile_key};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -27,8 +27,10 @@ pub(crate) struct Whole {
 }
 
 /// Lands every FlowFile of `items` in `area` of `stream`, each content then its sidecar.
-/// Resolves with how many landed once all are in the sink; on the first error, no answer
-/// says they are (a client's retry finds those already landed under the same keys).
+/// Resolves with how many landed once all are in the sink; when one fails, the puts already
+/// under way are let finish (one cut off halfway would leave the sink mid-put, and the answer
+/// would come before the sink settles), none more is started, and the first error answers:
+/// no answer says they landed (a client's retry finds those landed under the same keys).
 pub(crate) async fn land_all(
     state: &AppState,
     stream: &str,
@@ -37,12 +39,29 @@ pub(crate) async fn land_all(
 ) -> Result<u64, ApiError> {
     let received_at = Utc::now();
     let retry_after = state.config.retry_after_secs;
-    let landed = futures::stream::iter(items)
-        .map(|w| land_one(state, stream, area, received_at, w))
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<_> = futures::stream::iter(items)
+        .map(|w| {
+            let failed = &failed;
+            async move {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
+                let landed = land_one(state, stream, area, received_at, w).await;
+                if landed.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Some(landed)
+            }
+        })
         .buffer_unordered(CONCURRENT_PUTS)
-        .map_err(|e| ApiError::from_append(e, retry_after))
-        .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-        .await?;
+        .collect()
+        .await;
+    let mut landed = 0;
+    for r in results.into_iter().flatten() {
+        r.map_err(|e| ApiError::from_append(e, retry_after))?;
+        landed += 1;
+    }
     Ok(landed)
 }
 
