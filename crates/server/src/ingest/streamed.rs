@@ -72,14 +72,14 @@ pub(crate) async fn receive_in_parts(
         {
             return Err(reader.refuse(over).await);
         }
-        for part in out.ready.drain(..) {
-            append.push(part).await.map_err(append_err)?;
-        }
+        hand_on(&mut out.ready, &mut append)
+            .await
+            .map_err(append_err)?;
     }
     reader.finish(&mut out)?;
-    for part in out.ready.drain(..) {
-        append.push(part).await.map_err(append_err)?;
-    }
+    hand_on(&mut out.ready, &mut append)
+        .await
+        .map_err(append_err)?;
     let records = append.records() + out.batch.records();
     let receipt = append.commit(out.batch).await.map_err(append_err)?;
     Ok(InParts {
@@ -87,6 +87,17 @@ pub(crate) async fn receive_in_parts(
         bytes: out.bytes,
         records,
     })
+}
+
+/// Pushes the full parts to the spool's temporary file, in order.
+async fn hand_on(
+    ready: &mut Vec<Batch>,
+    append: &mut landing::PartsAppend,
+) -> Result<(), landing::AppendError> {
+    for part in ready.drain(..) {
+        append.push(part).await?;
+    }
+    Ok(())
 }
 
 /// Parses FlowFiles as they stream in, into parts of a request's batch.
@@ -113,6 +124,8 @@ struct Parser {
 
 /// The FlowFile being parsed.
 struct Current {
+    /// Its place in the request, from 0 (error messages name it).
+    index: usize,
     attributes: Vec<(String, String)>,
     format: Format,
     /// Its records so far (error messages count them from its start).
@@ -143,28 +156,21 @@ impl Parser {
             freed_whole: 0,
         }
     }
-
-    fn which(&self, attributes: &[(String, String)]) -> String {
-        describe(attributes, self.flowfiles - 1, self.packaged)
-    }
 }
 
-/// Where parsed records go: the part being filled, the full ones, the request's limit.
+/// Where parsed records go: the part being filled, the full ones; the request's limit, and
+/// whether its FlowFiles are packaged (how errors name them).
 struct Parts<'p> {
     batch: &'p mut Batch,
     ready: &'p mut Vec<Batch>,
     max_bytes: u64,
+    packaged: bool,
 }
 
 impl Parts<'_> {
     /// Parses `chunk` of FlowFile `ff` into the part being filled; a full part goes to
     /// `ready`.
-    fn fill(
-        &mut self,
-        ff: &mut Current,
-        chunk: &Chunk<'_>,
-        which: &dyn Fn() -> String,
-    ) -> Result<(), ApiError> {
+    fn fill(&mut self, ff: &mut Current, chunk: &Chunk<'_>) -> Result<(), ApiError> {
         let added =
             cut::fill(self.batch, chunk, ff.format, &ff.attributes, ff.records).map_err(|e| {
                 // A later part's limit is what the earlier ones left: name the request's.
@@ -176,7 +182,9 @@ impl Parts<'_> {
                     }
                     e => e,
                 };
-                fill_error(e, ff.format, which)
+                fill_error(e, ff.format, || {
+                    describe(&ff.attributes, ff.index, self.packaged)
+                })
             })?;
         ff.records += added;
         if self.batch.packed_len() >= PART_BYTES {
@@ -200,8 +208,9 @@ impl FlowFiles for Parser {
         };
         self.attrs.apply(&mut ff, false);
         let attributes = ff.attributes;
+        let index = self.flowfiles - 1;
         check_attributes(&attributes, self.max_attribute_bytes, || {
-            self.which(&attributes)
+            describe(&attributes, index, self.packaged)
         })?;
         let format = format_of(&attributes, self.fallback);
         let content = match cut::splits(format) {
@@ -209,6 +218,7 @@ impl FlowFiles for Parser {
             false => Some(Content::Whole(Vec::new())),
         };
         self.current = Some(Current {
+            index,
             attributes,
             format,
             records: 0,
@@ -219,7 +229,6 @@ impl FlowFiles for Parser {
 
     fn content(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
         self.bytes += bytes.len() as u64;
-        let (n, packaged) = (self.flowfiles, self.packaged);
         let Some(ff) = self.current.as_mut() else {
             return Ok(());
         };
@@ -235,9 +244,9 @@ impl FlowFiles for Parser {
                     batch: &mut self.batch,
                     ready: &mut self.ready,
                     max_bytes: self.max_bytes,
+                    packaged: self.packaged,
                 };
-                let which = describe_nth(ff, n, packaged);
-                cutter.push(bytes, &mut |chunk| parts.fill(ff, &chunk, &which))
+                cutter.push(bytes, &mut |chunk| parts.fill(ff, &chunk))
             }
             None => Ok(()),
         };
@@ -249,16 +258,14 @@ impl FlowFiles for Parser {
         let Some(mut ff) = self.current.take() else {
             return Ok(());
         };
-        let which = describe_nth(&ff, self.flowfiles, self.packaged);
         let mut parts = Parts {
             batch: &mut self.batch,
             ready: &mut self.ready,
             max_bytes: self.max_bytes,
+            packaged: self.packaged,
         };
         match ff.content.take() {
-            Some(Content::Cut(cutter)) => {
-                cutter.finish(&mut |chunk| parts.fill(&mut ff, &chunk, &which))
-            }
+            Some(Content::Cut(cutter)) => cutter.finish(&mut |chunk| parts.fill(&mut ff, &chunk)),
             Some(Content::Whole(v)) => {
                 let chunk = Chunk {
                     index: 0,
@@ -266,17 +273,11 @@ impl FlowFiles for Parser {
                     lines_before: 0,
                     header_lines: 0,
                 };
-                let filled = parts.fill(&mut ff, &chunk, &which);
+                let filled = parts.fill(&mut ff, &chunk);
                 self.freed_whole += v.len();
                 filled
             }
             None => Ok(()),
         }
     }
-}
-
-/// How errors name the `n`th (1-based) FlowFile `ff`.
-fn describe_nth(ff: &Current, n: usize, packaged: bool) -> impl Fn() -> String + use<> {
-    let described = describe(&ff.attributes, n - 1, packaged);
-    move || described.clone()
 }
