@@ -162,13 +162,19 @@ fn in_parts(state: &AppState, stream: &str, shape: &BodyShape, hold: bool) -> Op
     {
         return None;
     }
-    let fallback = config.default_format(stream);
+    let fallback = fallback_format(state, stream, shape);
+    (shape.package.is_some() || crate::cut::splits(fallback)).then_some(fallback)
+}
+
+/// The format of a FlowFile whose `mime.type` names none: a raw body's Content-Type, else
+/// the stream's format (a package's FlowFiles carry their own).
+fn fallback_format(state: &AppState, stream: &str, shape: &BodyShape) -> Format {
+    let config = &state.config;
     match shape.package {
-        Some(_) => Some(fallback),
         None => {
-            let format = Format::from_mime(&shape.content_type).unwrap_or(fallback);
-            crate::cut::splits(format).then_some(format)
+            Format::from_mime(&shape.content_type).unwrap_or_else(|| config.default_format(stream))
         }
+        Some(_) => config.default_format(stream),
     }
 }
 
@@ -183,12 +189,7 @@ async fn parse(
     spec: &BodySpec,
 ) -> Result<(Batch, u64), ApiError> {
     let config = &state.config;
-    let fallback = match shape.package {
-        None => {
-            Format::from_mime(&shape.content_type).unwrap_or_else(|| config.default_format(stream))
-        }
-        Some(_) => config.default_format(stream),
-    };
+    let fallback = fallback_format(state, stream, shape);
     let packaged = shape.package.is_some() || shape.form;
     match config.on_parse_error(stream) {
         OnParseError::Reject => {
